@@ -1,0 +1,68 @@
+"""strfh5: an open HDF5 format and reader for stimulus/neural-response datasets.
+
+The public API is re-exported here; users never need to import submodules.
+See SPEC.md for the file format and README.md for a tour.
+
+>>> import strfh5
+>>> ds = strfh5.load("data.strf.h5", lazy=True)          # doctest: +SKIP
+>>> loader = DataLoader(ds, batch_size=8, collate_fn=strfh5.neural_collate)  # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from importlib import import_module as _import_module
+
+from . import errors, layout, schema
+from .build import contents_from_lists, from_lists
+from .contents import Contents, Events, FileContents, FileInfo, MemoryContents
+from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
+from .writer import StreamWriter, save
+
+# Public names defined in modules that import torch/matplotlib: resolved on
+# first access so `import strfh5` stays cheap (module -> names).
+_LAZY = {
+    "reader": ("load",),
+    "dataset": ("NeuralDataset", "AudioNeuralDataset", "VideoNeuralDataset"),
+    "collate": ("neural_collate",),
+    "concatenation": ("concat_neural_datasets",),
+    "virtual": ("concat", "materialize"),
+    "validation": ("validate", "ValidationReport", "Finding"),
+    "summary": ("info",),
+    "quality": ("compute_neuron_quality",),
+    "plotting": ("plot_stim_with_response", "plot_coverage"),
+    "simulate": ("simulate_dataset", "write_simulated"),
+}
+_LAZY_NAMES = {name: mod for mod, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name):
+    mod = _LAZY_NAMES.get(name)
+    if mod is None:
+        if name in ("metrics",):
+            return _import_module(f".{name}", __name__)
+        raise AttributeError(f"module 'strfh5' has no attribute {name!r}")
+    value = getattr(_import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_NAMES) | {"metrics"})
+
+
+__all__ = [
+    "__version__",
+    "errors",
+    "layout",
+    "schema",
+    "from_lists",
+    "contents_from_lists",
+    "save",
+    "StreamWriter",
+    "Contents",
+    "MemoryContents",
+    "FileContents",
+    "FileInfo",
+    "Events",
+    *_LAZY_NAMES,
+] + errors.__all__

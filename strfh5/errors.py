@@ -1,0 +1,140 @@
+"""Exceptions raised by strfh5.
+
+Every error a user can provoke with bad input (a file, an argument, a raw
+dataset) is an instance of :class:`StrfH5Error`, and its message names the
+object at fault (file path, HDF5 object path, argument or raw file) and what is
+wrong with it.  The classes below form one hierarchy so callers can catch as
+broadly or as narrowly as they need::
+
+    StrfH5Error
+    ├── FileFormatError            a file is not a readable strfh5 file
+    │   ├── NotStrfH5FileError     not HDF5 at all, or HDF5 without the strfh5 markers
+    │   ├── UnsupportedVersionError  a newer major format version
+    │   ├── MissingObjectError     a required group/dataset/attribute is absent
+    │   ├── CorruptDataError       a stored invariant or digest does not hold
+    │   └── SourceFileError        a concatenated file's source is missing or replaced
+    │       └── UnsafeSourcePathError  a source path leaves the file's folder
+    ├── InvalidDataError           data handed to the writer violate the format
+    ├── MetadataError              metadata that is not JSON or fails its schema
+    ├── SchemaNotFoundError        a schema id the library does not ship
+    ├── SelectionError             a bad index or selection argument
+    ├── TransformError             a reader-side transform cannot be applied
+    │   └── BinningError           a bin width the file cannot be read at
+    ├── IncompatibleDatasetsError  datasets that cannot be concatenated
+    ├── DuplicateIdError           the same stable id twice where that is refused
+    ├── ConverterError             a converter cannot proceed
+    │   ├── RawDataError           a raw release file is not what the converter expects
+    │   └── MissingRawFileError    a file of the release is absent
+    └── DownloadError              fetching a release failed
+        └── CredentialsError       credentials needed for a download are missing
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "StrfH5Error",
+    "FileFormatError",
+    "NotStrfH5FileError",
+    "UnsupportedVersionError",
+    "MissingObjectError",
+    "CorruptDataError",
+    "SourceFileError",
+    "UnsafeSourcePathError",
+    "InvalidDataError",
+    "MetadataError",
+    "SchemaNotFoundError",
+    "SelectionError",
+    "TransformError",
+    "BinningError",
+    "IncompatibleDatasetsError",
+    "DuplicateIdError",
+    "ConverterError",
+    "RawDataError",
+    "MissingRawFileError",
+    "DownloadError",
+    "CredentialsError",
+]
+
+
+class StrfH5Error(Exception):
+    """Root of every exception strfh5 raises on bad input."""
+
+
+class FileFormatError(StrfH5Error, OSError):
+    """A file cannot be read as a strfh5 file (see SPEC.md)."""
+
+
+class NotStrfH5FileError(FileFormatError):
+    """The file is not HDF5, or is HDF5 without the strfh5 root attributes."""
+
+
+class UnsupportedVersionError(FileFormatError):
+    """The file's major format version is newer than this library reads."""
+
+
+class MissingObjectError(FileFormatError):
+    """A group, dataset or attribute that SPEC.md requires is absent."""
+
+
+class CorruptDataError(FileFormatError):
+    """Stored data contradict an invariant of the format or their digest."""
+
+
+class SourceFileError(FileFormatError):
+    """A source of a concatenated file is missing, unreadable or replaced."""
+
+
+class UnsafeSourcePathError(SourceFileError):
+    """A source path is absolute or leaves the concatenated file's folder."""
+
+
+class InvalidDataError(StrfH5Error, ValueError):
+    """Data handed to the writer (or to ``from_lists``) violate the format."""
+
+
+class MetadataError(StrfH5Error, ValueError):
+    """A metadata record is not valid JSON or does not satisfy its schema."""
+
+
+class SchemaNotFoundError(StrfH5Error, LookupError):
+    """A schema ``$id`` that is not shipped with this library."""
+
+
+class SelectionError(StrfH5Error, IndexError):
+    """A neuron or stimulus index out of range, or a malformed selection."""
+
+
+class TransformError(StrfH5Error, ValueError):
+    """A reader-side transform cannot be applied (e.g. applied twice)."""
+
+
+class BinningError(TransformError):
+    """A bin width (``dt_ms``) at which the file cannot be read."""
+
+
+class IncompatibleDatasetsError(StrfH5Error, ValueError):
+    """Datasets that differ in dt, F, (H, W), encoding or stimulus kind."""
+
+
+class DuplicateIdError(StrfH5Error, ValueError):
+    """The same stable id appears twice where that is not allowed."""
+
+
+class ConverterError(StrfH5Error):
+    """A converter cannot proceed."""
+
+
+class RawDataError(ConverterError, ValueError):
+    """A file of a raw release does not have the expected content."""
+
+
+class MissingRawFileError(ConverterError, FileNotFoundError):
+    """A file that the release should contain is absent."""
+
+
+class DownloadError(StrfH5Error, OSError):
+    """Downloading a release failed (network, hash mismatch, ...)."""
+
+
+class CredentialsError(DownloadError):
+    """A download needs credentials that are not set."""

@@ -1,0 +1,301 @@
+"""Opening strfh5 files safely and decoding their tables and rows.
+
+Everything that turns HDF5 objects into Python values for the reader lives
+here, with the checks a reader must make before trusting a file (SPEC §2, §3,
+§9): the file is HDF5, carries the strfh5 markers, has a major version this
+library reads, and — for a concatenated file — its sources resolve safely and
+are the files it was built from.  Failures raise :mod:`strfh5.errors` classes
+naming the file and the object, never a bare h5py/KeyError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import Any, Sequence
+
+import h5py
+import numpy as np
+
+from . import layout as L
+from .contents import Events, FileInfo
+from .errors import (
+    CorruptDataError,
+    FileFormatError,
+    MissingObjectError,
+    NotStrfH5FileError,
+    UnsupportedVersionError,
+)
+
+__all__ = ["open_file", "read_info", "read_tables", "decode_row", "attr_str", "read_json"]
+
+
+def attr_str(value) -> str:
+    """An HDF5 string attribute as ``str`` (h5py may return bytes or numpy scalars)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return attr_str(value[()])
+    return str(value)
+
+
+def read_json(text, where: str) -> Any:
+    """Parse a stored JSON string; raises :class:`CorruptDataError` naming ``where``."""
+    try:
+        return json.loads(attr_str(text))
+    except (TypeError, ValueError) as e:
+        raise CorruptDataError(f"{where}: stored metadata is not valid JSON ({e})") from None
+
+
+def check_version(text, path: str) -> tuple[int, int]:
+    """Check a file's format version against this library (SPEC §2)."""
+    from . import __version__
+
+    try:
+        major, minor = L.parse_version(attr_str(text))
+    except ValueError as e:
+        raise NotStrfH5FileError(f"{path}: {e}") from None
+    if major > L.FORMAT_VERSION[0]:
+        raise UnsupportedVersionError(
+            f"{path} is strfh5 format {major}.{minor}; strfh5 {__version__} reads format "
+            f"{L.FORMAT_VERSION[0]}.x only. Install a strfh5 release that reads format "
+            f"{major}.x (pip install 'strfh5>={major}')."
+        )
+    if major < 1:
+        raise UnsupportedVersionError(f"{path}: format version {major}.{minor} predates 1.0")
+    if (major, minor) > L.FORMAT_VERSION:
+        warnings.warn(
+            f"{path} is strfh5 format {major}.{minor}, newer than {L.FORMAT_VERSION_STR}: "
+            "objects this library does not know are ignored.",
+            stacklevel=3,
+        )
+    return major, minor
+
+
+def open_file(path, *, allow_external: bool = False, mode: str = "r") -> h5py.File:
+    """Open ``path`` as a strfh5 file, checking markers, version and sources.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file path. File objects are refused for concatenated files (HDF5
+        crashes resolving virtual sources through Python file objects).
+    allow_external : bool
+        Allow a concatenated file whose sources are absolute or leave its folder.
+    """
+    if hasattr(path, "read") and not isinstance(path, (str, os.PathLike)):
+        f = _h5_open(path, mode)
+        name = getattr(path, "name", repr(path))
+        _check_markers(f, str(name))
+        if f.attrs.get(L.ATTR_CONCATENATED, False):
+            f.close()
+            raise FileFormatError(
+                f"{name}: a concatenated strfh5 file must be opened by path, not through a "
+                "Python file object (HDF5 cannot resolve its virtual sources safely that way)"
+            )
+        return f
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise NotStrfH5FileError(f"{path}: is a directory, not a strfh5 file")
+    if not h5py.is_hdf5(path):
+        raise NotStrfH5FileError(f"{path}: not an HDF5 file (no HDF5 signature)")
+    f = _h5_open(path, mode)
+    try:
+        _check_markers(f, path)
+        if bool(f.attrs.get(L.ATTR_CONCATENATED, False)):
+            from .virtual import check_sources
+
+            check_sources(f, path, allow_external=allow_external)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _h5_open(path, mode):
+    try:
+        return h5py.File(path, mode)
+    except OSError as e:
+        raise NotStrfH5FileError(f"{getattr(path, 'name', path)}: cannot be opened as HDF5 ({e})") from None
+
+
+def _check_markers(f: h5py.File, path: str) -> None:
+    fmt = f.attrs.get(L.ATTR_FORMAT)
+    if fmt is None or attr_str(fmt) != L.FORMAT_NAME:
+        raise NotStrfH5FileError(
+            f"{path}: HDF5 file without the strfh5 marker (root attribute "
+            f"'{L.ATTR_FORMAT}' = '{L.FORMAT_NAME}' is missing)"
+        )
+    if L.ATTR_VERSION not in f.attrs:
+        raise MissingObjectError(f"{path}: root attribute '{L.ATTR_VERSION}' is missing")
+    check_version(f.attrs[L.ATTR_VERSION], path)
+
+
+def _require(f: h5py.File, name: str, path: str):
+    try:
+        return f[name]
+    except KeyError:
+        raise MissingObjectError(f"{path}: required object '/{name}' is missing") from None
+
+
+def _require_attr(obj, name: str, path: str):
+    try:
+        return obj.attrs[name]
+    except KeyError:
+        raise MissingObjectError(f"{path}: required attribute '{obj.name}@{name}' is missing") from None
+
+
+def read_info(f: h5py.File, path: str) -> FileInfo:
+    """Root attributes, ``/metadata`` and the stimulus transform as a :class:`FileInfo`."""
+    a = {k: _require_attr(f, k, path) for k in L.REQUIRED_ROOT_ATTRS}
+    encoding = attr_str(a[L.ATTR_ENCODING])
+    if encoding not in L.ENCODINGS:
+        raise CorruptDataError(f"{path}: unknown encoding {encoding!r} (expected one of {L.ENCODINGS})")
+    stim_kind = attr_str(a[L.ATTR_STIM_KIND])
+    if stim_kind not in L.STIM_KINDS:
+        raise CorruptDataError(f"{path}: unknown stim_kind {stim_kind!r} (expected one of {L.STIM_KINDS})")
+    response_kind = attr_str(a[L.ATTR_RESPONSE_KIND])
+    if response_kind not in L.ENCODING_RESPONSE_KINDS[encoding]:
+        raise CorruptDataError(
+            f"{path}: response_kind {response_kind!r} does not fit encoding {encoding!r} "
+            f"(expected one of {L.ENCODING_RESPONSE_KINDS[encoding]})"
+        )
+    try:
+        dt_ms = float(np.asarray(a[L.ATTR_DT_MS]).reshape(()))
+    except (TypeError, ValueError):
+        raise CorruptDataError(f"{path}: root attribute dt_ms is not a number") from None
+    if not np.isfinite(dt_ms) or dt_ms <= 0:
+        raise CorruptDataError(f"{path}: root attribute dt_ms = {dt_ms} must be a positive number")
+    dims = np.asarray(a[L.ATTR_STIM_DIMS]).reshape(-1)
+    metadata = read_json(_require(f, L.METADATA, path)[()], f"{path}:/{L.METADATA}")
+    stimuli = _require(f, L.STIMULI, path)
+    transform = None
+    if L.ATTR_TRANSFORM in stimuli.attrs:
+        transform = read_json(stimuli.attrs[L.ATTR_TRANSFORM], f"{path}:/{L.STIMULI}@{L.ATTR_TRANSFORM}")
+    return FileInfo(
+        encoding=encoding,
+        dt_ms=dt_ms,
+        stim_kind=stim_kind,
+        stim_dims=tuple(int(d) for d in dims),
+        response_kind=response_kind,
+        modality=attr_str(a[L.ATTR_MODALITY]),
+        uuid=attr_str(a[L.ATTR_UUID]),
+        version=L.parse_version(attr_str(a[L.ATTR_VERSION])),
+        created_by=attr_str(a[L.ATTR_CREATED_BY]),
+        created_at=attr_str(a[L.ATTR_CREATED_AT]),
+        schemas={
+            "file": attr_str(a[L.ATTR_SCHEMA_FILE]),
+            "stimulus": attr_str(a[L.ATTR_SCHEMA_STIMULUS]),
+            "neuron": attr_str(a[L.ATTR_SCHEMA_NEURON]),
+        },
+        metadata=metadata,
+        transform=transform,
+        concatenated=bool(f.attrs.get(L.ATTR_CONCATENATED, False)),
+    )
+
+
+def read_strings(ds) -> list[str]:
+    """A 1-D string dataset as a list of ``str``."""
+    return [attr_str(x) for x in ds.asstr()[()]] if ds.shape != (0,) else []
+
+
+def read_json_table(ds, where: str) -> list[dict]:
+    out = []
+    for i, text in enumerate(read_strings(ds)):
+        rec = read_json(text, f"{where}[{i}]")
+        if not isinstance(rec, dict):
+            raise CorruptDataError(f"{where}[{i}]: metadata record is not a JSON object")
+        out.append(rec)
+    return out
+
+
+def read_tables(f: h5py.File, path: str) -> dict:
+    """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats."""
+    info = read_info(f, path)
+    stim_ids = read_strings(_require(f, L.STIM_IDS, path))
+    neuron_ids = read_strings(_require(f, L.NEURON_IDS, path))
+    stim_meta = read_json_table(_require(f, L.STIM_METADATA, path), f"{path}:/{L.STIM_METADATA}")
+    nrn_meta = read_json_table(_require(f, L.NEURON_METADATA, path), f"{path}:/{L.NEURON_METADATA}")
+    n_bins = np.asarray(_require(f, L.STIM_N_BINS, path)[()], dtype=np.int64).reshape(-1)
+    S, N = len(stim_ids), len(neuron_ids)
+    rep_ds = _require(f, L.REPEATS, path)
+    if rep_ds.shape != (S, N):
+        raise CorruptDataError(f"{path}: /{L.REPEATS} has shape {rep_ds.shape}, expected (S, N) = {(S, N)}")
+    repeats = np.asarray(rep_ds[()], dtype=np.int64) if S and N else np.zeros((S, N), np.int64)
+    for name, n in ((L.STIM_METADATA, len(stim_meta)), (L.STIM_N_BINS, len(n_bins))):
+        if n != S:
+            raise CorruptDataError(f"{path}: /{name} has {n} entries, /{L.STIM_IDS} has {S}")
+    if len(nrn_meta) != N:
+        raise CorruptDataError(f"{path}: /{L.NEURON_METADATA} has {len(nrn_meta)} entries, /{L.NEURON_IDS} has {N}")
+    resp = _require(f, L.RESPONSES, path)
+    if resp.shape != (S, N):
+        raise CorruptDataError(f"{path}: /{L.RESPONSES} has shape {resp.shape}, expected {(S, N)}")
+    return dict(
+        info=info,
+        stim_ids=stim_ids,
+        neuron_ids=neuron_ids,
+        stim_meta=stim_meta,
+        nrn_meta=nrn_meta,
+        n_bins=n_bins,
+        repeats=repeats,
+    )
+
+
+def read_raw_row(f: h5py.File, name: str, s: int) -> np.ndarray:
+    """Row ``s`` of a 2-D VLEN dataset as a 1-D object array."""
+    return f[name][s]
+
+
+def decode_row(
+    f: h5py.File,
+    info: FileInfo,
+    s: int,
+    n_bins: int,
+    repeats: np.ndarray,
+    neurons: Sequence[int] | None,
+    path: str,
+) -> list:
+    """Decode stimulus row ``s`` into ``None`` / :class:`Events` / ``(R, T)`` elements.
+
+    Checks the per-element invariants of SPEC §4 and raises
+    :class:`CorruptDataError` naming the pair when one fails.
+    """
+    raw = f[L.RESPONSES][s]
+    idx = range(raw.shape[0]) if neurons is None else neurons
+    out: list = []
+    if info.encoding == L.ENCODING_EVENTS:
+        counts = f[L.COUNTS][s]
+        for n in idx:
+            r = int(repeats[n])
+            if r == 0:
+                out.append(None)
+                continue
+            c = counts[n]
+            t = raw[n]
+            if c.size != r or int(c.sum(dtype=np.int64)) != t.size:
+                raise CorruptDataError(
+                    f"{path}: /{L.RESPONSES}[{s}, {n}] holds {t.size} spike times and /{L.COUNTS}"
+                    f"[{s}, {n}] {c.size} counts summing to {int(c.sum())}, but /{L.REPEATS}[{s}, {n}] = {r}"
+                )
+            out.append(Events(t, c))
+    else:
+        for n in idx:
+            r = int(repeats[n])
+            el = raw[n]
+            if r == 0:
+                if el.size:
+                    raise CorruptDataError(
+                        f"{path}: /{L.RESPONSES}[{s}, {n}] holds {el.size} values but /{L.REPEATS}[{s}, {n}] = 0"
+                    )
+                out.append(None)
+                continue
+            if el.size != r * n_bins:
+                raise CorruptDataError(
+                    f"{path}: /{L.RESPONSES}[{s}, {n}] holds {el.size} values, expected repeats x n_bins "
+                    f"= {r} x {n_bins} = {r * n_bins}"
+                )
+            out.append(el.reshape(r, n_bins))
+    return out

@@ -1,0 +1,179 @@
+"""Names, types and small rules of the strfh5 1.0 on-disk layout.
+
+This module is the code counterpart of SPEC.md §3–§8: every HDF5 object name,
+attribute name, enumerated value and dtype rule the format defines lives here,
+so that the writer, the reader and the validator cannot drift apart.  It holds
+no I/O beyond the row-digest function (SPEC.md §7), which both the writer and
+the validator use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Iterable, Sequence
+
+import numpy as np
+
+# ---------------------------------------------------------------- version (§2)
+FORMAT_NAME = "strfh5"
+FORMAT_VERSION = (1, 0)
+FORMAT_VERSION_STR = "1.0"
+
+# ------------------------------------------------------------ root attrs (§3)
+ATTR_FORMAT = "strfh5_format"
+ATTR_VERSION = "strfh5_version"
+ATTR_UUID = "uuid"
+ATTR_CREATED_BY = "created_by"
+ATTR_CREATED_AT = "created_at"
+ATTR_ENCODING = "encoding"
+ATTR_DT_MS = "dt_ms"
+ATTR_MODALITY = "modality"
+ATTR_STIM_KIND = "stim_kind"
+ATTR_STIM_DIMS = "stim_dims"
+ATTR_RESPONSE_KIND = "response_kind"
+ATTR_SCHEMA_FILE = "schema_file"
+ATTR_SCHEMA_STIMULUS = "schema_stimulus"
+ATTR_SCHEMA_NEURON = "schema_neuron"
+ATTR_CONCATENATED = "concatenated"
+
+REQUIRED_ROOT_ATTRS = (
+    ATTR_FORMAT,
+    ATTR_VERSION,
+    ATTR_UUID,
+    ATTR_CREATED_BY,
+    ATTR_CREATED_AT,
+    ATTR_ENCODING,
+    ATTR_DT_MS,
+    ATTR_MODALITY,
+    ATTR_STIM_KIND,
+    ATTR_STIM_DIMS,
+    ATTR_RESPONSE_KIND,
+    ATTR_SCHEMA_FILE,
+    ATTR_SCHEMA_STIMULUS,
+    ATTR_SCHEMA_NEURON,
+)
+
+# ---------------------------------------------------------- enumerations (§3)
+ENCODING_EVENTS = "events"
+ENCODING_BINNED = "binned"
+ENCODINGS = (ENCODING_EVENTS, ENCODING_BINNED)
+
+MODALITY_AUDIO = "audio"
+MODALITY_VIDEO = "video"
+MODALITIES = (MODALITY_AUDIO, MODALITY_VIDEO)
+
+STIM_SPECTROGRAM = "spectrogram"  # (C, F, T)
+STIM_WAVEFORM = "waveform"  # (C, T_audio)
+STIM_VIDEO = "video"  # (C, H, W, T)
+STIM_KINDS = (STIM_SPECTROGRAM, STIM_WAVEFORM, STIM_VIDEO)
+STIM_KIND_MODALITY = {
+    STIM_SPECTROGRAM: MODALITY_AUDIO,
+    STIM_WAVEFORM: MODALITY_AUDIO,
+    STIM_VIDEO: MODALITY_VIDEO,
+}
+#: number of non-time axes of a stimulus array, channel axis included
+STIM_KIND_NDIM = {STIM_SPECTROGRAM: 3, STIM_WAVEFORM: 2, STIM_VIDEO: 4}
+
+RESPONSE_SPIKE_TIMES = "spike_times"  # events encoding
+RESPONSE_COUNTS = "counts"  # binned, unsigned integers
+RESPONSE_CONTINUOUS = "continuous"  # binned, float32
+RESPONSE_KINDS = (RESPONSE_SPIKE_TIMES, RESPONSE_COUNTS, RESPONSE_CONTINUOUS)
+ENCODING_RESPONSE_KINDS = {
+    ENCODING_EVENTS: (RESPONSE_SPIKE_TIMES,),
+    ENCODING_BINNED: (RESPONSE_COUNTS, RESPONSE_CONTINUOUS),
+}
+
+# --------------------------------------------------------- datasets (§4–§6)
+METADATA = "metadata"  # scalar UTF-8 JSON string: file-level metadata
+RESPONSES = "responses"  # (S, N) VLEN
+COUNTS = "counts"  # (S, N) VLEN per-repeat spike counts (events only)
+REPEATS = "repeats"  # (S, N) unsigned
+STIMULI = "stimuli"
+STIM_IDS = "stimuli/ids"
+STIM_METADATA = "stimuli/metadata"
+STIM_N_BINS = "stimuli/n_bins"
+STIM_DATA = "data"
+STIM_WAVEFORM_DS = "waveform"
+ATTR_SAMPLE_RATE = "sample_rate"
+ATTR_TRANSFORM = "transform"  # on /stimuli: JSON string
+ATTR_COUNT = "count"  # on /stimuli: S
+NEURONS = "neurons"
+NEURON_IDS = "neurons/ids"
+NEURON_METADATA = "neurons/metadata"
+INTEGRITY = "integrity"
+INTEGRITY_RESPONSES = "integrity/responses"
+INTEGRITY_COUNTS = "integrity/counts"
+ATTR_ALGORITHM = "algorithm"
+DIGEST_ALGORITHM = "sha256-row-v1"
+DIGEST_SIZE = 32
+SOURCES = "sources"  # concatenated files only (§9)
+SOURCE_PATHS = "sources/paths"
+SOURCE_UUIDS = "sources/uuids"
+SOURCE_STIM_OFFSETS = "sources/stim_offsets"
+SOURCE_NEURON_OFFSETS = "sources/neuron_offsets"
+
+#: time (ms) dtypes allowed for events; count dtypes allowed for binned counts
+EVENT_TIME_DTYPES = (np.dtype("<f4"), np.dtype("<f8"))
+COUNT_DTYPES = (np.dtype("u1"), np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8"))
+CONTINUOUS_DTYPE = np.dtype("<f4")
+STIM_DTYPES = (np.dtype("<f2"), np.dtype("<f4"), np.dtype("<f8"))
+
+STIM_GROUP_DIGITS = 6
+_STIM_GROUP_RE = re.compile(r"^[0-9]{%d,}$" % STIM_GROUP_DIGITS)
+
+
+def stim_group_name(index: int) -> str:
+    """Name of the group of stimulus ``index`` under ``/stimuli`` (SPEC §5)."""
+    return f"{int(index):0{STIM_GROUP_DIGITS}d}"
+
+
+def stim_group_path(index: int) -> str:
+    return f"{STIMULI}/{stim_group_name(index)}"
+
+
+def is_stim_group_name(name: str) -> bool:
+    return bool(_STIM_GROUP_RE.match(name))
+
+
+def smallest_uint(max_value: int) -> np.dtype:
+    """The smallest unsigned integer dtype of :data:`COUNT_DTYPES` holding ``max_value``."""
+    for dt in COUNT_DTYPES:
+        if max_value <= np.iinfo(dt).max:
+            return dt
+    raise OverflowError(f"count {max_value} does not fit in 64 bits")
+
+
+def repeats_dtype(max_repeats: int) -> np.dtype:
+    """dtype of ``/repeats``: uint8, or wider when a pair has more than 255 repeats."""
+    return smallest_uint(max(int(max_repeats), 0))
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """Parse a ``"MAJOR.MINOR"`` version string; raises ValueError when malformed."""
+    m = re.fullmatch(r"(\d+)\.(\d+)", str(text).strip())
+    if not m:
+        raise ValueError(f"malformed format version {text!r} (expected 'MAJOR.MINOR')")
+    return int(m.group(1)), int(m.group(2))
+
+
+def row_digest(elements: Iterable[np.ndarray]) -> bytes:
+    """SHA-256 digest of one stimulus row of a VLEN dataset (SPEC §7).
+
+    For each element of the row, in neuron order, the digest absorbs the
+    element length as a little-endian unsigned 64-bit integer followed by the
+    element's values in little-endian byte order.
+    """
+    h = hashlib.sha256()
+    for el in elements:
+        a = np.asarray(el)
+        if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and np.little_endian is False):
+            a = a.astype(a.dtype.newbyteorder("<"))
+        h.update(np.uint64(a.size).astype("<u8").tobytes())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.digest()
+
+
+def element_lengths_ok(lengths: Sequence[int], repeats: Sequence[int], n_bins: int) -> bool:
+    """Binned invariant: ``len(element) == repeats * n_bins`` for every element of a row."""
+    return all(int(l) == int(r) * int(n_bins) for l, r in zip(lengths, repeats))

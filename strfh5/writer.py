@@ -1,0 +1,711 @@
+"""Writing strfh5 files: the streaming writer and :func:`save`.
+
+:class:`StreamWriter` is what converters use: neurons are declared up front,
+then stimuli are added and response rows written one stimulus at a time, so
+memory stays bounded by one row whatever the size of the dataset.  It writes to
+a temporary file in the target folder and renames it into place only when
+everything — data, tables, metadata, digests — has been written and checked
+(SPEC §10).
+
+Integer data (binned counts, per-repeat spike counts) are stored in the
+smallest unsigned type that holds the largest value (SPEC §4).  When the caller
+does not know that type in advance (``count_dtype=None``), rows are spooled to
+a scratch HDF5 file next to the output and copied row by row into the final
+file at :meth:`StreamWriter.close`, with the type chosen from the largest value
+seen — memory stays bounded by one row.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import uuid as _uuid
+from typing import Any, Iterable, Sequence
+
+import h5py
+import numpy as np
+
+from . import layout as L
+from . import schema as _schema
+from .contents import Contents, Events
+from .errors import DuplicateIdError, InvalidDataError, MetadataError
+
+__all__ = ["StreamWriter", "save", "normalize_binned", "normalize_events"]
+
+_STR = h5py.string_dtype("utf-8")
+_SCRATCH_INT = np.dtype("<u4")
+
+
+# --------------------------------------------------------------- element checks
+def normalize_binned(value, n_bins: int, response_kind: str, where: str):
+    """Check one binned element; return a 2-D array ``(R, n_bins)`` or None (missing).
+
+    Counts must be finite, non-negative integers; continuous signals are
+    stored as float32 and may contain NaN.
+    """
+    if value is None:
+        return None
+    a = value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) else value
+    a = np.asarray(a)
+    if a.ndim == 1 and n_bins and a.size == n_bins:
+        a = a.reshape(1, n_bins)
+    if a.ndim != 2:
+        raise InvalidDataError(f"{where}: a binned response must be an (R, T) array, got shape {a.shape}")
+    if a.shape[0] == 0:
+        return None
+    if a.shape[1] != n_bins:
+        raise InvalidDataError(
+            f"{where}: response has T = {a.shape[1]} bins but the stimulus has n_bins = {n_bins}"
+        )
+    if response_kind == L.RESPONSE_CONTINUOUS:
+        if a.dtype.kind not in "fiub":
+            raise InvalidDataError(f"{where}: continuous responses must be numeric, got dtype {a.dtype}")
+        return np.ascontiguousarray(a, dtype=L.CONTINUOUS_DTYPE)
+    # counts
+    if a.dtype.kind in "ub":
+        return a
+    if a.dtype.kind == "i":
+        if a.size and a.min() < 0:
+            raise InvalidDataError(f"{where}: spike counts must be non-negative, found {a.min()}")
+        return a
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)):
+            raise InvalidDataError(f"{where}: spike counts must be finite, found NaN or Inf")
+        if a.size and a.min() < 0:
+            raise InvalidDataError(f"{where}: spike counts must be non-negative, found {a.min()}")
+        if not np.array_equal(a, np.floor(a)):
+            raise InvalidDataError(
+                f"{where}: spike counts must be integers, found non-integer values "
+                "(write continuous signals with response_kind='continuous')"
+            )
+        return a.astype(np.int64)
+    raise InvalidDataError(f"{where}: spike counts must be numeric, got dtype {a.dtype}")
+
+
+def normalize_events(value, time_dtype: np.dtype, where: str) -> Events | None:
+    """Check one events element (list of per-repeat spike-time arrays, or :class:`Events`)."""
+    if value is None:
+        return None
+    if isinstance(value, Events):
+        trials = value.trials()
+    else:
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            raise InvalidDataError(
+                f"{where}: spike times must be a list of per-repeat 1-D arrays, got one array of shape {value.shape}"
+            )
+        trials = list(value)
+    if len(trials) == 0:
+        return None
+    counts = np.empty(len(trials), dtype=np.int64)
+    parts = []
+    for r, t in enumerate(trials):
+        t = np.asarray(t.numpy() if hasattr(t, "numpy") and not isinstance(t, np.ndarray) else t)
+        if t.ndim != 1:
+            t = t.reshape(-1) if t.size <= 1 else t
+            if t.ndim != 1:
+                raise InvalidDataError(f"{where} repeat {r}: spike times must be 1-D, got shape {t.shape}")
+        if t.dtype.kind not in "fiu":
+            raise InvalidDataError(f"{where} repeat {r}: spike times must be numbers, got dtype {t.dtype}")
+        if t.size and not np.all(np.isfinite(t)):
+            raise InvalidDataError(f"{where} repeat {r}: spike times must be finite, found NaN or Inf")
+        counts[r] = t.size
+        parts.append(t.astype(time_dtype, copy=False))
+    times = np.concatenate(parts) if parts else np.empty(0, time_dtype)
+    return Events(np.ascontiguousarray(times, dtype=time_dtype), counts)
+
+
+# ------------------------------------------------------------------ VLEN sinks
+class _VlenSink:
+    """One (S, N) VLEN dataset, written directly or spooled for a late dtype."""
+
+    def __init__(self, out: h5py.File, name: str, N: int, dtype: np.dtype | None, scratch_path: str):
+        self.out, self.name, self.N = out, name, N
+        self.auto = dtype is None
+        self.dtype = np.dtype(dtype) if dtype is not None else _SCRATCH_INT
+        self.max_value = 0
+        self.digests: dict[int, bytes] = {}
+        self.dirty: set[int] = set()
+        if self.auto:
+            self.scratch_path = scratch_path
+            self.scratch = h5py.File(scratch_path, "w")
+            self.ds = self._create(self.scratch, name, self.dtype)
+        else:
+            self.scratch = None
+            self.ds = self._create(out, name, self.dtype)
+
+    def _create(self, f, name, dtype):
+        return f.create_dataset(
+            name,
+            shape=(0, self.N),
+            maxshape=(None, None),
+            dtype=h5py.vlen_dtype(dtype),
+            chunks=(1, max(self.N, 1)),
+        )
+
+    def resize(self, S: int):
+        self.ds.resize((S, self.N))
+
+    def _cast(self, el: np.ndarray, where: str) -> np.ndarray:
+        el = np.asarray(el).reshape(-1)
+        if self.dtype.kind == "u":
+            if el.size:
+                m = int(el.max())
+                if m > np.iinfo(self.dtype).max:
+                    raise InvalidDataError(
+                        f"{where}: value {m} does not fit {self.dtype} (pass a wider count_dtype)"
+                    )
+                self.max_value = max(self.max_value, m)
+            return el.astype(self.dtype, copy=False)
+        return el.astype(self.dtype, copy=False)
+
+    def write_row(self, s: int, elements: Sequence[np.ndarray], where: str):
+        row = np.empty((1, self.N), dtype=object)
+        cast = [self._cast(e, f"{where}[{s}, {n}]") for n, e in enumerate(elements)]
+        for n, e in enumerate(cast):
+            row[0, n] = e
+        if self.N:
+            self.ds[s : s + 1, :] = row
+        if not self.auto:
+            self.digests[s] = L.row_digest(cast)
+            self.dirty.discard(s)
+
+    def write_pair(self, s: int, n: int, el: np.ndarray, where: str):
+        self.ds[s, n] = self._cast(el, f"{where}[{s}, {n}]")
+        self.dirty.add(s)
+
+    def finish(self, S: int) -> h5py.Dataset:
+        """Finalise the dataset in the output file and store its row digests."""
+        if self.auto:
+            final_dtype = L.smallest_uint(self.max_value)
+            final = self._create(self.out, self.name, final_dtype)
+            final.resize((S, self.N))
+            digests = np.zeros((S, L.DIGEST_SIZE), dtype=np.uint8)
+            for s in range(S):
+                src = self.ds[s] if self.N else np.empty(0, dtype=object)
+                elements = [np.asarray(e).astype(final_dtype) for e in src]
+                if self.N:
+                    row = np.empty((1, self.N), dtype=object)
+                    for n, e in enumerate(elements):
+                        row[0, n] = e
+                    final[s : s + 1, :] = row
+                digests[s] = np.frombuffer(L.row_digest(elements), dtype=np.uint8)
+            self.scratch.close()
+            os.remove(self.scratch_path)
+            self.scratch = None
+            self.dtype = final_dtype
+            ds = final
+        else:
+            ds = self.ds
+            digests = np.zeros((S, L.DIGEST_SIZE), dtype=np.uint8)
+            for s in range(S):
+                if s in self.digests and s not in self.dirty:
+                    d = self.digests[s]
+                else:
+                    d = L.row_digest(list(ds[s]) if self.N else [])
+                digests[s] = np.frombuffer(d, dtype=np.uint8)
+        dig = self.out.create_dataset(f"{L.INTEGRITY}/{self.name}", data=digests)
+        dig.attrs[L.ATTR_ALGORITHM] = L.DIGEST_ALGORITHM
+        return ds
+
+    def discard(self):
+        if self.scratch is not None:
+            try:
+                self.scratch.close()
+            finally:
+                if os.path.exists(self.scratch_path):
+                    os.remove(self.scratch_path)
+            self.scratch = None
+
+
+# -------------------------------------------------------------- stream writer
+class StreamWriter:
+    """Write a strfh5 file one stimulus at a time with bounded memory.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file (conventionally ``*.strf.h5``).
+    encoding : {'events', 'binned'}
+    dt_ms : float
+        The file's bin width in ms (for ``events``: the default bin width and
+        the stimulus frame hop).
+    stim_kind : {'spectrogram', 'waveform', 'video'}
+    stim_dims : tuple of int
+        Non-time axes of every stimulus array, channel axis first: ``(C, F)``
+        for spectrograms, ``(C,)`` for waveforms, ``(C, H, W)`` for video.
+    neuron_ids : sequence of str
+        Stable, unique neuron ids (defaults to positions when None and
+        ``n_neurons`` is given).
+    nrn_meta : sequence of dict, optional
+    file_meta : dict, optional
+        File-level metadata; ``source`` defaults to ``source`` or ``'user'``.
+    source : str, optional
+        Source id whose shipped schemas (``schema/sources/<source>/``) the
+        metadata must satisfy; the core schemas otherwise.
+    schemas : dict, optional
+        Explicit ``{"file", "stimulus", "neuron"}`` schema ids (overrides ``source``).
+    response_kind : {'spike_times', 'counts', 'continuous'}, optional
+        Defaults to ``spike_times`` for events and ``counts`` for binned.
+    transform : dict, optional
+        Stimulus transform parameters (SPEC §5.3), validated against the core
+        transform schema.
+    count_dtype : numpy dtype, optional
+        Unsigned type for integer data when known in advance; by default the
+        smallest type holding the largest value is chosen at close.
+    time_dtype : {'float64', 'float32'}
+        Type of stored spike times (events).
+    overwrite : bool
+        Replace an existing ``path``.
+    """
+
+    def __init__(
+        self,
+        path,
+        *,
+        encoding: str,
+        dt_ms: float,
+        stim_kind: str,
+        stim_dims: Sequence[int],
+        neuron_ids: Sequence[str] | None = None,
+        n_neurons: int | None = None,
+        nrn_meta: Sequence[dict] | None = None,
+        file_meta: dict | None = None,
+        source: str | None = None,
+        schemas: dict | None = None,
+        response_kind: str | None = None,
+        transform: dict | None = None,
+        count_dtype=None,
+        time_dtype="float64",
+        overwrite: bool = False,
+        compression: str | None = "gzip",
+        compression_opts: int | None = 4,
+    ):
+        self.path = os.fspath(path)
+        if encoding not in L.ENCODINGS:
+            raise InvalidDataError(f"encoding {encoding!r} is not one of {L.ENCODINGS}")
+        if stim_kind not in L.STIM_KINDS:
+            raise InvalidDataError(f"stim_kind {stim_kind!r} is not one of {L.STIM_KINDS}")
+        try:
+            dt_ms = float(dt_ms)
+        except (TypeError, ValueError):
+            raise InvalidDataError(f"dt_ms must be a positive number, got {dt_ms!r}") from None
+        if not np.isfinite(dt_ms) or dt_ms <= 0:
+            raise InvalidDataError(f"dt_ms must be a positive number, got {dt_ms!r}")
+        response_kind = response_kind or L.ENCODING_RESPONSE_KINDS[encoding][0]
+        if response_kind not in L.ENCODING_RESPONSE_KINDS[encoding]:
+            raise InvalidDataError(
+                f"response_kind {response_kind!r} does not fit encoding {encoding!r} "
+                f"(expected one of {L.ENCODING_RESPONSE_KINDS[encoding]})"
+            )
+        stim_dims = tuple(int(d) for d in stim_dims)
+        if len(stim_dims) != L.STIM_KIND_NDIM[stim_kind] - 1 or any(d < 1 for d in stim_dims):
+            raise InvalidDataError(
+                f"stim_dims {stim_dims} do not fit stim_kind {stim_kind!r}: expected "
+                f"{L.STIM_KIND_NDIM[stim_kind] - 1} positive sizes (channel axis first, time excluded)"
+            )
+        time_dtype = np.dtype(time_dtype).newbyteorder("<")
+        if time_dtype not in L.EVENT_TIME_DTYPES:
+            raise InvalidDataError(f"time_dtype must be float32 or float64, got {time_dtype}")
+        if neuron_ids is None:
+            if n_neurons is None:
+                n_neurons = len(nrn_meta) if nrn_meta is not None else 0
+            neuron_ids = [str(i) for i in range(n_neurons)]
+        self.neuron_ids = [str(x) for x in neuron_ids]
+        N = len(self.neuron_ids)
+        _check_unique(self.neuron_ids, "neuron")
+        if nrn_meta is None:
+            nrn_meta = [{} for _ in range(N)]
+        if len(nrn_meta) != N:
+            raise InvalidDataError(f"nrn_meta has {len(nrn_meta)} records for {N} neuron ids")
+        self.schemas = dict(schemas) if schemas else _schema.source_schemas(source) if source else {
+            k: _schema.CORE[k] for k in _schema.KINDS
+        }
+        for kind in _schema.KINDS:
+            _schema.get_schema(self.schemas[kind])  # SchemaNotFoundError early
+        file_meta = dict(file_meta or {})
+        file_meta.setdefault("source", source or "user")
+        self.file_meta_json = self._meta_json(file_meta, "file", "file metadata")
+        self.nrn_meta_json = [self._meta_json(m, "neuron", f"neuron {i} ({self.neuron_ids[i]!r}) metadata")
+                              for i, m in enumerate(nrn_meta)]
+        self.transform_json = None
+        if transform is not None:
+            self.transform_json = _schema.dumps(transform, "stimulus transform")
+            _schema.validate_record(transform, _schema.CORE["transform"], "stimulus transform")
+
+        self.encoding, self.dt_ms, self.stim_kind = encoding, dt_ms, stim_kind
+        self.stim_dims, self.response_kind, self.time_dtype = stim_dims, response_kind, time_dtype
+        self.compression, self.compression_opts = compression, compression_opts
+        self.N = N
+        self.stim_ids: list[str] = []
+        self.stim_meta_json: list[str] = []
+        self.n_bins: list[int] = []
+        self._repeats: list[np.ndarray] = []
+        self._stim_ids_set: set[str] = set()
+        self._closed = False
+
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{self.path}: folder {folder} does not exist")
+        if os.path.exists(self.path) and not overwrite:
+            raise FileExistsError(f"{self.path} exists (pass overwrite=True to replace it)")
+        token = _uuid.uuid4().hex[:12]
+        self.tmp_path = f"{self.path}.tmp-{token}"
+        self.uuid = str(_uuid.uuid4())
+        self._f = h5py.File(self.tmp_path, "w")
+        self._f.create_group(L.STIMULI)
+        try:
+            if encoding == L.ENCODING_EVENTS:
+                self._resp = _VlenSink(self._f, L.RESPONSES, N, time_dtype, "")
+                self._counts = _VlenSink(
+                    self._f, L.COUNTS, N, count_dtype, f"{self.path}.scratch-counts-{token}"
+                )
+            else:
+                self._counts = None
+                dtype = L.CONTINUOUS_DTYPE if response_kind == L.RESPONSE_CONTINUOUS else count_dtype
+                self._resp = _VlenSink(self._f, L.RESPONSES, N, dtype, f"{self.path}.scratch-resp-{token}")
+        except BaseException:
+            self.abort()
+            raise
+
+    # ------------------------------------------------------------ helpers
+    def _meta_json(self, meta, kind: str, where: str) -> str:
+        if not isinstance(meta, dict):
+            raise MetadataError(f"{where} must be a dict, got {type(meta).__name__}")
+        text = _schema.dumps(meta, where)
+        import json
+
+        _schema.validate_record(json.loads(text), self.schemas[kind], where)
+        return text
+
+    @property
+    def S(self) -> int:
+        return len(self.stim_ids)
+
+    def _check_open(self):
+        if self._closed:
+            raise InvalidDataError(f"{self.path}: the writer is closed")
+
+    # ------------------------------------------------------------ stimuli
+    def add_stimulus(
+        self,
+        data,
+        *,
+        id: str | None = None,
+        meta: dict | None = None,
+        n_bins: int | None = None,
+        waveform=None,
+        sample_rate: float | None = None,
+    ) -> int:
+        """Add stimulus data (time on the last axis); return its index.
+
+        ``n_bins`` (the response length in bins of ``dt_ms``) defaults to the
+        stimulus' time axis for spectrograms and video and is required for
+        waveform stimuli. ``waveform``/``sample_rate`` optionally keep the
+        source waveform beside a spectrogram.
+        """
+        self._check_open()
+        s = self.S
+        where = f"stimulus {s}" + (f" ({id!r})" if id is not None else "")
+        a = np.asarray(data.numpy() if hasattr(data, "numpy") and not isinstance(data, np.ndarray) else data)
+        ndim = L.STIM_KIND_NDIM[self.stim_kind]
+        if a.ndim == ndim - 1:
+            a = a[None]
+        if a.ndim != ndim or tuple(a.shape[:-1]) != self.stim_dims:
+            raise InvalidDataError(
+                f"{where}: shape {a.shape} does not fit stim_kind {self.stim_kind!r} with stim_dims "
+                f"{self.stim_dims} (expected {self.stim_dims + ('T',)})"
+            )
+        if a.dtype.kind not in "fiu":
+            raise InvalidDataError(f"{where}: stimulus must be numeric, got dtype {a.dtype}")
+        if a.dtype.newbyteorder("<") not in L.STIM_DTYPES:
+            a = a.astype(np.float32)
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        if not np.all(np.isfinite(a)):
+            raise InvalidDataError(f"{where}: stimulus contains NaN or Inf")
+        T = a.shape[-1]
+        if self.stim_kind == L.STIM_WAVEFORM:
+            if n_bins is None:
+                raise InvalidDataError(f"{where}: waveform stimuli need n_bins (response length in bins)")
+            if sample_rate is None or not np.isfinite(sample_rate) or sample_rate <= 0:
+                raise InvalidDataError(f"{where}: waveform stimuli need a positive sample_rate")
+        elif n_bins is None:
+            n_bins = T
+        elif int(n_bins) != T:
+            raise InvalidDataError(
+                f"{where}: n_bins = {n_bins} differs from the stimulus' {T} time frames "
+                f"({self.stim_kind} stimuli share the response time axis)"
+            )
+        n_bins = int(n_bins)
+        if n_bins < 0:
+            raise InvalidDataError(f"{where}: n_bins must be >= 0, got {n_bins}")
+        sid = str(id) if id is not None else str(s)
+        if sid in self._stim_ids_set:
+            raise DuplicateIdError(f"{where}: stimulus id {sid!r} is already used by stimulus {self.stim_ids.index(sid)}")
+        meta_json = self._meta_json(dict(meta or {}), "stimulus", f"{where} metadata")
+        g = self._f.create_group(L.stim_group_path(s))
+        self._create_array(g, L.STIM_DATA, a)
+        if self.stim_kind == L.STIM_WAVEFORM:
+            g[L.STIM_DATA].attrs[L.ATTR_SAMPLE_RATE] = float(sample_rate)
+        elif waveform is not None:
+            w = np.asarray(waveform.numpy() if hasattr(waveform, "numpy") and not isinstance(waveform, np.ndarray) else waveform)
+            if w.ndim == 1:
+                w = w[None]
+            if w.ndim != 2 or w.dtype.kind not in "fiu":
+                raise InvalidDataError(f"{where}: waveform must be a numeric (C, T_audio) array, got {w.shape}")
+            if w.dtype.kind != "f":
+                w = w.astype(np.float32)
+            if not np.all(np.isfinite(w)):
+                raise InvalidDataError(f"{where}: waveform contains NaN or Inf")
+            if sample_rate is None or not np.isfinite(sample_rate) or sample_rate <= 0:
+                raise InvalidDataError(f"{where}: a kept waveform needs a positive sample_rate")
+            self._create_array(g, L.STIM_WAVEFORM_DS, w)
+            g[L.STIM_WAVEFORM_DS].attrs[L.ATTR_SAMPLE_RATE] = float(sample_rate)
+        self.stim_ids.append(sid)
+        self._stim_ids_set.add(sid)
+        self.stim_meta_json.append(meta_json)
+        self.n_bins.append(n_bins)
+        self._repeats.append(np.zeros(self.N, dtype=np.int64))
+        self._resp.resize(self.S)
+        if self._counts is not None:
+            self._counts.resize(self.S)
+        return s
+
+    def _create_array(self, g, name, a):
+        kw = {}
+        if a.size:
+            kw = dict(chunks=True, compression=self.compression, compression_opts=self.compression_opts,
+                      shuffle=True, fletcher32=True)
+            if self.compression is None:
+                kw.pop("compression_opts")
+        g.create_dataset(name, data=a, **kw)
+
+    # ------------------------------------------------------------ responses
+    def _element(self, s: int, n: int, value):
+        where = f"{self.path}: response [{s}, {n}] (stimulus {self.stim_ids[s]!r}, neuron {self.neuron_ids[n]!r})"
+        if self.encoding == L.ENCODING_EVENTS:
+            return normalize_events(value, self.time_dtype, where)
+        return normalize_binned(value, self.n_bins[s], self.response_kind, where)
+
+    def _check_stim(self, s: int):
+        self._check_open()
+        if not 0 <= s < self.S:
+            raise InvalidDataError(f"stimulus index {s} out of range: {self.S} stimuli added so far")
+
+    def write_row(self, s: int, row: Sequence) -> None:
+        """Write the responses of all neurons to stimulus ``s``.
+
+        ``row[n]`` is None (not recorded); for binned files an ``(R, T)``
+        array; for events files a list of R per-repeat 1-D arrays of spike
+        times in ms from stimulus onset (or an :class:`Events`).
+        """
+        self._check_stim(s)
+        if len(row) != self.N:
+            raise InvalidDataError(f"stimulus {s}: row has {len(row)} elements for {self.N} neurons")
+        els = [self._element(s, n, v) for n, v in enumerate(row)]
+        rep = np.zeros(self.N, dtype=np.int64)
+        if self.encoding == L.ENCODING_EVENTS:
+            empty_t = np.empty(0, self.time_dtype)
+            times = [e.times if e is not None else empty_t for e in els]
+            counts = [e.counts if e is not None else np.empty(0, np.int64) for e in els]
+            for n, e in enumerate(els):
+                rep[n] = 0 if e is None else e.n_repeats
+            self._resp.write_row(s, times, f"/{L.RESPONSES}")
+            self._counts.write_row(s, counts, f"/{L.COUNTS}")
+        else:
+            flat = []
+            for n, e in enumerate(els):
+                rep[n] = 0 if e is None else e.shape[0]
+                flat.append(np.empty(0, np.int64) if e is None else e.reshape(-1))
+            self._resp.write_row(s, flat, f"/{L.RESPONSES}")
+        self._repeats[s] = rep
+
+    def write_pair(self, s: int, n: int, value) -> None:
+        """Write one (stimulus, neuron) element (slower than :meth:`write_row`)."""
+        self._check_stim(s)
+        if not 0 <= n < self.N:
+            raise InvalidDataError(f"neuron index {n} out of range for {self.N} neurons")
+        e = self._element(s, n, value)
+        if self.encoding == L.ENCODING_EVENTS:
+            self._resp.write_pair(s, n, e.times if e is not None else np.empty(0, self.time_dtype), f"/{L.RESPONSES}")
+            self._counts.write_pair(s, n, e.counts if e is not None else np.empty(0, np.int64), f"/{L.COUNTS}")
+            self._repeats[s][n] = 0 if e is None else e.n_repeats
+        else:
+            self._resp.write_pair(s, n, np.empty(0, np.int64) if e is None else e.reshape(-1), f"/{L.RESPONSES}")
+            self._repeats[s][n] = 0 if e is None else e.shape[0]
+
+    def set_neuron_meta(self, n: int, meta: dict) -> None:
+        """Replace the metadata record of neuron ``n`` before closing."""
+        self._check_open()
+        self.nrn_meta_json[n] = self._meta_json(meta, "neuron", f"neuron {n} ({self.neuron_ids[n]!r}) metadata")
+
+    def set_file_meta(self, meta: dict) -> None:
+        """Replace the file-level metadata before closing."""
+        self._check_open()
+        meta = dict(meta)
+        meta.setdefault("source", "user")
+        self.file_meta_json = self._meta_json(meta, "file", "file metadata")
+
+    # ------------------------------------------------------------ finish
+    def close(self) -> str:
+        """Write tables, digests and attributes; rename into place. Returns the path."""
+        if self._closed:
+            return self.path
+        try:
+            self._finish()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        return self.path
+
+    def _finish(self):
+        f, S, N = self._f, self.S, self.N
+        self._resp.finish(S)
+        if self._counts is not None:
+            self._counts.finish(S)
+        rep = np.vstack(self._repeats) if S else np.zeros((0, N), dtype=np.int64)
+        rdt = L.repeats_dtype(int(rep.max()) if rep.size else 0)
+        kw = dict(chunks=True, compression="gzip", shuffle=True) if rep.size else {}
+        f.create_dataset(L.REPEATS, data=rep.astype(rdt), fillvalue=0, **kw)
+        stim = f[L.STIMULI]
+        stim.create_dataset("ids", data=np.array(self.stim_ids, dtype=object), dtype=_STR)
+        stim.create_dataset("metadata", data=np.array(self.stim_meta_json, dtype=object), dtype=_STR)
+        stim.create_dataset("n_bins", data=np.asarray(self.n_bins, dtype="<u4").reshape(-1))
+        stim.attrs[L.ATTR_COUNT] = np.int64(S)
+        if self.transform_json is not None:
+            stim.attrs[L.ATTR_TRANSFORM] = self.transform_json
+        neu = f.create_group(L.NEURONS)
+        neu.create_dataset("ids", data=np.array(self.neuron_ids, dtype=object), dtype=_STR)
+        neu.create_dataset("metadata", data=np.array(self.nrn_meta_json, dtype=object), dtype=_STR)
+        f.create_dataset(L.METADATA, data=self.file_meta_json, dtype=_STR)
+        write_root_attrs(
+            f,
+            uuid=self.uuid,
+            encoding=self.encoding,
+            dt_ms=self.dt_ms,
+            stim_kind=self.stim_kind,
+            stim_dims=self.stim_dims,
+            response_kind=self.response_kind,
+            schemas=self.schemas,
+        )
+        f.flush()
+        f.close()
+        with open(self.tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp_path, self.path)
+
+    def abort(self) -> None:
+        """Discard everything written; no file is left at ``path``."""
+        self._closed = True
+        for sink in (getattr(self, "_resp", None), getattr(self, "_counts", None)):
+            if sink is not None:
+                sink.discard()
+        f = getattr(self, "_f", None)
+        if f is not None:
+            try:
+                f.close()
+            except Exception:  # pragma: no cover
+                pass
+        if os.path.exists(getattr(self, "tmp_path", "")):
+            os.remove(self.tmp_path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+def write_root_attrs(f: h5py.File, *, uuid, encoding, dt_ms, stim_kind, stim_dims, response_kind, schemas,
+                     concatenated: bool = False) -> None:
+    """Write the root attributes of SPEC §3 (shared with on-disk concatenation)."""
+    from . import __version__
+
+    a = f.attrs
+    a[L.ATTR_FORMAT] = L.FORMAT_NAME
+    a[L.ATTR_VERSION] = L.FORMAT_VERSION_STR
+    a[L.ATTR_UUID] = str(uuid)
+    a[L.ATTR_CREATED_BY] = f"strfh5 {__version__}"
+    a[L.ATTR_CREATED_AT] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    a[L.ATTR_ENCODING] = encoding
+    a[L.ATTR_DT_MS] = np.float64(dt_ms)
+    a[L.ATTR_MODALITY] = L.STIM_KIND_MODALITY[stim_kind]
+    a[L.ATTR_STIM_KIND] = stim_kind
+    a[L.ATTR_STIM_DIMS] = np.asarray(stim_dims, dtype=np.int64)
+    a[L.ATTR_RESPONSE_KIND] = response_kind
+    a[L.ATTR_SCHEMA_FILE] = schemas["file"]
+    a[L.ATTR_SCHEMA_STIMULUS] = schemas["stimulus"]
+    a[L.ATTR_SCHEMA_NEURON] = schemas["neuron"]
+    if concatenated:
+        a[L.ATTR_CONCATENATED] = np.bool_(True)
+
+
+def _check_unique(ids: Sequence[str], kind: str) -> None:
+    seen: dict[str, int] = {}
+    dups = []
+    for i, x in enumerate(ids):
+        if x in seen:
+            dups.append(f"{x!r} (positions {seen[x]} and {i})")
+        else:
+            seen[x] = i
+    if dups:
+        more = f" and {len(dups) - 10} more" if len(dups) > 10 else ""
+        raise DuplicateIdError(f"{kind} ids must be unique; duplicated: " + ", ".join(dups[:10]) + more)
+
+
+# ------------------------------------------------------------------- save
+def save(dataset, path, *, overwrite: bool = False) -> str:
+    """Write a dataset (or its :class:`~strfh5.contents.Contents`) to ``path``.
+
+    The raw contents are written — spike times for events files, the stored
+    counts or signals for binned ones — together with all metadata. A dataset
+    with reader-side transforms applied (binning aside) is refused: strfh5
+    files hold raw data, so save the dataset before transforming it.
+
+    Returns the path written.
+    """
+    from .errors import TransformError
+
+    contents: Contents = getattr(dataset, "contents", dataset)
+    if not isinstance(contents, Contents):
+        raise InvalidDataError(
+            f"save() needs a strfh5 dataset or Contents, got {type(dataset).__name__}"
+        )
+    applied = [t for t in getattr(dataset, "transforms", ()) if t.get("name") not in ("bin", "rebin")]
+    if applied:
+        names = ", ".join(t.get("name", "?") for t in applied)
+        raise TransformError(
+            f"cannot save {path}: the dataset has reader-side transforms applied ({names}); strfh5 files hold "
+            "raw data — save the untransformed dataset (the transforms are reapplied at load)"
+        )
+    info = contents.info
+    w = StreamWriter(
+        path,
+        encoding=info.encoding,
+        dt_ms=info.dt_ms,
+        stim_kind=info.stim_kind,
+        stim_dims=info.stim_dims,
+        neuron_ids=contents.neuron_ids,
+        nrn_meta=contents.nrn_meta,
+        file_meta=info.metadata,
+        schemas=info.schemas or None,
+        response_kind=info.response_kind,
+        transform=info.transform,
+        time_dtype=contents.stored_dtype() if info.encoding == L.ENCODING_EVENTS else np.float64,
+        overwrite=overwrite,
+    )
+    with w:
+        for s in range(contents.S):
+            wf = contents.waveform(s)
+            if info.stim_kind == L.STIM_WAVEFORM:
+                w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
+                               n_bins=int(contents.n_bins[s]), sample_rate=contents.stim_sample_rate(s))
+            else:
+                w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
+                               waveform=None if wf is None else wf[0], sample_rate=None if wf is None else wf[1])
+            w.write_row(s, contents.row(s))
+    return w.path
