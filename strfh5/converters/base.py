@@ -1,0 +1,172 @@
+"""The contract every converter module follows.
+
+A converter is a plain module ``strfh5/converters/<name>.py`` defining
+
+``SOURCE``
+    a :class:`SourceInfo`: the source id used on the command line
+    (``strfh5 convert SOURCE``), citation, DOI, licence/access terms, the files
+    of the release (:class:`ReleaseFile`, fetched with pooch), the schema
+    folder under ``strfh5/schema/sources/`` and the converter's options
+    (:class:`Option`).
+``convert(raw_dir, out_path, **options) -> pathlib.Path``
+    reads the release unpacked under ``raw_dir`` and streams it into a
+    :class:`strfh5.StreamWriter` opened through :func:`validated_output`, so
+    the result is validated before it is renamed into place.
+
+Modules are listed in :data:`strfh5.converters.SOURCES`; nothing registers
+itself at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from ..errors import ConverterError, MissingRawFileError
+
+__all__ = ["SourceInfo", "ReleaseFile", "Option", "validated_output", "require_file", "check_options"]
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One file of a public release.
+
+    Attributes
+    ----------
+    name : str
+        File name in the cache (and in the release).
+    url : str
+        Download URL.
+    known_hash : str or None
+        ``"sha256:<hex>"`` / ``"md5:<hex>"`` when known; None when the
+        release publishes no hash (the download then says so).
+    size : int or None
+        Size in bytes when known (informational).
+    unpack : str or None
+        ``"zip"``, ``"tar"`` (any compression) or None to keep the file as is.
+    credentials : str or None
+        Name of the credential set needed (``"crcns"``) or None for open data.
+    """
+
+    name: str
+    url: str
+    known_hash: str | None = None
+    size: int | None = None
+    unpack: str | None = None
+    credentials: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    """A converter option, exposed as ``--<name>`` by ``strfh5 convert``."""
+
+    name: str
+    type: Callable = str
+    default: Any = None
+    help: str = ""
+    choices: Sequence[Any] | None = None
+    multiple: bool = False  # a list of values (comma-separated on the command line)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a converter declares about its source."""
+
+    id: str
+    title: str
+    citation: str
+    doi: str
+    license: str
+    access: str
+    files: Sequence[ReleaseFile] = field(default_factory=tuple)
+    options: Sequence[Option] = field(default_factory=tuple)
+    schema: str | None = None  # folder name under strfh5/schema/sources/
+    species: str = ""
+    homepage: str = ""
+
+    def option(self, name: str) -> Option:
+        for o in self.options:
+            if o.name == name:
+                return o
+        raise ConverterError(
+            f"{self.id}: unknown option {name!r}; options are: {', '.join(o.name for o in self.options) or 'none'}"
+        )
+
+    def file_meta(self, **extra) -> dict:
+        """File-level metadata common to every file this source produces."""
+        meta = {
+            "source": self.id,
+            "title": self.title,
+            "citation": self.citation,
+            "doi": self.doi,
+            "license": self.license,
+            "access": self.access,
+        }
+        if self.species:
+            meta["species"] = self.species
+        meta.update(extra)
+        return meta
+
+
+def check_options(source: SourceInfo, options: dict) -> dict:
+    """Fill defaults and refuse unknown options or values outside ``choices``."""
+    out = {}
+    for name, value in options.items():
+        opt = source.option(name)
+        if opt.choices is not None:
+            values = value if opt.multiple and isinstance(value, (list, tuple)) else [value]
+            bad = [v for v in values if v not in opt.choices]
+            if bad:
+                raise ConverterError(
+                    f"{source.id}: option {name}={bad[0]!r} is not one of {list(opt.choices)}"
+                )
+        out[name] = value
+    for opt in source.options:
+        out.setdefault(opt.name, opt.default)
+    return out
+
+
+def require_file(path: os.PathLike | str, what: str) -> Path:
+    """Return ``path`` if it exists, else raise :class:`MissingRawFileError` naming it."""
+    p = Path(path)
+    if not p.exists():
+        raise MissingRawFileError(f"{p}: {what} is missing from the raw release folder")
+    return p
+
+
+@contextlib.contextmanager
+def validated_output(out_path, **writer_kwargs) -> Iterator:
+    """Open a :class:`strfh5.StreamWriter` whose output is validated before it lands.
+
+    The writer writes to a temporary path beside ``out_path``; when the block
+    ends without error the file is closed, validated with
+    :func:`strfh5.validate` (errors refuse the file: it is removed and a
+    :class:`ConverterError` lists the findings) and renamed to ``out_path``.
+    """
+    from .. import StreamWriter
+    from ..validation import validate
+
+    out_path = Path(out_path)
+    overwrite = writer_kwargs.pop("overwrite", False)
+    if out_path.exists() and not overwrite:
+        raise FileExistsError(f"{out_path} exists (pass overwrite=True / --overwrite to replace it)")
+    staged = out_path.with_name(out_path.name + ".unvalidated")
+    writer = StreamWriter(staged, overwrite=True, **writer_kwargs)
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    try:
+        report = validate(staged)
+        if not report.ok:
+            lines = "\n".join(f"  {f}" for f in report.errors[:20])
+            raise ConverterError(f"{out_path}: the converted file fails validation:\n{lines}")
+        os.replace(staged, out_path)
+    finally:
+        if staged.exists():
+            staged.unlink()
