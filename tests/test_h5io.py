@@ -1,0 +1,84 @@
+"""Opening files: markers, versions, invariants checked at read, lazy contents across processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import pickle
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+import strfh5
+from strfh5.errors import CorruptDataError, MissingObjectError, NotStrfH5FileError, UnsupportedVersionError
+
+
+@pytest.fixture
+def small_file(tmp_path):
+    stims = [np.ones((1, 2, 4), np.float32), np.ones((1, 2, 3), np.float32)]
+    resp = [[np.array([[1, 2, 3, 4]]), None], [np.zeros((2, 3), int), np.ones((1, 3), int)]]
+    return strfh5.save(strfh5.contents_from_lists(stims, resp, dt_ms=10), tmp_path / "s.strf.h5")
+
+
+def test_not_hdf5_and_unmarked_hdf5_are_refused(tmp_path):
+    p = tmp_path / "x.strf.h5"
+    p.write_text("not hdf5")
+    with pytest.raises(NotStrfH5FileError, match="not an HDF5 file"):
+        strfh5.FileContents(p)
+    with h5py.File(tmp_path / "y.h5", "w") as f:
+        f["a"] = 1
+    with pytest.raises(NotStrfH5FileError, match="strfh5_format"):
+        strfh5.FileContents(tmp_path / "y.h5")
+    with pytest.raises(FileNotFoundError):
+        strfh5.FileContents(tmp_path / "absent.strf.h5")
+    with pytest.raises(NotStrfH5FileError, match="directory"):
+        strfh5.FileContents(tmp_path)
+
+
+def test_newer_major_is_refused_newer_minor_is_read_with_a_warning(small_file):
+    with h5py.File(small_file, "r+") as f:
+        f.attrs["strfh5_version"] = "1.7"
+        f["future_object"] = np.arange(3)
+    with pytest.warns(UserWarning, match="newer than 1.0"):
+        fc = strfh5.FileContents(small_file)
+    assert fc.repeats.tolist() == [[1, 0], [2, 1]]
+    fc.close()
+    with h5py.File(small_file, "r+") as f:
+        f.attrs["strfh5_version"] = "2.0"
+    with pytest.raises(UnsupportedVersionError, match=r"format 2\.0.*reads format 1\.x"):
+        strfh5.FileContents(small_file)
+
+
+def test_missing_required_object_is_named(small_file):
+    with h5py.File(small_file, "r+") as f:
+        del f["stimuli/n_bins"]
+    with pytest.raises(MissingObjectError, match="/stimuli/n_bins"):
+        strfh5.FileContents(small_file)
+
+
+def test_length_invariant_is_checked_when_reading_a_row(small_file):
+    with h5py.File(small_file, "r+") as f:
+        row = np.empty((1, 2), dtype=object)
+        row[0, 0] = np.arange(5, dtype="u1")  # 5 values, repeats x n_bins = 2 x 3
+        row[0, 1] = np.ones(3, dtype="u1")
+        f["responses"][1:2, :] = row
+    fc = strfh5.FileContents(small_file)
+    with pytest.raises(CorruptDataError, match=r"/responses\[1, 0\] holds 5 values, expected .*2 x 3"):
+        fc.row(1)
+
+
+def _row_sum(fc):
+    return int(sum(el.sum() for el in fc.row(1) if el is not None))
+
+
+def test_file_contents_pickle_and_reopen_in_another_process(small_file):
+    fc = strfh5.FileContents(small_file)
+    fc.row(0)  # open the handle in this process
+    clone = pickle.loads(pickle.dumps(fc))
+    assert clone._h5 is None
+    with mp.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_row_sum, (fc,)) == 3
+    assert _row_sum(clone) == 3
+    fc.close()
+    assert _row_sum(fc) == 3  # reopens after close
