@@ -25,8 +25,9 @@ broadly or as narrowly as they need::
     ├── ConverterError             a converter cannot proceed
     │   ├── RawDataError           a raw release file is not what the converter expects
     │   └── MissingRawFileError    a file of the release is absent
-    └── DownloadError              fetching a release failed
-        └── CredentialsError       credentials needed for a download are missing
+    ├── DownloadError              fetching a release failed
+    │   └── CredentialsError       credentials needed for a download are missing
+    └── MetricError                metric arguments with incompatible shapes or values
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ __all__ = [
     "MissingRawFileError",
     "DownloadError",
     "CredentialsError",
+    "MissingDependencyError",
+    "MetricError",
 ]
 
 
@@ -138,3 +141,11 @@ class DownloadError(StrfH5Error, OSError):
 
 class CredentialsError(DownloadError):
     """A download needs credentials that are not set."""
+
+
+class MissingDependencyError(StrfH5Error, ImportError):
+    """An optional dependency (e.g. pandas) needed by the called function is not installed."""
+
+
+class MetricError(StrfH5Error, ValueError):
+    """Arguments of a quality or performance metric (strfh5.metrics) with incompatible shapes or values."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import warnings
 from typing import Any, Sequence
 
@@ -94,21 +95,30 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r") -> h5py.Fi
                 f"{name}: a concatenated strfh5 file must be opened by path, not through a "
                 "Python file object (HDF5 cannot resolve its virtual sources safely that way)"
             )
+        try:
+            from .virtual import check_sources
+
+            check_sources(f, str(name))  # a plain file: no virtual datasets, no external links
+        except BaseException:
+            f.close()
+            raise
         return f
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     if os.path.isdir(path):
         raise NotStrfH5FileError(f"{path}: is a directory, not a strfh5 file")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise NotStrfH5FileError(f"{path}: not a regular file (HDF5 would hang reading a FIFO or device)")
     if not h5py.is_hdf5(path):
         raise NotStrfH5FileError(f"{path}: not an HDF5 file (no HDF5 signature)")
     f = _h5_open(path, mode)
     try:
         _check_markers(f, path)
-        if bool(f.attrs.get(L.ATTR_CONCATENATED, False)):
-            from .virtual import check_sources
+        from .virtual import check_sources
 
-            check_sources(f, path, allow_external=allow_external)
+        # concatenated files: sources checked (SPEC §9); plain files: no virtual datasets or external links
+        check_sources(f, path, allow_external=allow_external)
     except BaseException:
         f.close()
         raise

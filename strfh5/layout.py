@@ -112,6 +112,7 @@ SOURCE_PATHS = "sources/paths"
 SOURCE_UUIDS = "sources/uuids"
 SOURCE_STIM_OFFSETS = "sources/stim_offsets"
 SOURCE_NEURON_OFFSETS = "sources/neuron_offsets"
+SOURCE_STIM_ROWS = "sources/stim_rows"  # row of the file for each source row (§9)
 
 #: time (ms) dtypes allowed for events; count dtypes allowed for binned counts
 EVENT_TIME_DTYPES = (np.dtype("<f4"), np.dtype("<f8"))

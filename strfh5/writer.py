@@ -256,6 +256,9 @@ class StreamWriter:
         Type of stored spike times (events).
     overwrite : bool
         Replace an existing ``path``.
+    allow_duplicate_ids : bool
+        Accept a stimulus or neuron id that repeats (only for copies of
+        concatenations, whose ids are unique per source block, SPEC §9).
     """
 
     def __init__(
@@ -279,6 +282,7 @@ class StreamWriter:
         overwrite: bool = False,
         compression: str | None = "gzip",
         compression_opts: int | None = 4,
+        allow_duplicate_ids: bool = False,
     ):
         self.path = os.fspath(path)
         if encoding not in L.ENCODINGS:
@@ -312,7 +316,9 @@ class StreamWriter:
             neuron_ids = [str(i) for i in range(n_neurons)]
         self.neuron_ids = [str(x) for x in neuron_ids]
         N = len(self.neuron_ids)
-        _check_unique(self.neuron_ids, "neuron")
+        self.allow_duplicate_ids = bool(allow_duplicate_ids)
+        if not self.allow_duplicate_ids:
+            _check_unique(self.neuron_ids, "neuron")
         if nrn_meta is None:
             nrn_meta = [{} for _ in range(N)]
         if len(nrn_meta) != N:
@@ -439,7 +445,8 @@ class StreamWriter:
         if n_bins < 0:
             raise InvalidDataError(f"{where}: n_bins must be >= 0, got {n_bins}")
         sid = str(id) if id is not None else str(s)
-        if sid in self._stim_ids_set:
+        _check_id_text(sid, "stimulus", f"{where}: ")
+        if sid in self._stim_ids_set and not self.allow_duplicate_ids:
             raise DuplicateIdError(f"{where}: stimulus id {sid!r} is already used by stimulus {self.stim_ids.index(sid)}")
         meta_json = self._meta_json(dict(meta or {}), "stimulus", f"{where} metadata")
         g = self._f.create_group(L.stim_group_path(s))
@@ -644,10 +651,17 @@ def write_root_attrs(f: h5py.File, *, uuid, encoding, dt_ms, stim_kind, stim_dim
         a[L.ATTR_CONCATENATED] = np.bool_(True)
 
 
+def _check_id_text(x: str, kind: str, where: str = "") -> None:
+    """HDF5 variable-length strings cannot hold NUL characters: refuse such ids up front."""
+    if "\x00" in x:
+        raise InvalidDataError(f"{where}{kind} id {x!r} contains a NUL character, which HDF5 strings cannot store")
+
+
 def _check_unique(ids: Sequence[str], kind: str) -> None:
     seen: dict[str, int] = {}
     dups = []
     for i, x in enumerate(ids):
+        _check_id_text(x, kind, f"position {i}: ")
         if x in seen:
             dups.append(f"{x!r} (positions {seen[x]} and {i})")
         else:

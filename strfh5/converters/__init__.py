@@ -44,4 +44,5 @@ def convert(source_id: str, raw_dir, out_path, **options):
     from .base import check_options
 
     mod = get_converter(source_id)
-    return mod.convert(raw_dir, out_path, **check_options(mod.SOURCE, options))
+    overwrite = bool(options.pop("overwrite", False))
+    return mod.convert(raw_dir, out_path, overwrite=overwrite, **check_options(mod.SOURCE, options))

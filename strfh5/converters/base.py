@@ -8,7 +8,7 @@ A converter is a plain module ``strfh5/converters/<name>.py`` defining
     of the release (:class:`ReleaseFile`, fetched with pooch), the schema
     folder under ``strfh5/schema/sources/`` and the converter's options
     (:class:`Option`).
-``convert(raw_dir, out_path, **options) -> pathlib.Path``
+``convert(raw_dir, out_path, *, overwrite=False, **options) -> pathlib.Path``
     reads the release unpacked under ``raw_dir`` and streams it into a
     :class:`strfh5.StreamWriter` opened through :func:`validated_output`, so
     the result is validated before it is renamed into place.
@@ -27,7 +27,18 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import ConverterError, MissingRawFileError
 
-__all__ = ["SourceInfo", "ReleaseFile", "Option", "validated_output", "require_file", "check_options"]
+__all__ = [
+    "SourceInfo",
+    "ReleaseFile",
+    "Option",
+    "validated_output",
+    "require_file",
+    "check_options",
+    "ConversionWarning",
+    "QuirkLog",
+    "find_root",
+    "converter_meta",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,13 @@ class ReleaseFile:
         ``"zip"``, ``"tar"`` (any compression) or None to keep the file as is.
     credentials : str or None
         Name of the credential set needed (``"crcns"``) or None for open data.
+    strip : int
+        Leading path components dropped from every archive member when
+        unpacking (like ``tar --strip-components``; AA2 archives wrap their
+        content in ``crcns/aa2/``: 2).
+    optional : bool
+        Fetched only when named explicitly (``strfh5 fetch SOURCE --file NAME``),
+        e.g. code archives or very large parts of a release.
     """
 
     name: str
@@ -57,6 +75,8 @@ class ReleaseFile:
     size: int | None = None
     unpack: str | None = None
     credentials: str | None = None
+    strip: int = 0
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,3 +190,66 @@ def validated_output(out_path, **writer_kwargs) -> Iterator:
     finally:
         if staged.exists():
             staged.unlink()
+
+
+# ------------------------------------------------------------ shared helpers
+class ConversionWarning(UserWarning):
+    """A quirk of a raw release that a converter handled (and recorded in the file)."""
+
+
+class QuirkLog:
+    """Collects the quirks a converter handles: each is warned and kept for the file metadata.
+
+    ``log.add(kind, message, **details)`` issues a :class:`ConversionWarning`
+    and records ``{"kind", "message", **details}``; :meth:`records` is stored
+    under the file metadata's ``provenance.quirks`` so a file says what its
+    converter did about the release's irregularities.
+    """
+
+    def __init__(self, source_id: str):
+        self.source_id = source_id
+        self._records: list[dict] = []
+
+    def add(self, kind: str, message: str, **details) -> None:
+        import warnings
+
+        warnings.warn(f"{self.source_id}: {message}", ConversionWarning, stacklevel=2)
+        self._records.append({"kind": kind, "message": message, **details})
+
+    def records(self) -> list[dict]:
+        return list(self._records)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for r in self._records if r["kind"] == kind)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+def find_root(raw_dir, marker: str, what: str) -> Path:
+    """The release root under ``raw_dir``: ``raw_dir`` itself or its only subfolder holding ``marker``.
+
+    Archives sometimes wrap their content in a folder; this accepts both.
+    Raises :class:`MissingRawFileError` naming ``marker`` when neither holds it.
+    """
+    raw = Path(raw_dir)
+    if not raw.is_dir():
+        raise MissingRawFileError(f"{raw}: the raw release folder does not exist")
+    if (raw / marker).exists():
+        return raw
+    hits = [d for d in sorted(raw.iterdir()) if d.is_dir() and (d / marker).exists()]
+    if len(hits) == 1:
+        return hits[0]
+    raise MissingRawFileError(
+        f"{raw}: {marker!r} not found — is this the unpacked {what} release? (expected {marker} in this folder)"
+    )
+
+
+def converter_meta(source: SourceInfo, options: dict) -> dict:
+    """The ``converter`` record of the file metadata (id, library version, options used)."""
+    from .. import __version__
+
+    clean = {}
+    for k, v in options.items():
+        clean[k] = list(v) if isinstance(v, (tuple, set, frozenset)) else v
+    return {"id": source.id, "version": f"strfh5 {__version__}", "options": clean}

@@ -1,0 +1,444 @@
+"""Reading responses and stimuli at a chosen bin width (reader-side binning).
+
+strfh5 files hold raw data (SPEC §4): spike times for ``events`` files, counts
+or a continuous signal at the file's ``dt_ms`` for ``binned`` files.  This
+module turns one stored stimulus row into the float32 ``(R, T)`` arrays a
+:class:`~strfh5.dataset.NeuralDataset` hands out, at the bin width the user
+asked for, and resamples the stimuli to the same time grid.
+
+Rules
+-----
+* **Events files** can be read at any positive ``dt``.  Bin ``i`` of stimulus
+  ``s`` covers ``[start + i*dt, start + (i+1)*dt)``, the last bin closed on the
+  right — exactly :func:`numpy.histogram` with edges ``start + k*dt``.  The
+  default window is the stimulus, ``[0, n_bins_s * file_dt)``, so
+  ``T_s = floor(n_bins_s * file_dt / dt + 1e-9)``; spikes before onset or after
+  the stimulus stay in the file and outside the window.  ``window_ms=(start,
+  stop)`` (ms from onset; ``stop=None`` means each stimulus's end) widens or
+  narrows it; the stimulus is then zero-padded (or cropped) to the same bins.
+* **Binned files** can be read at an integer multiple ``k`` of the file's dt
+  only: counts are summed over ``k`` bins, continuous signals averaged
+  (NaN-aware: the mean of the valid samples, NaN only where all ``k`` are
+  NaN); ``T = n_bins // k`` (a trailing partial bin is dropped).  Another bin
+  width raises :class:`~strfh5.errors.BinningError`.
+* **Spectrogram** stimuli at ``k × file_dt`` are pooled (mean of ``k``
+  frames).  Any other bin width needs the stimulus waveform stored in the file
+  and recomputes the spectrogram with the file's stored transform parameters
+  (``/stimuli@transform``) through :mod:`strfh5.converters.spectrogram`.
+  **Video** stimuli are pooled at ``k × file_dt`` and frames repeated at
+  ``file_dt / m`` (a frame is shown for its whole duration).  **Waveform**
+  stimuli are returned as stored.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from . import layout as L
+from .contents import Contents, Events
+from .errors import BinningError
+
+__all__ = ["ReadGrid", "RawRow", "read_raw_row", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window"]
+
+_TOL = 1e-9
+
+
+def _int_ratio(a: float, b: float) -> int | None:
+    """``a / b`` as a positive integer when it is one (to 1e-9 relative), else None."""
+    r = a / b
+    k = int(round(r))
+    if k >= 1 and abs(r - k) <= _TOL * max(1.0, r):
+        return k
+    return None
+
+
+def bin_events(times: np.ndarray, counts: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
+    """Spike counts ``(R, T)`` (float64) of one pair's spike times.
+
+    Equal to ``numpy.histogram(trial, bins=start + np.arange(T + 1) * dt)`` for
+    each repeat: bins are half-open except the last, closed on the right.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.int64)
+    R = counts.size
+    edges = start + np.arange(T + 1, dtype=np.float64) * dt
+    rep = np.repeat(np.arange(R, dtype=np.int64), counts)
+    return _histogram_rows(times, rep, edges, R, T)
+
+
+def _histogram_rows(times: np.ndarray, row: np.ndarray, edges: np.ndarray, n_rows: int, T: int) -> np.ndarray:
+    # bin index as numpy.histogram finds it with explicit edges
+    b = np.searchsorted(edges, times, side="right") - 1
+    b[times == edges[-1]] = T - 1
+    keep = (b >= 0) & (b < T)
+    flat = row[keep] * T + b[keep]
+    return np.bincount(flat, minlength=n_rows * T).astype(np.float64).reshape(n_rows, T)
+
+
+def pool_time(a: np.ndarray, k: int, how: str) -> np.ndarray:
+    """Pool the last axis by ``k``: ``'sum'``, ``'mean'`` or ``'nanmean'`` (trailing remainder dropped)."""
+    if k == 1:
+        return a
+    T = a.shape[-1] // k
+    v = a[..., : T * k].reshape(*a.shape[:-1], T, k)
+    if how == "sum":
+        return v.sum(axis=-1)
+    if how == "mean":
+        return v.mean(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        valid = ~np.isnan(v)
+        tot = np.where(valid, v, 0.0).sum(axis=-1)
+        n = valid.sum(axis=-1)
+        return np.where(n > 0, tot / np.maximum(n, 1), np.nan)
+
+
+def repeat_time(a: np.ndarray, m: int) -> np.ndarray:
+    """Repeat each frame ``m`` times along the last axis."""
+    return a if m == 1 else np.repeat(a, m, axis=-1)
+
+
+def place_in_window(a: np.ndarray, offset: int, T: int) -> np.ndarray:
+    """Frames ``a[..., j]`` placed at output bins ``j - offset``; zeros elsewhere; length ``T``."""
+    if offset == 0 and a.shape[-1] == T:
+        return a
+    out = np.zeros(a.shape[:-1] + (T,), dtype=a.dtype)
+    lo, hi = max(0, -offset), min(T, a.shape[-1] - offset)
+    if hi > lo:
+        out[..., lo:hi] = a[..., lo + offset : hi + offset]
+    return out
+
+
+class RawRow:
+    """One stored stimulus row, flattened: what binning needs, in bulk.
+
+    Attributes
+    ----------
+    reps : numpy.ndarray, int64
+        Repeats of each requested neuron (0 = missing).
+    values : numpy.ndarray
+        Binned files: the present elements' values concatenated (row-major
+        ``(R, T)`` each).  Events files: the present elements' spike times
+        concatenated.
+    counts : numpy.ndarray or None
+        Events files: per-repeat spike counts of the present elements, concatenated.
+    """
+
+    __slots__ = ("reps", "values", "counts")
+
+    def __init__(self, reps, values, counts=None):
+        self.reps, self.values, self.counts = reps, values, counts
+
+    @classmethod
+    def from_elements(cls, elements: Sequence, encoding: str) -> "RawRow":
+        reps = np.zeros(len(elements), dtype=np.int64)
+        present = []
+        for i, el in enumerate(elements):
+            if el is None:
+                continue
+            reps[i] = el.n_repeats if isinstance(el, Events) else el.shape[0]
+            present.append(el)
+        if encoding == L.ENCODING_EVENTS:
+            if not present:
+                return cls(reps, np.empty(0), np.empty(0, np.int64))
+            return cls(reps, np.concatenate([np.asarray(e.times) for e in present]),
+                       np.concatenate([np.asarray(e.counts, dtype=np.int64) for e in present]))
+        if not present:
+            return cls(reps, np.empty(0))
+        return cls(reps, np.concatenate([np.asarray(e).reshape(-1) for e in present]))
+
+
+def _lengths(obj_array) -> np.ndarray:
+    return np.fromiter(map(len, obj_array), dtype=np.int64, count=len(obj_array))
+
+
+def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = None) -> RawRow:
+    """Read stimulus row ``s`` (for ``neurons``, all when None) as a :class:`RawRow`.
+
+    For a :class:`~strfh5.contents.FileContents` the VLEN row is read once and
+    concatenated in bulk, with the invariants of SPEC §4 checked vectorised
+    (``len == repeats x n_bins``; events: ``repeats`` counts summing to the
+    number of spike times); other contents go through :meth:`Contents.row`.
+
+    Raises
+    ------
+    CorruptDataError
+        An element contradicts ``/repeats`` (naming the pair).
+    """
+    from .contents import FileContents
+
+    if type(contents) is not FileContents:
+        return RawRow.from_elements(contents.row(s, None if neurons is None else list(neurons)),
+                                    contents.info.encoding)
+    from .errors import CorruptDataError
+
+    f = contents._handle()
+    path = contents.path
+    raw = f[L.RESPONSES][s]
+    reps = np.asarray(contents.repeats[s], dtype=np.int64)
+    nidx = None if neurons is None else np.asarray(neurons, dtype=np.int64)
+    if nidx is not None:
+        raw, reps = raw[nidx], reps[nidx]
+    present = reps > 0
+    lens = _lengths(raw)
+    which = np.arange(reps.size) if nidx is None else nidx
+    if contents.info.encoding == L.ENCODING_EVENTS:
+        craw = f[L.COUNTS][s]
+        if nidx is not None:
+            craw = craw[nidx]
+        clens = _lengths(craw)
+        parts_c = [c for c, p in zip(craw, present) if p]
+        counts = np.concatenate(parts_c).astype(np.int64, copy=False) if parts_c else np.empty(0, np.int64)
+        bad = clens != reps
+        if not bad.any() and counts.size:
+            starts = np.concatenate([[0], np.cumsum(reps[present])[:-1]])
+            sums = np.add.reduceat(counts, starts)
+            bad_p = sums != lens[present]
+            if bad_p.any():
+                bad = np.zeros_like(bad)
+                bad[np.flatnonzero(present)[bad_p]] = True
+        bad |= (~present) & (lens > 0)
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            n = int(which[j])
+            raise CorruptDataError(
+                f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} spike times and /{L.COUNTS}[{s}, {n}] "
+                f"{clens[j]} counts, which contradicts /{L.REPEATS}[{s}, {n}] = {reps[j]}"
+            )
+        parts = [t for t, p in zip(raw, present) if p]
+        values = np.concatenate(parts) if parts else np.empty(0)
+        return RawRow(reps, values, counts)
+    T = int(contents.n_bins[s])
+    bad = lens != reps * T
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        n = int(which[j])
+        raise CorruptDataError(
+            f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} values, expected repeats x n_bins "
+            f"= {reps[j]} x {T} = {reps[j] * T}"
+        )
+    parts = [a for a, p in zip(raw, present) if p]
+    values = np.concatenate(parts) if parts else np.empty(0)
+    return RawRow(reps, values)
+
+
+@dataclass(frozen=True)
+class ReadGrid:
+    """How a file is read: bin width, window and the resulting time grid.
+
+    Attributes
+    ----------
+    file_dt : float
+        The file's ``dt_ms``.
+    dt : float
+        The bin width the responses are read at (ms).
+    encoding, response_kind, stim_kind : str
+        From the file.
+    window : tuple or None
+        ``(start, stop)`` in ms from onset (``stop`` may be None: the
+        stimulus end); None for the default window.
+    k : int or None
+        ``dt / file_dt`` when it is an integer.
+    m : int or None
+        ``file_dt / dt`` when it is an integer (finer reads).
+    path : str
+        Where the data come from, for messages.
+    """
+
+    file_dt: float
+    dt: float
+    encoding: str
+    response_kind: str
+    stim_kind: str
+    window: tuple | None
+    k: int | None
+    m: int | None
+    path: str = "<memory>"
+
+    @property
+    def is_identity(self) -> bool:
+        return self.k == 1 and self.window is None
+
+    def start(self, s_n_bins: int) -> float:
+        """Window start (ms from onset)."""
+        return 0.0 if self.window is None else float(self.window[0])
+
+    def stop(self, s_n_bins: int) -> float:
+        if self.window is None or self.window[1] is None:
+            return s_n_bins * self.file_dt
+        return float(self.window[1])
+
+    def n_bins(self, s_n_bins: int) -> int:
+        """Response bins ``T`` of a stimulus whose file response length is ``s_n_bins``."""
+        if self.encoding == L.ENCODING_BINNED:
+            return int(s_n_bins) // self.k
+        if self.k == 1 and self.window is None:
+            return int(s_n_bins)
+        return int(math.floor((self.stop(s_n_bins) - self.start(s_n_bins)) / self.dt + _TOL))
+
+    # ------------------------------------------------------------ responses
+    def bin_row(self, elements: Sequence, s_n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bin one row given as :meth:`Contents.row` elements (None, :class:`Events` or ``(R, T)``).
+
+        Returns
+        -------
+        data : numpy.ndarray, float32, shape (sum R, T)
+            The recorded elements' repeats stacked in element order.
+        reps : numpy.ndarray, int64, shape (len(elements),)
+            Repeats of each element (0 where missing).
+        """
+        return self.bin_raw(RawRow.from_elements(elements, self.encoding), s_n_bins)
+
+    def bin_raw(self, raw: "RawRow", s_n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bin a :class:`RawRow`; same result as :meth:`bin_row`."""
+        T = self.n_bins(s_n_bins)
+        reps = raw.reps
+        total = int(reps.sum())
+        if total == 0:
+            return np.zeros((0, T), dtype=np.float32), reps
+        if self.encoding == L.ENCODING_EVENTS:
+            times = np.asarray(raw.values, dtype=np.float64)
+            row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
+            edges = self.start(s_n_bins) + np.arange(T + 1, dtype=np.float64) * self.dt
+            return _histogram_rows(times, row, edges, total, T).astype(np.float32), reps
+        data = raw.values.reshape(total, int(s_n_bins))
+        if self.k != 1:
+            if self.response_kind == L.RESPONSE_CONTINUOUS:
+                data = pool_time(data.astype(np.float64), self.k, "nanmean")
+            else:
+                data = pool_time(data.astype(np.int64), self.k, "sum")
+        return np.ascontiguousarray(data, dtype=np.float32), reps
+
+    # ------------------------------------------------------------- stimuli
+    def stimulus(self, contents: Contents, s: int) -> np.ndarray:
+        """Stimulus ``s`` on this grid (float32), waveforms as stored."""
+        a = np.asarray(contents.stim(s))
+        if self.stim_kind == L.STIM_WAVEFORM:
+            return a.astype(np.float32, copy=False)
+        nb = int(contents.n_bins[s])
+        if self.is_identity:
+            return a.astype(np.float32, copy=False)
+        T = self.n_bins(nb)
+        if self.k is not None:
+            frames = pool_time(a.astype(np.float64), self.k, "mean") if self.k > 1 else a
+        elif self.stim_kind == L.STIM_VIDEO and self.m is not None:
+            frames = repeat_time(a, self.m)
+        elif self.stim_kind == L.STIM_VIDEO:
+            raise BinningError(
+                f"{self.path}: video frames are stored every {self.file_dt:g} ms; dt_ms={self.dt:g} is neither "
+                f"an integer multiple nor an integer fraction of it, so frames cannot be pooled or repeated"
+            )
+        else:
+            frames = _recompute_spectrogram(contents, s, self)
+        start = self.start(nb)
+        off = start / self.dt
+        offset = int(round(off))
+        if abs(off - offset) > 1e-6:
+            raise BinningError(
+                f"{self.path}: window start {start:g} ms is not a multiple of dt_ms={self.dt:g}; stimulus "
+                "frames could not be aligned with the response bins"
+            )
+        return place_in_window(np.asarray(frames), offset, T).astype(np.float32, copy=False)
+
+
+def _recompute_spectrogram(contents: Contents, s: int, grid: ReadGrid) -> np.ndarray:
+    """Recompute spectrogram ``s`` at ``grid.dt`` from the stored waveform.
+
+    Uses ``strfh5.converters.spectrogram.compute_from_transform(waveform,
+    sample_rate, transform, hop_ms)``, which applies the stored transform
+    parameters with another hop.
+    """
+    why = (
+        f"{grid.path}: spectrograms are stored at dt_ms={grid.file_dt:g}; reading at dt_ms={grid.dt:g} "
+        f"(not an integer multiple) needs the stimulus waveform to recompute them"
+    )
+    wf = contents.waveform(s)
+    if wf is None:
+        raise BinningError(
+            f"{why}, but stimulus {s} ({contents.stim_ids[s]!r}) has no stored waveform. Read at an integer "
+            f"multiple of {grid.file_dt:g} ms, or convert the release again keeping the waveforms"
+        )
+    transform = contents.info.transform
+    if not transform:
+        raise BinningError(f"{why}, but the file stores no /stimuli@transform parameters to recompute them with")
+    try:
+        from .converters import spectrogram as spec
+    except ImportError as e:
+        raise BinningError(f"{why}, but strfh5.converters.spectrogram cannot be imported ({e})") from None
+    fn = getattr(spec, "compute_from_transform", None)
+    if fn is None:
+        raise BinningError(
+            f"{why}, but strfh5.converters.spectrogram has no compute_from_transform() to recompute them with"
+        )
+    wave, sr = wf
+    out = np.asarray(fn(np.asarray(wave), float(sr), dict(transform), float(grid.dt)), dtype=np.float64)
+    if out.ndim == 2:
+        out = out[None]
+    return out
+
+
+def plan(contents: Contents, dt_ms=None, window_ms=None) -> ReadGrid:
+    """Check a requested bin width / window against a file; return the :class:`ReadGrid`.
+
+    Raises
+    ------
+    BinningError
+        ``dt_ms`` not a positive number, a binned file read at a non-multiple
+        of its dt, a window on a binned file, or a malformed window.
+    """
+    info = contents.info
+    where = contents.path or "<memory>"
+    file_dt = float(info.dt_ms)
+    if dt_ms is None:
+        dt = file_dt
+    else:
+        try:
+            dt = float(dt_ms)
+        except (TypeError, ValueError):
+            raise BinningError(f"{where}: dt_ms must be a positive number of ms, got {dt_ms!r}") from None
+        if not math.isfinite(dt) or dt <= 0:
+            raise BinningError(f"{where}: dt_ms must be a positive number of ms, got {dt_ms!r}")
+    k = _int_ratio(dt, file_dt)
+    m = _int_ratio(file_dt, dt)
+    if k == 1:
+        dt = file_dt
+    window = None
+    if window_ms is not None:
+        try:
+            start, stop = window_ms
+            start = float(start)
+            stop = None if stop is None else float(stop)
+        except (TypeError, ValueError):
+            raise BinningError(
+                f"{where}: window_ms must be (start, stop) in ms from stimulus onset (stop may be None for the "
+                f"stimulus end), got {window_ms!r}"
+            ) from None
+        if not math.isfinite(start) or (stop is not None and (not math.isfinite(stop) or stop <= start)):
+            raise BinningError(f"{where}: window_ms={window_ms!r} must satisfy start < stop (finite ms)")
+        window = (start, stop)
+    if info.encoding == L.ENCODING_BINNED:
+        if k is None:
+            raise BinningError(
+                f"{where}: a binned file can only be read at an integer multiple of its dt_ms={file_dt:g} "
+                f"(e.g. {file_dt:g}, {2 * file_dt:g}, {3 * file_dt:g}); dt_ms={dt:g} is "
+                f"{dt / file_dt:.4g} times it. Only events (spike-time) files can be binned at any width"
+            )
+        if window is not None:
+            raise BinningError(
+                f"{where}: window_ms applies to events (spike-time) files only; a binned file stores only "
+                f"the stimulus window [0, n_bins x {file_dt:g} ms)"
+            )
+    return ReadGrid(
+        file_dt=file_dt,
+        dt=dt,
+        encoding=info.encoding,
+        response_kind=info.response_kind,
+        stim_kind=info.stim_kind,
+        window=window,
+        k=k,
+        m=m,
+        path=where,
+    )

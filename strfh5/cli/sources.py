@@ -1,0 +1,58 @@
+"""``strfh5 sources [--json]``: the public releases strfh5 converts."""
+
+from __future__ import annotations
+
+import json
+
+HELP = "list the public releases strfh5 can fetch and convert"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("sources", help=HELP, description=HELP + " (id, citation, DOI, access terms).")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=run)
+
+
+def describe(source_id: str) -> dict:
+    """A JSON-ready record of one source (``available: False`` when its converter cannot be imported)."""
+    from ..converters import get_converter
+
+    try:
+        info = get_converter(source_id).SOURCE
+    except ImportError as e:
+        return {"id": source_id, "available": False, "reason": str(e)}
+    return {
+        "id": info.id,
+        "available": True,
+        "title": info.title,
+        "citation": info.citation,
+        "doi": info.doi,
+        "license": info.license,
+        "access": info.access,
+        "species": info.species,
+        "homepage": info.homepage,
+        "files": [{"name": f.name, "url": f.url, "known_hash": f.known_hash, "size": f.size,
+                   "credentials": f.credentials, "optional": f.optional} for f in info.files],
+        "options": [{"name": o.name, "type": getattr(o.type, "__name__", str(o.type)), "default": o.default,
+                     "choices": list(o.choices) if o.choices else None, "multiple": o.multiple, "help": o.help}
+                    for o in info.options],
+    }
+
+
+def run(args) -> int:
+    from ..converters import SOURCES
+
+    records = [describe(s) for s in SOURCES]
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+        return 0
+    for r in records:
+        if not r["available"]:
+            print(f"{r['id']}: converter not available ({r['reason']})\n")
+            continue
+        print(f"{r['id']}: {r['title']}")
+        print(f"  access:   {r['access']}")
+        print(f"  citation: {r['citation']}")
+        print(f"  doi:      {r['doi']}   licence: {r['license']}")
+        print()
+    return 0

@@ -1,0 +1,342 @@
+"""NAT4 — Pennington & David (2023), awake ferret A1 and PEG, 593 natural sounds (Zenodo 8044773).
+
+Raw layout (``raw_dir``; one area per file)::
+
+    <area>_NAT4_ozgf.fs100.ch18.tgz        population NEMS recording (or the unpacked folder)
+    <area>_single_sites/<site>.tgz          per-site NEMS recordings (unpacked <area>_single_sites.zip;
+                                            the zip itself is also accepted)
+    <area>_pred_correlation.csv             columns include cellid, sig_auditory
+
+What the converter does
+-----------------------
+* **Stimuli**: every ``STIM_*`` epoch of the population recording, in the
+  order they occur in it (the 18 validation sounds ``STIM_00*`` come first);
+  the stimulus is the released 18-band ozgf spectrogram over the epoch
+  (1.5 s = pre-stimulus silence, 1 s sound, post silence; T = 150 at 10 ms).
+  Metadata: ``name`` (the epoch name) and ``subset`` — ``'val'`` for the
+  high-repetition ``STIM_00*`` sounds, ``'est'`` otherwise.  ``subset='est'``
+  or ``'val'`` keeps only that part.
+* **Estimation responses** (``binned`` counts at 10 ms, R = 1) are the
+  population recording's ``resp`` over each est epoch.  A cell whose values
+  are all NaN over an epoch was not recorded then: the pair is missing.
+  Values must be whole spike counts (the converter refuses anything else,
+  naming the file).
+* **Validation responses** are *trial-resolved*: for each cell, the spike
+  times of its site's recording (``<site>.tgz``, point process at 1 kHz) in
+  each occurrence ``[start, start + 1.5 s)`` of the val epoch are counted in
+  10 ms bins (bin ``floor((t - start) / 10 ms)``, ``start`` on the 1 kHz
+  grid) — the 1 kHz raster summed ×10.  The population recording's val
+  responses are the average of these repeats; they are *not* stored (a
+  binned-count file cannot hold averages, and they are derivable), but are
+  compared with the mean of the trial-resolved counts and the largest
+  difference is recorded in the file metadata (``val_check``).  Cells with
+  no single-site val data (33 in A1) have their val pairs missing.
+* **Cell ids**: a few single-site ids differ from the population's by the
+  zero-padding of the electrode number (``TNC015a-3-1`` vs ``TNC015a-03-1``);
+  cells are matched on ``(site, electrode, unit)`` as numbers, the
+  population's id is kept, and every such match is listed in the file
+  metadata (``provenance.quirks``).
+* **Neurons**: the population's cells in its channel order, metadata
+  ``cell_id, area, auditory, site, animal, electrode, unit_in_electrode``
+  (``auditory`` from ``sig_auditory``; None if the cell is not in the csv).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MissingRawFileError, RawDataError
+from .base import Option, QuirkLog, ReleaseFile, SourceInfo, converter_meta, validated_output
+from .nems_recording import POINT_PROCESS, RASTERIZED, read_recording
+
+__all__ = ["SOURCE", "convert", "parse_cell_id", "cell_key"]
+
+_ZENODO = "https://zenodo.org/records/8044773/files"
+AREAS = ("A1", "PEG")
+
+SOURCE = SourceInfo(
+    id="nat4",
+    title="NAT4: awake ferret A1 and PEG responses to natural sounds (Pennington & David 2023)",
+    citation=(
+        "Pennington JR, David SV (2023). A convolutional neural network provides a generalizable model of "
+        "natural sound coding by neural populations in auditory cortex. PLoS Comput Biol 19(5): e1011110."
+    ),
+    doi="10.5281/zenodo.8044773",
+    license="CC-BY 4.0 (Zenodo record 8044773)",
+    access="open",
+    homepage="https://zenodo.org/records/8044773",
+    species="ferret (Mustela putorius furo), awake",
+    files=tuple(
+        f
+        for area in AREAS
+        for f in (
+            ReleaseFile(f"{area}_NAT4_ozgf.fs100.ch18.tgz", f"{_ZENODO}/{area}_NAT4_ozgf.fs100.ch18.tgz"),
+            ReleaseFile(f"{area}_single_sites.zip", f"{_ZENODO}/{area}_single_sites.zip", unpack="zip"),
+            ReleaseFile(f"{area}_pred_correlation.csv", f"{_ZENODO}/{area}_pred_correlation.csv"),
+        )
+    )
+    + (ReleaseFile("wav.zip", f"{_ZENODO}/wav.zip", optional=True),),
+    options=(
+        Option("area", str, "A1", "brain area", choices=AREAS),
+        Option("subset", str, "all", "stimuli to keep", choices=("all", "est", "val")),
+    ),
+    schema="nat4",
+)
+
+_CELL_RE = re.compile(r"^(?P<site>[A-Za-z]+\d+[a-z]?)-(?P<el>\d+)-(?P<unit>\d+)$")
+
+
+def parse_cell_id(cell_id: str) -> dict:
+    """``'ARM029a-04-1'`` -> site, animal, electrode, unit_in_electrode (RawDataError if malformed)."""
+    m = _CELL_RE.match(cell_id)
+    if not m:
+        raise RawDataError(f"NAT4 cell id {cell_id!r} is not <site>-<electrode>-<unit> (e.g. 'ARM029a-04-1')")
+    site = m.group("site")
+    return {
+        "site": site,
+        "animal": re.match(r"[A-Za-z]+", site).group(0),
+        "electrode": int(m.group("el")),
+        "unit_in_electrode": int(m.group("unit")),
+    }
+
+
+def cell_key(cell_id: str):
+    """Id-padding-insensitive key ``(site, electrode, unit)``; the id itself when it does not parse."""
+    m = _CELL_RE.match(cell_id)
+    return (m.group("site"), int(m.group("el")), int(m.group("unit"))) if m else cell_id
+
+
+def _find(raw: Path, area: str) -> tuple[Path, Path | None, Path]:
+    base = f"{area}_NAT4_ozgf.fs100.ch18"
+    pop = next((p for p in (raw / f"{base}.tgz", raw / base) if p.exists()), None)
+    if pop is None:
+        raise MissingRawFileError(f"{raw}: the population recording {base}.tgz is missing")
+    sites = next((p for p in (raw / f"{area}_single_sites", raw / f"{area}_Single_Sites",
+                              raw / f"{area}_single_sites.zip") if p.exists()), None)
+    csv_path = raw / f"{area}_pred_correlation.csv"
+    if not csv_path.exists():
+        raise MissingRawFileError(f"{csv_path}: the cell table {csv_path.name} is missing")
+    return pop, sites, csv_path
+
+
+def _read_auditory(path: Path) -> dict:
+    text = path.read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    header = rows[0].keys() if rows else []
+    for col in ("cellid", "sig_auditory"):
+        if col not in header:
+            raise RawDataError(f"{path}: column {col!r} missing (columns: {list(header)})")
+    out = {}
+    for i, r in enumerate(rows, start=2):
+        v = str(r["sig_auditory"]).strip().lower()
+        if v in ("true", "1", "1.0", "yes"):
+            val = True
+        elif v in ("false", "0", "0.0", "no"):
+            val = False
+        else:
+            raise RawDataError(f"{path} line {i}: sig_auditory {r['sig_auditory']!r} is not a boolean")
+        out[cell_key(r["cellid"].strip())] = val
+    return out
+
+
+def _site_archives(sites: Path | None, tmp: Path) -> list[Path]:
+    if sites is None:
+        return []
+    if sites.is_dir():
+        return sorted(p for p in sites.rglob("*.tgz") if not p.name.startswith("._"))
+    out = []
+    with zipfile.ZipFile(sites) as zf:
+        for name in zf.namelist():
+            base = name.rsplit("/", 1)[-1]
+            if base.endswith(".tgz") and not base.startswith("._"):
+                dest = tmp / base
+                dest.write_bytes(zf.read(name))
+                out.append(dest)
+    return sorted(out)
+
+
+def _val_counts(site_path: Path, val_names: list[str], T: dict[str, int], fs_out: float) -> dict:
+    """``{(cell key): {val name: (R, T) counts}}`` for one single-site recording."""
+    rec = read_recording(site_path, signals=["resp"])
+    resp = rec["resp"]
+    if resp.kind != POINT_PROCESS:
+        raise RawDataError(f"{site_path}: the single-site 'resp' signal is a {resp.kind} signal, expected spike times")
+    if resp.epochs is None:
+        raise RawDataError(f"{site_path}: the single-site recording has no resp epoch table")
+    spikes = resp.data
+    out: dict = {}
+    for name in val_names:
+        b = resp.epochs.occurrences(name)
+        if b.shape[0] == 0:
+            continue
+        starts = np.round(b[:, 0] * resp.fs) / resp.fs
+        n = T[name]
+        for chan, t in spikes.items():
+            counts = np.zeros((b.shape[0], n), dtype=np.int64)
+            for k, t0 in enumerate(starts):
+                rel = t[(t >= t0) & (t < t0 + n / fs_out)] - t0
+                idx = np.floor(rel * fs_out + 1e-9).astype(np.int64)
+                idx = idx[(idx >= 0) & (idx < n)]
+                np.add.at(counts[k], idx, 1)
+            out.setdefault(chan, {})[name] = counts
+    return out
+
+
+def convert(raw_dir, out_path, **options) -> Path:
+    """Convert one area of the NAT4 release in ``raw_dir`` to ``out_path`` (see module docstring)."""
+    options = dict(options)
+    overwrite = bool(options.pop("overwrite", False))
+    opts = {o.name: o.default for o in SOURCE.options}
+    for k, v in options.items():
+        SOURCE.option(k)
+        opts[k] = v
+    area, subset = opts["area"], opts["subset"]
+    if area not in AREAS:
+        raise RawDataError(f"nat4: area {area!r} is not one of {AREAS}")
+    if subset not in ("all", "est", "val"):
+        raise RawDataError(f"nat4: subset {subset!r} is not one of ['all', 'est', 'val']")
+    raw = Path(raw_dir)
+    pop_path, sites_path, csv_path = _find(raw, area)
+    quirks = QuirkLog("nat4")
+
+    pop = read_recording(pop_path, signals=["resp", "stim"])
+    resp, stim = pop["resp"], pop["stim"]
+    if resp.kind != RASTERIZED or stim.kind != RASTERIZED:
+        raise RawDataError(f"{pop_path}: population resp/stim must be rasterized signals")
+    if resp.fs != stim.fs:
+        raise RawDataError(f"{pop_path}: resp fs {resp.fs} differs from stim fs {stim.fs}")
+    if resp.epochs is None:
+        raise RawDataError(f"{pop_path}: the population resp signal has no epoch table")
+    fs = resp.fs
+    dt_ms = 1000.0 / fs
+    cells = list(resp.chans or [])
+    if not cells:
+        raise RawDataError(f"{pop_path}: the resp sidecar lists no channels (cell ids)")
+    names = resp.epochs.names("STIM_")
+    if not names:
+        raise RawDataError(f"{pop_path}: no STIM_ epochs in the population epoch table")
+    subsets = {n: ("val" if n.startswith("STIM_00") else "est") for n in names}
+    keep = [n for n in names if subset == "all" or subsets[n] == subset]
+    T = {}
+    for n in names:
+        b = resp.bounds(n)
+        T[n] = int(round((b[0, 1] - b[0, 0]) * fs))
+
+    # auditory flags and neuron metadata
+    auditory = _read_auditory(csv_path)
+    nrn_meta = []
+    for c in cells:
+        parts = parse_cell_id(c)
+        aud = auditory.get(cell_key(c))
+        if aud is None:
+            quirks.add("not_in_csv", f"cell {c} is not in {csv_path.name}: auditory = None", cell_id=c)
+        nrn_meta.append({"cell_id": c, "area": area, "auditory": aud, **parts})
+    key_to_n = {cell_key(c): i for i, c in enumerate(cells)}
+
+    # trial-resolved val responses from the single sites
+    val_names = [n for n in keep if subsets[n] == "val"]
+    val: dict[int, dict[str, np.ndarray]] = {}
+    if val_names:
+        if sites_path is None:
+            raise MissingRawFileError(
+                f"{raw}: {area}_single_sites (the per-site recordings with the validation repeats) is missing"
+            )
+        with tempfile.TemporaryDirectory(dir=Path(out_path).parent) as tmp:
+            archives = _site_archives(sites_path, Path(tmp))
+            if not archives:
+                raise MissingRawFileError(f"{sites_path}: no <site>.tgz single-site recordings found")
+            for arch in archives:
+                for chan, by_name in _val_counts(arch, val_names, T, fs).items():
+                    n = key_to_n.get(cell_key(chan))
+                    if n is None:
+                        quirks.add("site_cell_not_in_population",
+                                   f"{arch.name}: cell {chan} is not in the population recording; ignored",
+                                   cell_id=chan, archive=arch.name)
+                        continue
+                    if chan != cells[n]:
+                        quirks.add("cell_id_padding", f"{arch.name}: cell {chan} matched to population cell {cells[n]}",
+                                   single_site_id=chan, population_id=cells[n])
+                    if n in val:
+                        raise RawDataError(f"{arch}: cell {chan} also appears in another single-site recording")
+                    val[n] = by_name
+
+    x_stim = stim.data
+    x_resp = resp.data
+    if x_resp.shape[0] != len(cells):
+        raise RawDataError(f"{pop_path}: resp has {x_resp.shape[0]} channels for {len(cells)} cell ids")
+    val_diff = 0.0
+    n_missing_est = 0
+    file_meta = SOURCE.file_meta(
+        area=area,
+        subset=subset,
+        preparation="awake, passive listening",
+        response_units="spikes/bin",
+        converter=converter_meta(SOURCE, opts),
+        val_responses=(
+            "trial-resolved counts from the single-site recordings (1 kHz spike times counted in 10 ms bins); "
+            "the population recording's pre-averaged val responses are not stored"
+        ),
+    )
+    with validated_output(
+        out_path, encoding="binned", dt_ms=dt_ms, stim_kind="spectrogram", stim_dims=(1, x_stim.shape[0]),
+        neuron_ids=cells, nrn_meta=nrn_meta, file_meta=file_meta, source="nat4",
+        transform={"kind": "ozgf", "n_bands": int(x_stim.shape[0]), "hop_ms": dt_ms, "compression": "log",
+                   "library": "as released (LBHB baphy/NEMS ozgf: log-compressed gammatone filterbank)"},
+        overwrite=overwrite,
+    ) as w:
+        for s, name in enumerate(keep):
+            b = resp.bounds(name)
+            if b.shape[0] != 1:
+                quirks.add("repeated_epoch", f"{name} occurs {b.shape[0]} times in the population recording; "
+                           "its first occurrence is used", name=name)
+            i0, i1 = int(round(b[0, 0] * fs)), int(round(b[0, 1] * fs))
+            if i1 > x_stim.shape[1] or i1 > x_resp.shape[1]:
+                raise RawDataError(f"{pop_path}: epoch {name} ends at sample {i1}, beyond the recorded data")
+            spec = x_stim[:, i0:i1]
+            if not np.all(np.isfinite(spec)):
+                raise RawDataError(f"{pop_path}: the stim spectrogram contains NaN within epoch {name}")
+            w.add_stimulus(spec[None].astype(np.float32), id=name, meta={"name": name, "subset": subsets[name]})
+            row = []
+            if subsets[name] == "est":
+                r = x_resp[:, i0:i1]
+                for n in range(len(cells)):
+                    v = r[n]
+                    nan = np.isnan(v)
+                    if nan.all():
+                        row.append(None)
+                        n_missing_est += 1
+                        continue
+                    if nan.any():
+                        quirks.add("partial_nan", f"cell {cells[n]}, {name}: {int(nan.sum())} NaN bins; pair left out",
+                                   cell_id=cells[n], name=name)
+                        row.append(None)
+                        continue
+                    if np.any(v < 0) or not np.array_equal(v, np.round(v)):
+                        raise RawDataError(
+                            f"{pop_path}: resp of cell {cells[n]} over est epoch {name} is not whole spike counts"
+                        )
+                    row.append(v.astype(np.int64)[None])
+            else:
+                avg = x_resp[:, i0:i1]
+                for n in range(len(cells)):
+                    counts = val.get(n, {}).get(name)
+                    row.append(counts)
+                    if counts is not None and not np.isnan(avg[n]).all():
+                        val_diff = max(val_diff, float(np.nanmax(np.abs(counts.mean(axis=0) - avg[n]))))
+            w.write_row(s, row)
+        n_with_val = len(val)
+        file_meta.update(
+            val_check={"max_abs_diff_vs_population_average": val_diff, "cells_with_val": n_with_val,
+                       "cells_without_val": len(cells) - n_with_val if val_names else None},
+            est_pairs_missing=n_missing_est,
+            provenance={"quirks": quirks.records()},
+        )
+        w.set_file_meta(file_meta)
+    return Path(out_path)

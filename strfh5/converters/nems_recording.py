@@ -1,0 +1,733 @@
+"""Reading (and writing) LBHB NEMS recordings without the NEMS packages.
+
+NAT4, Espejo and Wingert 2026 publish their data as NEMS "recordings": a
+``.tgz`` (or a folder) holding, per signal ``<sig>``,
+
+* ``<rec>.<sig>.json`` — sidecar: ``name``, ``fs``, ``chans``, ``meta``,
+  ``recording``, ``segments`` and ``signal_type`` (the Python class name, e.g.
+  ``"<class 'nems0.signal.PointProcess'>"``; files written before 2018 have
+  no ``signal_type``: they are rasterized signals);
+* the data: ``<rec>.<sig>.csv`` (rasterized: headerless, one row per time
+  sample, one column per channel), or ``<rec>.<sig>.h5`` — one dataset per
+  channel holding spike times in s (point process), one ``(F, T)`` dataset per
+  epoch name replayed at every occurrence of that epoch (tiled signal), or a
+  ``raster`` dataset ``(chans, time)`` (rasterized, newer NEMS);
+* ``<rec>.<sig>.epoch.csv`` — the epoch table ``start,end,name`` (s; names may
+  be CSV-quoted, columns are found by their header names);
+
+plus ``<rec>.meta.json`` (recording metadata).  Files may sit at the top of
+the archive or in a ``<rec>/`` folder; views of a recording written by later
+NEMS versions carry a ``NN.`` prefix (``view`` selects one).
+
+:func:`read_recording` returns a :class:`Recording` of :class:`Signal` objects;
+data are read when first used, so metadata and epochs can be read from a
+release whose data files are absent.  :func:`write_recording` writes the same
+layout (the tests build release-shaped fixtures with it).
+
+Epoch bounds follow NEMS: an occurrence ``[start, end)`` covers samples
+``round(start * fs)`` to ``round(end * fs)`` of a rasterized signal, and the
+spike times ``t`` with ``start <= t < end`` of a point process.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tarfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import MissingRawFileError, RawDataError
+
+__all__ = [
+    "RASTERIZED",
+    "POINT_PROCESS",
+    "TILED",
+    "Epochs",
+    "Signal",
+    "Recording",
+    "read_recording",
+    "read_epochs",
+    "write_epochs",
+    "write_recording",
+    "signal_kind",
+]
+
+RASTERIZED = "rasterized"
+POINT_PROCESS = "point_process"
+TILED = "tiled"
+_KINDS = (RASTERIZED, POINT_PROCESS, TILED)
+#: the class names NEMS writes in ``signal_type``, for each kind
+_CLASS_NAMES = {RASTERIZED: "RasterizedSignal", POINT_PROCESS: "PointProcess", TILED: "TiledSignal"}
+_VIEW_RE = re.compile(r"^(\d+)\.(.+)$")
+
+
+def signal_kind(signal_type: str | None, where: str = "signal") -> str:
+    """Map a sidecar's ``signal_type`` to :data:`RASTERIZED`, :data:`POINT_PROCESS` or :data:`TILED`.
+
+    ``None`` (files written before NEMS stored the type) means rasterized.
+    """
+    if signal_type is None or signal_type == "":
+        return RASTERIZED
+    text = str(signal_type)
+    for kind, cls in _CLASS_NAMES.items():
+        if cls in text or text == kind:
+            return kind
+    raise RawDataError(
+        f"{where}: unknown signal_type {text!r} (expected one naming RasterizedSignal, PointProcess or TiledSignal)"
+    )
+
+
+# ------------------------------------------------------------------- epochs
+@dataclass
+class Epochs:
+    """An epoch table: ``start``/``end`` times (s) and ``name`` per row, in file order."""
+
+    start: np.ndarray
+    end: np.ndarray
+    name: list[str]
+
+    def __post_init__(self):
+        self.start = np.asarray(self.start, dtype=np.float64).reshape(-1)
+        self.end = np.asarray(self.end, dtype=np.float64).reshape(-1)
+        self.name = [str(n) for n in self.name]
+        if not (self.start.size == self.end.size == len(self.name)):
+            raise RawDataError(
+                f"epoch table columns differ in length: {self.start.size} starts, {self.end.size} ends, "
+                f"{len(self.name)} names"
+            )
+
+    def __len__(self) -> int:
+        return len(self.name)
+
+    def names(self, prefix: str | None = None) -> list[str]:
+        """Distinct epoch names in order of first occurrence (optionally only those starting with ``prefix``)."""
+        seen: dict[str, None] = OrderedDict()
+        for n in self.name:
+            if prefix is None or n.startswith(prefix):
+                seen.setdefault(n, None)
+        return list(seen)
+
+    def counts(self, prefix: str | None = None) -> "OrderedDict[str, int]":
+        """Occurrences of each distinct name (first-occurrence order)."""
+        out: OrderedDict[str, int] = OrderedDict()
+        for n in self.name:
+            if prefix is None or n.startswith(prefix):
+                out[n] = out.get(n, 0) + 1
+        return out
+
+    def occurrences(self, name: str) -> np.ndarray:
+        """``(K, 2)`` array of the ``[start, end]`` of every occurrence of ``name``, sorted by start."""
+        idx = [i for i, n in enumerate(self.name) if n == name]
+        b = np.stack([self.start[idx], self.end[idx]], axis=1) if idx else np.zeros((0, 2))
+        return b[np.argsort(b[:, 0], kind="stable")]
+
+    def within(self, name: str, start: float, end: float, tol: float = 1e-6) -> np.ndarray:
+        """Occurrences of ``name`` that lie inside ``[start, end]`` (``tol`` s slack)."""
+        b = self.occurrences(name)
+        keep = (b[:, 0] >= start - tol) & (b[:, 1] <= end + tol)
+        return b[keep]
+
+
+def read_epochs(source, where: str = "epoch table") -> Epochs:
+    """Parse an epoch CSV (path, bytes, text or binary/text file object).
+
+    The header must name ``start``, ``end`` and ``name`` (any order, extra
+    columns ignored); names may be CSV-quoted.
+    """
+    if isinstance(source, (str, os.PathLike)) and Path(source).exists():
+        text = Path(source).read_text(encoding="utf-8")
+    elif isinstance(source, bytes):
+        text = source.decode("utf-8")
+    elif hasattr(source, "read"):
+        raw = source.read()
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    else:
+        text = str(source)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise RawDataError(f"{where}: empty epoch table (expected a header 'start,end,name')") from None
+    cols = {}
+    for key in ("start", "end", "name"):
+        if key not in header:
+            raise RawDataError(f"{where}: header {header} lacks the column {key!r} (expected start, end, name)")
+        cols[key] = header.index(key)
+    starts, ends, names = [], [], []
+    for lineno, row in enumerate(reader, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < len(header):
+            raise RawDataError(f"{where} line {lineno}: {len(row)} fields for the {len(header)} columns {header}")
+        try:
+            s, e = float(row[cols["start"]]), float(row[cols["end"]])
+        except ValueError:
+            raise RawDataError(
+                f"{where} line {lineno}: start/end {row[cols['start']]!r}, {row[cols['end']]!r} are not numbers"
+            ) from None
+        if not (np.isfinite(s) and np.isfinite(e)) or e < s:
+            raise RawDataError(f"{where} line {lineno}: bad epoch bounds start={s}, end={e}")
+        starts.append(s)
+        ends.append(e)
+        names.append(row[cols["name"]])
+    return Epochs(np.array(starts), np.array(ends), names)
+
+
+def write_epochs(fh, epochs: Epochs, columns: Sequence[str] = ("start", "end", "name")) -> None:
+    """Write an epoch table to a text file object (header ``columns``; names quoted when needed)."""
+    w = csv.writer(fh, lineterminator="\n")
+    w.writerow(list(columns))
+    for s, e, n in zip(epochs.start, epochs.end, epochs.name):
+        vals = {"start": repr(float(s)), "end": repr(float(e)), "name": n}
+        w.writerow([vals[c] for c in columns])
+
+
+# ------------------------------------------------------------- file access
+class _Folder:
+    def __init__(self, root: Path):
+        self.root = root
+        self.members = sorted(str(p.relative_to(root)).replace(os.sep, "/") for p in root.rglob("*") if p.is_file())
+
+    def open(self, member: str):
+        return open(self.root / member, "rb")
+
+    def describe(self, member: str) -> str:
+        return str(self.root / member)
+
+
+class _Tar:
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            with tarfile.open(path, "r:*") as tf:
+                self.members = sorted(m.name for m in tf.getmembers() if m.isfile())
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise RawDataError(f"{path}: not a readable tar archive ({e})") from None
+
+    def open(self, member: str):
+        tf = tarfile.open(self.path, "r:*")
+        fh = tf.extractfile(member)
+        if fh is None:  # pragma: no cover - members are regular files
+            tf.close()
+            raise RawDataError(f"{self.describe(member)}: not a regular file")
+        data = fh.read()
+        tf.close()
+        return io.BytesIO(data)
+
+    def read_many(self, members: Iterable[str]) -> dict[str, bytes]:
+        """Read several members in one pass over the archive."""
+        want = set(members)
+        out = {}
+        with tarfile.open(self.path, "r:*") as tf:
+            for m in tf:
+                if m.name in want and m.isfile():
+                    out[m.name] = tf.extractfile(m).read()
+        return out
+
+    def describe(self, member: str) -> str:
+        return f"{self.path}:{member}"
+
+
+# ------------------------------------------------------------------ signals
+@dataclass
+class Signal:
+    """One signal of a NEMS recording.
+
+    Attributes
+    ----------
+    name, recording : str
+    fs : float
+        Sampling rate (Hz).
+    chans : list of str or None
+    meta : dict or None
+    segments : list or None
+        As stored (not used for indexing: epochs index the signal directly).
+    kind : {'rasterized', 'point_process', 'tiled'}
+    epochs : Epochs or None
+        None when the release has no epoch table for the signal.
+    sidecar : dict
+        The whole JSON sidecar.
+    data_file : str or None
+        Where the data are (``None`` when the release lacks them).
+    """
+
+    name: str
+    recording: str
+    fs: float
+    chans: list[str] | None
+    meta: dict | None
+    segments: Any
+    kind: str
+    epochs: Epochs | None
+    sidecar: dict = field(repr=False, default_factory=dict)
+    data_file: str | None = None
+    _loader: Callable[[], Any] | None = field(default=None, repr=False)
+    _data: Any = field(default=None, repr=False)
+
+    @property
+    def has_data(self) -> bool:
+        return self._data is not None or self._loader is not None
+
+    @property
+    def data(self):
+        """The signal's data, read on first use.
+
+        rasterized: ``(C, T)`` float64 array; point process: dict channel ->
+        1-D float64 spike times (s); tiled: dict epoch name -> ``(F, T)`` array.
+        """
+        if self._data is None:
+            if self._loader is None:
+                raise MissingRawFileError(
+                    f"signal {self.name!r} of recording {self.recording!r}: its data file "
+                    f"({self.name}.csv or .h5) is not in the release"
+                )
+            self._data = self._loader()
+        return self._data
+
+    @property
+    def n_samples(self) -> int:
+        """Number of time samples (rasterized signals)."""
+        if self.kind != RASTERIZED:
+            raise RawDataError(f"signal {self.name!r} is a {self.kind} signal: it has no sample axis")
+        return int(self.data.shape[1])
+
+    def bounds(self, name: str) -> np.ndarray:
+        """``(K, 2)`` occurrences of epoch ``name`` rounded to this signal's sample grid (s)."""
+        if self.epochs is None:
+            raise RawDataError(f"signal {self.name!r} of recording {self.recording!r} has no epoch table")
+        b = self.epochs.occurrences(name)
+        return np.round(b * self.fs) / self.fs
+
+    def extract_epoch(self, name: str):
+        """All occurrences of epoch ``name``.
+
+        rasterized: ``(K, C, T)`` array (occurrences shorter than the longest
+        are NaN-padded); point process: list of K dicts channel -> spike times
+        (s) relative to the occurrence start; tiled: the ``(F, T)`` tile.
+        """
+        if self.kind == TILED:
+            try:
+                return self.data[name]
+            except KeyError:
+                raise RawDataError(
+                    f"tiled signal {self.name!r} of recording {self.recording!r} has no tile for epoch {name!r}"
+                ) from None
+        b = self.bounds(name)
+        if b.shape[0] == 0:
+            raise RawDataError(f"recording {self.recording!r}, signal {self.name!r}: no epoch named {name!r}")
+        if self.kind == POINT_PROCESS:
+            out = []
+            for lo, hi in b:
+                out.append({c: t[(t >= lo) & (t < hi)] - lo for c, t in self.data.items()})
+            return out
+        x = self.data
+        idx = np.round(b * self.fs).astype(np.int64)
+        T = int((idx[:, 1] - idx[:, 0]).max())
+        out = np.full((b.shape[0], x.shape[0], T), np.nan)
+        for k, (i0, i1) in enumerate(idx):
+            if i0 < 0 or i1 > x.shape[1]:
+                raise RawDataError(
+                    f"recording {self.recording!r}, signal {self.name!r}: epoch {name!r} occurrence {k} "
+                    f"[{b[k, 0]}, {b[k, 1]}] s lies outside the signal's {x.shape[1]} samples at {self.fs} Hz"
+                )
+            out[k, :, : i1 - i0] = x[:, i0:i1]
+        return out
+
+
+@dataclass
+class Recording:
+    """A NEMS recording: its name, metadata and signals by name."""
+
+    name: str
+    meta: dict | None
+    signals: "OrderedDict[str, Signal]"
+    path: str = ""
+
+    def __getitem__(self, name: str) -> Signal:
+        try:
+            return self.signals[name]
+        except KeyError:
+            raise RawDataError(
+                f"{self.path or self.name}: recording has no signal {name!r} (signals: {list(self.signals)})"
+            ) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.signals
+
+
+def _parse_json(raw: bytes, where: str):
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RawDataError(f"{where}: not valid JSON ({e})") from None
+
+
+def _load_csv(src, member: str, dtype) -> np.ndarray:
+    import pandas as pd
+
+    where = src.describe(member)
+    try:
+        with src.open(member) as fh:
+            df = pd.read_csv(fh, header=None, dtype=dtype, na_values=["nan", "NaN", "NAN"], keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        return np.zeros((0, 0), dtype=dtype)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise RawDataError(f"{where}: not a headerless numeric CSV (time x channels): {e}") from None
+    return np.ascontiguousarray(df.to_numpy().T)
+
+
+def _load_h5(src, member: str, kind: str, chans, dtype):
+    import h5py
+
+    where = src.describe(member)
+    try:
+        with src.open(member) as fh:
+            bio = io.BytesIO(fh.read())
+        f = h5py.File(bio, "r")
+    except OSError as e:
+        raise RawDataError(f"{where}: not a readable HDF5 file ({e})") from None
+    with f:
+        if kind == RASTERIZED:
+            if "raster" not in f:
+                raise RawDataError(f"{where}: a rasterized signal's HDF5 file must hold a 'raster' dataset")
+            return np.asarray(f["raster"][()], dtype=dtype)
+        out: dict[str, np.ndarray] = OrderedDict()
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = np.asarray(obj[()])
+
+        f.visititems(visit)
+    if kind == POINT_PROCESS:
+        pp: dict[str, np.ndarray] = OrderedDict()
+        order = list(chans) if chans else list(out)
+        missing = [c for c in order if c not in out]
+        if missing:
+            raise RawDataError(f"{where}: no spike-time dataset for channel(s) {missing[:5]} named in the sidecar")
+        for c in order:
+            t = np.asarray(out[c], dtype=np.float64).reshape(-1)
+            if t.size and not np.all(np.isfinite(t)):
+                raise RawDataError(f"{where}: spike times of channel {c!r} contain NaN or Inf")
+            pp[c] = np.sort(t, kind="stable")
+        return pp
+    tiles = OrderedDict()
+    for k, v in out.items():
+        v = np.asarray(v, dtype=dtype)
+        if v.ndim == 1:
+            v = v[None, :]
+        if v.ndim != 2:
+            raise RawDataError(f"{where}: tile {k!r} has shape {v.shape}; a tiled signal holds (F, T) arrays")
+        tiles[k] = v
+    return tiles
+
+
+def _signal_files(members: Sequence[str]) -> tuple[dict, dict]:
+    """Group archive members: ``{view: {signal_base: {ext: member}}}`` and meta files per view."""
+    groups: dict[int | None, dict[str, dict[str, str]]] = {}
+    metas: dict[int | None, str] = {}
+    for m in members:
+        base = m.rsplit("/", 1)[-1]
+        if base.startswith("._") or base.startswith("."):
+            continue  # macOS resource forks, hidden files
+        view = None
+        vm = _VIEW_RE.match(base)
+        if vm and vm.group(2).count(".") >= 2:
+            view, base = int(vm.group(1)), vm.group(2)
+        if base == "meta.json" or base.endswith(".meta.json"):
+            metas[view] = m
+            continue
+        for ext in (".epoch.csv", ".json", ".csv", ".h5"):
+            if base.endswith(ext):
+                stem = base[: -len(ext)]
+                groups.setdefault(view, {}).setdefault(stem, {})[ext] = m
+                break
+    return groups, metas
+
+
+def read_recording(
+    path,
+    *,
+    signals: Sequence[str] | None = None,
+    load_data: bool = False,
+    view: int | None = None,
+    dtype=np.float64,
+) -> Recording:
+    """Read a NEMS recording from a ``.tgz`` (any tar compression) or a folder.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    signals : sequence of str, optional
+        Only these signals (by their sidecar ``name``); all by default.
+    load_data : bool
+        Read the data now (in one pass over the archive) rather than at first
+        use of :attr:`Signal.data`.
+    view : int, optional
+        Which ``NN.``-prefixed view to read when the archive holds several
+        (the first by default).
+    dtype : numpy dtype
+        Type of rasterized and tiled data (float64 by default).
+
+    Raises
+    ------
+    MissingRawFileError
+        ``path`` does not exist.
+    RawDataError
+        The archive is not a NEMS recording, or a sidecar/epoch table/data
+        file is malformed (the message names the member).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise MissingRawFileError(f"{p}: NEMS recording not found")
+    src = _Folder(p) if p.is_dir() else _Tar(p)
+    groups, metas = _signal_files(src.members)
+    if not groups:
+        raise RawDataError(f"{p}: no NEMS signal sidecars (<rec>.<signal>.json) found")
+    views = sorted(groups, key=lambda v: -1 if v is None else v)
+    if view is None:
+        view = views[0]
+    elif view not in groups:
+        raise RawDataError(f"{p}: no view {view} (views: {views})")
+    files = groups[view]
+    json_members = [f[".json"] for f in files.values() if ".json" in f]
+    meta_member = metas.get(view, metas.get(None))
+    small = json_members + [f[".epoch.csv"] for f in files.values() if ".epoch.csv" in f]
+    if meta_member:
+        small.append(meta_member)
+    blobs = src.read_many(small) if isinstance(src, _Tar) else {m: src.open(m).read() for m in small}
+
+    rec_meta = _parse_json(blobs[meta_member], src.describe(meta_member)) if meta_member else None
+    out: OrderedDict[str, Signal] = OrderedDict()
+    rec_name = None
+    for stem in sorted(files):
+        f = files[stem]
+        if ".json" not in f:
+            continue
+        jm = f[".json"]
+        side = _parse_json(blobs[jm], src.describe(jm))
+        if not isinstance(side, dict) or "fs" not in side:
+            raise RawDataError(f"{src.describe(jm)}: a NEMS signal sidecar must be a JSON object with 'fs'")
+        name = str(side.get("name") or stem.rsplit(".", 1)[-1])
+        if signals is not None and name not in signals:
+            continue
+        if name in out:
+            raise RawDataError(f"{p}: two sidecars describe signal {name!r} ({out[name].sidecar.get('_member')}, {jm})")
+        try:
+            fs = float(side["fs"])
+        except (TypeError, ValueError):
+            raise RawDataError(f"{src.describe(jm)}: fs {side['fs']!r} is not a number") from None
+        if not np.isfinite(fs) or fs <= 0:
+            raise RawDataError(f"{src.describe(jm)}: fs must be positive, got {fs}")
+        kind = signal_kind(side.get("signal_type"), src.describe(jm))
+        chans = side.get("chans")
+        if chans is not None:
+            chans = [str(c) for c in chans]
+        epochs = None
+        if ".epoch.csv" in f:
+            em = f[".epoch.csv"]
+            epochs = read_epochs(blobs[em], src.describe(em))
+        data_member = f.get(".h5") if kind != RASTERIZED else f.get(".csv") or f.get(".h5")
+        loader = None
+        if data_member is not None:
+            if data_member.endswith(".csv"):
+                loader = (lambda m=data_member: _load_csv(src, m, dtype))
+            else:
+                loader = (lambda m=data_member, k=kind, c=chans: _load_h5(src, m, k, c, dtype))
+        side = dict(side)
+        side["_member"] = jm
+        sig = Signal(
+            name=name,
+            recording=str(side.get("recording") or ""),
+            fs=fs,
+            chans=chans,
+            meta=side.get("meta"),
+            segments=side.get("segments"),
+            kind=kind,
+            epochs=epochs,
+            sidecar=side,
+            data_file=src.describe(data_member) if data_member else None,
+            _loader=loader,
+        )
+        out[name] = sig
+        rec_name = rec_name or sig.recording
+    if signals is not None:
+        absent = [s for s in signals if s not in out]
+        if absent:
+            raise RawDataError(f"{p}: recording has no signal(s) {absent} (signals: {sorted(_all_names(files))})")
+    if load_data:
+        for sig in out.values():
+            if sig._loader is not None:
+                sig.data  # noqa: B018 - read now
+    for sig in out.values():
+        if sig._data is not None and sig.kind == RASTERIZED and sig.chans is not None:
+            if sig._data.size and sig._data.shape[0] != len(sig.chans):
+                raise RawDataError(
+                    f"{sig.data_file}: {sig._data.shape[0]} columns for the {len(sig.chans)} channels of the sidecar"
+                )
+    if not rec_name:
+        rec_name = (meta_member or p.name).rsplit("/", 1)[-1].split(".")[0]
+    return Recording(name=rec_name, meta=rec_meta, signals=out, path=str(p))
+
+
+def _all_names(files) -> list[str]:
+    return [stem.rsplit(".", 1)[-1] for stem in files]
+
+
+# ------------------------------------------------------------------ writer
+def write_recording(
+    path,
+    name: str,
+    signals: Sequence[Mapping[str, Any]],
+    *,
+    meta: dict | None = None,
+    folder: str | None = "",
+    legacy: bool = False,
+    epoch_columns: Sequence[str] = ("start", "end", "name"),
+    raster_format: str = "csv",
+    module: str = "nems0.signal",
+) -> Path:
+    """Write a NEMS recording in the published layout (tests use it to build releases).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.tgz``/``.tar.gz`` archive, or a folder when it has no such suffix.
+    name : str
+        Recording name (file prefix).
+    signals : sequence of mappings
+        Each with ``name``, ``fs``, ``kind`` (``'rasterized'``,
+        ``'point_process'``, ``'tiled'``), ``data`` (``(C, T)`` array; dict
+        channel -> spike times in s; dict epoch name -> ``(F, T)``),
+        ``epochs`` (:class:`Epochs` or None), optional ``chans``, ``meta``,
+        ``segments``.
+    meta : dict, optional
+        Recording metadata, written as ``<name>.meta.json`` when given.
+    folder : str or None
+        Folder inside the archive (``""`` means ``<name>/``, None the top).
+    legacy : bool
+        Write sidecars as 2017-2018 NEMS did (no ``signal_type``, no segments).
+    epoch_columns : sequence of str
+        Header order of the epoch tables.
+    raster_format : {'csv', 'h5'}
+        How rasterized signals are stored.
+    module : str
+        Module named in ``signal_type`` (``nems0.signal``, ``nems.signal``).
+    """
+    path = Path(path)
+    files: dict[str, bytes] = OrderedDict()
+    if meta is not None:
+        files[f"{name}.meta.json"] = json.dumps(meta).encode()
+    for sig in signals:
+        sname = sig["name"]
+        kind = sig.get("kind", RASTERIZED)
+        if kind not in _KINDS:
+            raise ValueError(f"signal {sname!r}: kind {kind!r} is not one of {_KINDS}")
+        base = f"{name}.{sname}"
+        data = sig["data"]
+        chans = sig.get("chans")
+        if chans is None and kind == POINT_PROCESS:
+            chans = list(data)
+        side = {"name": sname, "chans": chans, "fs": sig["fs"], "meta": sig.get("meta"), "recording": name}
+        if not legacy:
+            side["segments"] = sig.get("segments", [[0, 0]])
+            side["signal_type"] = f"<class '{module}.{_CLASS_NAMES[kind]}'>"
+            side["normalization"] = "none"
+            side["norm_baseline"] = [[0]]
+            side["norm_gain"] = [[1]]
+        files[f"{base}.json"] = json.dumps(side).encode()
+        if sig.get("epochs") is not None:
+            buf = io.StringIO()
+            write_epochs(buf, sig["epochs"], epoch_columns)
+            files[f"{base}.epoch.csv"] = buf.getvalue().encode()
+        if data is None:
+            continue
+        if kind == RASTERIZED and raster_format == "csv":
+            x = np.asarray(data, dtype=np.float64)
+            buf = io.StringIO()
+            np.savetxt(buf, x.T, fmt="%.18e", delimiter=",")
+            files[f"{base}.csv"] = buf.getvalue().encode()
+        else:
+            import h5py
+
+            bio = io.BytesIO()
+            with h5py.File(bio, "w") as f:
+                if kind == RASTERIZED:
+                    f.create_dataset("raster", data=np.asarray(data, dtype=np.float64))
+                else:
+                    for key, arr in data.items():
+                        f.create_dataset(key, data=np.asarray(arr), compression="gzip")
+            files[f"{base}.h5"] = bio.getvalue()
+    prefix = (name if folder == "" else folder or "").strip("/")
+    if str(path).endswith((".tgz", ".tar.gz")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(path, "w:gz") as tf:
+            if prefix:
+                d = tarfile.TarInfo(prefix)
+                d.type = tarfile.DIRTYPE
+                d.mode = 0o755
+                tf.addfile(d)
+            for fname, blob in files.items():
+                ti = tarfile.TarInfo(f"{prefix}/{fname}" if prefix else fname)
+                ti.size = len(blob)
+                ti.mode = 0o644
+                tf.addfile(ti, io.BytesIO(blob))
+    else:
+        root = path / prefix if prefix else path
+        root.mkdir(parents=True, exist_ok=True)
+        for fname, blob in files.items():
+            (root / fname).write_bytes(blob)
+    return path
+
+
+# ------------------------------------------------------- converter helpers
+def spikes_in_epochs(signal: Signal, bounds: np.ndarray, onset_offsets=None) -> dict[str, list[np.ndarray]]:
+    """Spike times (ms) of every channel of a point process in each ``[start, end)`` of ``bounds``.
+
+    Times are relative to ``start + onset_offsets[k]`` (s; 0 by default), so
+    spikes before the sound onset are negative.  Returns ``{channel: [K arrays]}``.
+    """
+    if signal.kind != POINT_PROCESS:
+        raise RawDataError(f"signal {signal.name!r} of {signal.recording!r} is a {signal.kind} signal, not spike times")
+    off = np.zeros(len(bounds)) if onset_offsets is None else np.asarray(onset_offsets, dtype=np.float64)
+    out: dict[str, list[np.ndarray]] = OrderedDict()
+    for c, t in signal.data.items():
+        lo = np.searchsorted(t, bounds[:, 0], side="left")
+        hi = np.searchsorted(t, bounds[:, 1], side="left")
+        out[c] = [(t[a:b] - (s + o)) * 1000.0 for a, b, s, o in zip(lo, hi, bounds[:, 0], off)]
+    return out
+
+
+def counts_as_bin_centres(signal: Signal, bounds: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Rasterized spike counts turned into spike times (ms) at bin centres, per channel and occurrence.
+
+    Only for releases that publish counts where the rest of the source has
+    spike times: binning the result at the signal's bin width (or a multiple
+    aligned with it) gives back the counts exactly; finer bins do not
+    recover the true spike times.
+    """
+    if signal.kind != RASTERIZED:
+        raise RawDataError(f"signal {signal.name!r} is not rasterized")
+    x = signal.data
+    dt = 1000.0 / signal.fs
+    out: dict[str, list[np.ndarray]] = OrderedDict()
+    chans = signal.chans or [str(i) for i in range(x.shape[0])]
+    idx = np.round(bounds * signal.fs).astype(np.int64)
+    for ci, c in enumerate(chans):
+        per = []
+        for i0, i1 in idx:
+            seg = x[ci, i0:i1]
+            if np.any(np.isnan(seg)) or np.any(seg < 0) or not np.array_equal(seg, np.round(seg)):
+                raise RawDataError(
+                    f"{signal.data_file}: channel {c!r} holds values that are not spike counts in [{i0}, {i1})"
+                )
+            per.append(np.repeat((np.arange(seg.size) + 0.5) * dt, seg.astype(np.int64)))
+        out[c] = per
+    return out

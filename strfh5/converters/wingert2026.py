@@ -1,0 +1,267 @@
+"""Wingert et al. (2026), awake ferret A1/PEG, long natural-sound sequences (Zenodo 18331549).
+
+Raw layout (``raw_dir``)::
+
+    recordings/<SITE>_<hash>.tgz     per-site NEMS recordings (content wrapped in <SITE>/)
+    cell_list.csv                    cellid, siteid, area, layer, depth, narrow, celltype, sw, goodpred
+
+Each site: ``resp`` point process (spike times, s), ``stim`` tiled signal (one
+``(32, T)`` raw linear gammatone-gram per ``STIM_*`` epoch, 10 ms), epochs.
+
+What the converter does
+-----------------------
+* **Silence padding**: older sites' epochs are the 20 s sound alone
+  (T = 2000); newer sites' add 1 s of silence before and after (T = 2200,
+  marked by ``PreStimSilence``/``PostStimSilence`` epochs).  So that one
+  stimulus is one array whatever site played it, every stimulus is stored
+  *without* the padding (the sound only, T = 2000) and every spike time is
+  in ms from the **sound onset**; spikes of the newer sites' silences are
+  kept (negative times, or beyond the sound), so nothing is lost, and the
+  reader's window ``[0, T)`` sees the sound period at every site.  The
+  padding of each site is listed in the file metadata (``silence_padding``).
+* **Duplicate archives**: archives with identical content (``PRN018a_*`` and
+  ``PRN018b_*``) are read once; the later one (by name) is dropped and the
+  file metadata say so.  Archive names that differ from the site in their
+  cell ids (PRN015a/017a/018a) are handled: the site is the cell-id prefix.
+* **Subsets**: ``STIM_00*`` (high-repetition) = ``'val'``, others ``'est'``.
+* **Neurons**: every cell of every kept archive, with ``cell_list.csv``
+  metadata (area, layer, depth, narrow, celltype, sw, goodpred);
+  ``labeled=False`` and no ``area`` for the cells the list leaves out.
+  ``areas`` restricts to listed areas; ``include_unlabeled`` keeps/drops
+  the unlabeled cells.  Multi-probe sites (``SLJ032a-B``) keep their probe in
+  ``site`` (4-part cell ids).
+* A stimulus whose trimmed tile differs between sites keeps the first one;
+  the difference is recorded (``provenance.quirks``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MissingRawFileError, RawDataError
+from .base import Option, QuirkLog, ReleaseFile, SourceInfo, converter_meta, validated_output
+from .nems_recording import POINT_PROCESS, TILED, read_recording, spikes_in_epochs
+
+__all__ = ["SOURCE", "convert", "parse_cell_id"]
+
+_ZENODO = "https://zenodo.org/records/18331549/files"
+AREAS = ("A1", "PEG", "AC", "HC")
+
+SOURCE = SourceInfo(
+    id="wingert2026",
+    title="Awake ferret A1/PEG responses to long natural-sound sequences (Wingert et al. 2026)",
+    citation="Wingert JC, et al. (2026). Ferret auditory cortex recordings during natural-sound sequences. "
+             "Dataset, Zenodo 18331549.",
+    doi="10.5281/zenodo.18331549",
+    license="CC-BY 4.0 (Zenodo record 18331549)",
+    access="open",
+    homepage="https://zenodo.org/records/18331549",
+    species="ferret (Mustela putorius furo), awake",
+    files=(
+        ReleaseFile("recordings.zip", f"{_ZENODO}/recordings.zip", unpack="zip"),
+        ReleaseFile("cell_list.csv", f"{_ZENODO}/cell_list.csv"),
+        ReleaseFile("wav.zip", f"{_ZENODO}/wav.zip", optional=True),
+        ReleaseFile("models.zip", f"{_ZENODO}/models.zip", optional=True),
+    ),
+    options=(
+        Option("areas", str, None, "keep only cells of these areas (default: all)", choices=AREAS, multiple=True),
+        Option("include_unlabeled", bool, True, "keep cells absent from cell_list.csv"),
+    ),
+    schema="wingert2026",
+)
+
+
+def parse_cell_id(cell: str) -> dict:
+    """``'CLT012a-001-1'`` or ``'SLJ032a-B-005-1'`` -> site, animal, probe, electrode, unit_in_electrode."""
+    parts = cell.split("-")
+    if len(parts) == 3:
+        site, probe, el, unit = parts[0], None, parts[1], parts[2]
+    elif len(parts) == 4:
+        site, probe, el, unit = f"{parts[0]}-{parts[1]}", parts[1], parts[2], parts[3]
+    else:
+        raise RawDataError(f"Wingert cell id {cell!r} is not <site>[-<probe>]-<electrode>-<unit>")
+    am = re.match(r"[A-Za-z]+", site)
+    asint = lambda v: int(v) if v.isdigit() else None  # noqa: E731
+    return {"site": site, "animal": am.group(0) if am else site, "probe": probe, "electrode": asint(el),
+            "unit_in_electrode": asint(unit)}
+
+
+def _cell_list(path: Path) -> dict[str, dict]:
+    if not path.exists():
+        raise MissingRawFileError(f"{path}: cell_list.csv is missing")
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    need = ("cellid", "siteid", "area", "layer", "depth", "narrow", "celltype", "sw", "goodpred")
+    header = list(rows[0].keys()) if rows else []
+    miss = [c for c in need if c not in header]
+    if miss:
+        raise RawDataError(f"{path}: column(s) {miss} missing (columns: {header})")
+
+    def num(v):
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            return None
+        return x if np.isfinite(x) else None
+
+    def boolean(v):
+        t = str(v).strip().lower()
+        return True if t in ("true", "1", "1.0") else False if t in ("false", "0", "0.0") else None
+
+    out = {}
+    for r in rows:
+        out[r["cellid"].strip()] = {
+            "siteid": r["siteid"].strip(), "area": r["area"].strip() or None, "layer": r["layer"].strip() or None,
+            "depth": num(r["depth"]), "narrow": boolean(r["narrow"]), "celltype": r["celltype"].strip() or None,
+            "sw": num(r["sw"]), "goodpred": boolean(r["goodpred"]),
+        }
+    return out
+
+
+def _silence(epochs, start: float, end: float, name: str, at_start: bool) -> float:
+    b = epochs.within(name, start, end)
+    if b.shape[0] == 0:
+        return 0.0
+    hit = b[np.isclose(b[:, 0], start, atol=1e-6)] if at_start else b[np.isclose(b[:, 1], end, atol=1e-6)]
+    return float(hit[0, 1] - hit[0, 0]) if hit.shape[0] else 0.0
+
+
+def convert(raw_dir, out_path, **options) -> Path:
+    """Convert the Wingert 2026 release in ``raw_dir`` to ``out_path`` (see module docstring)."""
+    options = dict(options)
+    overwrite = bool(options.pop("overwrite", False))
+    opts = {o.name: o.default for o in SOURCE.options}
+    for k, v in options.items():
+        SOURCE.option(k)
+        opts[k] = v
+    areas = opts["areas"]
+    if isinstance(areas, str):
+        areas = [a for a in areas.split(",") if a]
+    raw = Path(raw_dir)
+    quirks = QuirkLog("wingert2026")
+    cells_info = _cell_list(raw / "cell_list.csv")
+    archives = sorted(p for p in raw.rglob("*.tgz") if not p.name.startswith("._"))
+    if not archives:
+        raise MissingRawFileError(f"{raw}: no per-site archives recordings/<SITE>_<hash>.tgz (unpack recordings.zip)")
+    digests: dict[str, str] = {}
+    dropped = []
+    kept = []
+    for a in archives:
+        h = hashlib.sha256(a.read_bytes()).hexdigest()
+        if h in digests:
+            dropped.append(a.name)
+            quirks.add("duplicate_archive", f"{a.name} is identical to {digests[h]}; dropped", archive=a.name,
+                       same_as=digests[h])
+            continue
+        digests[h] = a.name
+        kept.append(a)
+
+    stim_tiles: OrderedDict[str, np.ndarray] = OrderedDict()
+    padding = {}
+    sites = []
+    fs = None
+    seen_cells: dict[str, str] = {}
+    for arch in kept:
+        rec = read_recording(arch, signals=["resp", "stim"])
+        resp, stim = rec["resp"], rec["stim"]
+        if resp.kind != POINT_PROCESS or stim.kind != TILED:
+            raise RawDataError(f"{arch}: expected a point-process resp and a tiled stim, got {resp.kind}/{stim.kind}")
+        if resp.epochs is None:
+            raise RawDataError(f"{arch}: the resp signal has no epoch table")
+        fs = fs or stim.fs
+        if stim.fs != fs:
+            raise RawDataError(f"{arch}: stim fs {stim.fs} differs from {fs} of the other sites")
+        names = resp.epochs.names("STIM_")
+        per_name = {}
+        site_pad = set()
+        for n in names:
+            b = np.round(resp.epochs.occurrences(n) * fs) / fs
+            pre = np.array([_silence(resp.epochs, s, e, "PreStimSilence", True) for s, e in b])
+            post = np.array([_silence(resp.epochs, s, e, "PostStimSilence", False) for s, e in b])
+            if np.ptp(pre) > 1e-6 or np.ptp(post) > 1e-6:
+                raise RawDataError(f"{arch}: the silence padding of {n} differs between its occurrences")
+            p0, p1 = int(round(pre[0] * fs)), int(round(post[0] * fs))
+            site_pad.add((pre[0], post[0]))
+            try:
+                tile = np.asarray(stim.data[n], dtype=np.float32)
+            except KeyError:
+                raise RawDataError(f"{arch}: the stim signal has no tile for epoch {n!r}") from None
+            if p0 + p1 >= tile.shape[1]:
+                raise RawDataError(f"{arch}: the silences of {n} cover its whole tile")
+            tile = tile[:, p0 : tile.shape[1] - p1]
+            if n not in stim_tiles:
+                stim_tiles[n] = tile
+            elif stim_tiles[n].shape != tile.shape or not np.allclose(stim_tiles[n], tile, rtol=1e-4, atol=1e-6):
+                quirks.add("tile_mismatch", f"{arch.name}: the sound of {n} differs from the first site's; first kept",
+                           name=n, archive=arch.name)
+            per_name[n] = spikes_in_epochs(resp, b, onset_offsets=pre)
+        padding[arch.name] = [{"pre_s": a, "post_s": b} for a, b in sorted(site_pad)]
+        cells = []
+        for c in resp.chans or list(resp.data):
+            if c in seen_cells:
+                raise RawDataError(f"{arch}: cell {c} is also in {seen_cells[c]} (archives not identical)")
+            seen_cells[c] = arch.name
+            info = cells_info.get(c)
+            if info is None and not opts["include_unlabeled"]:
+                continue
+            if areas and (info is None or info["area"] not in areas):
+                continue
+            cells.append(c)
+        sites.append({"archive": arch.name, "recording": rec.name, "meta_siteid": (rec.meta or {}).get("siteid"),
+                      "cells": cells, "per_name": per_name})
+
+    neuron_ids, nrn_meta, owner = [], [], []
+    for si, st in enumerate(sites):
+        for c in st["cells"]:
+            parsed = parse_cell_id(c)
+            info = cells_info.get(c)
+            meta = {"cell_id": c, **parsed, "archive": st["archive"], "labeled": info is not None}
+            if info and info["area"]:
+                meta["area"] = info["area"]
+            if info:
+                meta.update({k: info[k] for k in ("layer", "depth", "narrow", "celltype", "sw", "goodpred")})
+                if info["siteid"] and info["siteid"] != parsed["site"]:
+                    meta["siteid_listed"] = info["siteid"]
+            if st["meta_siteid"] and st["meta_siteid"] != parsed["site"].split("-")[0]:
+                meta["meta_siteid"] = st["meta_siteid"]
+            neuron_ids.append(c)
+            nrn_meta.append(meta)
+            owner.append((si, c))
+    if not neuron_ids:
+        raise RawDataError(f"{raw}: no cell left after the area/label filters")
+    F = {t.shape[0] for t in stim_tiles.values()}
+    if len(F) != 1:
+        raise RawDataError(f"{raw}: the stimulus tiles have different numbers of bands {sorted(F)}")
+    F = F.pop()
+    dt_ms = 1000.0 / fs
+    file_meta = SOURCE.file_meta(
+        preparation="awake, passive listening", response_units="ms", converter=converter_meta(SOURCE, opts),
+        dropped_archives=dropped, silence_padding=padding,
+        time_origin="sound onset: silence padding of newer sites trimmed from the stimuli, spikes kept",
+    )
+    with validated_output(
+        out_path, encoding="events", dt_ms=dt_ms, stim_kind="spectrogram", stim_dims=(1, F),
+        neuron_ids=neuron_ids, nrn_meta=nrn_meta, file_meta=file_meta, source="wingert2026",
+        transform={"kind": "gammatone", "n_bands": int(F), "f_min": 200.0, "f_max": 20000.0, "hop_ms": dt_ms,
+                   "compression": "none", "library": "as released (LBHB gammatone-gram, raw linear)"},
+        overwrite=overwrite,
+    ) as w:
+        for s, (name, tile) in enumerate(stim_tiles.items()):
+            w.add_stimulus(tile[None], id=name, meta={
+                "name": name, "subset": "val" if name.startswith("STIM_00") else "est",
+                "duration_s": tile.shape[1] / fs,
+            })
+            row = []
+            for si, c in owner:
+                per = sites[si]["per_name"].get(name)
+                row.append(per[c] if per is not None and per[c] else None)
+            w.write_row(s, row)
+        file_meta["provenance"] = {"quirks": quirks.records()}
+        w.set_file_meta(file_meta)
+    return Path(out_path)

@@ -1,0 +1,174 @@
+"""In-memory concatenation: concat_neural_datasets and ``a + b`` (seeds 000, 002)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import strfh5
+from strfh5.concatenation import ConcatContents
+from strfh5.errors import DuplicateIdError, IncompatibleDatasetsError, TransformError
+
+from test_virtual import block_diag, items_equal, make_contents
+
+
+def _ds(contents, **kw):
+    from strfh5.dataset import dataset_from_contents
+
+    return dataset_from_contents(contents, **kw)
+
+
+@pytest.fixture
+def parts():
+    return [make_contents("a", 3, 4, seed=1, area="Field_L"), make_contents("b", 2, 3, seed=2, area="MLd"),
+            make_contents("c", 4, 2, seed=3, area="mld")]
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_block_diagonal_in_memory(parts, k):
+    dss = [_ds(c) for c in parts[:k]]
+    combined = strfh5.concat_neural_datasets(dss)
+    assert type(combined).__name__ == "AudioNeuralDataset"
+    assert combined.get_S() == sum(d.get_S() for d in dss)
+    assert combined.N_neurons == sum(d.N_neurons for d in dss)
+    expected = block_diag([d.nrn_masks.numpy().astype(np.int64) for d in dss]).astype(bool)
+    np.testing.assert_array_equal(combined.nrn_masks.numpy(), expected)
+    assert int(combined.nrn_masks.sum()) == sum(int(d.nrn_masks.sum()) for d in dss)
+    assert combined.stim_meta == [m for d in dss for m in d.stim_meta]
+    assert combined.nrn_meta == [m for d in dss for m in d.nrn_meta]
+    assert combined.nrn_meta[dss[0].N_neurons] == dss[1].nrn_meta[0]
+    # cross blocks hold the (1, 1) NaN sentinel, blocks the inputs' tensors
+    s1, n0 = dss[0].get_S(), 0
+    assert combined.responses[s1][0].shape == (1, 1) and torch.isnan(combined.responses[s1][0]).all()
+    for s in range(dss[0].get_S()):
+        for n in range(dss[0].N_neurons):
+            assert torch.equal(torch.nan_to_num(combined.responses[s][n], nan=-1),
+                               torch.nan_to_num(dss[0].responses[s][n], nan=-1))
+    pairwise = dss[0] + dss[1]
+    if k == 2:
+        items_equal(pairwise, combined)
+
+
+def test_sum_and_add_agree(parts):
+    a, b, c = (_ds(x) for x in parts)
+    items_equal(sum([a, b, c]), strfh5.concat_neural_datasets([a, b, c]))
+
+
+def test_selection_and_collate(parts):
+    a, b = _ds(parts[0]), _ds(parts[1])
+    combined = a + b
+    combined.select_population(list(range(a.N_neurons)))
+    assert len(combined) == a.get_S()
+    with pytest.raises(IndexError):
+        combined[a.get_S()]
+    combined.select_population(list(range(a.N_neurons, combined.N_neurons)))
+    assert len(combined) == b.get_S() and combined[0]["stim_index"] == a.get_S()
+    combined.reset_pop_selection()
+    # select MLd neurons across both sources, case-insensitively (seed 000 §4)
+    mld = [n for n, m in enumerate(combined.nrn_meta) if m["area"].lower() == "mld"]
+    combined.select_population(mld)
+    assert len(combined) == b.get_S()
+    combined.reset_pop_selection()
+    batch = strfh5.neural_collate([combined[i] for i in range(len(combined))])
+    vm = batch["valid_mask"]
+    assert not vm[: a.get_S(), a.N_neurons :].any() and not vm[a.get_S() :, : a.N_neurons].any()
+    assert torch.equal(vm.flatten(2).any(-1), combined.nrn_masks)
+
+
+def test_lazy_stays_lazy(tmp_path, parts):
+    paths = []
+    for i, c in enumerate(parts):
+        paths.append(str(tmp_path / f"{i}.strf.h5"))
+        strfh5.save(c, paths[-1])
+    lazy = strfh5.concat_neural_datasets([strfh5.load(p, lazy=True) for p in paths])
+    assert lazy.lazy and isinstance(lazy.contents, ConcatContents)
+    eager = strfh5.concat_neural_datasets([strfh5.load(p) for p in paths])
+    assert not eager.lazy
+    items_equal(lazy, eager)
+    # lazy + eager gives an eager result with the same items
+    items_equal(strfh5.load(paths[0], lazy=True) + strfh5.load(paths[1]),
+                strfh5.load(paths[0]) + strfh5.load(paths[1]))
+    # read at a coarser bin width
+    l10 = strfh5.load(paths[0], lazy=True, dt_ms=10) + strfh5.load(paths[1], lazy=True, dt_ms=10)
+    e10 = strfh5.load(paths[0], dt_ms=10) + strfh5.load(paths[1], dt_ms=10)
+    assert l10.dt == 10
+    items_equal(l10, e10)
+
+
+def test_eager_transforms_are_kept_and_not_reapplied(parts):
+    a, b = _ds(parts[0]), _ds(parts[1])
+    a.normalize_responses("max")
+    b.normalize_responses("max")
+    combined = a + b
+    for s in range(a.get_S()):
+        for n in range(a.N_neurons):
+            assert torch.equal(torch.nan_to_num(combined.responses[s][n], nan=-1),
+                               torch.nan_to_num(a.responses[s][n], nan=-1))
+    assert [t["name"] for t in combined.transforms] == ["normalize_responses"]
+    with pytest.raises(TransformError, match="already applied"):
+        combined.normalize_responses("max")
+    with pytest.raises(TransformError):
+        strfh5.save(combined, "/tmp/never-written.strf.h5")
+
+
+def test_lazy_input_with_transforms_refused(tmp_path, parts):
+    p = str(tmp_path / "a.strf.h5")
+    strfh5.save(parts[0], p)
+    a = strfh5.load(p, lazy=True)
+    a.smooth_responses()
+    with pytest.raises(TransformError, match="concatenate the lazy datasets first"):
+        a + _ds(parts[1])
+
+
+def test_incompatible(tmp_path, parts):
+    a = _ds(parts[0])
+    cases = [
+        ("dt", _ds(make_contents("x", 2, 2, dt_ms=1.0))),
+        ("F", _ds(make_contents("y", 2, 2, F=6))),
+        ("encoding", _ds(make_contents("z", 2, 2, events=False))),
+    ]
+    for what, other in cases:
+        with pytest.raises(IncompatibleDatasetsError) as e:
+            strfh5.concat_neural_datasets([a, _ds(parts[1]), other])
+        assert what in str(e.value) and "input 0" in str(e.value) and "input 2" in str(e.value)
+    p = str(tmp_path / "a.strf.h5")
+    strfh5.save(parts[0], p)
+    with pytest.raises(IncompatibleDatasetsError, match=r"dt differs \(5 ms vs 10 ms\)"):
+        strfh5.load(p) + strfh5.load(p, dt_ms=10)
+    video = strfh5.from_lists([np.zeros((1, 3, 4, 6), np.float32)], [[np.ones((1, 6))]], dt_ms=5,
+                              neuron_ids=["v0"])
+    with pytest.raises(IncompatibleDatasetsError):
+        a + video
+    with pytest.raises(IncompatibleDatasetsError, match="not a strfh5 NeuralDataset"):
+        strfh5.concat_neural_datasets([a, [1, 2]])
+
+
+def test_video_concat_and_hw_check():
+    def vid(prefix, H, W):
+        return strfh5.from_lists([np.random.default_rng(0).random((1, H, W, 6)).astype(np.float32)],
+                                 [[np.ones((2, 6))]], dt_ms=40, neuron_ids=[f"{prefix}0"],
+                                 stim_ids=[f"{prefix}s"])
+    v = vid("a", 3, 4) + vid("b", 3, 4)
+    assert type(v).__name__ == "VideoNeuralDataset" and (v.H, v.W) == (3, 4)
+    assert v.nrn_masks.tolist() == [[True, False], [False, True]]
+    with pytest.raises(IncompatibleDatasetsError, match="H differs"):
+        vid("a", 3, 4) + vid("c", 5, 4)
+
+
+def test_duplicate_neurons_in_memory(parts):
+    a = _ds(parts[0])
+    with pytest.raises(DuplicateIdError, match="'a-n0'"):
+        a + _ds(parts[0])
+    both = strfh5.concat_neural_datasets([a, _ds(parts[0])], allow_duplicate_neurons=True)
+    assert both.N_neurons == 2 * a.N_neurons and both.get_S() == 2 * a.get_S()
+
+
+def test_save_in_memory_concat_round_trip(tmp_path, parts):
+    combined = _ds(parts[0]) + _ds(parts[1])
+    out = str(tmp_path / "ab.strf.h5")
+    strfh5.save(combined, out)
+    back = strfh5.load(out)
+    items_equal(back, combined)
+    assert back.info.metadata["source"] == "concat"
+    assert [s["metadata"]["title"] for s in back.info.metadata["sources"]] == ["a", "b"]

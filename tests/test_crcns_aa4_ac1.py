@@ -1,0 +1,141 @@
+"""CRCNS AA4 (HDF5 units) and AC1 (MATLAB trials) converters on fixtures in the published layouts."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import strfh5
+from strfh5.converters import convert
+from strfh5.converters.base import ConversionWarning
+from strfh5.converters.crcns_ac1 import bin_trace
+from strfh5.converters.spectrogram import n_frames
+from strfh5.errors import MissingRawFileError, RawDataError
+from strfh5.validation import validate
+
+from crcns_fixtures import make_ac1, make_aa4
+
+FAST = {"dt_ms": 5.0, "n_bands": 8}
+pytestmark = pytest.mark.filterwarnings("ignore::strfh5.converters.base.ConversionWarning")
+
+
+# ---------------------------------------------------------------------- AA4
+def test_aa4_fixture_converts(tmp_path):
+    info = make_aa4(tmp_path / "raw")
+    out = tmp_path / "aa4.strf.h5"
+    convert("crcns-aa4", tmp_path / "raw", out, **FAST)
+    assert validate(out).ok
+    with strfh5.FileContents(str(out)) as c:
+        assert c.info.encoding == "events"
+        assert sorted(c.stim_ids) == sorted(info["n_samples"])  # one stimulus per md5, across animals
+        assert c.N == 4
+        for s in range(c.S):
+            assert c.n_bins[s] == n_frames(info["n_samples"][c.stim_ids[s]], info["rate"], 5.0)
+            for n, el in enumerate(c.row(s)):
+                exp = info["expected"][c.neuron_ids[n]].get(c.stim_ids[s])
+                if exp is None:
+                    assert el is None
+                    continue
+                trials = el.trials()
+                assert len(trials) == len(exp) == 3
+                for a, b in zip(trials, exp):
+                    np.testing.assert_array_equal(a, b)  # seconds x 1000, -999 -> empty trial
+        meta = dict(zip(c.neuron_ids, c.nrn_meta))
+        m = meta["GreBlu9508M/Site2_L1000R1100_e21_s1"]
+        assert m["sex"] == "M" and m["electrode"] == 21 and m["single_unit"] and m["sort_type"] == "singl"
+        song = next(m for m in c.stim_meta if m["type"] == "song")
+        assert song["animals"] == ["BlaBro09xxF", "GreBlu9508M"] and song["sample_rate"] == 24414.0
+        assert song["wav_files"] == {"BlaBro09xxF": "BlaBro09xxF/wavfiles/stim1.wav",
+                                     "GreBlu9508M": "GreBlu9508M/wavfiles/stim7.wav"}
+        assert song["md5"] == c.stim_ids[c.stim_meta.index(song)]
+
+
+def test_aa4_options_and_missing_wav(tmp_path):
+    info = make_aa4(tmp_path / "raw")
+    out = tmp_path / "a.strf.h5"
+    convert("crcns-aa4", tmp_path / "raw", out, animals=["GreBlu9508M"], stim_types=["song"], **FAST)
+    with strfh5.FileContents(str(out)) as c:
+        assert c.S == 1 and c.N == 2 and all(i.startswith("GreBlu9508M/") for i in c.neuron_ids)
+    for p in (tmp_path / "raw").glob("*/wavfiles/stim3.wav"):
+        p.unlink()
+    with pytest.raises(MissingRawFileError, match="stim3.wav"):
+        convert("crcns-aa4", tmp_path / "raw", tmp_path / "b.strf.h5", animals=["BlaBro09xxF"], **FAST)
+    with pytest.warns(ConversionWarning, match="missing"):
+        convert("crcns-aa4", tmp_path / "raw", tmp_path / "b.strf.h5", animals=["BlaBro09xxF"],
+                skip_missing_wavs=True, **FAST)
+
+
+def test_aa4_mixed_rates_need_resample(tmp_path):
+    from crcns_fixtures import wav_bytes
+
+    info = make_aa4(tmp_path / "raw")
+    wf = tmp_path / "raw" / "BlaBro09xxF" / "wavfiles"
+    (wf / "stim2.wav").write_bytes(wav_bytes(8000, 32000, seed=9))
+    with pytest.raises(RawDataError, match="resample_hz"):
+        convert("crcns-aa4", tmp_path / "raw", tmp_path / "m.strf.h5", animals=["BlaBro09xxF"], **FAST)
+    convert("crcns-aa4", tmp_path / "raw", tmp_path / "m.strf.h5", animals=["BlaBro09xxF"], resample_hz=24000,
+            **FAST)
+    assert validate(tmp_path / "m.strf.h5").ok
+
+
+# ---------------------------------------------------------------------- AC1
+def test_bin_trace_exact_edges_and_nan_tail():
+    x = np.arange(20, dtype=float)
+    y, n_nan = bin_trace(x, 1000.0, 2, 4, 4.0)  # 4 samples per bin from sample 2
+    np.testing.assert_allclose(y[:4], [3.5, 7.5, 11.5, 15.5])
+    assert n_nan == 0
+    y, n_nan = bin_trace(x, 1000.0, 10, 4, 4.0)
+    assert n_nan == 2 and np.isnan(y[2:]).all() and y[1] == 15.5
+    y, _ = bin_trace(np.ones(100), 2500.0, 0, 10, 1.0)  # 2.5 samples per bin, edges rounded exactly
+    assert np.all(y == 1.0)
+
+
+def test_ac1_fixture_converts(tmp_path):
+    info = make_ac1(tmp_path / "raw")
+    out = tmp_path / "ac1.strf.h5"
+    with pytest.warns(ConversionWarning) as rec:
+        convert("crcns-ac1", tmp_path / "raw", out, **FAST)
+    msgs = " | ".join(str(w.message) for w in rec)
+    assert "spliced sequences" in msgs and "ends" in msgs
+    assert validate(out).ok
+    with strfh5.FileContents(str(out)) as c:
+        assert c.info.encoding == "binned" and c.info.response_kind == "continuous"
+        assert set(c.neuron_ids) == set(info["cells"])
+        assert sorted(c.stim_ids) == sorted(info["n_samples"])
+        for s in range(c.S):
+            T = n_frames(info["n_samples"][c.stim_ids[s]], info["rate"], 5.0)
+            assert c.n_bins[s] == T
+            for n, el in enumerate(c.row(s)):
+                key = (c.neuron_ids[n], c.stim_ids[s])
+                if key not in info["traces"]:
+                    assert el is None
+                    continue
+                assert el.shape == (info["repeats"][key], T) and el.dtype == np.float32
+                for r, (trace, sf, onset) in enumerate(info["traces"][key]):
+                    per = int(5.0 * sf / 1000)
+                    seg = trace[onset: onset + per * T]
+                    full = seg.size // per
+                    exp = seg[: full * per].reshape(full, per).mean(axis=1)
+                    np.testing.assert_allclose(el[r, :full], exp, rtol=1e-6, atol=1e-4)
+                    assert np.isnan(el[r, full:]).all()
+        nm = dict(zip(c.neuron_ids, c.nrn_meta))
+        assert nm["asari/20050505-ha2-001"]["area"] == "MGB"
+        assert nm["asari/20050505-ha2-001"]["recording"] == "cell-attached"
+        assert nm["wehr/20030101-mw-001"]["area"] == "A1"
+        assert c.repeats[c.stim_ids.index("wehr/fragments/1.mat"), c.neuron_ids.index("wehr/20030101-mw-001")] == 2
+    with h5py.File(out, "r") as f:
+        assert json.loads(f["metadata"][()])["response_units"] == "mV"
+
+
+def test_ac1_missing_stimulus_file(tmp_path):
+    make_ac1(tmp_path / "raw")
+    (tmp_path / "raw" / "crcns-ac1" / "wehr" / "Stimuli" / "category1" / "2.mat").unlink()
+    with pytest.raises(MissingRawFileError, match="2.mat"):
+        convert("crcns-ac1", tmp_path / "raw", tmp_path / "x.strf.h5", datasets=["wehr"], **FAST)
+    convert("crcns-ac1", tmp_path / "raw", tmp_path / "x.strf.h5", datasets=["wehr"], skip_missing_stimuli=True,
+            **FAST)
+    with strfh5.FileContents(str(tmp_path / "x.strf.h5")) as c:
+        assert c.stim_ids == ["wehr/fragments/1.mat"] and c.N == 1

@@ -1,0 +1,133 @@
+"""The Le, Bjoring & Meliza 2025 converter on a miniature release in the published layout."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from le2025_fixtures import NAT8A_STIMS, NAT8B_STIMS, RATES, SYNTH8B_STIMS, make_release
+from strfh5.contents import FileContents
+from strfh5.converters import le2025
+from strfh5.converters.spectrogram import SpectrogramParams, n_frames
+from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    d = tmp_path_factory.mktemp("le2025")
+    truth = make_release(d / "raw", top=True)
+    out = le2025.convert(d / "raw", d / "le.strf.h5", dt_ms=5, n_bands=16, keep_waveform=True)
+    c = FileContents(str(out))
+    yield truth, c, out
+    c.close()
+
+
+def test_counts_ids_and_encoding(converted):
+    truth, c, out = converted
+    assert c.info.encoding == "events" and c.info.dt_ms == 5.0 and c.info.stim_dims == (1, 16)
+    assert len(c.stim_ids) == len(NAT8A_STIMS) + len(NAT8B_STIMS) + len(SYNTH8B_STIMS)
+    assert c.neuron_ids == ["nat8a-alpha/C41_1_1_c7", "nat8a-alpha/C41_1_2_c12", "nat8a-beta/C43_1_1_c3",
+                            "nat8b/C50_2_3_c1", "nat8b/C50_2_3_c9", "synth8b/C50_2_4_c2"]
+    with h5py.File(out, "r") as f:
+        tr = json.loads(f["stimuli"].attrs["transform"])
+    assert tr["n_bands"] == 16 and tr["hop_ms"] == 5.0 and tr["params"]["resampled_to_hz"] == 40000.0
+
+
+def test_spike_times_match_raw_files_for_both_schemas(converted):
+    truth, c, _ = converted
+    n_pairs = 0
+    for n, nid in enumerate(c.neuron_ids):
+        for s, sid in enumerate(c.stim_ids):
+            ss, stem = sid.split("/")
+            ref = truth[nid].get((ss, stem))
+            el = c.row(s, [n])[0]
+            if ref is None:
+                assert el is None and c.repeats[s, n] == 0
+                continue
+            n_pairs += 1
+            assert c.repeats[s, n] == len(ref)
+            assert el.counts.tolist() == [len(r) for r in ref]  # spike totals per trial
+            for got, want in zip(el.trials(), ref):
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    assert n_pairs == 5 + 4 + 3 + 3 + 3 + 2
+
+
+def test_pre_onset_spikes_kept(converted):
+    truth, c, _ = converted
+    allt = np.concatenate([c.row(s, [0])[0].times for s in range(5)])
+    assert allt.min() < 0
+
+
+def test_stimulus_metadata_and_spectrograms(converted):
+    truth, c, _ = converted
+    meta = {sid: m for sid, m in zip(c.stim_ids, c.stim_meta)}
+    m = meta["nat8a/B189_gapnoise2"]
+    assert (m["variant"], m["motif"], m["critical_interval"], m["condition"]) == ("GB", "B189", 2, "gapnoise2")
+    assert m["ci_onset_s"] == pytest.approx(0.6) and m["sample_rate"] == RATES["nat8a"]
+    m = meta["nat8b/ep_nat8mk0_CM_snr10"]
+    assert (m["variant"], m["critical_interval"], m["snr_db"], m["singer"]) == ("CM", None, 10, "B189")
+    m = meta["synth8b/ep_synmk3_GM_g2a"]
+    assert (m["critical_interval"], m["syntax"], m["sample_rate"]) == ("2a", "scrambled", 44100.0)
+    for s, sid in enumerate(c.stim_ids):
+        st = c.stim(s)
+        assert st.shape == (1, 16, n_frames(int(0.25 * 40000), 40000, 5))
+        assert c.n_bins[s] == st.shape[-1]
+        wf, sr = c.waveform(s)
+        assert sr == 40000.0 and wf.shape[-1] == 10000
+
+
+def test_neuron_metadata_from_pprox_and_tables(converted):
+    truth, c, _ = converted
+    m = dict(zip(c.neuron_ids, c.nrn_meta))
+    a = m["nat8a-alpha/C41_1_1_c7"]
+    assert (a["pprox_schema"], a["area"], a["hemisphere"], a["cohort"], a["age_days"]) == ("pprox", "NCM", "R", 1, 385)
+    assert a["familiar_motifs"] == ["B189"]
+    b = m["nat8a-beta/C43_1_1_c3"]
+    assert (b["pprox_schema"], b["area"], b["hemisphere"], b["sex"], b["age_days"], b["site"]) == (
+        "stimtrial", "L2a", "L", "F", 200, "C43_1_1")
+    assert m["synth8b/C50_2_4_c2"]["area"] == "unknown"  # recordings.csv says N/A
+    assert m["nat8b/C50_2_3_c1"]["animal_uuid"] == "uuid-C50"
+
+
+def test_subset_option_and_flat_layout(tmp_path):
+    truth = make_release(tmp_path / "raw", top=False, seed=3)
+    out = le2025.convert(tmp_path / "raw", tmp_path / "b.strf.h5", subsets=["nat8b"], dt_ms=10, n_bands=8)
+    c = FileContents(str(out))
+    try:
+        assert c.stim_ids == [f"nat8b/{s}" for s in sorted(NAT8B_STIMS)]
+        assert c.neuron_ids == ["nat8b/C50_2_3_c1", "nat8b/C50_2_3_c9"]
+        assert int(c.repeats.sum()) == 2 * 3 * 3
+    finally:
+        c.close()
+
+
+def test_unknown_stimulus_refused_or_skipped(tmp_path):
+    make_release(tmp_path / "raw")
+    (tmp_path / "raw" / "nat8b-stimuli" / "ep_nat8mk0_C.wav").unlink()
+    with pytest.raises(RawDataError, match="ep_nat8mk0_C"):
+        le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8b"], n_bands=8)
+    assert not (tmp_path / "x.strf.h5").exists()
+    out = le2025.convert(tmp_path / "raw", tmp_path / "y.strf.h5", subsets=["nat8b"], n_bands=8,
+                         unknown_stimuli="skip")
+    c = FileContents(str(out))
+    try:
+        assert len(c.stim_ids) == 2
+        with h5py.File(out, "r") as f:
+            meta = json.loads(f["metadata"][()])
+        assert meta["provenance"]["skipped_trials"]["counts"] == {"ep_nat8mk0_C": 6}
+    finally:
+        c.close()
+
+
+def test_bad_release_errors(tmp_path):
+    with pytest.raises(MissingRawFileError, match="metadata"):
+        le2025.convert(tmp_path, tmp_path / "x.strf.h5")
+    make_release(tmp_path / "raw")
+    (tmp_path / "raw" / "nat8a-stimuli" / "B189_weird.wav").write_bytes(b"RIFF")
+    with pytest.raises(RawDataError, match="B189_weird"):
+        le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8a-beta"])
+    with pytest.raises(ConverterError, match="subsets"):
+        le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat9"])
+    with pytest.raises(ConverterError, match="Nyquist"):
+        le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", audio_fs=8000.0)

@@ -1,0 +1,75 @@
+"""Wingert 2026 converter: silence padding, duplicate archives, cell list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import strfh5
+from strfh5.converters import wingert2026
+from strfh5.errors import RawDataError
+
+from nems_fixtures import make_wingert
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wingert")
+    truth = make_wingert(root / "raw")
+    out = root / "w.strf.h5"
+    with pytest.warns(UserWarning, match="identical"):
+        wingert2026.convert(root / "raw", out)
+    return root, truth, out
+
+
+def test_padding_trimmed_and_spikes_from_onset(release):
+    _, truth, out = release
+    assert strfh5.validate(out).ok
+    c = strfh5.FileContents(out)
+    assert set(c.n_bins) == {truth["sound_T"]}
+    for s, name in enumerate(c.stim_ids):
+        np.testing.assert_allclose(c.stim(s)[0], truth["sounds"][name], rtol=1e-6)
+        assert c.stim_meta[s]["subset"] == ("val" if name.startswith("STIM_00") else "est")
+        row = c.row(s)
+        for n, cell in enumerate(c.neuron_ids):
+            site = next(v for v in truth["sites"].values() if cell in v["cells"])
+            want = site["truth"].get((name, cell))
+            if want is None:
+                assert row[n] is None
+                continue
+            got = row[n].trials()
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(g, w, atol=1e-9)
+            if site["pad"]:  # pre-onset spikes of the padded sites are kept
+                assert min(float(g.min()) for g in got if g.size) < 0
+    meta = c.info.metadata
+    assert meta["dropped_archives"] == [truth["duplicate"]]
+    assert meta["silence_padding"]["CLT012a_0000c0ffee.tgz"] == [{"pre_s": 0.0, "post_s": 0.0}]
+    assert meta["silence_padding"]["PRN018a_0001c0ffee.tgz"] == [{"pre_s": 1.0, "post_s": 1.0}]
+    c.close()
+
+
+def test_cell_metadata(release):
+    _, truth, out = release
+    c = strfh5.FileContents(out)
+    by_id = dict(zip(c.neuron_ids, c.nrn_meta))
+    assert len(c.neuron_ids) == 7  # duplicate archive read once
+    m = by_id["SLJ032a-B-005-1"]
+    assert (m["site"], m["probe"], m["electrode"], m["area"]) == ("SLJ032a-B", "B", 5, "PEG")
+    assert by_id["PRN018b-031-3"]["labeled"] is False and "area" not in by_id["PRN018b-031-3"]
+    assert by_id["PRN018b-010-1"]["meta_siteid"] == "PRN018a"
+    row = truth["cell_rows"]["CLT012a-001-1"]
+    assert by_id["CLT012a-001-1"]["depth"] == float(row[4]) and by_id["CLT012a-001-1"]["celltype"] == "RS"
+    c.close()
+
+
+def test_area_filter(release, tmp_path):
+    root, _, _ = release
+    with pytest.warns(UserWarning):
+        wingert2026.convert(root / "raw", tmp_path / "peg.strf.h5", areas=["PEG"])
+    c = strfh5.FileContents(tmp_path / "peg.strf.h5")
+    assert c.neuron_ids == ["SLJ032a-B-005-1", "SLJ032a-A-017-2"]
+    c.close()
+    with pytest.raises(RawDataError, match="not <site>"):
+        wingert2026.parse_cell_id("bad")
