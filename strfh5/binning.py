@@ -155,13 +155,14 @@ def _lengths(obj_array) -> np.ndarray:
     return np.fromiter(map(len, obj_array), dtype=np.int64, count=len(obj_array))
 
 
-def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = None) -> RawRow:
+def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = None, dtype=None) -> RawRow:
     """Read stimulus row ``s`` (for ``neurons``, all when None) as a :class:`RawRow`.
 
     For a :class:`~strfh5.contents.FileContents` the VLEN row is read once and
     concatenated in bulk, with the invariants of SPEC §4 checked vectorised
     (``len == repeats x n_bins``; events: ``repeats`` counts summing to the
     number of spike times); other contents go through :meth:`Contents.row`.
+    ``dtype`` (binned files) converts the values while concatenating them.
 
     Raises
     ------
@@ -220,9 +221,12 @@ def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = Non
             f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} values, expected repeats x n_bins "
             f"= {reps[j]} x {T} = {reps[j] * T}"
         )
-    parts = [a for a, p in zip(raw, present) if p]
-    values = np.concatenate(parts) if parts else np.empty(0)
-    return RawRow(reps, values)
+    # missing elements are empty: concatenating the whole row adds nothing for them
+    if not present.any():
+        return RawRow(reps, np.empty(0, np.float32))
+    if dtype is None:
+        return RawRow(reps, np.concatenate(list(raw)))
+    return RawRow(reps, np.concatenate(list(raw), dtype=dtype, casting="unsafe"))
 
 
 @dataclass(frozen=True)
@@ -347,9 +351,9 @@ class ReadGrid:
 def _recompute_spectrogram(contents: Contents, s: int, grid: ReadGrid) -> np.ndarray:
     """Recompute spectrogram ``s`` at ``grid.dt`` from the stored waveform.
 
-    Uses ``strfh5.converters.spectrogram.compute_from_transform(waveform,
-    sample_rate, transform, hop_ms)``, which applies the stored transform
-    parameters with another hop.
+    Uses :func:`strfh5.converters.spectrogram.compute_spectrogram` with the
+    file's ``/stimuli@transform`` record and ``hop_ms`` set to ``grid.dt``;
+    frames then go through the same window placement as pooled frames.
     """
     why = (
         f"{grid.path}: spectrograms are stored at dt_ms={grid.file_dt:g}; reading at dt_ms={grid.dt:g} "
@@ -366,18 +370,17 @@ def _recompute_spectrogram(contents: Contents, s: int, grid: ReadGrid) -> np.nda
         raise BinningError(f"{why}, but the file stores no /stimuli@transform parameters to recompute them with")
     try:
         from .converters import spectrogram as spec
-    except ImportError as e:
+    except ImportError as e:  # pragma: no cover - shipped with the library
         raise BinningError(f"{why}, but strfh5.converters.spectrogram cannot be imported ({e})") from None
-    fn = getattr(spec, "compute_from_transform", None)
-    if fn is None:
-        raise BinningError(
-            f"{why}, but strfh5.converters.spectrogram has no compute_from_transform() to recompute them with"
-        )
+    from .errors import ConverterError
+
     wave, sr = wf
-    out = np.asarray(fn(np.asarray(wave), float(sr), dict(transform), float(grid.dt)), dtype=np.float64)
-    if out.ndim == 2:
-        out = out[None]
-    return out
+    try:
+        out = spec.compute_spectrogram(np.asarray(wave), float(sr), {**dict(transform), "hop_ms": float(grid.dt)})
+    except ConverterError as e:
+        raise BinningError(f"{why}, but the stored transform cannot be recomputed: {e}") from None
+    out = np.asarray(out, dtype=np.float64)
+    return out[None] if out.ndim == 2 else out
 
 
 def plan(contents: Contents, dt_ms=None, window_ms=None) -> ReadGrid:

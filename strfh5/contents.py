@@ -224,6 +224,7 @@ class FileContents(Contents):
         self.allow_external = allow_external
         self._h5 = None
         self._pid = None
+        self._datasets: dict = {}
         f = self._handle()
         tables = read_tables(f, self.path)
         self.info = tables["info"]
@@ -241,12 +242,22 @@ class FileContents(Contents):
 
             self._h5 = open_file(self.path, allow_external=self.allow_external)
             self._pid = os.getpid()
+            self._datasets = {}
         return self._h5
+
+    def dataset(self, name: str):
+        """The open h5py dataset ``name`` of this process' handle (looked up once)."""
+        f = self._handle()
+        ds = self._datasets.get(name)
+        if ds is None:
+            ds = self._datasets[name] = f[name]
+        return ds
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_h5"] = None
         state["_pid"] = None
+        state["_datasets"] = {}
         state.pop("_open_file", None)
         return state
 
@@ -261,6 +272,7 @@ class FileContents(Contents):
                 pass
         self._h5 = None
         self._pid = None
+        self._datasets = {}
 
     def stim(self, s: int) -> np.ndarray:
         return self._handle()[L.stim_group_path(s)][L.STIM_DATA][()]
@@ -284,4 +296,6 @@ class FileContents(Contents):
         from .h5io import decode_row
 
         f = self._handle()
-        return decode_row(f, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons, self.path)
+        names = (L.RESPONSES, L.COUNTS) if self.info.encoding == L.ENCODING_EVENTS else (L.RESPONSES,)
+        datasets = {name: self.dataset(name) for name in names}
+        return decode_row(f, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons, self.path, datasets)

@@ -407,7 +407,8 @@ class NeuralDataset(torch.utils.data.Dataset):
     # ------------------------------------------------------------ loading
     def _read_block(self, s: int, neurons: Sequence[int] | None) -> tuple[torch.Tensor, np.ndarray]:
         """Read and bin row ``s`` (raw, before transforms): ``(data (sum R, T), reps)``."""
-        raw = read_raw_row(self.contents, s, neurons)
+        dtype = np.float32 if self.encoding == L.ENCODING_BINNED and self.grid.k == 1 else None
+        raw = read_raw_row(self.contents, s, neurons, dtype=dtype)
         data, reps = self.grid.bin_raw(raw, int(self.contents.n_bins[s]))
         return torch.from_numpy(data), reps
 
@@ -423,9 +424,9 @@ class NeuralDataset(torch.utils.data.Dataset):
             self.stims.append(torch.from_numpy(np.ascontiguousarray(self.grid.stimulus(self.contents, s))))
 
     @staticmethod
-    def _split_row(data: torch.Tensor, reps: np.ndarray) -> list[torch.Tensor]:
-        """Views per element (in ``reps`` order) and NaN sentinels where ``reps == 0``."""
-        return list(ResponseRow(data, reps))
+    def _split_row(data: torch.Tensor, reps: np.ndarray) -> "ResponseRow":
+        """The row as a :class:`ResponseRow`: views per element, NaN sentinels where ``reps == 0``."""
+        return ResponseRow(data, reps)
 
     # -------------------------------------------------------- row access
     def row_block(self, s: int, neurons: Sequence[int] | None = None) -> tuple[torch.Tensor, np.ndarray]:
@@ -478,7 +479,7 @@ class NeuralDataset(torch.utils.data.Dataset):
         if not self.lazy:
             row = self.responses[s]
             return list(row) if neurons is None else [row[n] for n in neurons]
-        return self._split_row(*self._row_block(s, neurons))
+        return list(ResponseRow(*self._row_block(s, neurons)))
 
     def _stim(self, s: int) -> torch.Tensor:
         if not self.lazy:

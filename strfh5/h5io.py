@@ -254,9 +254,20 @@ def read_tables(f: h5py.File, path: str) -> dict:
     )
 
 
-def read_raw_row(f: h5py.File, name: str, s: int) -> np.ndarray:
-    """Row ``s`` of a 2-D VLEN dataset as a 1-D object array."""
-    return f[name][s]
+def read_vlen_row(ds: h5py.Dataset, s: int, neurons: Sequence[int] | None = None) -> np.ndarray:
+    """Row ``s`` of a 2-D VLEN dataset as a 1-D object array, for ``neurons`` (all when None).
+
+    For a neuron subset only the column span ``min(neurons)..max(neurons)`` is
+    read (one hyperslab; in a concatenated file that skips the other sources'
+    unmapped blocks), then indexed.
+    """
+    if neurons is None:
+        return ds[s]
+    idx = np.asarray(neurons, dtype=np.int64).reshape(-1)
+    if idx.size == 0:
+        return np.empty(0, dtype=object)
+    lo, hi = int(idx.min()), int(idx.max())
+    return ds[s, lo : hi + 1][idx - lo]
 
 
 def decode_row(
@@ -267,24 +278,28 @@ def decode_row(
     repeats: np.ndarray,
     neurons: Sequence[int] | None,
     path: str,
+    datasets: dict | None = None,
 ) -> list:
     """Decode stimulus row ``s`` into ``None`` / :class:`Events` / ``(R, T)`` elements.
 
     Checks the per-element invariants of SPEC §4 and raises
-    :class:`CorruptDataError` naming the pair when one fails.
+    :class:`CorruptDataError` naming the pair when one fails. ``datasets``
+    (name -> open h5py dataset) saves the lookups when reading many rows.
     """
-    raw = f[L.RESPONSES][s]
-    idx = range(raw.shape[0]) if neurons is None else neurons
+    ds = datasets if datasets is not None else {}
+    resp = ds.get(L.RESPONSES) or f[L.RESPONSES]
+    raw = read_vlen_row(resp, s, neurons)
+    idx = range(raw.shape[0]) if neurons is None else [int(n) for n in neurons]
     out: list = []
     if info.encoding == L.ENCODING_EVENTS:
-        counts = f[L.COUNTS][s]
-        for n in idx:
+        counts = read_vlen_row(ds.get(L.COUNTS) or f[L.COUNTS], s, neurons)
+        for j, n in enumerate(idx):
             r = int(repeats[n])
             if r == 0:
                 out.append(None)
                 continue
-            c = counts[n]
-            t = raw[n]
+            c = counts[j]
+            t = raw[j]
             if c.size != r or int(c.sum(dtype=np.int64)) != t.size:
                 raise CorruptDataError(
                     f"{path}: /{L.RESPONSES}[{s}, {n}] holds {t.size} spike times and /{L.COUNTS}"
@@ -292,9 +307,9 @@ def decode_row(
                 )
             out.append(Events(t, c))
     else:
-        for n in idx:
+        for j, n in enumerate(idx):
             r = int(repeats[n])
-            el = raw[n]
+            el = raw[j]
             if r == 0:
                 if el.size:
                     raise CorruptDataError(

@@ -79,6 +79,8 @@ __all__ = [
 
 Tensorish = Union[torch.Tensor, np.ndarray]
 DEFAULT_MAX_ITERS = 126  # C(10, 5) / 2: every split of 10 repeats
+#: noise power below this fraction of the total power is rounding error, taken as 0
+ROUNDING = 1e-12
 
 
 # ------------------------------------------------------------------ splits
@@ -191,6 +193,13 @@ class _Centered:
 
     def __init__(self, Y: torch.Tensor):
         nan = torch.isnan(Y)
+        if Y.shape[-1] > 0 and Y.shape[-2] > 0 and not bool(nan.any()):  # fast path: no missing data
+            self.Yc = Y - Y.mean(-1, keepdim=True)
+            self.row_valid = torch.ones(Y.shape[:-1], dtype=torch.bool)
+            self.bin_valid = torch.ones(Y.shape[:-2] + Y.shape[-1:], dtype=torch.bool)
+            self.R = torch.full(Y.shape[:-2], Y.shape[-2], dtype=torch.long)
+            self.T = torch.full(Y.shape[:-2], Y.shape[-1], dtype=torch.long)
+            return
         row_valid = (~nan).any(-1)  # (..., R)
         bin_valid = (~nan | ~row_valid[..., None]).all(-2) & row_valid.any(-1, keepdim=True)
         valid = row_valid[..., None] & bin_valid[..., None, :]
@@ -337,11 +346,16 @@ class _PowerPool:
     def signal_power(self):
         return torch.where(self.t > 0, self.tsp / self.t, torch.full_like(self.t, float("nan")))
 
+    def _tnp(self):
+        # noise power within rounding of the total power is zero (identical repeats)
+        tiny = self.tnp.abs() <= ROUNDING * (self.tsp + self.tnp).abs()
+        return torch.where(tiny, torch.zeros_like(self.tnp), self.tnp)
+
     def noise_power(self):
-        return torch.where(self.t > 0, self.tnp / self.t, torch.full_like(self.t, float("nan")))
+        return torch.where(self.t > 0, self._tnp() / self.t, torch.full_like(self.t, float("nan")))
 
     def snr(self):
-        out = self.tsp / self.tnp
+        out = self.tsp / self._tnp()
         return torch.where(self.t > 0, out, torch.full_like(out, float("nan")))
 
 
@@ -504,7 +518,9 @@ def snr(responses, mask=None) -> torch.Tensor:
       (weight = valid bins of the stimulus) before the ratio; stimuli with
       ``R < 2`` or ``T < 2`` are left out.
     * ``R = 1`` everywhere (or no data): NaN — noise power needs two repeats.
-    * Identical, non-constant repeats: ``NP = 0`` and SNR ``+inf``.
+    * Identical, non-constant repeats: ``NP = 0`` and SNR ``+inf`` (a noise
+      power below :data:`ROUNDING` times the total power is floating-point
+      rounding and taken as 0).
     * Constant responses: ``SP = NP = 0``, NaN.
     * Pure noise: ``SP`` near 0, possibly negative, so SNR near 0 or negative.
     """

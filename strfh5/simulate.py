@@ -428,7 +428,7 @@ def _neuron_table(p: dict, F: int, L: int, rng, calib: Sequence[np.ndarray]) -> 
         unit_counter[key] = unit_counter.get(key, 0) + 1
         unit = unit_counter[key]
         if naming == "nat4":
-            site = f"{animal}{site_num:03d}{'abc'[n % 3]}"
+            site = f"{animal}{site_num:03d}{'abc'[site_num % 3]}"
             cell_id = f"{site}-{electrode:02d}-{unit}"
         elif naming == "crcns":
             site = f"{animal.lower()}{site_num:02d}"

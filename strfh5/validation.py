@@ -35,7 +35,7 @@ import re
 import stat
 import uuid as _uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import h5py
 import numpy as np
@@ -298,10 +298,6 @@ def _matches(code: str, prefixes: Sequence[str]) -> bool:
 
 
 # ------------------------------------------------------------------ helpers
-class _Unreadable(Exception):
-    """Internal: stop validating a file that cannot be read further."""
-
-
 def _strict_json(text: str):
     """Parse RFC 8259 JSON: NaN/Infinity and duplicate keys are refused."""
 
@@ -382,14 +378,13 @@ class _Validator:
             severity = ERROR if code.startswith("E") else WARNING
         if check is None:
             check = CODES.get(code, ("other", ""))[0]
+        message = " ".join(str(message).split())  # one line, whatever an exception text holds
         self.findings.append(Finding(code, severity, check, path, message, file))
 
     def guard(self, check: str, path: str, fn: Callable, *args) -> Any:
         """Run ``fn``; an unexpected exception becomes an E020 finding."""
         try:
             return fn(*args)
-        except _Unreadable:
-            raise
         except Exception as e:  # noqa: BLE001 - a malformed file must never raise
             msg = str(e).strip() or type(e).__name__
             self.add("E020", path, f"check '{check}' could not complete: {type(e).__name__}: {msg}", check=check)
@@ -728,9 +723,9 @@ class _Validator:
             link = cur.get(part, getlink=True)
             if link is None:
                 if required and i == len(parts) - 1:
-                    self.add("E201", p, f"required {kind_name(kind)} '{p}' is missing")
+                    self.add("E201", p, f"required {_kind_name(kind)} '{p}' is missing")
                 elif required and not self._reported(sub):
-                    self.add("E201", p, f"required {kind_name(kind)} '{p}' is missing "
+                    self.add("E201", p, f"required {_kind_name(kind)} '{p}' is missing "
                                         f"(its parent '{sub}' is missing)")
                 return None
             if isinstance(link, h5py.SoftLink):
@@ -747,7 +742,7 @@ class _Validator:
                 return None
         if kind is not None and not isinstance(cur, kind):
             if required:
-                self.add("E202", p, f"'{p}' must be a {kind_name(kind)}, found a {type(cur).__name__.lower()}")
+                self.add("E202", p, f"'{p}' must be a {_kind_name(kind)}, found a {type(cur).__name__.lower()}")
             return None
         return cur
 
@@ -1186,6 +1181,8 @@ class _Validator:
             return
         S, N = self.S, self.N
         self.max_value = {L.RESPONSES: 0, L.COUNTS: 0, L.REPEATS: 0}
+        self.file_size = os.path.getsize(self.path)
+        self.sizeof_addr = self.f.id.get_create_plist().get_sizes()[0]
         verify = self.checksums and bool(self.digests)
         if self.checksums and not self.digests and not self.concatenated:
             pass  # missing integrity datasets were reported as E201 / E602
@@ -1204,9 +1201,75 @@ class _Validator:
                 self.add("W210", "/" + name, f"stored as {np.dtype(dt).name} but the largest value is "
                                              f"{self.max_value[name]}: {best.name} would hold it")
 
+    def claimed_lengths(self, ds: h5py.Dataset, s: int) -> np.ndarray | None:
+        """Element lengths of row ``s`` as stored in the VLEN descriptors, without reading the heap.
+
+        HDF5 allocates the length a descriptor claims before it finds the heap
+        reference broken, so a corrupt descriptor can demand gigabytes.  The
+        on-disk descriptor of a VLEN element is a 4-byte little-endian length
+        followed by a global-heap id (an address and a 4-byte index).  Returns
+        None when the layout does not allow a direct look (filtered, virtual,
+        compact or unallocated storage).
+        """
+        if ds.is_virtual or not ds.shape[1]:
+            return None
+        dcpl = ds.id.get_create_plist()
+        if dcpl.get_nfilters():
+            return None
+        esz = 8 + self.sizeof_addr
+        N = ds.shape[1]
+        layout = dcpl.get_layout()
+        if layout == h5py.h5d.CHUNKED:
+            cr, cn = ds.chunks
+            r0 = (s // cr) * cr
+            out = np.zeros(N, dtype=np.int64)
+            for c0 in range(0, N, cn):
+                info = ds.id.get_chunk_info_by_coord((r0, c0))
+                if info.byte_offset is None:
+                    continue  # unallocated chunk: fill values (empty elements)
+                _mask, raw = ds.id.read_direct_chunk((r0, c0))
+                rec = np.frombuffer(raw, dtype=np.uint8)
+                if rec.size != cr * cn * esz:
+                    return None
+                k = min(cn, N - c0)
+                rec = rec.reshape(cr, cn, esz)[s - r0, :k, :4]
+                out[c0: c0 + k] = np.ascontiguousarray(rec).view("<u4").reshape(-1)
+            return out
+        if layout == h5py.h5d.CONTIGUOUS:
+            off = ds.id.get_offset()
+            if off is None:
+                return None
+            with open(self.path, "rb") as fh:
+                fh.seek(off + s * N * esz)
+                raw = fh.read(N * esz)
+            if len(raw) != N * esz:
+                return None
+            return np.ascontiguousarray(np.frombuffer(raw, np.uint8).reshape(N, esz)[:, :4]).view("<u4") \
+                .reshape(-1).astype(np.int64)
+        return None
+
+    def plausible_row(self, ds: h5py.Dataset, name: str, s: int) -> bool:
+        """False (and an E507 finding) when a descriptor of row ``s`` claims more data than the file holds."""
+        try:
+            lengths = self.claimed_lengths(ds, s)
+        except Exception:  # noqa: BLE001 - no direct look possible: read the row normally
+            return True
+        if lengths is None or not lengths.size:
+            return True
+        itemsize = np.dtype(h5py.check_vlen_dtype(ds.dtype)).itemsize
+        bad = np.flatnonzero(lengths * itemsize > self.file_size)
+        for n in bad[:5]:
+            self.add("E507", f"/{name}[{s}, {n}]",
+                     f"element claims {lengths[n]} values ({lengths[n] * itemsize} bytes), more than the whole "
+                     f"file ({self.file_size} bytes): its heap reference is corrupt; row {s} not read")
+        return not bad.size
+
     def check_row(self, s: int, enc: str, rk: str, verify: bool) -> None:
         N = self.N
         rp = f"/{L.RESPONSES}[{s}]"
+        if not all([self.plausible_row(self.resp, L.RESPONSES, s)]
+                   + ([self.plausible_row(self.cnt, L.COUNTS, s)] if enc == L.ENCODING_EVENTS else [])):
+            return
         try:
             reps = np.asarray(self.rep[s], dtype=np.int64).reshape(-1)
             raw = self.resp[s] if N else np.empty(0, dtype=object)
@@ -1300,7 +1363,7 @@ class _Validator:
                     self.add("W205", p, f"unknown object '{p}' in a stimulus group (readers ignore it)")
 
 
-def kind_name(kind) -> str:
+def _kind_name(kind) -> str:
     if kind is h5py.Group:
         return "group"
     if kind is h5py.Dataset:

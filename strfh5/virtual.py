@@ -838,9 +838,12 @@ def concat(
         rel = [_relative_source_path(leaf.abs, out_dir, allow_external) for leaf, _r, _c in leaves]
 
         # ---- metadata, schemas, transform
-        schemas = inputs[0].info.schemas
+        schemas = dict(inputs[0].info.schemas)
         if any(inp.info.schemas != schemas for inp in inputs):
             schemas = {k: _schema.CORE[k] for k in _schema.KINDS}
+        # the concatenation's own file metadata (source 'concat') answers to the core file schema;
+        # each source's file metadata is kept under 'sources' (stimulus/neuron records keep theirs)
+        schemas["file"] = _schema.CORE["file"]
         transforms = [leaf.transform for leaf, _r, _c in leaves]
         tjson = [None if t is None else json.dumps(t, sort_keys=True) for t in transforms]
         common_transform = transforms[0] if len(set(tjson)) == 1 else None

@@ -73,7 +73,8 @@ def aa_like(path, *, S=30, N=100, F=32, dt_ms=5.0, T_range=(330, 501), R_range=(
 
 
 def nat4_like(path, *, n_est=575, n_val=18, N=849, no_val=33, T=150, F=18, R_val=20, n_auditory=777,
-              animals=(("ARM", 165), ("CRD", 36), ("DRX", 244), ("TNC", 404)), seed=0, continuous=False):
+              animals=(("ARM", 165), ("CRD", 36), ("DRX", 244), ("TNC", 404)), seed=0, continuous=False,
+              area="A1"):
     """A binned file shaped like NAT4 A1 (seed 003): est stims R=1, val stims R=20, neurons without val data.
 
     The first ``no_val`` neurons of each animal block in turn lack val data
@@ -92,9 +93,9 @@ def nat4_like(path, *, n_est=575, n_val=18, N=849, no_val=33, T=150, F=18, R_val
     nrn_meta = []
     for (animal, _), size in zip(animals, sizes):
         for j in range(size):
-            site = f"{animal}{(j // 30) + 1:03d}a"
+            site = f"{animal}{(j // 30) + 1:03d}{'a' if area == 'A1' else 'b'}"
             el, unit = (j % 30) + 1, (j % 3) + 1
-            nrn_meta.append({"cell_id": f"{site}-{el:02d}-{unit}-{j}", "area": "A1", "auditory": True,
+            nrn_meta.append({"cell_id": f"{site}-{el:02d}-{unit}-{j}", "area": area, "auditory": True,
                              "site": site, "animal": animal, "electrode": el, "unit_in_electrode": unit})
     aud = np.ones(N, bool)
     aud[rng.choice(N, N - n_auditory, replace=False)] = False

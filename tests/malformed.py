@@ -214,6 +214,23 @@ def overwrite_chunk(name, coord, byte=0xFF):
     return mutate
 
 
+def corrupt_heap_address(name, s, n):
+    """Overwrite the global-heap address in the stored descriptor of element (s, n), keeping its length."""
+
+    def mutate(path):
+        with h5py.File(path, "r") as f:
+            ds = f[name]
+            cr, cn = ds.chunks
+            info = ds.id.get_chunk_info_by_coord(((s // cr) * cr, (n // cn) * cn))
+            esz = 8 + f.id.get_create_plist().get_sizes()[0]
+        rec = ((s % cr) * cn + n % cn) * esz
+        with open(path, "r+b") as fh:
+            fh.seek(info.byte_offset + rec + 4)
+            fh.write(b"\xfe" * (esz - 8))
+
+    return mutate
+
+
 def flip_byte(path, offset: int, mask: int = 0x01) -> None:
     with open(path, "r+b") as fh:
         fh.seek(offset)
@@ -456,7 +473,9 @@ CASES: list[Case] = [
     Case("continuous-inf", "continuous", "E506", set_element(L.RESPONSES, 1, 1, np.r_[np.zeros(11), np.inf]),
          "Inf in a continuous signal"),
     Case("responses-row-garbage", "binned", "E507", overwrite_chunk(L.RESPONSES, (1, 0)),
-         "the heap references of a response row overwritten"),
+         "the descriptors of a response row overwritten (lengths of 4 GB claimed)"),
+    Case("responses-bad-heap-address", "events", "E507", corrupt_heap_address(L.RESPONSES, 2, 1),
+         "a descriptor pointing outside the file"),
     # integrity
     Case("digest-algorithm", "events", "E602", set_attr(L.ATTR_ALGORITHM, "md5-row", obj=L.INTEGRITY_COUNTS),
          "unknown digest algorithm"),

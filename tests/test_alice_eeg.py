@@ -12,6 +12,7 @@ pytest.importorskip("mne")
 from alice_fixtures import EEG, FS, SEG_DUR, SUBJECTS, make_release, signal  # noqa: E402
 from strfh5.contents import FileContents  # noqa: E402
 from strfh5.converters import alice_eeg  # noqa: E402
+from strfh5.converters.base import ConversionWarning  # noqa: E402
 from strfh5.converters.spectrogram import n_frames  # noqa: E402
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError  # noqa: E402
 
@@ -45,7 +46,8 @@ def test_native_rate_keeps_raw_samples_and_marks_bad_data(release, tmp_path):
 
     data = {sub: mne.io.read_raw_fif(release / shard / "eeg" / sub / f"{sub}_alice-raw.fif").get_data(picks=EEG)
             for sub, (shard, *_rest) in SUBJECTS.items()}
-    c, out = _convert(release, tmp_path, "a4.strf.h5", dt_ms=4.0)  # 4 ms = the native 250 Hz
+    with pytest.warns(ConversionWarning, match="segment 3 ends"):
+        c, out = _convert(release, tmp_path, "a4.strf.h5", dt_ms=4.0)  # 4 ms = the native 250 Hz
     try:
         assert c.info.encoding == "binned" and c.info.response_kind == "continuous"
         assert c.stim_ids == ["segment-01", "segment-02", "segment-03"]
@@ -77,7 +79,8 @@ def test_native_rate_keeps_raw_samples_and_marks_bad_data(release, tmp_path):
 
 
 def test_resampled_to_dt_with_antialiasing(release, tmp_path):
-    c, out = _convert(release, tmp_path, "a10.strf.h5", dt_ms=10.0, keep_waveform=True)
+    with pytest.warns(ConversionWarning, match="segment 3 ends"):
+        c, out = _convert(release, tmp_path, "a10.strf.h5", dt_ms=10.0, keep_waveform=True)
     try:
         assert c.info.dt_ms == 10.0
         for s, seg in enumerate((1, 2, 3)):
@@ -122,10 +125,15 @@ def test_metadata(release, tmp_path):
 
 def test_missing_segment_annotation_is_recorded_as_missing(tmp_path):
     raw = make_release(tmp_path / "raw", drop_annotation=("S02", 2))
-    c, _ = _convert(raw, tmp_path, "x.strf.h5")
+    with pytest.warns(ConversionWarning, match="segment"):
+        c, out = _convert(raw, tmp_path, "x.strf.h5")
     try:
         assert c.repeats[1].tolist() == [1] * 4 + [0] * 4
         assert c.nrn_meta[4]["missing_segments"] == [2] and "missing_segments" not in c.nrn_meta[0]
+        with h5py.File(out, "r") as f:
+            quirks = json.loads(f["metadata"][()])["provenance"]["quirks"]
+        kinds = {(q["kind"], q["subject"]) for q in quirks}
+        assert kinds == {("missing_segment_annotation", "S02"), ("segment_past_recording_end", "S02")}
     finally:
         c.close()
 

@@ -11,12 +11,11 @@ import zipfile
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pytest
 
 import strfh5
 from strfh5.cli.main import main
-from strfh5.converters import SOURCES, base, get_converter, template
+from strfh5.converters import SOURCES, get_converter, template
 from strfh5.converters.base import ConversionWarning, QuirkLog, ReleaseFile, check_options, find_root
 from strfh5.errors import ConverterError, MissingRawFileError
 from strfh5.validation import validate

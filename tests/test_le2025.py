@@ -9,7 +9,8 @@ import pytest
 from le2025_fixtures import NAT8A_STIMS, NAT8B_STIMS, RATES, SYNTH8B_STIMS, make_release
 from strfh5.contents import FileContents
 from strfh5.converters import le2025
-from strfh5.converters.spectrogram import SpectrogramParams, n_frames
+from strfh5.converters.base import ConversionWarning
+from strfh5.converters.spectrogram import n_frames
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 
 
@@ -91,7 +92,7 @@ def test_neuron_metadata_from_pprox_and_tables(converted):
 
 
 def test_subset_option_and_flat_layout(tmp_path):
-    truth = make_release(tmp_path / "raw", top=False, seed=3)
+    make_release(tmp_path / "raw", top=False, seed=3)
     out = le2025.convert(tmp_path / "raw", tmp_path / "b.strf.h5", subsets=["nat8b"], dt_ms=10, n_bands=8)
     c = FileContents(str(out))
     try:
@@ -108,14 +109,16 @@ def test_unknown_stimulus_refused_or_skipped(tmp_path):
     with pytest.raises(RawDataError, match="ep_nat8mk0_C"):
         le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8b"], n_bands=8)
     assert not (tmp_path / "x.strf.h5").exists()
-    out = le2025.convert(tmp_path / "raw", tmp_path / "y.strf.h5", subsets=["nat8b"], n_bands=8,
-                         unknown_stimuli="skip")
+    with pytest.warns(ConversionWarning, match="ep_nat8mk0_C"):
+        out = le2025.convert(tmp_path / "raw", tmp_path / "y.strf.h5", subsets=["nat8b"], n_bands=8,
+                             unknown_stimuli="skip")
     c = FileContents(str(out))
     try:
         assert len(c.stim_ids) == 2
         with h5py.File(out, "r") as f:
             meta = json.loads(f["metadata"][()])
-        assert meta["provenance"]["skipped_trials"]["counts"] == {"ep_nat8mk0_C": 6}
+        (q,) = meta["provenance"]["quirks"]
+        assert (q["kind"], q["stimulus"], q["n_trials"]) == ("unknown_stimulus", "ep_nat8mk0_C", 6)
     finally:
         c.close()
 

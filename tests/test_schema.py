@@ -22,12 +22,15 @@ def test_every_shipped_schema_is_draft_2020_12_with_id_and_version():
 def test_source_schema_tightens_core_through_ref():
     ids = schema.source_schemas("demo")
     assert ids["neuron"].endswith("/sources/demo/1.0/neuron.schema.json")
-    good = {"cell_id": "c0", "area": "A1", "animal": "sim", "best_freq_band": 3, "latency_ms": 10.0}
+    good = {"cell_id": "c0", "area": "A1", "animal": "sim", "best_freq_band": 3, "latency_ms": 10.0,
+            "nonlinearity": {"kind": "sigmoid", "spont_hz": 1.0, "peak_hz": 50.0, "slope": 1.0, "threshold": 0.5}}
     assert schema.iter_errors(good, ids["neuron"]) == []
     # the core rule (snr is a number or null) still applies through allOf/$ref
     errs = schema.iter_errors({**good, "snr": "high"}, ids["neuron"])
     assert any(e.startswith("snr:") for e in errs)
     # the source's own tightening
+    errs = schema.iter_errors({**good, "area": "V1"}, ids["neuron"])
+    assert any(e.startswith("area:") for e in errs)
     errs = schema.iter_errors({**good, "area": "V1"}, ids["neuron"])
     assert any(e.startswith("area:") for e in errs)
     assert schema.iter_errors({"area": "V1"}, schema.CORE["neuron"]) == []

@@ -174,6 +174,17 @@ def test_checksums_cover_counts_and_binned(tmp_path, bases):
 
 
 # ------------------------------------------------------ reports and codes
+def test_corrupt_descriptors_are_caught_before_hdf5_allocates_them(tmp_path, bases):
+    """HDF5 allocates what a VLEN descriptor claims; the validator looks at the claim first."""
+    p = M.make(next(c for c in M.CASES if c.name == "responses-row-garbage"), tmp_path, bases)
+    r = validate(p)
+    assert {f.path for f in r.errors} == {"/responses[1, 0]", "/responses[1, 1]", "/responses[1, 2]"}
+    assert all(f.code == "E507" and "more than the whole file" in f.message for f in r.errors)
+    q = M.make(next(c for c in M.CASES if c.name == "responses-bad-heap-address"), tmp_path, bases)
+    (e,) = validate(q).errors
+    assert e.code == "E507" and e.path == "/responses[2]" and "cannot be read" in e.message
+
+
 def test_all_problems_are_reported_not_only_the_first(tmp_path, bases):
     p = tmp_path / "many.strf.h5"
     shutil.copyfile(bases["events"], p)

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     except StrfH5Error as e:
         print(f"strfh5 {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except FileNotFoundError as e:
+    except (FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as e:
         print(f"strfh5 {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConverterError, MissingRawFileError, RawDataError
-from .base import Option, ReleaseFile, SourceInfo, check_options, validated_output
+from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
 from .spectrogram import SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_options, transform_dict
 
 __all__ = ["SOURCE", "convert", "find_subjects", "read_word_table", "segment_onsets", "resample_segment"]
@@ -269,6 +269,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     wavs = _segment_wavs(raw_dir)
     words = read_word_table(raw_dir / "stimuli" / WORD_TABLE)
 
+    log = QuirkLog(SOURCE.id)
     # neurons, from the FIF headers (data are not read here)
     neuron_ids, nrn_meta, layout, native = [], [], {}, {}
     for sub, path in subjects.items():
@@ -286,6 +287,10 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         layout[sub] = (len(neuron_ids), [int(p) for p in picks])
         onsets = segment_onsets(raw, path)
         miss = [k for k, _ in wavs if k not in onsets]
+        if miss:
+            log.add("missing_segment_annotation",
+                    f"{path.name}: no onset annotation for segment(s) {miss}: recorded as missing",
+                    subject=sub, segments=miss)
         for p in picks:
             ch = raw.info["chs"][p]
             name = raw.ch_names[p]
@@ -313,8 +318,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             f"EEG channels as released (0.1 Hz high-pass), in microvolts, resampled to {fs_out:g} Hz with "
             "scipy.signal.resample_poly; info['bads'] channels all NaN; samples in BAD* annotations NaN"
         ),
-        converter={"id": SOURCE.id, "options": {k: (list(v) if isinstance(v, tuple) else v)
-                                                for k, v in opts.items()}},
+        converter=converter_meta(SOURCE, opts),
     )
     with validated_output(
         out_path,
@@ -369,6 +373,11 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 t0 = onsets[seg]
                 start = int(round(t0 * fs))
                 y = resample_segment(data, fs, start, T, up, down)
+                past = (start + (T - 1) * fs * dt_ms / 1000.0) - (data.shape[1] - 1)
+                if past > 0:
+                    log.add("segment_past_recording_end",
+                            f"{path.name}: segment {seg} ends {past / fs:.3f} s after the recording: "
+                            "those samples are NaN", subject=sub, segment=seg, seconds=round(past / fs, 6))
                 # sample times to the nanosecond, so span edges do not depend on float rounding
                 times = np.round((start / fs) + np.arange(T) * (dt_ms / 1000.0), 9)
                 for a, b in spans:
@@ -378,4 +387,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 for c in range(y32.shape[0]):
                     w.write_pair(s, first + c, y32[c][None, :])
             del raw, data
+        if len(log):
+            w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
     return Path(out_path)

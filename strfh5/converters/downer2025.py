@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConverterError, MissingRawFileError, RawDataError
-from .base import Option, ReleaseFile, SourceInfo, check_options, validated_output
+from .base import Option, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
 from .matlab import as_float_vector, as_int_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
 from .spectrogram import SpectrogramParams, params_from_options, spectrogram, spectrogram_options, transform_dict
 
@@ -429,8 +429,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         response_window={"pre_ms": pre_ms, "post_ms": post_ms,
                          "definition": "spikes in [onset - pre_ms, onset + duration + post_ms), ms from onset"},
         bad_sessions=sorted(smeta["bad"]),
-        converter={"id": SOURCE.id, "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in
-                                                dict(opts, stimuli=classes).items()}},
+        converter=converter_meta(SOURCE, dict(opts, stimuli=classes)),
     )
     with validated_output(
         out_path,

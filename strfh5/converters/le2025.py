@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingRawFileError, RawDataError
-from .base import Option, ReleaseFile, SourceInfo, check_options, validated_output
+from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
 from .pprox import PPROX_SCHEMA, PproxUnit, read_pprox
 from .spectrogram import (
     SpectrogramParams,
@@ -352,10 +352,11 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         preparation="urethane-anesthetized adult zebra finches, extracellular single units",
         response_units="ms",
         subsets=subsets,
-        converter={"id": SOURCE.id, "options": _jsonable(dict(opts, subsets=subsets))},
+        converter=converter_meta(SOURCE, dict(opts, subsets=subsets)),
         variants=VARIANTS,
     )
     skipped: dict[str, int] = {}
+    log = QuirkLog(SOURCE.id)
     with validated_output(
         out_path,
         overwrite=overwrite,
@@ -415,10 +416,11 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                     skipped[name] = skipped.get(name, 0) + len(trials)
                     continue
                 w.write_pair(s, n, [t.times_ms for t in trials])
-        if skipped:
-            file_meta["provenance"] = {"skipped_trials": {"reason": "stimulus has no wav in the release",
-                                                          "counts": skipped}}
-            w.set_file_meta(file_meta)
+        for name, k in sorted(skipped.items()):
+            log.add("unknown_stimulus", f"{k} trial(s) name stimulus {name!r}, which has no wav: dropped",
+                    stimulus=name, n_trials=k)
+        if len(log):
+            w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
     return Path(out_path)
 
 
@@ -429,9 +431,3 @@ def resampled_transform(params: SpectrogramParams, audio_fs: float) -> dict:
                        resampler="scipy.signal.resample_poly (polyphase FIR anti-aliasing)")
     return t
 
-
-def _jsonable(d: dict) -> dict:
-    out = {}
-    for k, v in d.items():
-        out[k] = list(v) if isinstance(v, tuple) else v
-    return out
