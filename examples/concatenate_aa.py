@@ -29,9 +29,11 @@ def main(outdir: str) -> None:
     data = os.path.join(outdir, "data")
     os.makedirs(data, exist_ok=True)
     p1 = strfh5.write_simulated(os.path.join(data, "aa1_like.strf.h5"), preset="aa1", n_stimuli=8,
-                                n_neurons=12, n_bins=(60, 90), overwrite=True, seed=11)
+                                n_neurons=12, n_bins=(60, 90), animals={"gg0304": 6, "gg0412": 6},
+                                overwrite=True, seed=11)
     p2 = strfh5.write_simulated(os.path.join(data, "aa2_like.strf.h5"), preset="aa2", n_stimuli=10,
-                                n_neurons=24, n_bins=(60, 90), overwrite=True, seed=12)
+                                n_neurons=24, n_bins=(60, 90), animals={"yy0101": 12, "oo0207": 12},
+                                overwrite=True, seed=12)
     aa1 = strfh5.load(p1, dt_ms=DT_MS)
     aa2 = strfh5.load(p2, dt_ms=DT_MS)
     print(f"aa1: {aa1}")

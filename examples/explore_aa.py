@@ -30,7 +30,8 @@ def main(outdir: str) -> None:
     data = os.path.join(outdir, "data")
     os.makedirs(data, exist_ok=True)
     aa1_path = strfh5.write_simulated(os.path.join(data, "aa1_like.strf.h5"), preset="aa1", n_stimuli=10,
-                                      n_neurons=20, n_bins=(80, 120), overwrite=True, seed=1)
+                                      n_neurons=20, n_bins=(80, 120), animals={"gg0304": 10, "gg0412": 10},
+                                      overwrite=True, seed=1)
 
     # 1. load (eager: everything in memory, file closed)
     aa1 = strfh5.load(aa1_path, dt_ms=DT_MS)

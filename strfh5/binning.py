@@ -176,20 +176,19 @@ def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = Non
                                     contents.info.encoding)
     from .errors import CorruptDataError
 
-    f = contents._handle()
+    from .h5io import read_vlen_row
+
     path = contents.path
-    raw = f[L.RESPONSES][s]
-    reps = np.asarray(contents.repeats[s], dtype=np.int64)
     nidx = None if neurons is None else np.asarray(neurons, dtype=np.int64)
+    raw = read_vlen_row(contents.dataset(L.RESPONSES), s, nidx)
+    reps = np.asarray(contents.repeats[s], dtype=np.int64)
     if nidx is not None:
-        raw, reps = raw[nidx], reps[nidx]
+        reps = reps[nidx]
     present = reps > 0
     lens = _lengths(raw)
     which = np.arange(reps.size) if nidx is None else nidx
     if contents.info.encoding == L.ENCODING_EVENTS:
-        craw = f[L.COUNTS][s]
-        if nidx is not None:
-            craw = craw[nidx]
+        craw = read_vlen_row(contents.dataset(L.COUNTS), s, nidx)
         clens = _lengths(craw)
         parts_c = [c for c, p in zip(craw, present) if p]
         counts = np.concatenate(parts_c).astype(np.int64, copy=False) if parts_c else np.empty(0, np.int64)

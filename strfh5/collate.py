@@ -11,7 +11,6 @@ from .errors import StrfH5Error
 
 __all__ = ["neural_collate", "Batch"]
 
-_BATCH_KEYS = ("stims", "responses", "valid_mask", "stim_meta")
 
 
 class Batch(dict):

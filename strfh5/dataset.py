@@ -32,7 +32,6 @@ Where strfh5 differs from deepSTRF
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Callable, Iterator
 
@@ -56,7 +55,6 @@ from .transforms import (
 
 __all__ = ["NeuralDataset", "AudioNeuralDataset", "VideoNeuralDataset", "Item", "ResponseRow", "dataset_from_contents"]
 
-_ITEM_KEYS = ("stims", "responses", "neuron_indices", "stim_meta", "stim_index")
 _MISSING = object()
 
 
@@ -457,6 +455,8 @@ class NeuralDataset(torch.utils.data.Dataset):
             if neurons is None:
                 return data, reps
             return _gather_rows(data, reps, neurons)
+        if neurons is not None and len(neurons) == self.N_neurons and neurons == self._all_neurons():
+            neurons = None  # whole row: no per-neuron indexing
         data, reps = self._read_block(s, neurons)
         if self._resp_ops:
             nrn = np.arange(self.N_neurons) if neurons is None else np.asarray(neurons, dtype=np.int64)
@@ -464,6 +464,12 @@ class NeuralDataset(torch.utils.data.Dataset):
             for op in self._resp_ops:
                 data = self._apply_resp_op(op, data, row_neurons)
         return data, reps
+
+    def _all_neurons(self) -> list[int]:
+        cached = getattr(self, "_all_neurons_list", None)
+        if cached is None or len(cached) != self.N_neurons:
+            cached = self._all_neurons_list = list(range(self.N_neurons))
+        return cached
 
     def row_tensors(self, s: int, neurons: Sequence[int] | None = None) -> list[torch.Tensor | None]:
         """The ``(R, T)`` float32 tensors of row ``s`` (None where missing), binned and transformed."""
@@ -750,11 +756,11 @@ class NeuralDataset(torch.utils.data.Dataset):
             return self
         return NotImplemented
 
-    def compute_neuron_quality(self, max_ccmax_iters: int = 126) -> dict:
+    def compute_neuron_quality(self, max_ccmax_iters: int = 126, seed: int = 0) -> dict:
         """Per-neuron SNR and CCmax written into ``nrn_meta`` (see :func:`strfh5.quality.compute_neuron_quality`)."""
         from .quality import compute_neuron_quality
 
-        return compute_neuron_quality(self, max_ccmax_iters=max_ccmax_iters)
+        return compute_neuron_quality(self, max_ccmax_iters=max_ccmax_iters, seed=seed)
 
     # ------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -788,12 +794,21 @@ class NeuralDataset(torch.utils.data.Dataset):
         if self.lazy:
             self._resp_ops.append(op)
             return
+        # out of place: row tensors may be shared (e.g. with the inputs of a concatenation)
         N = self.N_neurons
         for s, (data, reps) in enumerate(self._blocks):
-            if data.numel() == 0:
-                continue
-            row_neurons = np.repeat(np.arange(N), reps)
-            data.copy_(self._apply_resp_op(op, data, row_neurons))
+            new = self._apply_resp_op(op, data, np.repeat(np.arange(N), reps)) if data.numel() else data
+            self._blocks[s] = (new, reps)
+            old = self.responses[s]
+            over = getattr(old, "_over", None) if isinstance(old, ResponseRow) else None
+            row = ResponseRow(new, reps)
+            if isinstance(old, ResponseRow):
+                for n, t in (over or {}).items():
+                    row._over[n] = t if torch.isnan(t).all() else self._apply_resp_op(op, t, np.full(t.shape[0], n))
+                self.responses[s] = row
+            else:  # a user-built list: transform each recorded element
+                self.responses[s] = [t if torch.isnan(t).all() else self._apply_resp_op(op, t, np.full(t.shape[0], n))
+                                     for n, t in enumerate(old)]
 
     def _add_stim_op(self, op: tuple) -> None:
         if self.lazy:

@@ -49,7 +49,7 @@ from __future__ import annotations
 import itertools
 import math
 from functools import lru_cache
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 import torch
@@ -304,13 +304,14 @@ def _split_moments(G: torch.Tensor, splits: torch.Tensor, chunk: int = 256):
     r = u.shape[1]
     a = u.sum(1)  # (K,)
     b = r - a
+    uu = (u[:, :, None] * u[:, None, :]).reshape(u.shape[0], r * r)  # (K, r*r): u'Gu = vec(G) . vec(uu')
     outs = []
     for i in range(0, G.shape[0], chunk):
         g = G[i : i + chunk]
         g1 = g.sum(-1)  # (n, r)
         tot = g1.sum(-1, keepdim=True)  # (n, 1)
         uG1 = g1 @ u.T  # (n, K)
-        uGu = ((u @ g) * u).sum(-1)  # (n, K)
+        uGu = g.reshape(g.shape[0], r * r) @ uu.T  # (n, K), one GEMM
         outs.append(((uG1 - uGu) / (a * b), uGu / a**2, (tot - 2 * uG1 + uGu) / b**2))
     return tuple(torch.cat(t, 0) for t in zip(*outs))
 

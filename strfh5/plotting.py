@@ -10,7 +10,7 @@ the ``(S, N)`` map of recorded pairs.  Both return the figure and never call
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def _draw_stim(ax, stim: np.ndarray, duration_ms: float, dt_ms: float) -> None:
         idx = np.linspace(0, T - 1, k).round().astype(int) if T else np.array([], int)
         if idx.size:
             strip = np.concatenate([frames[..., i] for i in idx], axis=1)
-            H, W = frames.shape[0], frames.shape[1]
+            H = frames.shape[0]
             ax.imshow(strip, cmap="gray", aspect="auto", extent=[0, duration_ms, H, 0])
             for j, i in enumerate(idx):
                 ax.text((j + 0.02) * duration_ms / k, H * 0.08, f"{i * dt_ms:g} ms", color="yellow", fontsize=7,

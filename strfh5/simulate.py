@@ -52,7 +52,7 @@ import hashlib
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -913,7 +913,7 @@ def simulate_dataset(preset: str | None = None, **params):
 
 
 def _count_dtype(plan: _Plan):
-    """A count type that cannot overflow in practice, or None (let the writer choose at close).
+    """uint8 when no count can exceed it in practice, else None (the writer chooses at close).
 
     The bound is the largest possible rate (peak x a 6-sigma trial gain); a
     Poisson count more than ~10x its mean plus 50 has probability below 1e-40.
@@ -926,10 +926,9 @@ def _count_dtype(plan: _Plan):
     else:  # per-repeat spike counts
         span_ms = float(plan.n_bins.max(initial=0)) * float(p["dt_ms"]) + float(p["pre_ms"]) + float(p["post_ms"])
     worst = 10.0 * peak * span_ms / 1000.0 + 50.0
-    for dt in L.COUNT_DTYPES:
-        if worst <= np.iinfo(dt).max:
-            return dt
-    return None
+    # only uint8 can be fixed in advance: it is the smallest type, as SPEC §4 requires, whatever
+    # the counts; a wider bound lets the writer pick the smallest type from the values at close
+    return np.dtype("u1") if worst <= 255 else None
 
 
 def write_simulated(path, preset: str | None = None, *, overwrite: bool = False, progress: bool = False,

@@ -172,3 +172,15 @@ def test_video_helpers(tmp_path):
     assert r2.stims[1].shape == (3, 8, 6, 3) and r2.responses[1][0].shape == (1, 3)
     with pytest.raises(TransformError):
         v.change_temporal_resolution(20)
+
+
+def test_transform_of_a_concatenation_leaves_inputs_untouched(tmp_path):
+    e, _, resp = _pair(tmp_path)
+    other = strfh5.from_lists([np.ones((1, 4, 5), np.float32)], [[np.full((1, 5), 3)]], dt_ms=5,
+                              neuron_ids=["other"])
+    before = e.responses[0][0].clone()
+    combined = e + other
+    combined.normalize_responses("max")
+    assert torch.equal(e.responses[0][0], before)
+    assert combined.responses[0][0].max().item() <= 1.0
+    assert combined.responses[3][3].max().item() == 1.0

@@ -1,0 +1,81 @@
+"""``python -m benchmarks``: run the strfh5 benchmark suite, print the table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .scales import DEFAULT_SCALES, SCALES
+
+
+def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Benchmark strfh5 against a deepSTRF-style torch.save list of lists, a naive "
+                    "one-dataset-per-pair HDF5 layout and raw h5py row reads; print ratios and goals.",
+    )
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options shared by ``python -m benchmarks`` and ``strfh5 bench``."""
+    p.add_argument("--scales", default=",".join(DEFAULT_SCALES),
+                   help=f"comma-separated scales (default: %(default)s; known: {', '.join(SCALES)})")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke mode: tiny versions of the scales, one run per figure (seconds)")
+    p.add_argument("--large", action="store_true",
+                   help="also generate (once) the 'large' file and measure the peak RSS of a lazy epoch over it")
+    p.add_argument("--large-gb", type=float, default=20.0, metavar="GB",
+                   help="size of the 'large' file on disk (default: %(default)s)")
+    grp = p.add_mutually_exclusive_group()
+    grp.add_argument("--concat-large", dest="concat_large", action="store_true", default=None,
+                     help="include the 2 x 1 GB concatenation sources (default in full mode)")
+    grp.add_argument("--no-concat-large", dest="concat_large", action="store_false",
+                     help="skip the 2 x 1 GB concatenation sources")
+    p.add_argument("--data-dir", default=os.path.join("bench_output", "data"), metavar="DIR",
+                   help="cache of generated files (default: %(default)s)")
+    p.add_argument("--json", default=os.path.join("bench_output", "results.json"), metavar="OUT",
+                   help="where to write the results document (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=None, metavar="K",
+                   help="timed figures report the median of up to K runs (default 3; 1 with --quick)")
+    p.add_argument("--quality-ref-neurons", type=int, default=100, metavar="N",
+                   help="run the loop reference of compute_neuron_quality on N neurons and extrapolate "
+                        "(0 = all; default %(default)s)")
+    p.add_argument("--isolation", choices=("fork", "spawn"), default="fork",
+                   help="process per figure: fork the suite process (fast) or spawn a fresh interpreter")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def run_from_args(args) -> int:
+    from .suite import Options, format_table, run
+
+    scales = tuple(s.strip() for s in args.scales.split(",") if s.strip())
+    opts = Options(
+        scales=scales, quick=args.quick, large=args.large, large_gb=args.large_gb,
+        concat_large=args.concat_large, data_dir=args.data_dir, isolation=args.isolation,
+        quality_ref_neurons=args.quality_ref_neurons or None, k=args.repeats, verbose=not args.quiet,
+    )
+    try:
+        doc = run(opts)
+    except ValueError as e:
+        print(f"benchmarks: error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(doc))
+    if args.json:
+        folder = os.path.dirname(os.path.abspath(args.json))
+        os.makedirs(folder, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=1, default=float)
+        print(f"results written to {args.json}")
+    return 1 if any(r["status"] == "ERROR" for r in doc["rows"]) else 0
+
+
+def main(argv=None) -> int:
+    return run_from_args(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
