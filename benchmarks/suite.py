@@ -102,12 +102,41 @@ def _ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
 
+def _preimport() -> None:
+    """Import what the figures use once, before forking, so no figure times an import.
+
+    Holds no data and opens no file: a forked child inherits only code.
+    """
+    import h5py  # noqa: F401
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+    import torch.utils.data  # noqa: F401
+
+    import strfh5  # noqa: F401
+    import strfh5.binning  # noqa: F401
+    import strfh5.collate  # noqa: F401
+    import strfh5.concatenation  # noqa: F401
+    import strfh5.dataset  # noqa: F401
+    import strfh5.metrics  # noqa: F401
+    import strfh5.quality  # noqa: F401
+    import strfh5.reader  # noqa: F401
+    import strfh5.simulate  # noqa: F401
+    import strfh5.virtual  # noqa: F401
+    import strfh5.converters.spectrogram  # noqa: F401
+
+    from . import baselines, figures, scales  # noqa: F401
+
+    for name in ("load", "neural_collate", "concat", "write_simulated"):
+        getattr(strfh5, name)
+
+
 def run(opts: Options) -> dict:
     """Run the suite; returns the results document (see the module docstring)."""
     from . import scales as SC
 
     log = _Log(opts.verbose)
     t_start = time.perf_counter()
+    _preimport()
     data_dir = os.path.abspath(opts.data_dir)
     os.makedirs(data_dir, exist_ok=True)
     iso = opts.isolation

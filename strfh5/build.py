@@ -14,6 +14,7 @@ import numpy as np
 
 from . import layout as L
 from . import schema as _schema
+from .arguments import as_numpy, positive_number
 from .contents import FileInfo, MemoryContents
 from .errors import InvalidDataError
 from .writer import _check_unique, normalize_binned, normalize_events
@@ -31,10 +32,6 @@ def _infer_stim_kind(stims: Sequence) -> str:
             f"stims[0] has {nd} axes; expected (1, F, T) spectrogram, (1, T_audio) waveform or (1, H, W, T) video"
         )
     return kinds[nd]
-
-
-def _np(x):
-    return x.numpy() if hasattr(x, "numpy") and not isinstance(x, np.ndarray) else np.asarray(x)
 
 
 def contents_from_lists(
@@ -62,13 +59,8 @@ def contents_from_lists(
         raise InvalidDataError("pass exactly one of responses= (binned) or spike_times= (events)")
     encoding = L.ENCODING_BINNED if responses is not None else L.ENCODING_EVENTS
     table = responses if responses is not None else spike_times
-    try:
-        dt_ms = float(dt_ms)
-    except (TypeError, ValueError):
-        raise InvalidDataError(f"dt_ms must be a positive number, got {dt_ms!r}") from None
-    if not np.isfinite(dt_ms) or dt_ms <= 0:
-        raise InvalidDataError(f"dt_ms must be a positive number, got {dt_ms!r}")
-    stims = [_np(x) for x in stims]
+    dt_ms = positive_number(dt_ms, "dt_ms")
+    stims = [as_numpy(x) for x in stims]
     S = len(stims)
     stim_kind = stim_kind or _infer_stim_kind(stims)
     if stim_kind not in L.STIM_KINDS:
@@ -157,7 +149,7 @@ def contents_from_lists(
         rows.append(out_row)
     wf = None
     if waveforms is not None:
-        wf = [None if w is None else (_np(w[0]), float(w[1])) for w in waveforms]
+        wf = [None if w is None else (as_numpy(w[0]), float(w[1])) for w in waveforms]
         if len(wf) != S:
             raise InvalidDataError(f"waveforms has {len(wf)} entries for {S} stimuli")
     info = FileInfo(
@@ -180,7 +172,7 @@ def _events_dtype(value, default):
     """Keep float32 spike times float32 (lossless), everything else float64."""
     try:
         for t in value or ():
-            t = _np(t)
+            t = as_numpy(t)
             return np.dtype("<f4") if t.dtype == np.float32 else default
     except TypeError:
         pass

@@ -959,7 +959,7 @@ def materialize(path, out, *, overwrite: bool = False, allow_external: bool = Fa
         The path written.
     """
     from .contents import FileContents
-    from .writer import StreamWriter
+    from .writer import write_contents
 
     path, out = os.fspath(path), os.fspath(out)
     if os.path.exists(out) and not overwrite:
@@ -972,33 +972,7 @@ def materialize(path, out, *, overwrite: bool = False, allow_external: bool = Fa
         info = contents.info
         meta = dict(info.metadata)
         meta["materialized_from"] = {"uuid": info.uuid, "file": os.path.basename(path)}
-        events = info.encoding == L.ENCODING_EVENTS
-        w = StreamWriter(
-            part,
-            encoding=info.encoding,
-            dt_ms=info.dt_ms,
-            stim_kind=info.stim_kind,
-            stim_dims=info.stim_dims,
-            neuron_ids=contents.neuron_ids,
-            nrn_meta=contents.nrn_meta,
-            file_meta=meta,
-            schemas=info.schemas,
-            response_kind=info.response_kind,
-            transform=info.transform,
-            time_dtype=contents.stored_dtype() if events else "float64",
-            allow_duplicate_ids=True,
-        )
-        with w:
-            for s in range(contents.S):
-                if info.stim_kind == L.STIM_WAVEFORM:
-                    w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
-                                   n_bins=int(contents.n_bins[s]), sample_rate=contents.stim_sample_rate(s))
-                else:
-                    wf = contents.waveform(s)
-                    w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
-                                   waveform=None if wf is None else wf[0],
-                                   sample_rate=None if wf is None else wf[1])
-                w.write_row(s, contents.row(s))
+        write_contents(contents, part, file_meta=meta, schemas=info.schemas, allow_duplicate_ids=True)
         if info.concatenated:
             src = contents._handle()
             with h5py.File(part, "a") as f:

@@ -27,10 +27,11 @@ import numpy as np
 
 from . import layout as L
 from . import schema as _schema
+from .arguments import as_numpy, positive_number
 from .contents import Contents, Events
 from .errors import DuplicateIdError, InvalidDataError, MetadataError
 
-__all__ = ["StreamWriter", "save", "normalize_binned", "normalize_events"]
+__all__ = ["StreamWriter", "save", "write_contents", "normalize_binned", "normalize_events"]
 
 _STR = h5py.string_dtype("utf-8")
 _SCRATCH_INT = np.dtype("<u4")
@@ -45,8 +46,7 @@ def normalize_binned(value, n_bins: int, response_kind: str, where: str):
     """
     if value is None:
         return None
-    a = value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) else value
-    a = np.asarray(a)
+    a = as_numpy(value)
     if a.ndim == 1 and n_bins and a.size == n_bins:
         a = a.reshape(1, n_bins)
     if a.ndim != 2:
@@ -99,7 +99,7 @@ def normalize_events(value, time_dtype: np.dtype, where: str) -> Events | None:
     counts = np.empty(len(trials), dtype=np.int64)
     parts = []
     for r, t in enumerate(trials):
-        t = np.asarray(t.numpy() if hasattr(t, "numpy") and not isinstance(t, np.ndarray) else t)
+        t = as_numpy(t)
         if t.ndim != 1:
             t = t.reshape(-1) if t.size <= 1 else t
             if t.ndim != 1:
@@ -289,12 +289,7 @@ class StreamWriter:
             raise InvalidDataError(f"encoding {encoding!r} is not one of {L.ENCODINGS}")
         if stim_kind not in L.STIM_KINDS:
             raise InvalidDataError(f"stim_kind {stim_kind!r} is not one of {L.STIM_KINDS}")
-        try:
-            dt_ms = float(dt_ms)
-        except (TypeError, ValueError):
-            raise InvalidDataError(f"dt_ms must be a positive number, got {dt_ms!r}") from None
-        if not np.isfinite(dt_ms) or dt_ms <= 0:
-            raise InvalidDataError(f"dt_ms must be a positive number, got {dt_ms!r}")
+        dt_ms = positive_number(dt_ms, "dt_ms")
         response_kind = response_kind or L.ENCODING_RESPONSE_KINDS[encoding][0]
         if response_kind not in L.ENCODING_RESPONSE_KINDS[encoding]:
             raise InvalidDataError(
@@ -412,7 +407,7 @@ class StreamWriter:
         self._check_open()
         s = self.S
         where = f"stimulus {s}" + (f" ({id!r})" if id is not None else "")
-        a = np.asarray(data.numpy() if hasattr(data, "numpy") and not isinstance(data, np.ndarray) else data)
+        a = as_numpy(data)
         ndim = L.STIM_KIND_NDIM[self.stim_kind]
         if a.ndim == ndim - 1:
             a = a[None]
@@ -454,7 +449,7 @@ class StreamWriter:
         if self.stim_kind == L.STIM_WAVEFORM:
             g[L.STIM_DATA].attrs[L.ATTR_SAMPLE_RATE] = float(sample_rate)
         elif waveform is not None:
-            w = np.asarray(waveform.numpy() if hasattr(waveform, "numpy") and not isinstance(waveform, np.ndarray) else waveform)
+            w = as_numpy(waveform)
             if w.ndim == 1:
                 w = w[None]
             if w.ndim != 2 or w.dtype.kind not in "fiu":
@@ -696,9 +691,17 @@ def save(dataset, path, *, overwrite: bool = False) -> str:
             f"cannot save {path}: the dataset has reader-side transforms applied ({names}); strfh5 files hold "
             "raw data — save the untransformed dataset (the transforms are reapplied at load)"
         )
+    return write_contents(contents, path, overwrite=overwrite)
+
+
+def write_contents(contents: Contents, path, **writer_kwargs) -> str:
+    """Stream ``contents`` (in memory or another file) into a new file, row by row.
+
+    ``writer_kwargs`` override the :class:`StreamWriter` arguments taken from
+    the contents (e.g. ``file_meta``, ``overwrite``). Returns the path written.
+    """
     info = contents.info
-    w = StreamWriter(
-        path,
+    kwargs = dict(
         encoding=info.encoding,
         dt_ms=info.dt_ms,
         stim_kind=info.stim_kind,
@@ -710,15 +713,16 @@ def save(dataset, path, *, overwrite: bool = False) -> str:
         response_kind=info.response_kind,
         transform=info.transform,
         time_dtype=contents.stored_dtype() if info.encoding == L.ENCODING_EVENTS else np.float64,
-        overwrite=overwrite,
     )
+    kwargs.update(writer_kwargs)
+    w = StreamWriter(path, **kwargs)
     with w:
         for s in range(contents.S):
-            wf = contents.waveform(s)
             if info.stim_kind == L.STIM_WAVEFORM:
                 w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
                                n_bins=int(contents.n_bins[s]), sample_rate=contents.stim_sample_rate(s))
             else:
+                wf = contents.waveform(s)
                 w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
                                waveform=None if wf is None else wf[0], sample_rate=None if wf is None else wf[1])
             w.write_row(s, contents.row(s))

@@ -190,7 +190,7 @@ def test_code_appendix_equals_the_validator_table():
 def test_spec_names_the_constants_of_layout():
     text = _spec()
     for value in (L.DIGEST_ALGORITHM, L.ATTR_TRANSFORM, L.ATTR_SAMPLE_RATE, L.ATTR_ALGORITHM, "fletcher32",
-                  "<!-- section 9 is written by the concatenation work -->"):
+                  L.SOURCE_PATHS, L.SOURCE_UUIDS, L.SOURCE_STIM_OFFSETS, L.SOURCE_NEURON_OFFSETS, L.SOURCE_STIM_ROWS):
         assert value in text, value
     assert f"{0:0{L.STIM_GROUP_DIGITS}d}" in text
 

@@ -1,0 +1,42 @@
+"""Checks and conversions of user arguments shared across the library.
+
+Each helper raises the strfh5 exception class the caller names, with a message
+naming the argument and the bad value, so every module refuses bad input the
+same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Type
+
+import numpy as np
+
+from .errors import InvalidDataError, StrfH5Error
+
+__all__ = ["positive_number", "as_numpy"]
+
+
+def positive_number(value, name: str, error: Type[StrfH5Error] = InvalidDataError, where: str = "") -> float:
+    """``value`` as a finite, positive float; else raise ``error`` naming ``name``.
+
+    >>> positive_number("5", "dt_ms")
+    5.0
+    """
+    prefix = f"{where}: " if where else ""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise error(f"{prefix}{name} must be a positive number, got {value!r}") from None
+    if not math.isfinite(x) or x <= 0:
+        raise error(f"{prefix}{name} must be a positive number, got {value!r}")
+    return x
+
+
+def as_numpy(x) -> np.ndarray:
+    """A numpy view of an array-like or a (CPU) torch tensor, without importing torch."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
