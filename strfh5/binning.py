@@ -39,8 +39,9 @@ from typing import Sequence
 import numpy as np
 
 from . import layout as L
+from .arguments import positive_number
 from .contents import Contents, Events
-from .errors import BinningError
+from .errors import BinningError, CorruptDataError
 
 __all__ = ["ReadGrid", "RawRow", "read_raw_row", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window"]
 
@@ -155,6 +156,16 @@ def _lengths(obj_array) -> np.ndarray:
     return np.fromiter(map(len, obj_array), dtype=np.int64, count=len(obj_array))
 
 
+def _refuse_first_bad(bad: np.ndarray, which: np.ndarray, message) -> None:
+    """Raise CorruptDataError for the first element flagged in ``bad``.
+
+    ``message(j, n)`` gives the text for element ``j`` of the row, neuron ``n = which[j]``.
+    """
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise CorruptDataError(message(j, int(which[j])))
+
+
 def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = None, dtype=None) -> RawRow:
     """Read stimulus row ``s`` (for ``neurons``, all when None) as a :class:`RawRow`.
 
@@ -174,8 +185,6 @@ def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = Non
     if type(contents) is not FileContents:
         return RawRow.from_elements(contents.row(s, None if neurons is None else list(neurons)),
                                     contents.info.encoding)
-    from .errors import CorruptDataError
-
     from .h5io import read_vlen_row
 
     path = contents.path
@@ -201,25 +210,16 @@ def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = Non
                 bad = np.zeros_like(bad)
                 bad[np.flatnonzero(present)[bad_p]] = True
         bad |= (~present) & (lens > 0)
-        if bad.any():
-            j = int(np.flatnonzero(bad)[0])
-            n = int(which[j])
-            raise CorruptDataError(
-                f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} spike times and /{L.COUNTS}[{s}, {n}] "
-                f"{clens[j]} counts, which contradicts /{L.REPEATS}[{s}, {n}] = {reps[j]}"
-            )
+        _refuse_first_bad(bad, which, lambda j, n: (
+            f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} spike times and /{L.COUNTS}[{s}, {n}] "
+            f"{clens[j]} counts, which contradicts /{L.REPEATS}[{s}, {n}] = {reps[j]}"))
         parts = [t for t, p in zip(raw, present) if p]
         values = np.concatenate(parts) if parts else np.empty(0)
         return RawRow(reps, values, counts)
     T = int(contents.n_bins[s])
-    bad = lens != reps * T
-    if bad.any():
-        j = int(np.flatnonzero(bad)[0])
-        n = int(which[j])
-        raise CorruptDataError(
-            f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} values, expected repeats x n_bins "
-            f"= {reps[j]} x {T} = {reps[j] * T}"
-        )
+    _refuse_first_bad(lens != reps * T, which, lambda j, n: (
+        f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} values, expected repeats x n_bins "
+        f"= {reps[j]} x {T} = {reps[j] * T}"))
     # missing elements are empty: concatenating the whole row adds nothing for them
     if not present.any():
         return RawRow(reps, np.empty(0, np.float32))
@@ -394,15 +394,7 @@ def plan(contents: Contents, dt_ms=None, window_ms=None) -> ReadGrid:
     info = contents.info
     where = contents.path or "<memory>"
     file_dt = float(info.dt_ms)
-    if dt_ms is None:
-        dt = file_dt
-    else:
-        try:
-            dt = float(dt_ms)
-        except (TypeError, ValueError):
-            raise BinningError(f"{where}: dt_ms must be a positive number of ms, got {dt_ms!r}") from None
-        if not math.isfinite(dt) or dt <= 0:
-            raise BinningError(f"{where}: dt_ms must be a positive number of ms, got {dt_ms!r}")
+    dt = file_dt if dt_ms is None else positive_number(dt_ms, "dt_ms", BinningError, where=where)
     k = _int_ratio(dt, file_dt)
     m = _int_ratio(file_dt, dt)
     if k == 1:

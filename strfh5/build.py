@@ -8,7 +8,7 @@ rules with the same element checks the writer applies, and returns a
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from . import schema as _schema
 from .arguments import as_numpy, positive_number
 from .contents import FileInfo, MemoryContents
 from .errors import InvalidDataError
-from .writer import _check_unique, normalize_binned, normalize_events
+from .elements import check_unique_ids, normalize_binned, normalize_events
 
 __all__ = ["from_lists", "contents_from_lists"]
 
@@ -117,8 +117,8 @@ def contents_from_lists(
     neuron_ids = [str(x) for x in neuron_ids] if neuron_ids is not None else [str(i) for i in range(N)]
     if len(stim_ids) != S or len(neuron_ids) != N:
         raise InvalidDataError(f"{len(stim_ids)} stim ids for {S} stimuli / {len(neuron_ids)} neuron ids for {N} neurons")
-    _check_unique(stim_ids, "stimulus")
-    _check_unique(neuron_ids, "neuron")
+    check_unique_ids(stim_ids, "stimulus")
+    check_unique_ids(neuron_ids, "neuron")
     stim_meta = [dict(m) for m in stim_meta] if stim_meta is not None else [{} for _ in range(S)]
     nrn_meta = [dict(m) for m in nrn_meta] if nrn_meta is not None else [{} for _ in range(N)]
     if len(stim_meta) != S:

@@ -16,7 +16,6 @@ Two implementations share one interface:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Sequence

@@ -14,15 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
+from .arguments import as_numpy as _np
+from .arguments import positive_number
 from .errors import InvalidDataError
 
 __all__ = ["plot_stim_with_response", "plot_coverage"]
-
-
-def _np(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def _pyplot():
@@ -111,12 +107,7 @@ def plot_stim_with_response(stim, response, dt_ms: float, title: str | None = No
     matplotlib.figure.Figure
     """
     plt = _pyplot()
-    try:
-        dt_ms = float(dt_ms)
-    except (TypeError, ValueError):
-        raise InvalidDataError(f"dt_ms must be a positive number, got {dt_ms!r}") from None
-    if not np.isfinite(dt_ms) or dt_ms <= 0:
-        raise InvalidDataError(f"dt_ms must be a positive number, got {dt_ms!r}")
+    dt_ms = positive_number(dt_ms, "dt_ms", InvalidDataError)
     s = _np(stim)
     spikes = response is not None and _is_spike_times(response)
     r = None

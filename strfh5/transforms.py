@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import layout as L
+from .arguments import positive_number
 from .errors import TransformError
 
 __all__ = [
@@ -38,12 +39,7 @@ __all__ = [
 
 def smooth_window_bins(window_ms: float, dt_ms: float) -> int:
     """``window_ms`` in bins of ``dt_ms``, rounded to the nearest odd number (at least 1)."""
-    try:
-        w = float(window_ms)
-    except (TypeError, ValueError):
-        raise TransformError(f"smooth_responses: window_ms must be a positive number, got {window_ms!r}") from None
-    if not math.isfinite(w) or w <= 0:
-        raise TransformError(f"smooth_responses: window_ms must be a positive number, got {window_ms!r}")
+    w = positive_number(window_ms, "window_ms", TransformError, where="smooth_responses")
     x = w / float(dt_ms)
     return max(1, 2 * int(math.floor((x - 1.0) / 2.0 + 0.5)) + 1)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import uuid as _uuid
-from typing import Any, Iterable, Sequence
+from typing import Sequence
 
 import h5py
 import numpy as np
@@ -28,193 +28,14 @@ import numpy as np
 from . import layout as L
 from . import schema as _schema
 from .arguments import as_numpy, positive_number
-from .contents import Contents, Events
+from .contents import Contents
+from .elements import check_id_text, check_unique_ids, normalize_binned, normalize_events
 from .errors import DuplicateIdError, InvalidDataError, MetadataError
+from .vlen_sink import VlenSink
 
-__all__ = ["StreamWriter", "save", "write_contents", "normalize_binned", "normalize_events"]
+__all__ = ["StreamWriter", "save", "write_contents"]
 
 _STR = h5py.string_dtype("utf-8")
-_SCRATCH_INT = np.dtype("<u4")
-
-
-# --------------------------------------------------------------- element checks
-def normalize_binned(value, n_bins: int, response_kind: str, where: str):
-    """Check one binned element; return a 2-D array ``(R, n_bins)`` or None (missing).
-
-    Counts must be finite, non-negative integers; continuous signals are
-    stored as float32 and may contain NaN.
-    """
-    if value is None:
-        return None
-    a = as_numpy(value)
-    if a.ndim == 1 and n_bins and a.size == n_bins:
-        a = a.reshape(1, n_bins)
-    if a.ndim != 2:
-        raise InvalidDataError(f"{where}: a binned response must be an (R, T) array, got shape {a.shape}")
-    if a.shape[0] == 0:
-        return None
-    if a.shape[1] != n_bins:
-        raise InvalidDataError(
-            f"{where}: response has T = {a.shape[1]} bins but the stimulus has n_bins = {n_bins}"
-        )
-    if response_kind == L.RESPONSE_CONTINUOUS:
-        if a.dtype.kind not in "fiub":
-            raise InvalidDataError(f"{where}: continuous responses must be numeric, got dtype {a.dtype}")
-        return np.ascontiguousarray(a, dtype=L.CONTINUOUS_DTYPE)
-    # counts
-    if a.dtype.kind in "ub":
-        return a
-    if a.dtype.kind == "i":
-        if a.size and a.min() < 0:
-            raise InvalidDataError(f"{where}: spike counts must be non-negative, found {a.min()}")
-        return a
-    if a.dtype.kind == "f":
-        if not np.all(np.isfinite(a)):
-            raise InvalidDataError(f"{where}: spike counts must be finite, found NaN or Inf")
-        if a.size and a.min() < 0:
-            raise InvalidDataError(f"{where}: spike counts must be non-negative, found {a.min()}")
-        if not np.array_equal(a, np.floor(a)):
-            raise InvalidDataError(
-                f"{where}: spike counts must be integers, found non-integer values "
-                "(write continuous signals with response_kind='continuous')"
-            )
-        return a.astype(np.int64)
-    raise InvalidDataError(f"{where}: spike counts must be numeric, got dtype {a.dtype}")
-
-
-def normalize_events(value, time_dtype: np.dtype, where: str) -> Events | None:
-    """Check one events element (list of per-repeat spike-time arrays, or :class:`Events`)."""
-    if value is None:
-        return None
-    if isinstance(value, Events):
-        trials = value.trials()
-    else:
-        if isinstance(value, np.ndarray) and value.dtype != object:
-            raise InvalidDataError(
-                f"{where}: spike times must be a list of per-repeat 1-D arrays, got one array of shape {value.shape}"
-            )
-        trials = list(value)
-    if len(trials) == 0:
-        return None
-    counts = np.empty(len(trials), dtype=np.int64)
-    parts = []
-    for r, t in enumerate(trials):
-        t = as_numpy(t)
-        if t.ndim != 1:
-            t = t.reshape(-1) if t.size <= 1 else t
-            if t.ndim != 1:
-                raise InvalidDataError(f"{where} repeat {r}: spike times must be 1-D, got shape {t.shape}")
-        if t.dtype.kind not in "fiu":
-            raise InvalidDataError(f"{where} repeat {r}: spike times must be numbers, got dtype {t.dtype}")
-        if t.size and not np.all(np.isfinite(t)):
-            raise InvalidDataError(f"{where} repeat {r}: spike times must be finite, found NaN or Inf")
-        counts[r] = t.size
-        parts.append(t.astype(time_dtype, copy=False))
-    times = np.concatenate(parts) if parts else np.empty(0, time_dtype)
-    return Events(np.ascontiguousarray(times, dtype=time_dtype), counts)
-
-
-# ------------------------------------------------------------------ VLEN sinks
-class _VlenSink:
-    """One (S, N) VLEN dataset, written directly or spooled for a late dtype."""
-
-    def __init__(self, out: h5py.File, name: str, N: int, dtype: np.dtype | None, scratch_path: str):
-        self.out, self.name, self.N = out, name, N
-        self.auto = dtype is None
-        self.dtype = np.dtype(dtype) if dtype is not None else _SCRATCH_INT
-        self.max_value = 0
-        self.digests: dict[int, bytes] = {}
-        self.dirty: set[int] = set()
-        if self.auto:
-            self.scratch_path = scratch_path
-            self.scratch = h5py.File(scratch_path, "w")
-            self.ds = self._create(self.scratch, name, self.dtype)
-        else:
-            self.scratch = None
-            self.ds = self._create(out, name, self.dtype)
-
-    def _create(self, f, name, dtype):
-        return f.create_dataset(
-            name,
-            shape=(0, self.N),
-            maxshape=(None, None),
-            dtype=h5py.vlen_dtype(dtype),
-            chunks=(1, max(self.N, 1)),
-        )
-
-    def resize(self, S: int):
-        self.ds.resize((S, self.N))
-
-    def _cast(self, el: np.ndarray, where: str) -> np.ndarray:
-        el = np.asarray(el).reshape(-1)
-        if self.dtype.kind == "u":
-            if el.size:
-                m = int(el.max())
-                if m > np.iinfo(self.dtype).max:
-                    raise InvalidDataError(
-                        f"{where}: value {m} does not fit {self.dtype} (pass a wider count_dtype)"
-                    )
-                self.max_value = max(self.max_value, m)
-            return el.astype(self.dtype, copy=False)
-        return el.astype(self.dtype, copy=False)
-
-    def write_row(self, s: int, elements: Sequence[np.ndarray], where: str):
-        row = np.empty((1, self.N), dtype=object)
-        cast = [self._cast(e, f"{where}[{s}, {n}]") for n, e in enumerate(elements)]
-        for n, e in enumerate(cast):
-            row[0, n] = e
-        if self.N:
-            self.ds[s : s + 1, :] = row
-        if not self.auto:
-            self.digests[s] = L.row_digest(cast)
-            self.dirty.discard(s)
-
-    def write_pair(self, s: int, n: int, el: np.ndarray, where: str):
-        self.ds[s, n] = self._cast(el, f"{where}[{s}, {n}]")
-        self.dirty.add(s)
-
-    def finish(self, S: int) -> h5py.Dataset:
-        """Finalise the dataset in the output file and store its row digests."""
-        if self.auto:
-            final_dtype = L.smallest_uint(self.max_value)
-            final = self._create(self.out, self.name, final_dtype)
-            final.resize((S, self.N))
-            digests = np.zeros((S, L.DIGEST_SIZE), dtype=np.uint8)
-            for s in range(S):
-                src = self.ds[s] if self.N else np.empty(0, dtype=object)
-                elements = [np.asarray(e).astype(final_dtype) for e in src]
-                if self.N:
-                    row = np.empty((1, self.N), dtype=object)
-                    for n, e in enumerate(elements):
-                        row[0, n] = e
-                    final[s : s + 1, :] = row
-                digests[s] = np.frombuffer(L.row_digest(elements), dtype=np.uint8)
-            self.scratch.close()
-            os.remove(self.scratch_path)
-            self.scratch = None
-            self.dtype = final_dtype
-            ds = final
-        else:
-            ds = self.ds
-            digests = np.zeros((S, L.DIGEST_SIZE), dtype=np.uint8)
-            for s in range(S):
-                if s in self.digests and s not in self.dirty:
-                    d = self.digests[s]
-                else:
-                    d = L.row_digest(list(ds[s]) if self.N else [])
-                digests[s] = np.frombuffer(d, dtype=np.uint8)
-        dig = self.out.create_dataset(f"{L.INTEGRITY}/{self.name}", data=digests)
-        dig.attrs[L.ATTR_ALGORITHM] = L.DIGEST_ALGORITHM
-        return ds
-
-    def discard(self):
-        if self.scratch is not None:
-            try:
-                self.scratch.close()
-            finally:
-                if os.path.exists(self.scratch_path):
-                    os.remove(self.scratch_path)
-            self.scratch = None
 
 
 # -------------------------------------------------------------- stream writer
@@ -313,7 +134,7 @@ class StreamWriter:
         N = len(self.neuron_ids)
         self.allow_duplicate_ids = bool(allow_duplicate_ids)
         if not self.allow_duplicate_ids:
-            _check_unique(self.neuron_ids, "neuron")
+            check_unique_ids(self.neuron_ids, "neuron")
         if nrn_meta is None:
             nrn_meta = [{} for _ in range(N)]
         if len(nrn_meta) != N:
@@ -356,14 +177,14 @@ class StreamWriter:
         self._f.create_group(L.STIMULI)
         try:
             if encoding == L.ENCODING_EVENTS:
-                self._resp = _VlenSink(self._f, L.RESPONSES, N, time_dtype, "")
-                self._counts = _VlenSink(
+                self._resp = VlenSink(self._f, L.RESPONSES, N, time_dtype, "")
+                self._counts = VlenSink(
                     self._f, L.COUNTS, N, count_dtype, f"{self.path}.scratch-counts-{token}"
                 )
             else:
                 self._counts = None
                 dtype = L.CONTINUOUS_DTYPE if response_kind == L.RESPONSE_CONTINUOUS else count_dtype
-                self._resp = _VlenSink(self._f, L.RESPONSES, N, dtype, f"{self.path}.scratch-resp-{token}")
+                self._resp = VlenSink(self._f, L.RESPONSES, N, dtype, f"{self.path}.scratch-resp-{token}")
         except BaseException:
             self.abort()
             raise
@@ -440,7 +261,7 @@ class StreamWriter:
         if n_bins < 0:
             raise InvalidDataError(f"{where}: n_bins must be >= 0, got {n_bins}")
         sid = str(id) if id is not None else str(s)
-        _check_id_text(sid, "stimulus", f"{where}: ")
+        check_id_text(sid, "stimulus", f"{where}: ")
         if sid in self._stim_ids_set and not self.allow_duplicate_ids:
             raise DuplicateIdError(f"{where}: stimulus id {sid!r} is already used by stimulus {self.stim_ids.index(sid)}")
         meta_json = self._meta_json(dict(meta or {}), "stimulus", f"{where} metadata")
@@ -644,26 +465,6 @@ def write_root_attrs(f: h5py.File, *, uuid, encoding, dt_ms, stim_kind, stim_dim
     a[L.ATTR_SCHEMA_NEURON] = schemas["neuron"]
     if concatenated:
         a[L.ATTR_CONCATENATED] = np.bool_(True)
-
-
-def _check_id_text(x: str, kind: str, where: str = "") -> None:
-    """HDF5 variable-length strings cannot hold NUL characters: refuse such ids up front."""
-    if "\x00" in x:
-        raise InvalidDataError(f"{where}{kind} id {x!r} contains a NUL character, which HDF5 strings cannot store")
-
-
-def _check_unique(ids: Sequence[str], kind: str) -> None:
-    seen: dict[str, int] = {}
-    dups = []
-    for i, x in enumerate(ids):
-        _check_id_text(x, kind, f"position {i}: ")
-        if x in seen:
-            dups.append(f"{x!r} (positions {seen[x]} and {i})")
-        else:
-            seen[x] = i
-    if dups:
-        more = f" and {len(dups) - 10} more" if len(dups) > 10 else ""
-        raise DuplicateIdError(f"{kind} ids must be unique; duplicated: " + ", ".join(dups[:10]) + more)
 
 
 # ------------------------------------------------------------------- save

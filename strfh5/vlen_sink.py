@@ -1,0 +1,126 @@
+"""The VLEN columns of a file being written: ``/responses`` and ``/counts``.
+
+A :class:`VlenSink` writes one ``(S, N)`` variable-length dataset row by
+row (or pair by pair) and, at the end, stores the per-row SHA-256 digests of
+SPEC §7 under ``/integrity``. When the integer type of the values is not known
+in advance, rows are spooled to a scratch HDF5 file and copied into the output
+with the smallest unsigned type holding the largest value seen (SPEC §4.5),
+so memory stays bounded by one row.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import h5py
+import numpy as np
+
+from . import layout as L
+from .errors import InvalidDataError
+
+__all__ = ["VlenSink"]
+
+_SCRATCH_INT = np.dtype("<u4")
+
+
+class VlenSink:
+    """One (S, N) VLEN dataset, written directly or spooled for a late dtype."""
+
+    def __init__(self, out: h5py.File, name: str, N: int, dtype: np.dtype | None, scratch_path: str):
+        self.out, self.name, self.N = out, name, N
+        self.auto = dtype is None
+        self.dtype = np.dtype(dtype) if dtype is not None else _SCRATCH_INT
+        self.max_value = 0
+        self.digests: dict[int, bytes] = {}
+        self.dirty: set[int] = set()
+        if self.auto:
+            self.scratch_path = scratch_path
+            self.scratch = h5py.File(scratch_path, "w")
+            self.ds = self._create(self.scratch, name, self.dtype)
+        else:
+            self.scratch = None
+            self.ds = self._create(out, name, self.dtype)
+
+    def _create(self, f, name, dtype):
+        return f.create_dataset(
+            name,
+            shape=(0, self.N),
+            maxshape=(None, None),
+            dtype=h5py.vlen_dtype(dtype),
+            chunks=(1, max(self.N, 1)),
+        )
+
+    def resize(self, S: int):
+        self.ds.resize((S, self.N))
+
+    def _cast(self, el: np.ndarray, where: str) -> np.ndarray:
+        el = np.asarray(el).reshape(-1)
+        if self.dtype.kind == "u":
+            if el.size:
+                m = int(el.max())
+                if m > np.iinfo(self.dtype).max:
+                    raise InvalidDataError(
+                        f"{where}: value {m} does not fit {self.dtype} (pass a wider count_dtype)"
+                    )
+                self.max_value = max(self.max_value, m)
+            return el.astype(self.dtype, copy=False)
+        return el.astype(self.dtype, copy=False)
+
+    def write_row(self, s: int, elements: Sequence[np.ndarray], where: str):
+        row = np.empty((1, self.N), dtype=object)
+        cast = [self._cast(e, f"{where}[{s}, {n}]") for n, e in enumerate(elements)]
+        for n, e in enumerate(cast):
+            row[0, n] = e
+        if self.N:
+            self.ds[s : s + 1, :] = row
+        if not self.auto:
+            self.digests[s] = L.row_digest(cast)
+            self.dirty.discard(s)
+
+    def write_pair(self, s: int, n: int, el: np.ndarray, where: str):
+        self.ds[s, n] = self._cast(el, f"{where}[{s}, {n}]")
+        self.dirty.add(s)
+
+    def finish(self, S: int) -> h5py.Dataset:
+        """Finalise the dataset in the output file and store its row digests."""
+        if self.auto:
+            final_dtype = L.smallest_uint(self.max_value)
+            final = self._create(self.out, self.name, final_dtype)
+            final.resize((S, self.N))
+            digests = np.zeros((S, L.DIGEST_SIZE), dtype=np.uint8)
+            for s in range(S):
+                src = self.ds[s] if self.N else np.empty(0, dtype=object)
+                elements = [np.asarray(e).astype(final_dtype) for e in src]
+                if self.N:
+                    row = np.empty((1, self.N), dtype=object)
+                    for n, e in enumerate(elements):
+                        row[0, n] = e
+                    final[s : s + 1, :] = row
+                digests[s] = np.frombuffer(L.row_digest(elements), dtype=np.uint8)
+            self.scratch.close()
+            os.remove(self.scratch_path)
+            self.scratch = None
+            self.dtype = final_dtype
+            ds = final
+        else:
+            ds = self.ds
+            digests = np.zeros((S, L.DIGEST_SIZE), dtype=np.uint8)
+            for s in range(S):
+                if s in self.digests and s not in self.dirty:
+                    d = self.digests[s]
+                else:
+                    d = L.row_digest(list(ds[s]) if self.N else [])
+                digests[s] = np.frombuffer(d, dtype=np.uint8)
+        dig = self.out.create_dataset(f"{L.INTEGRITY}/{self.name}", data=digests)
+        dig.attrs[L.ATTR_ALGORITHM] = L.DIGEST_ALGORITHM
+        return ds
+
+    def discard(self):
+        if self.scratch is not None:
+            try:
+                self.scratch.close()
+            finally:
+                if os.path.exists(self.scratch_path):
+                    os.remove(self.scratch_path)
+            self.scratch = None
