@@ -7,33 +7,23 @@ Figures are written as PNG to OUTDIR.
 Usage: python examples/concatenate_aa.py OUTDIR
 """
 
-from __future__ import annotations
-
-import argparse
 import os
 
-import matplotlib
+from _common import data_folder, run, save_png, simulated  # first: selects the headless backend
+from torch.utils.data import DataLoader
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-import strfh5  # noqa: E402
-from strfh5 import concat_neural_datasets, neural_collate  # noqa: E402
+import strfh5
+from strfh5 import concat_neural_datasets, neural_collate
 
 DT_MS = 5
 
 
 def main(outdir: str) -> None:
-    os.makedirs(outdir, exist_ok=True)
-    data = os.path.join(outdir, "data")
-    os.makedirs(data, exist_ok=True)
-    p1 = strfh5.write_simulated(os.path.join(data, "aa1_like.strf.h5"), preset="aa1", n_stimuli=8,
-                                n_neurons=12, n_bins=(60, 90), animals={"gg0304": 6, "gg0412": 6},
-                                overwrite=True, seed=11)
-    p2 = strfh5.write_simulated(os.path.join(data, "aa2_like.strf.h5"), preset="aa2", n_stimuli=10,
-                                n_neurons=24, n_bins=(60, 90), animals={"yy0101": 12, "oo0207": 12},
-                                overwrite=True, seed=12)
+    data = data_folder(outdir)
+    p1 = simulated(data, "aa1_like", "aa1", n_stimuli=8, n_neurons=12, n_bins=(60, 90),
+                   animals={"gg0304": 6, "gg0412": 6}, seed=11)
+    p2 = simulated(data, "aa2_like", "aa2", n_stimuli=10, n_neurons=24, n_bins=(60, 90),
+                   animals={"yy0101": 12, "oo0207": 12}, seed=12)
     aa1 = strfh5.load(p1, dt_ms=DT_MS)
     aa2 = strfh5.load(p2, dt_ms=DT_MS)
     print(f"aa1: {aa1}")
@@ -57,8 +47,7 @@ def main(outdir: str) -> None:
     fig = strfh5.plot_coverage(combined, stim_boundaries=[aa1.get_S() - 0.5],
                                neuron_boundaries=[aa1.N_neurons - 0.5],
                                title="combined.nrn_masks — empty quadrants are missing cross blocks")
-    fig.savefig(os.path.join(outdir, "combined_coverage.png"))
-    plt.close(fig)
+    save_png(fig, outdir, "combined_coverage.png")
 
     # 4. metadata flows through
     mld = [n for n, m in enumerate(combined.nrn_meta) if m["area"].lower() == "mld"]
@@ -104,6 +93,4 @@ def main(outdir: str) -> None:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir", help="folder for the figures (PNG) and generated data")
-    main(ap.parse_args().outdir)
+    run(main, __doc__)

@@ -7,31 +7,20 @@ and load the converted files.  Figures are written as PNG to OUTDIR.
 Usage: python examples/explore_aa.py OUTDIR
 """
 
-from __future__ import annotations
+from _common import data_folder, plt, run, save_png, simulated  # first: selects the headless backend
+import torch
+from torch.utils.data import DataLoader
 
-import argparse
-import os
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-import strfh5  # noqa: E402
-from strfh5 import neural_collate  # noqa: E402
+import strfh5
+from strfh5 import neural_collate
 
 DT_MS = 5
 
 
 def main(outdir: str) -> None:
-    os.makedirs(outdir, exist_ok=True)
-    data = os.path.join(outdir, "data")
-    os.makedirs(data, exist_ok=True)
-    aa1_path = strfh5.write_simulated(os.path.join(data, "aa1_like.strf.h5"), preset="aa1", n_stimuli=10,
-                                      n_neurons=20, n_bins=(80, 120), animals={"gg0304": 10, "gg0412": 10},
-                                      overwrite=True, seed=1)
+    data = data_folder(outdir)
+    aa1_path = simulated(data, "aa1_like", "aa1", n_stimuli=10, n_neurons=20, n_bins=(80, 120),
+                         animals={"gg0304": 10, "gg0412": 10}, seed=1)
 
     # 1. load (eager: everything in memory, file closed)
     aa1 = strfh5.load(aa1_path, dt_ms=DT_MS)
@@ -60,8 +49,7 @@ def main(outdir: str) -> None:
     ax.set_title(f"Stim 0: {meta['type']} — {meta['name']}")
     fig.colorbar(im, ax=ax, label="compressed power")
     fig.tight_layout()
-    fig.savefig(os.path.join(outdir, "aa1_stimulus.png"))
-    plt.close(fig)
+    save_png(fig, outdir, "aa1_stimulus.png")
 
     # 4. a response (raster + PSTH) of a recorded pair
     stim_idx, neuron_idx = aa1.nrn_masks.nonzero()[0].tolist()
@@ -71,13 +59,11 @@ def main(outdir: str) -> None:
           f"{psth.mean().item() * 1000 / aa1.dt:.1f} spikes/s")
     fig = strfh5.plot_stim_with_response(aa1.stims[stim_idx], spikes, dt_ms=aa1.dt,
                                          title=f"Neuron {neuron_idx} ({aa1.nrn_meta[neuron_idx]['area']}) -> stim {stim_idx}")
-    fig.savefig(os.path.join(outdir, "aa1_stim_with_response.png"))
-    plt.close(fig)
+    save_png(fig, outdir, "aa1_stim_with_response.png")
 
     # 5. coverage
     fig = strfh5.plot_coverage(aa1, title="AA1-like coverage (black = recorded pair)")
-    fig.savefig(os.path.join(outdir, "aa1_coverage.png"))
-    plt.close(fig)
+    save_png(fig, outdir, "aa1_coverage.png")
 
     # 6. selecting a sub-population
     aa1.select_pop_by_nrn_attr("area", "MLd")
@@ -105,8 +91,7 @@ def main(outdir: str) -> None:
     assert int(valid_mask.sum()) == int((~torch.isnan(responses)).sum())
 
     # 8. AA2: same interface, read lazily
-    aa2_path = strfh5.write_simulated(os.path.join(data, "aa2_like.strf.h5"), preset="aa2", n_stimuli=12,
-                                      n_neurons=40, n_bins=(80, 120), overwrite=True, seed=2)
+    aa2_path = simulated(data, "aa2_like", "aa2", n_stimuli=12, n_neurons=40, n_bins=(80, 120), seed=2)
     with strfh5.load(aa2_path, dt_ms=DT_MS, lazy=True) as aa2:
         print(aa2)
         print(f"coverage: {int(aa2.nrn_masks.sum())} / {aa2.nrn_masks.numel()} "
@@ -116,11 +101,8 @@ def main(outdir: str) -> None:
         print(f"AA2 batch stims shape : {tuple(b2['stims'].shape)}")
         print(f"AA2 batch responses shape : {tuple(b2['responses'].shape)}")
         fig = strfh5.plot_coverage(aa2, title="AA2-like coverage")
-        fig.savefig(os.path.join(outdir, "aa2_coverage.png"))
-        plt.close(fig)
+        save_png(fig, outdir, "aa2_coverage.png")
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir", help="folder for the figures (PNG) and generated data")
-    main(ap.parse_args().outdir)
+    run(main, __doc__)

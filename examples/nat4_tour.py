@@ -8,30 +8,20 @@ concatenation.  Figures are written as PNG to OUTDIR.
 Usage: python examples/nat4_tour.py OUTDIR
 """
 
-from __future__ import annotations
-
-import argparse
-import os
 from collections import Counter
 
-import matplotlib
+from _common import data_folder, run, save_png, simulated  # first: selects the headless backend
+import torch
+from torch.utils.data import DataLoader
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-import strfh5  # noqa: E402
-from strfh5 import concat_neural_datasets, neural_collate, plot_stim_with_response  # noqa: E402
+import strfh5
+from strfh5 import concat_neural_datasets, neural_collate, plot_stim_with_response
 
 
 def main(outdir: str) -> None:
-    os.makedirs(outdir, exist_ok=True)
-    data = os.path.join(outdir, "data")
-    os.makedirs(data, exist_ok=True)
-    a1_path = strfh5.write_simulated(
-        os.path.join(data, "nat4_a1_like.strf.h5"), preset="nat4-a1", n_stimuli=30, n_val=6, n_neurons=48,
-        no_val_neurons=4, animals={"ARM": 12, "CRD": 6, "DRX": 12, "TNC": 18}, overwrite=True, seed=21)
+    data = data_folder(outdir)
+    a1_path = simulated(data, "nat4_a1_like", "nat4-a1", n_stimuli=30, n_val=6, n_neurons=48, no_val_neurons=4,
+                        animals={"ARM": 12, "CRD": 6, "DRX": 12, "TNC": 18}, seed=21)
 
     # 1. load lazily: only the tables and /repeats are read
     ds = strfh5.load(a1_path, lazy=True)
@@ -60,8 +50,7 @@ def main(outdir: str) -> None:
     fig = strfh5.plot_coverage(ds, stim_order=stim_order, neuron_order=cell_order,
                                stim_boundaries=[S - len(val_idx) - 0.5],
                                title=f"NAT4-like nrn_masks — {valid:,} / {S * N:,} valid pairs")
-    fig.savefig(os.path.join(outdir, "nat4_coverage.png"))
-    plt.close(fig)
+    save_png(fig, outdir, "nat4_coverage.png")
     print(f"cells with >=1 val response: {has_val.sum().item()} / {N}")
     print(f"cells with NO val data: {N - has_val.sum().item()}")
 
@@ -76,8 +65,7 @@ def main(outdir: str) -> None:
     fig = plot_stim_with_response(ds.stims[stim_idx], ds.responses[stim_idx][cell_idx], dt_ms=ds.dt,
                                   title=f"stim {stim_idx} ({ds.stim_meta[stim_idx]['subset']}) -> cell "
                                         f"{cell_idx} ({ds.nrn_meta[cell_idx]['cell_id']})")
-    fig.savefig(os.path.join(outdir, "nat4_stim_with_response.png"))
-    plt.close(fig)
+    save_png(fig, outdir, "nat4_stim_with_response.png")
 
     # 5. the bidirectional rule
     ds.select_stims_by_attr("subset", "val")
@@ -112,25 +100,19 @@ def main(outdir: str) -> None:
     ds.reset_pop_selection()
 
     # 8-9. a PEG-like companion and the cross-area concatenation
-    peg_path = strfh5.write_simulated(
-        os.path.join(data, "nat4_peg_like.strf.h5"), preset="nat4-a1", n_stimuli=30, n_val=6, n_neurons=20,
-        no_val_neurons=0, areas=("PEG",), animals={"ARM": 20}, overwrite=True, seed=22)
+    peg_path = simulated(data, "nat4_peg_like", "nat4-a1", n_stimuli=30, n_val=6, n_neurons=20, no_val_neurons=0,
+                         areas=("PEG",), animals={"BRT": 20}, seed=22)
+    # (another animal label: simulated site names restart at 1 per file, so ARM sites would repeat A1's cell ids)
     peg = strfh5.load(peg_path, lazy=True)
     print(f"PEG: {peg.N_neurons} cells, {len(peg.stims)} stims")
-    try:
-        joint = concat_neural_datasets([ds, peg])
-    except strfh5.DuplicateIdError:
-        joint = concat_neural_datasets([ds, peg], allow_duplicate_neurons=True)
+    joint = concat_neural_datasets([ds, peg])  # a neuron id in both files would be refused (DuplicateIdError)
     jt = joint.nrn_masks.sum().item()
     print(f"joint: {joint.N_neurons} cells, {len(joint.stims)} stims, {jt:,} valid pairs "
           f"(sanity: {ds.nrn_masks.sum().item() + peg.nrn_masks.sum().item():,})")
     fig = strfh5.plot_coverage(joint, stim_boundaries=[ds.get_S() - 0.5], neuron_boundaries=[ds.N_neurons - 0.5],
                                title="Block-diagonal A1 ⊕ PEG joint mask")
-    fig.savefig(os.path.join(outdir, "nat4_joint_coverage.png"))
-    plt.close(fig)
+    save_png(fig, outdir, "nat4_joint_coverage.png")
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir", help="folder for the figures (PNG) and generated data")
-    main(ap.parse_args().outdir)
+    run(main, __doc__)

@@ -9,11 +9,31 @@ import torch
 
 from .errors import StrfH5Error
 
-__all__ = ["neural_collate", "Batch"]
+__all__ = ["neural_collate", "Batch", "FieldDict"]
 
 
+class FieldDict(dict):
+    """A dict whose fields can also be read by position (``d[0]`` is the first value).
 
-class Batch(dict):
+    deepSTRF items and batches are tuples; strfh5 hands out dicts with the
+    same fields in the same order, so code indexing them by position keeps
+    working.  ``what`` names the record in the IndexError message.
+    """
+
+    what = "record"
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            vals = list(self.values())
+            try:
+                return vals[key]
+            except IndexError:
+                raise IndexError(f"{self.what} position {key} out of range: its {len(vals)} fields are "
+                                 f"{tuple(self.keys())}") from None
+        return super().__getitem__(key)
+
+
+class Batch(FieldDict):
     """A collated batch: a dict that can also be indexed by position.
 
     Keys, in order: ``stims``, ``responses``, ``valid_mask``, ``stim_meta``,
@@ -21,14 +41,7 @@ class Batch(dict):
     ``batch['stims']``.
     """
 
-    def __getitem__(self, key):
-        if isinstance(key, int) and not isinstance(key, bool):
-            vals = list(self.values())
-            try:
-                return vals[key]
-            except IndexError:
-                raise IndexError(f"batch position {key} out of range: fields are {tuple(self.keys())}") from None
-        return super().__getitem__(key)
+    what = "batch"
 
 
 def _field(item, key: str, pos: int):

@@ -30,10 +30,10 @@ import numpy as np
 
 from . import layout as L
 from . import schema as _schema
-from .contents import Contents, Events, FileInfo
+from .contents import Contents, FileInfo
 from .errors import DuplicateIdError, IncompatibleDatasetsError, TransformError
 
-__all__ = ["concat_neural_datasets", "ConcatContents"]
+__all__ = ["concat_neural_datasets", "ConcatContents", "check_compatible", "check_duplicate_neurons"]
 
 
 class ConcatContents(Contents):
@@ -68,7 +68,7 @@ class ConcatContents(Contents):
         names = list(names) if names is not None else [f"input {i}" for i in range(len(parts))]
         check_compatible([p.info for p in parts], names)
         if not allow_duplicate_neurons:
-            check_duplicate_neurons([p.neuron_ids for p in parts], names)
+            check_duplicate_neurons([p.neuron_ids for p in parts])
         self.parts = parts
         self.path = None
         # ---- stimulus rows
@@ -124,6 +124,14 @@ class ConcatContents(Contents):
                                  self.merged_stim_ids)
 
     # ------------------------------------------------------------ access
+    def row_parts(self, s: int) -> list[tuple[int, int]]:
+        """``[(part, part row)]`` whose responses row ``s`` holds, in part order (several when merged)."""
+        return list(self._row_parts[s])
+
+    def stim_owner(self, s: int) -> tuple[int, int]:
+        """``(part, part row)`` whose stimulus row ``s`` shows (the first part holding it)."""
+        return self._owner[s]
+
     def _locate(self, s: int) -> tuple[Contents, int]:
         i, r = self._owner[s]
         return self.parts[i], r
@@ -167,16 +175,21 @@ class ConcatContents(Contents):
 
 # ------------------------------------------------------------------ checks
 def check_compatible(infos: Sequence[FileInfo], names: Sequence[str]) -> None:
-    """Refuse inputs that differ in encoding, dt, stimulus kind/dims or response kind."""
+    """Refuse inputs that differ in encoding, stored dt, stimulus kind/dims or response kind.
+
+    ``names[i]`` labels input ``i`` in the message (e.g. ``"input 1 (b.strf.h5)"``);
+    the first difference from input 0 is reported with both values.
+    """
     a = infos[0]
     for j in range(1, len(infos)):
         b = infos[j]
         pair = f"{names[0]} and {names[j]}"
         if a.encoding != b.encoding:
+            ev = 0 if a.encoding == L.ENCODING_EVENTS else j
             raise IncompatibleDatasetsError(
-                f"cannot concatenate {pair}: encodings differ ({a.encoding!r} vs {b.encoding!r}); rewrite the "
-                "events file as binned counts first (bin its spike times at the binned file's dt_ms and write "
-                "them with strfh5.StreamWriter(..., encoding='binned'))")
+                f"cannot concatenate {pair}: encodings differ ({a.encoding!r} vs {b.encoding!r}). Convert the "
+                f"events input ({names[ev]}) to binned counts first: bin its spike times at dt_ms = "
+                f"{infos[ev].dt_ms:g} and write them with strfh5.StreamWriter(..., encoding='binned')")
         for name, va, vb, hint in (
             ("stored dt_ms", a.dt_ms, b.dt_ms, "strfh5 concatenates stored data: rewrite one file at the other's "
              "dt_ms"),
@@ -190,19 +203,22 @@ def check_compatible(infos: Sequence[FileInfo], names: Sequence[str]) -> None:
                 raise IncompatibleDatasetsError(f"cannot concatenate {pair}: {name} differs ({va!r} vs {vb!r}); {hint}")
 
 
-def check_duplicate_neurons(id_lists: Sequence[Sequence[str]], names: Sequence[str]) -> None:
-    """Refuse a neuron id present in several inputs, listing the ids and inputs."""
+def check_duplicate_neurons(id_lists: Sequence[Sequence[str]], option: str = "allow_duplicate_neurons=True") -> None:
+    """Refuse a neuron id present in several inputs, listing the ids and the input positions.
+
+    ``option`` is how the caller accepts duplicates, quoted in the message.
+    """
     where: dict[str, list[int]] = {}
     for i, ids in enumerate(id_lists):
         for nid in ids:
             where.setdefault(nid, []).append(i)
     dups = {nid: pos for nid, pos in where.items() if len(pos) > 1}
     if dups:
-        items = [f"{nid!r} ({', '.join(names[i] for i in pos)})" for nid, pos in list(dups.items())[:10]]
+        items = [f"{nid!r} (inputs {', '.join(map(str, pos))})" for nid, pos in list(dups.items())[:10]]
         more = f" and {len(dups) - 10} more" if len(dups) > 10 else ""
         raise DuplicateIdError(
             "neuron ids appear in more than one input: " + ", ".join(items) + more + ". The same neuron twice "
-            "means a dataset pooled with itself; pass allow_duplicate_neurons=True if that is intended")
+            f"means a dataset pooled with itself; pass {option} if that is intended")
 
 
 def _stim_difference(a: Contents, ra: int, b: Contents, rb: int) -> str | None:
@@ -276,7 +292,10 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
     -------
     NeuralDataset
         Of the most specific class common to the inputs (two
-        ``AudioNeuralDataset`` subclasses give ``AudioNeuralDataset``).  Lazy
+        ``AudioNeuralDataset`` subclasses give ``AudioNeuralDataset``; a
+        subclass whose constructor cannot take raw contents gives its
+        modality class).  Audio and video inputs never meet: their stimulus
+        kinds differ, which is refused (a file holds one stimulus kind).  Lazy
         when every input is lazy (nothing is read), eager otherwise.  Eager
         inputs keep their transformed responses and stimuli; ``transforms``
         lists the inputs' transforms, so they are not applied twice.
@@ -336,7 +355,7 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
     all_lazy = all(d.lazy for d in datasets)
     transformed = [i for i, d in enumerate(datasets) if _non_bin(d.transforms)]
     if all_lazy and not transformed:
-        return _construct(cls, contents, lazy=True, dt_ms=dt_ms, window_ms=a.window_ms)
+        return cls.from_contents(contents, lazy=True, dt_ms=dt_ms, window_ms=a.window_ms)
     lazy_tf = [i for i in transformed if datasets[i].lazy]
     if lazy_tf:
         raise TransformError(
@@ -344,44 +363,32 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
             f"({', '.join(t['name'] for t in _non_bin(datasets[lazy_tf[0]].transforms))}); concatenate the lazy "
             "datasets first and transform the result, or load the input eagerly (lazy=False)")
     # eager result: the inputs' binned (and transformed) rows and stimuli, no re-reading of eager inputs
-    result = _construct(cls, contents, lazy=True, dt_ms=dt_ms, window_ms=a.window_ms)
-    blocks, responses, stims = [], [], []
-    N = contents.N
     import torch
 
+    blocks, stims = [], []
     for s in range(contents.S):
-        pieces, reps = [], np.zeros(N, dtype=np.int64)
-        for i, r in contents._row_parts[s]:
+        pieces, reps = [], np.zeros(contents.N, dtype=np.int64)
+        for i, r in contents.row_parts(s):
             data, rp = datasets[i].row_block(r)
             c0 = int(contents.neuron_offsets[i])
             reps[c0 : c0 + rp.size] = rp
             pieces.append(data)
-        data = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=0)
-        blocks.append((data, reps))
-        responses.append(result._split_row(data, reps))
-        i, r = contents._owner[s]
+        blocks.append((pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=0), reps))
+        i, r = contents.stim_owner(s)
         stims.append(datasets[i].stims[r])
-    result.lazy = False
-    result._blocks = blocks
-    result.responses = responses
-    result.stims = stims
+    return cls.from_blocks(contents, blocks, stims, dt_ms=dt_ms, window_ms=a.window_ms,
+                           transforms=_input_transforms(datasets))
+
+
+def _input_transforms(datasets) -> list[dict]:
+    """The transform records of the inputs, once each; a ``concat`` record when the inputs differ."""
+    first = _non_bin(datasets[0].transforms)
     records: list[dict] = []
     for d in datasets:
         for t in _non_bin(d.transforms):
             if t not in records:
                 records.append(copy.deepcopy(t))
-    if records and any(_non_bin(d.transforms) != _non_bin(a.transforms) for d in datasets):
+    if records and any(_non_bin(d.transforms) != first for d in datasets):
         records.append({"name": "concat", "note": "the inputs had different transforms",
                         "inputs": [copy.deepcopy(_non_bin(d.transforms)) for d in datasets]})
-    result.transforms.extend(records)
-    result._view_cache = None
-    return result
-
-
-def _construct(cls, contents, **kw):
-    from .dataset import dataset_from_contents
-
-    try:
-        return cls(contents, **kw)
-    except TypeError:  # a subclass with another constructor: fall back to the modality class
-        return dataset_from_contents(contents, **kw)
+    return records

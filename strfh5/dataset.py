@@ -32,6 +32,7 @@ Where strfh5 differs from deepSTRF
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any, Callable, Iterator
 
@@ -40,6 +41,7 @@ import torch
 
 from . import layout as L
 from .binning import ReadGrid, plan, read_raw_row
+from .collate import FieldDict
 from .contents import Contents
 from .errors import SelectionError, StrfH5Error, TransformError
 from .transforms import (
@@ -58,7 +60,7 @@ __all__ = ["NeuralDataset", "AudioNeuralDataset", "VideoNeuralDataset", "Item", 
 _MISSING = object()
 
 
-class Item(dict):
+class Item(FieldDict):
     """One dataset item: a dict that can also be indexed by position.
 
     Keys, in order: ``stims``, ``responses`` (list of the visible neurons'
@@ -67,15 +69,7 @@ class Item(dict):
     position).
     """
 
-    def __getitem__(self, key):
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            vals = list(self.values())
-            try:
-                return vals[key]
-            except IndexError:
-                raise IndexError(f"item position {key} out of range: an item has {len(vals)} fields "
-                                 f"{tuple(self.keys())}") from None
-        return super().__getitem__(key)
+    what = "item"
 
 
 def _nan_sentinels(n: int) -> list[torch.Tensor]:
@@ -226,6 +220,22 @@ def _match_attr(metas: Sequence[dict], key: str, value) -> list[int]:
     return out
 
 
+def _matching_attr(metas: Sequence[dict], key: str, value, what: str, table: str) -> list[int]:
+    """Indices of ``metas`` with ``meta[key] == value``; SelectionError listing the values present if none."""
+    idx = _match_attr(metas, key, value)
+    if not idx:
+        raise SelectionError(f"no {what} has {table}[{key!r}] == {value!r}; {_present_values(metas, key)}")
+    return idx
+
+
+def _matching_pred(metas: Sequence[dict], predicate: Callable, what: str) -> list[int]:
+    """Indices of ``metas`` satisfying ``predicate``; SelectionError if none."""
+    idx = _match_pred(metas, predicate)
+    if not idx:
+        raise SelectionError(f"the predicate matched no {what}'s metadata (of {len(metas)})")
+    return idx
+
+
 def _match_pred(metas: Sequence[dict], predicate: Callable) -> list[int]:
     if not callable(predicate):
         raise SelectionError(f"predicate must be callable (dict -> bool), got {predicate!r}")
@@ -239,8 +249,15 @@ def _match_pred(metas: Sequence[dict], predicate: Callable) -> list[int]:
     return out
 
 
-class _LazyStims:
-    """Sequence proxy over a lazy dataset's stimuli: ``stims[s]`` reads stimulus ``s``."""
+def _position(i, size: int, what: str) -> int:
+    """``i`` as an index into ``size`` elements (negative integers count from the end)."""
+    if isinstance(i, (int, np.integer)) and not isinstance(i, bool) and -size <= i < 0:
+        i = int(i) + size
+    return _as_index(i, size, what)
+
+
+class _LazyPerStimulus:
+    """Base of the lazy per-stimulus sequence proxies: ``self[s]`` is ``self._element(s)``."""
 
     def __init__(self, ds: "NeuralDataset"):
         self._ds = ds
@@ -248,16 +265,23 @@ class _LazyStims:
     def __len__(self) -> int:
         return self._ds.get_S()
 
+    def _element(self, s: int):
+        raise NotImplementedError
+
     def __getitem__(self, s):
         if isinstance(s, slice):
-            return [self._ds._stim(i) for i in range(*s.indices(len(self)))]
-        S = len(self)
-        if isinstance(s, (int, np.integer)) and not isinstance(s, bool) and -S <= s < 0:
-            s = int(s) + S
-        return self._ds._stim(_as_index(s, S, "stimulus"))
+            return [self._element(i) for i in range(*s.indices(len(self)))]
+        return self._element(_position(s, len(self), "stimulus"))
 
     def __iter__(self):
-        return (self._ds._stim(i) for i in range(len(self)))
+        return (self._element(i) for i in range(len(self)))
+
+
+class _LazyStims(_LazyPerStimulus):
+    """Sequence proxy over a lazy dataset's stimuli: ``stims[s]`` reads stimulus ``s``."""
+
+    def _element(self, s: int) -> torch.Tensor:
+        return self._ds._stim(s)
 
     def __repr__(self):
         return f"<lazy stims: {len(self)} stimuli read on access>"
@@ -276,10 +300,7 @@ class _LazyRow:
         N = len(self)
         if isinstance(n, slice):
             return self._ds.row_responses(self._s, list(range(*n.indices(N))))
-        if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and -N <= n < 0:
-            n = int(n) + N
-        n = _as_index(n, N, "neuron")
-        return self._ds.row_responses(self._s, [n])[0]
+        return self._ds.row_responses(self._s, [_position(n, N, "neuron")])[0]
 
     def __iter__(self):
         return iter(self._ds.row_responses(self._s, None))
@@ -288,25 +309,11 @@ class _LazyRow:
         return f"<lazy responses row {self._s}: {len(self)} neurons read on access>"
 
 
-class _LazyResponses:
+class _LazyResponses(_LazyPerStimulus):
     """``responses[s]`` → a :class:`_LazyRow`; ``responses[s][n]`` reads one pair."""
 
-    def __init__(self, ds: "NeuralDataset"):
-        self._ds = ds
-
-    def __len__(self) -> int:
-        return self._ds.get_S()
-
-    def __getitem__(self, s):
-        S = len(self)
-        if isinstance(s, slice):
-            return [_LazyRow(self._ds, i) for i in range(*s.indices(S))]
-        if isinstance(s, (int, np.integer)) and not isinstance(s, bool) and -S <= s < 0:
-            s = int(s) + S
-        return _LazyRow(self._ds, _as_index(s, S, "stimulus"))
-
-    def __iter__(self):
-        return (_LazyRow(self._ds, i) for i in range(len(self)))
+    def _element(self, s: int) -> _LazyRow:
+        return _LazyRow(self._ds, s)
 
     def __repr__(self):
         return f"<lazy responses: {len(self)} x {self._ds.N_neurons} read on access>"
@@ -316,7 +323,9 @@ class NeuralDataset(torch.utils.data.Dataset):
     """A stimulus/neural-response dataset in the deepSTRF paradigm.
 
     Build one with :func:`strfh5.load` or :func:`strfh5.from_lists`; the
-    constructor takes the raw :class:`~strfh5.contents.Contents`.
+    constructor takes the raw :class:`~strfh5.contents.Contents`, and
+    :meth:`from_blocks` builds an eager dataset from rows already read and
+    binned (how :func:`strfh5.concat_neural_datasets` reuses its inputs' data).
 
     Parameters
     ----------
@@ -411,20 +420,99 @@ class NeuralDataset(torch.utils.data.Dataset):
         return torch.from_numpy(data), reps
 
     def _load_eager(self) -> None:
-        S = self.contents.S
-        self._blocks = []
-        self.responses = []
-        self.stims = []
-        for s in range(S):
-            data, reps = self._read_block(s, None)
-            self._blocks.append((data, reps))
-            self.responses.append(ResponseRow(data, reps))
-            self.stims.append(torch.from_numpy(np.ascontiguousarray(self.grid.stimulus(self.contents, s))))
+        blocks, stims = [], []
+        for s in range(self.contents.S):
+            blocks.append(self._read_block(s, None))
+            stims.append(torch.from_numpy(np.ascontiguousarray(self.grid.stimulus(self.contents, s))))
+        self._hold_rows(blocks, stims)
 
-    @staticmethod
-    def _split_row(data: torch.Tensor, reps: np.ndarray) -> "ResponseRow":
-        """The row as a :class:`ResponseRow`: views per element, NaN sentinels where ``reps == 0``."""
-        return ResponseRow(data, reps)
+    def _hold_rows(self, blocks: list, stims: list) -> None:
+        """Keep ``blocks`` / ``stims`` in memory: the dataset becomes eager."""
+        self.lazy = False
+        self._blocks = blocks
+        self.responses = [ResponseRow(data, reps) for data, reps in blocks]
+        self.stims = stims
+        self._view_cache = None
+
+    @classmethod
+    def from_contents(cls, contents: Contents, *, lazy: bool = False, dt_ms=None, window_ms=None) -> "NeuralDataset":
+        """A dataset of this class over ``contents``, as ``cls(contents, ...)``.
+
+        A subclass whose constructor takes other arguments (e.g. a user's
+        ``MyAA1(path)``) cannot be built from raw contents: the modality class
+        (:func:`dataset_from_contents`) is returned instead.
+        """
+        import inspect
+
+        kw = dict(lazy=lazy, dt_ms=dt_ms, window_ms=window_ms)
+        try:
+            inspect.signature(cls).bind(contents, **kw)
+        except TypeError:
+            return dataset_from_contents(contents, **kw)
+        return cls(contents, **kw)
+
+    @classmethod
+    def from_blocks(cls, contents: Contents, blocks: Sequence, stims: Sequence, *, dt_ms=None, window_ms=None,
+                    transforms: Sequence[dict] = ()) -> "NeuralDataset":
+        """An eager dataset over ``contents`` from stimulus rows already read and binned.
+
+        The way to build a dataset out of data other datasets hold, without
+        reading any file again (:func:`strfh5.concat_neural_datasets` uses it).
+        ``contents`` gives the ids, metadata, ``n_bins``, ``/repeats`` and the
+        file description (what :func:`strfh5.save` writes); ``blocks`` and
+        ``stims`` replace what the dataset would read from it.
+
+        Parameters
+        ----------
+        contents : Contents
+            Raw content the rows belong to (``S`` stimuli, ``N`` neurons).
+        blocks : sequence of (torch.Tensor, numpy.ndarray)
+            One ``(data, reps)`` per stimulus, as :meth:`row_block` returns
+            them: ``reps`` the repeats of each of the ``N`` neurons (equal to
+            ``contents.repeats[s]``), ``data`` float32 ``(reps.sum(), T_s)``
+            with ``T_s`` the stimulus's bins at ``dt_ms``.
+        stims : sequence of torch.Tensor
+            One stimulus per row, on the same time grid.
+        dt_ms, window_ms
+            The bin width and response window the rows were read at (as for
+            the constructor).
+        transforms : sequence of dict
+            Records of reader-side transforms already applied to ``blocks`` /
+            ``stims``: appended to ``transforms``, so they refuse to be applied
+            a second time.
+
+        Returns
+        -------
+        NeuralDataset
+            Of this class (see :meth:`from_contents`), eager, nothing selected.
+
+        Raises
+        ------
+        InvalidDataError
+            The number of blocks or stimuli, a block's ``reps`` or its shape do
+            not match ``contents`` (naming the stimulus).
+        """
+        from .errors import InvalidDataError
+
+        ds = cls.from_contents(contents, lazy=True, dt_ms=dt_ms, window_ms=window_ms)  # reads nothing
+        blocks, stims = list(blocks), list(stims)
+        S = contents.S
+        if len(blocks) != S or len(stims) != S:
+            raise InvalidDataError(f"from_blocks: contents hold {S} stimuli, got {len(blocks)} response blocks "
+                                   f"and {len(stims)} stimuli")
+        for s, (data, reps) in enumerate(blocks):
+            reps = np.asarray(reps)
+            if not np.array_equal(reps, contents.repeats[s]):
+                raise InvalidDataError(f"from_blocks: the repeats of block {s} ({contents.stim_ids[s]!r}) differ "
+                                       "from the contents' /repeats row")
+            want = (int(reps.sum()), int(ds.n_bins[s]))
+            if not isinstance(data, torch.Tensor) or tuple(data.shape) != want:
+                got = tuple(data.shape) if hasattr(data, "shape") else type(data).__name__
+                raise InvalidDataError(f"from_blocks: block {s} ({contents.stim_ids[s]!r}) must be a tensor of "
+                                       f"shape (sum of repeats, T) = {want}, got {got}")
+        ds._hold_rows(blocks, stims)
+        ds.transforms.extend(copy.deepcopy(list(transforms)))
+        return ds
 
     # -------------------------------------------------------- row access
     def row_block(self, s: int, neurons: Sequence[int] | None = None) -> tuple[torch.Tensor, np.ndarray]:
@@ -588,51 +676,41 @@ class NeuralDataset(torch.utils.data.Dataset):
         if not idx:
             raise SelectionError("select_population([]) would select no neuron; call reset_pop_selection() "
                                  "to select all neurons")
+        return self._set_population(idx)
+
+    def _set_population(self, idx: list[int]) -> list[int]:
+        """Make ``idx`` (checked) the neuron selection; return a copy."""
         self.I = idx
+        return list(idx)
+
+    def _set_stim_selection(self, idx: list[int]) -> list[int]:
+        """Make ``idx`` (checked) the stimulus selection; return a copy."""
+        self.S_sel = idx
         return list(idx)
 
     def select_pop_by_nrn_attr(self, attribute_name: str, value) -> list[int]:
         """Select neurons whose ``nrn_meta[attribute_name] == value`` (records without the key skipped)."""
-        idx = _match_attr(self.nrn_meta, attribute_name, value)
-        if not idx:
-            raise SelectionError(
-                f"no neuron has nrn_meta[{attribute_name!r}] == {value!r}; "
-                f"{_present_values(self.nrn_meta, attribute_name)}"
-            )
-        self.I = idx
-        return list(idx)
+        return self._set_population(_matching_attr(self.nrn_meta, attribute_name, value, "neuron", "nrn_meta"))
 
     def select_pop_by_nrn_predicate(self, predicate: Callable[[dict], Any]) -> list[int]:
         """Select neurons whose metadata satisfy ``predicate`` (KeyError/TypeError → skipped)."""
-        idx = _match_pred(self.nrn_meta, predicate)
-        if not idx:
-            raise SelectionError(f"the predicate matched no neuron's metadata (of {self.N_neurons})")
-        self.I = idx
-        return list(idx)
+        return self._set_population(_matching_pred(self.nrn_meta, predicate, "neuron"))
 
     def _pop_with_data_on(self, stims: list[int], what: str) -> list[int]:
         cols = self._masks_np[np.asarray(stims, dtype=np.int64)].any(axis=0)
         idx = np.flatnonzero(cols).tolist()
         if not idx:
             raise SelectionError(f"no neuron has a recorded response to the stimuli matching {what}")
-        self.I = idx
-        return list(idx)
+        return self._set_population(idx)
 
     def select_pop_by_stim_attr(self, attribute_name: str, value) -> list[int]:
         """Select neurons with ≥1 recorded response to a stimulus with ``stim_meta[attr] == value``."""
-        stims = _match_attr(self.stim_meta, attribute_name, value)
-        if not stims:
-            raise SelectionError(
-                f"no stimulus has stim_meta[{attribute_name!r}] == {value!r}; "
-                f"{_present_values(self.stim_meta, attribute_name)}"
-            )
+        stims = _matching_attr(self.stim_meta, attribute_name, value, "stimulus", "stim_meta")
         return self._pop_with_data_on(stims, f"stim_meta[{attribute_name!r}] == {value!r}")
 
     def select_pop_by_stim_predicate(self, predicate: Callable[[dict], Any]) -> list[int]:
         """Select neurons with ≥1 recorded response to a stimulus satisfying ``predicate``."""
-        stims = _match_pred(self.stim_meta, predicate)
-        if not stims:
-            raise SelectionError(f"the predicate matched no stimulus's metadata (of {self.get_S()})")
+        stims = _matching_pred(self.stim_meta, predicate, "stimulus")
         return self._pop_with_data_on(stims, "the predicate")
 
     def select_stim(self, stim_index: int) -> list[int]:
@@ -646,27 +724,15 @@ class NeuralDataset(torch.utils.data.Dataset):
         if not idx:
             raise SelectionError("select_stims([]) would select no stimulus; call reset_stim_selection() "
                                  "to select all stimuli")
-        self.S_sel = idx
-        return list(idx)
+        return self._set_stim_selection(idx)
 
     def select_stims_by_attr(self, attribute_name: str, value) -> list[int]:
         """Restrict iteration to stimuli with ``stim_meta[attribute_name] == value``."""
-        idx = _match_attr(self.stim_meta, attribute_name, value)
-        if not idx:
-            raise SelectionError(
-                f"no stimulus has stim_meta[{attribute_name!r}] == {value!r}; "
-                f"{_present_values(self.stim_meta, attribute_name)}"
-            )
-        self.S_sel = idx
-        return list(idx)
+        return self._set_stim_selection(_matching_attr(self.stim_meta, attribute_name, value, "stimulus", "stim_meta"))
 
     def select_stims_by_predicate(self, predicate: Callable[[dict], Any]) -> list[int]:
         """Restrict iteration to stimuli whose metadata satisfy ``predicate``."""
-        idx = _match_pred(self.stim_meta, predicate)
-        if not idx:
-            raise SelectionError(f"the predicate matched no stimulus's metadata (of {self.get_S()})")
-        self.S_sel = idx
-        return list(idx)
+        return self._set_stim_selection(_matching_pred(self.stim_meta, predicate, "stimulus"))
 
     def reset_pop_selection(self) -> None:
         """Select all neurons again (``I = []``)."""

@@ -38,10 +38,9 @@ import numpy as np
 
 from . import layout as L
 from . import schema as _schema
+from .concatenation import check_compatible, check_duplicate_neurons
 from .errors import (
     CorruptDataError,
-    DuplicateIdError,
-    FileFormatError,
     IncompatibleDatasetsError,
     InvalidDataError,
     MissingObjectError,
@@ -618,32 +617,6 @@ def _read_input(pos: int, path: str, allow_external: bool) -> _Input:
         raise
 
 
-def _check_compatible(inputs: list[_Input]) -> None:
-    a = inputs[0]
-    for b in inputs[1:]:
-        ia, ib = a.info, b.info
-        pair = f"input {a.pos} ({a.path}) and input {b.pos} ({b.path})"
-        if ia.encoding != ib.encoding:
-            ev = a if ia.encoding == L.ENCODING_EVENTS else b
-            raise IncompatibleDatasetsError(
-                f"cannot concatenate {pair}: encodings differ ({ia.encoding!r} vs {ib.encoding!r}). Convert "
-                f"the events file {ev.path} to binned counts first: bin its spike times at dt_ms = "
-                f"{ev.info.dt_ms:g} and write them with strfh5.StreamWriter(..., encoding='binned')"
-            )
-        checks = (
-            ("dt_ms", ia.dt_ms, ib.dt_ms, "rewrite one of them at the other's bin width"),
-            ("stim_kind", ia.stim_kind, ib.stim_kind, "stimuli of one file share one kind"),
-            ("stim_dims", ia.stim_dims, ib.stim_dims,
-             "stimuli must share channels and F (spectrograms) or (H, W) (video); recompute the stimuli of one "
-             "file with the other's parameters — strfh5 does not resample silently"),
-            ("response_kind", ia.response_kind, ib.response_kind, "counts and continuous signals cannot share a file"),
-        )
-        for name, va, vb, hint in checks:
-            if va != vb:
-                raise IncompatibleDatasetsError(
-                    f"cannot concatenate {pair}: {name} differs ({va!r} vs {vb!r}); {hint}")
-
-
 def _common_dtype(inputs: list[_Input], dname: str) -> np.dtype:
     dts = [np.dtype(leaf.dtypes[dname]) for inp in inputs for leaf in inp.leaves if dname in leaf.dtypes]
     kinds = {d.kind for d in dts}
@@ -651,22 +624,6 @@ def _common_dtype(inputs: list[_Input], dname: str) -> np.dtype:
         raise IncompatibleDatasetsError(f"cannot concatenate: /{dname} holds values of different kinds {sorted(map(str, dts))}")
     best = max(dts, key=lambda d: d.itemsize)
     return best.newbyteorder("<") if best.itemsize > 1 else best
-
-
-def _check_duplicate_neurons(inputs: list[_Input]) -> None:
-    where: dict[str, list[int]] = {}
-    for inp in inputs:
-        for nid in inp.neuron_ids:
-            where.setdefault(nid, []).append(inp.pos)
-    dups = {nid: pos for nid, pos in where.items() if len(pos) > 1}
-    if dups:
-        items = [f"{nid!r} (inputs {', '.join(map(str, pos))})" for nid, pos in list(dups.items())[:10]]
-        more = f" and {len(dups) - 10} more" if len(dups) > 10 else ""
-        raise DuplicateIdError(
-            "neuron ids appear more than once across the inputs: " + ", ".join(items) + more + ". The same neuron "
-            "twice means a dataset pooled with itself; pass allow_duplicate_neurons=True (--allow-duplicate-neurons) "
-            "if that is intended"
-        )
 
 
 def _stims_identical(a: _Input, ra: int, b: _Input, rb: int) -> str | None:
@@ -777,9 +734,10 @@ def concat(
             for leaf in inp.leaves:
                 if os.path.abspath(leaf.abs) == out_abs or os.path.abspath(inp.path) == out_abs:
                     raise InvalidDataError(f"{out} is one of the inputs (or their sources); write elsewhere")
-        _check_compatible(inputs)
+        check_compatible([inp.info for inp in inputs], [f"input {inp.pos} ({inp.path})" for inp in inputs])
         if not allow_duplicate_neurons:
-            _check_duplicate_neurons(inputs)
+            check_duplicate_neurons([inp.neuron_ids for inp in inputs],
+                                    "allow_duplicate_neurons=True (--allow-duplicate-neurons)")
         info0 = inputs[0].info
         events = info0.encoding == L.ENCODING_EVENTS
         vnames = (L.RESPONSES, L.REPEATS) + ((L.COUNTS,) if events else ())

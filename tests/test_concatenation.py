@@ -172,3 +172,49 @@ def test_save_in_memory_concat_round_trip(tmp_path, parts):
     items_equal(back, combined)
     assert back.info.metadata["source"] == "concat"
     assert [s["metadata"]["title"] for s in back.info.metadata["sources"]] == ["a", "b"]
+
+
+def test_result_type_is_the_most_specific_common_class(parts):
+    from strfh5.dataset import AudioNeuralDataset
+
+    class AA1(AudioNeuralDataset):
+        pass
+
+    class AA2(AudioNeuralDataset):
+        pass
+
+    class FromPath(AudioNeuralDataset):  # a constructor that raw contents cannot feed
+        def __init__(self, contents, flavour):
+            super().__init__(contents)
+            self.flavour = flavour
+
+    for lazy_input in (False, True):
+        a, b, c = AA1(parts[0], lazy=lazy_input), AA1(parts[1], lazy=lazy_input), AA2(parts[2], lazy=lazy_input)
+        same = a + b
+        assert type(same) is AA1 and same.lazy == lazy_input
+        assert type(strfh5.concat_neural_datasets([a, b, c])) is AudioNeuralDataset
+        items_equal(same, _ds(parts[0]) + _ds(parts[1]))
+    odd = FromPath(parts[0], "x") + FromPath(parts[1], "y")
+    assert type(odd) is AudioNeuralDataset and odd.N_neurons == 7
+
+
+def test_from_blocks_builds_an_eager_dataset_and_checks_its_blocks(parts):
+    from strfh5.dataset import AudioNeuralDataset
+    from strfh5.errors import InvalidDataError
+
+    src = _ds(parts[0])
+    src.smooth_responses()
+    blocks = [src.row_block(s) for s in range(src.get_S())]
+    stims = [src.stims[s] for s in range(src.get_S())]
+    ds = AudioNeuralDataset.from_blocks(parts[0], blocks, stims, transforms=[{"name": "smooth_responses"}])
+    assert not ds.lazy and type(ds) is AudioNeuralDataset
+    items_equal(ds, src)
+    with pytest.raises(TransformError, match="already applied"):
+        ds.smooth_responses()
+    with pytest.raises(InvalidDataError, match="3 stimuli, got 2 response blocks"):
+        AudioNeuralDataset.from_blocks(parts[0], blocks[:2], stims[:2])
+    data, reps = blocks[1]
+    with pytest.raises(InvalidDataError, match="block 1 .* shape"):
+        AudioNeuralDataset.from_blocks(parts[0], [blocks[0], (data[:, :-1], reps), blocks[2]], stims)
+    with pytest.raises(InvalidDataError, match="repeats of block 1"):
+        AudioNeuralDataset.from_blocks(parts[0], [blocks[0], (data, reps + 1), blocks[2]], stims)

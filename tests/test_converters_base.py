@@ -186,3 +186,62 @@ def test_cli_fetch_then_convert(tmp_path, template_registered, monkeypatch, caps
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize("source_id", sorted(SOURCES))
+def test_every_source_declares_the_contract(source_id):
+    """id, citation, DOI, licence, access, release files with URLs, an existing source schema, options, convert."""
+    import inspect
+    from pathlib import Path
+
+    mod = get_converter(source_id)
+    info = mod.SOURCE
+    assert info.id == source_id
+    for attr in ("title", "citation", "doi", "license", "access"):
+        assert getattr(info, attr).strip(), f"{source_id}: empty {attr}"
+    assert info.files and all(f.url.startswith("https://") and f.name for f in info.files)
+    assert all(f.known_hash is None or f.known_hash.split(":")[0] in ("sha256", "md5") for f in info.files)
+    assert all(f.unpack in (None, "zip", "tar") for f in info.files)
+    folder = Path(strfh5.__file__).parent / "schema" / "sources" / info.schema
+    assert sorted(p.name for p in folder.glob("*.schema.json")) == [
+        "file.schema.json", "neuron.schema.json", "stimulus.schema.json"]
+    assert info.options and len({o.name for o in info.options}) == len(info.options)
+    for o in info.options:  # defaults pass their own checks
+        assert o.choices is None or o.default is None or o.multiple or o.default in o.choices
+    params = inspect.signature(mod.convert).parameters
+    assert params["overwrite"].kind is inspect.Parameter.KEYWORD_ONLY
+    defaults = check_options(info, {})
+    assert set(defaults) == {o.name for o in info.options}
+
+
+def test_check_options_normalises_lists():
+    info = template.SOURCE
+    assert check_options(info, {"areas": "A1, PEG,"})["areas"] == ["A1", "PEG"]
+    assert check_options(info, {"areas": ("A1",)})["areas"] == ["A1"]
+    assert check_options(info, {"areas": None})["areas"] is None
+
+
+def test_cli_sources_lists_all_with_citation_and_access(capsys):
+    assert main(["sources"]) == 0
+    text = capsys.readouterr().out
+    for sid in SOURCES:
+        info = get_converter(sid).SOURCE
+        block = text.split(f"{sid}: ", 1)[1].split("\n\n", 1)[0]
+        assert f"citation: {info.citation}" in block and f"access:   {info.access}" in block
+
+
+@pytest.mark.parametrize("source_id", sorted(SOURCES))
+def test_every_source_has_a_convert_command_line(source_id):
+    """`strfh5 convert SOURCE` knows every option of the source (lists comma-separated, booleans as flags)."""
+    from strfh5.cli.convert import source_parser
+
+    mod, parser = source_parser(source_id)
+    assert vars(parser.parse_args(["--raw", "r", "-o", "o"])) == {"raw": "r", "output": "o"}
+    for o in mod.SOURCE.options:
+        flag = "--" + o.name.replace("_", "-")
+        if o.type is bool and not o.multiple:
+            assert vars(parser.parse_args(["--raw", "r", "-o", "o", flag]))[o.name] is True
+        elif o.multiple:
+            value = list(o.choices[:2]) if o.choices else ["a", "b"]
+            got = vars(parser.parse_args(["--raw", "r", "-o", "o", flag, ",".join(map(str, value))]))[o.name]
+            assert got == [o.type(v) for v in value]

@@ -150,3 +150,14 @@ def test_bad_release_errors(tmp_path):
     (root / "sessions_metadata.yml").unlink()
     with pytest.raises(MissingRawFileError, match="sessions_metadata"):
         downer2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", n_bands=8)
+
+
+def test_bad_sessions_metadata_named(tmp_path):
+    make_release(tmp_path / "raw", n_sessions=1)
+    yml = tmp_path / "raw" / "auditory_cortex_data" / "sessions_metadata.yml"
+    text = yml.read_text()
+    for bad in ("stim_wise_num_repeats: {timit: many, mVocs: 3}", "stim_wise_num_repeats: {timit: 0, mVocs: 3}"):
+        lines = [bad if ln.startswith("stim_wise_num_repeats") else ln for ln in text.splitlines()]
+        yml.write_text("\n".join(lines) + "\n")
+        with pytest.raises(RawDataError, match="sessions_metadata.yml: stim_wise_num_repeats.timit"):
+            downer2025.read_sessions_metadata(yml)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import pickle
-import warnings
 
 import h5py
 import numpy as np

@@ -134,3 +134,28 @@ def test_bad_release_errors(tmp_path):
         le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat9"])
     with pytest.raises(ConverterError, match="Nyquist"):
         le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", audio_fs=8000.0)
+
+
+def test_cli_convert_matches_the_api(tmp_path, capsys):
+    """`strfh5 convert le2025 ...` (comma-separated subsets, float options) writes what the API writes."""
+    from strfh5.cli.main import main
+
+    make_release(tmp_path / "raw", top=True)
+    api = le2025.convert(tmp_path / "raw", tmp_path / "api.strf.h5", subsets="nat8a-beta,nat8b", dt_ms=5, n_bands=8)
+    cli = tmp_path / "cli.strf.h5"
+    assert main(["convert", "le2025", "--raw", str(tmp_path / "raw"), "-o", str(cli), "--subsets",
+                 "nat8a-beta,nat8b", "--dt-ms", "5", "--n-bands", "8"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    with FileContents(str(api)) as a, FileContents(str(cli)) as b:
+        assert a.neuron_ids == b.neuron_ids and a.stim_ids == b.stim_ids
+        assert {m["subset"] for m in b.nrn_meta} == {"nat8a-beta", "nat8b"}
+        for s in range(a.S):
+            np.testing.assert_array_equal(a.stim(s), b.stim(s))
+            for x, y in zip(a.row(s), b.row(s)):
+                assert (x is None) == (y is None)
+                if x is not None:
+                    for tx, ty in zip(x.trials(), y.trials()):
+                        np.testing.assert_array_equal(tx, ty)
+    assert main(["convert", "le2025", "--raw", str(tmp_path / "raw"), "-o", str(tmp_path / "x.strf.h5"),
+                 "--audio-fs", "-1"]) == 2
+    assert "audio_fs" in capsys.readouterr().err

@@ -145,3 +145,24 @@ def test_bad_inputs(tmp_path):
                                            "data": np.zeros((2, 5)), "chans": ["a", "b", "c"], "epochs": None}])
     with pytest.raises(RawDataError, match="2 columns for the 3 channels"):
         read_recording(tmp_path / "w", load_data=True)
+
+
+def test_segments_contiguous_accepted_gaps_refused(tmp_path):
+    """A signal concatenated in time (contiguous segments) reads; gaps or overlaps are refused, naming the sidecar."""
+    ep = Epochs(np.array([0.0, 1.0]), np.array([1.0, 2.0]), ["STIM_a", "STIM_b"])
+    x = np.arange(40, dtype=float).reshape(2, 20)
+
+    def write(name, segments):
+        return write_recording(tmp_path / f"{name}.tgz", name, [
+            {"name": "resp", "fs": 10, "kind": "rasterized", "data": x, "chans": ["c0", "c1"], "epochs": ep,
+             "segments": segments}])
+
+    rec = read_recording(write("two", [[0, 10], [10, 20]]))
+    np.testing.assert_array_equal(rec["resp"].segments, [[0, 10], [10, 20]])
+    np.testing.assert_array_equal(rec["resp"].extract_epoch("STIM_b")[0], x[:, 10:20])
+    for bad, why in (([[0, 10], [12, 20]], "segment 1 starts at sample 12"),
+                     ([[0, 10], [5, 20]], "segment 1 starts at sample 5"),
+                     ([[0, 10, 3]], "start, end"),
+                     ([[10, 0]], "ending before")):
+        with pytest.raises(RawDataError, match=f"bad.resp.json.*{why}"):
+            read_recording(write("bad", bad))

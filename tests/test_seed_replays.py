@@ -153,11 +153,9 @@ def test_seed003_nat4_tour(nat4, lazy):
     assert has_val.sum().item() == N - no_val
     # §4 a val stim heard by an auditory cell
     auditory = [i for i, n in enumerate(ds.nrn_meta) if n["auditory"]]
-    for cell_idx in auditory:
-        valid_val = [s for s in val_idx if not ds.responses[s][cell_idx].isnan().all()]
-        if valid_val:
-            stim_idx = valid_val[0]
-            break
+    stim_idx, cell_idx = next((s, c) for c in auditory for s in val_idx
+                              if not ds.responses[s][c].isnan().all())
+    assert cell_idx == next(c for c in auditory if info["has_val"][c]) and stim_idx == val_idx[0]
     assert tuple(ds.responses[stim_idx][cell_idx].shape) == (20, 150)
     # §5 bidirectional rule
     ds.select_stims_by_attr("subset", "val")

@@ -73,3 +73,45 @@ def test_area_filter(release, tmp_path):
     c.close()
     with pytest.raises(RawDataError, match="not <site>"):
         wingert2026.parse_cell_id("bad")
+
+
+def test_keep_silence_through_the_cli(release, tmp_path, capsys):
+    """``--keep-silence`` keeps each released tile; padded versions are their own stimuli, times from epoch start."""
+    from strfh5.cli.main import main
+
+    root, truth, _ = release
+    out = tmp_path / "padded.strf.h5"
+    assert main(["convert", "wingert2026", "--raw", str(root / "raw"), "-o", str(out), "--keep-silence",
+                 "--areas", "A1,PEG", "--no-include-unlabeled"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    c = strfh5.FileContents(out)
+    assert c.info.metadata["time_origin"].startswith("epoch start")
+    assert c.info.metadata["converter"]["options"]["areas"] == ["A1", "PEG"]
+    padded = [s for s, m in enumerate(c.stim_meta) if m["pre_silence_s"] > 0]
+    assert padded and len(padded) < len(c.stim_ids)  # old (unpadded) and new (padded) sites both present
+    for s, (sid, m) in enumerate(zip(c.stim_ids, c.stim_meta)):
+        name, pad = m["name"], m["pre_silence_s"]
+        assert sid == wingert2026.padded_id(name, pad, m["post_silence_s"])
+        p = int(round(pad * 100))
+        want = np.concatenate([np.zeros((truth["sounds"][name].shape[0], p)), truth["sounds"][name],
+                               np.zeros((truth["sounds"][name].shape[0], p))], axis=1)
+        np.testing.assert_allclose(c.stim(s)[0], want, rtol=1e-6)
+        row = c.row(s)
+        for n, cell in enumerate(c.neuron_ids):
+            assert c.nrn_meta[n]["labeled"] is True
+            site = next(v for v in truth["sites"].values() if cell in v["cells"])
+            want_trials = site["truth"].get((name, cell)) if site["pad"] == pad else None
+            if want_trials is None:
+                assert row[n] is None
+                continue
+            got = row[n].trials()
+            assert len(got) == len(want_trials)
+            for g, w in zip(got, want_trials):
+                np.testing.assert_allclose(g, w + pad * 1000.0, atol=1e-9)  # ms from the epoch start
+    c.close()
+
+
+def test_citation_is_the_zenodo_record_and_says_what_is_unverified():
+    cit = wingert2026.SOURCE.citation
+    assert "10.5281/zenodo.18331549" in cit and "2026" in cit and "Unverified" in cit
+    assert wingert2026.SOURCE.doi == "10.5281/zenodo.18331549"

@@ -38,17 +38,18 @@ Conversion
 
 from __future__ import annotations
 
-import csv
 import math
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from ..arguments import positive_number
 from ..errors import ConverterError, MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
-from .spectrogram import SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_options, transform_dict
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
+                   validated_output)
+from .spectrogram import (SpectrogramParams, params_from_options, rational_ratio, read_wav, resample_audio,
+                          resampled_transform, spectrogram, spectrogram_layout, spectrogram_options, waveform_kwargs)
 
 __all__ = ["SOURCE", "convert", "find_subjects", "read_word_table", "segment_onsets", "resample_segment"]
 
@@ -150,21 +151,13 @@ def _value(text: str):
 
 def read_word_table(path: Path) -> dict[int, list[dict]]:
     """Segment -> its words (one record per CSV row, numbers parsed), in file order."""
-    if not path.is_file():
-        raise MissingRawFileError(f"{path}: word table is missing from stimuli.zip")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise RawDataError(f"{path}: not a readable CSV table ({e})") from None
-    if rows and "Segment" not in rows[0]:
-        raise RawDataError(f"{path}: no 'Segment' column (columns: {', '.join(rows[0])})")
+    rows = read_csv_dicts(path, "the word table of stimuli.zip", required=("Segment",))
     out: dict[int, list[dict]] = {}
     for i, r in enumerate(rows):
         seg = _value(r.get("Segment") or "")
         if not isinstance(seg, int):
             raise RawDataError(f"{path}: row {i + 2}: Segment {r.get('Segment')!r} is not a segment number")
-        out.setdefault(seg, []).append({k.strip(): _value(v or "") for k, v in r.items() if k})
+        out.setdefault(seg, []).append({k: _value(v if isinstance(v, str) else "") for k, v in r.items()})
     return out
 
 
@@ -189,13 +182,6 @@ def bad_spans(raw) -> list[tuple[float, float]]:
             a = float(onset) - float(raw.first_time)
             out.append((a, a + max(float(dur), 0.0)))
     return out
-
-
-def _ratio(fs_out: float, fs_in: float, where: str) -> tuple[int, int]:
-    r = Fraction(fs_out / fs_in).limit_denominator(10000)
-    if abs(float(r) - fs_out / fs_in) > 1e-9 * fs_out / fs_in:
-        raise ConverterError(f"{where}: cannot resample {fs_in} Hz to {fs_out} Hz by a rational factor")
-    return r.numerator, r.denominator
 
 
 def resample_segment(data: np.ndarray, fs: float, start: int, n_out: int, up: int, down: int) -> np.ndarray:
@@ -252,7 +238,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     opts = check_options(SOURCE, options)
     raw_dir = Path(raw_dir)
     params = params_from_options(opts)
-    audio_fs = float(opts["audio_fs"])
+    audio_fs = positive_number(opts["audio_fs"], "alice-eeg: option audio_fs", ConverterError)
     params.resolved_f_max(audio_fs)
     dt_ms = params.hop_ms
     fs_out = 1000.0 / dt_ms
@@ -260,7 +246,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     subjects = find_subjects(raw_dir)
     wanted = opts["subjects"]
     if wanted is not None:
-        wanted = [wanted] if isinstance(wanted, str) else list(wanted)
         missing = [s for s in wanted if s not in subjects]
         if missing:
             raise MissingRawFileError(f"{raw_dir}: subject(s) {', '.join(missing)} not found; "
@@ -283,7 +268,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         bads = set(raw.info["bads"])
         fs = float(raw.info["sfreq"])
         native[sub] = fs
-        _ratio(fs_out, fs, str(path))
+        rational_ratio(fs_out, fs, str(path))
         layout[sub] = (len(neuron_ids), [int(p) for p in picks])
         onsets = segment_onsets(raw, path)
         miss = [k for k, _ in wavs if k not in onsets]
@@ -306,9 +291,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             nrn_meta.append(m)
         del raw
 
-    transform = transform_dict(params, audio_fs)
-    transform["params"] = dict(transform["params"], resampled_to_hz=audio_fs,
-                               resampler="scipy.signal.resample_poly (polyphase FIR anti-aliasing)")
+    transform = resampled_transform(params, audio_fs)
     file_meta = SOURCE.file_meta(
         preparation="human EEG, passive listening to an audiobook (one presentation per subject)",
         response_units="uV",
@@ -321,38 +304,22 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         converter=converter_meta(SOURCE, opts),
     )
     with validated_output(
-        out_path,
-        overwrite=overwrite,
-        encoding="binned",
-        response_kind="continuous",
-        dt_ms=dt_ms,
-        stim_kind="spectrogram",
-        stim_dims=(1, params.n_bands),
-        neuron_ids=neuron_ids,
-        nrn_meta=nrn_meta,
-        file_meta=file_meta,
-        source=SOURCE.id,
-        transform=transform,
+        out_path, overwrite=overwrite, encoding="binned", response_kind="continuous", neuron_ids=neuron_ids,
+        nrn_meta=nrn_meta, file_meta=file_meta, source=SOURCE.id,
+        **spectrogram_layout(params, transform),
     ) as w:
         n_bins = {}
         for seg, wav in wavs:
             x, sr = read_wav(wav)
             x = x.mean(axis=0, keepdims=True) if x.shape[0] > 1 else x
-            if abs(sr - audio_fs) > 1e-9:
-                up, down = _ratio(audio_fs, sr, str(wav))
-                from scipy.signal import resample_poly
-
-                xr = resample_poly(x, up, down, axis=1).astype(np.float32)
-            else:
-                xr = x
+            xr = resample_audio(x, sr, audio_fs, str(wav))
             S, _ = spectrogram(xr, audio_fs, params)
             seg_words = words.get(seg, [])
             meta = {"name": wav.stem, "segment": seg, "type": "audiobook segment", "sample_rate": sr,
                     "n_samples": int(x.shape[-1]), "duration_s": float(x.shape[-1] / sr),
                     "n_words": len(seg_words), "words": seg_words}
             s = w.add_stimulus(S, id=f"segment-{seg:02d}", meta=meta,
-                               waveform=xr if opts["keep_waveform"] else None,
-                               sample_rate=audio_fs if opts["keep_waveform"] else None)
+                               **waveform_kwargs(xr, audio_fs, opts["keep_waveform"]))
             n_bins[seg] = int(S.shape[-1])
             del x, xr, S
 
@@ -360,7 +327,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             first, picks = layout[sub]
             raw = mne.io.read_raw_fif(str(path), preload=False)
             fs = native[sub]
-            up, down = _ratio(fs_out, fs, str(path))
+            up, down = rational_ratio(fs_out, fs, str(path))
             data = raw.get_data(picks=picks) * 1e6  # V -> µV, float64, (C, n)
             onsets = segment_onsets(raw, path)
             spans = bad_spans(raw)

@@ -20,6 +20,7 @@ itself at import time.
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ __all__ = [
     "QuirkLog",
     "find_root",
     "converter_meta",
+    "read_csv_dicts",
+    "raw_folder",
 ]
 
 
@@ -132,12 +135,22 @@ class SourceInfo:
 
 
 def check_options(source: SourceInfo, options: dict) -> dict:
-    """Fill defaults and refuse unknown options or values outside ``choices``."""
+    """Fill defaults and refuse unknown options or values outside ``choices``.
+
+    A ``multiple`` option given as one string is split on commas
+    (``"A1,PEG"`` -> ``["A1", "PEG"]``, as on the command line); given as a
+    tuple or set it becomes a list, so converters always see a list (or None).
+    """
     out = {}
     for name, value in options.items():
         opt = source.option(name)
-        if opt.choices is not None:
-            values = value if opt.multiple and isinstance(value, (list, tuple)) else [value]
+        if opt.multiple and value is not None:
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            elif isinstance(value, (tuple, set, frozenset)):
+                value = list(value)
+        if opt.choices is not None and value is not None:
+            values = value if opt.multiple and isinstance(value, list) else [value]
             bad = [v for v in values if v not in opt.choices]
             if bad:
                 raise ConverterError(
@@ -145,7 +158,8 @@ def check_options(source: SourceInfo, options: dict) -> dict:
                 )
         out[name] = value
     for opt in source.options:
-        out.setdefault(opt.name, opt.default)
+        if opt.name not in out:
+            out[opt.name] = list(opt.default) if opt.multiple and isinstance(opt.default, tuple) else opt.default
     return out
 
 
@@ -226,15 +240,21 @@ class QuirkLog:
         return len(self._records)
 
 
+def raw_folder(raw_dir) -> Path:
+    """``raw_dir`` as a Path; :class:`MissingRawFileError` naming it when it is not a folder."""
+    raw = Path(raw_dir)
+    if not raw.is_dir():
+        raise MissingRawFileError(f"{raw}: the raw release folder does not exist")
+    return raw
+
+
 def find_root(raw_dir, marker: str, what: str) -> Path:
     """The release root under ``raw_dir``: ``raw_dir`` itself or its only subfolder holding ``marker``.
 
     Archives sometimes wrap their content in a folder; this accepts both.
     Raises :class:`MissingRawFileError` naming ``marker`` when neither holds it.
     """
-    raw = Path(raw_dir)
-    if not raw.is_dir():
-        raise MissingRawFileError(f"{raw}: the raw release folder does not exist")
+    raw = raw_folder(raw_dir)
     if (raw / marker).exists():
         return raw
     hits = [d for d in sorted(raw.iterdir()) if d.is_dir() and (d / marker).exists()]
@@ -253,3 +273,40 @@ def converter_meta(source: SourceInfo, options: dict) -> dict:
     for k, v in options.items():
         clean[k] = list(v) if isinstance(v, (tuple, set, frozenset)) else v
     return {"id": source.id, "version": f"strfh5 {__version__}", "options": clean}
+
+
+def read_csv_dicts(path, what: str, required: Sequence[str] = ()) -> list[dict]:
+    """Rows of a release's CSV table (header row first) as dicts, keys and text values stripped.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the table is, for messages (``"cell_list.csv (cell metadata)"``).
+    required : sequence of str
+        Columns the header must name.
+
+    Raises
+    ------
+    MissingRawFileError
+        The file is absent.
+    RawDataError
+        It is not UTF-8 CSV text, or its header lacks a ``required`` column.
+    """
+    from ..errors import RawDataError
+
+    p = Path(path)
+    if not p.is_file():
+        raise MissingRawFileError(f"{p}: {what} is missing from the raw release folder")
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [(h or "").strip() for h in (reader.fieldnames or [])]
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise RawDataError(f"{p}: {what} is not a readable CSV table ({e})") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise RawDataError(f"{p}: {what} lacks column(s) {missing} (columns: {header})")
+    return [{k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in r.items() if k and k.strip()}
+            for r in rows]

@@ -30,8 +30,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import MissingRawFileError, RawDataError
-from .base import QuirkLog, SourceInfo, converter_meta, validated_output
-from .spectrogram import params_from_options, read_wav, spectrogram, transform_dict
+from .base import Option, QuirkLog, SourceInfo, check_options, converter_meta, find_root, validated_output
+from .spectrogram import (SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_layout,
+                          transform_dict, waveform_kwargs)
 
 __all__ = [
     "CELL_NAME_RE",
@@ -47,6 +48,9 @@ __all__ = [
     "scan_cell",
     "CellSpec",
     "convert_aa",
+    "start_aa",
+    "AA_SPECTROGRAM",
+    "AA_WAV_OPTIONS",
 ]
 
 #: ``<bird>_<n-th cell>[_<rig letter>]``, e.g. ``gg0304_4_B``
@@ -54,6 +58,16 @@ CELL_NAME_RE = re.compile(r"^(?P<animal>[^_]+)_(?P<seq>\d+)(?:_(?P<rig>[A-Za-z])
 #: ``<32 hex digits>.wav``
 MD5_WAV_RE = re.compile(r"^(?P<md5>[0-9A-Fa-f]{32})\.wav$")
 _NUM_RE = re.compile(r"^(stim|spike)(\d+)$")
+#: the spectrogram deepSTRF's AA loaders use (32 mel bands, 250 Hz-8 kHz, 10 ms window, cube root):
+#: the default of AA1, AA2 and AA4
+AA_SPECTROGRAM = SpectrogramParams(kind="mel", n_bands=32, f_min=250.0, f_max=8000.0, window_ms=10.0,
+                                   compression="cuberoot")
+#: the wav options of AA1 and AA2 (wavs named by their MD5, possibly missing from a partial download)
+AA_WAV_OPTIONS = (
+    Option("skip_missing_wavs", bool, False,
+           "leave out stimuli whose wav is missing (partial download) instead of failing"),
+    Option("check_md5", bool, True, "check each wav's MD5 against its name"),
+)
 
 
 # ------------------------------------------------------------------ parsing
@@ -226,6 +240,18 @@ def scan_cell(folder, log: QuirkLog, cell: str, stim_class: str) -> CellScan:
 
 
 # ---------------------------------------------------------------- conversion
+def start_aa(source: SourceInfo, raw_dir, options: dict, overwrite: bool, marker: str) -> tuple[dict, Path, QuirkLog]:
+    """What an AA converter starts with: checked options (with ``overwrite``), release root, quirk log.
+
+    ``marker`` is the folder that identifies the unpacked release
+    (:func:`~strfh5.converters.base.find_root`: ``raw_dir`` itself or its one
+    wrapping folder).
+    """
+    opts = check_options(source, options)
+    opts["overwrite"] = overwrite
+    return opts, find_root(raw_dir, marker, source.id.upper().replace("-", " ")), QuirkLog(source.id)
+
+
 @dataclass
 class CellSpec:
     """A cell to convert: its stable id, metadata, and ``class -> folder``."""
@@ -346,14 +372,10 @@ def convert_aa(
         **(extra_file_meta or {}),
     )
     ids = [c.neuron_id for c in kept_cells]
-    writer_kw = dict(
-        encoding="events", dt_ms=params.hop_ms, stim_kind="spectrogram", stim_dims=(1, params.n_bands),
-        neuron_ids=ids, nrn_meta=nrn_meta, file_meta=file_meta, source=source.schema or source.id,
-        overwrite=bool(options.get("overwrite")),
-    )
     first_sr = read_wav(wav_path(stim_class_of[wavs[0]], wavs[0]))[1] if wavs else 1000.0
-    transform = transform_dict(params, first_sr)
-    with validated_output(out_path, transform=transform, **writer_kw) as w:
+    with validated_output(out_path, encoding="events", neuron_ids=ids, nrn_meta=nrn_meta, file_meta=file_meta,
+                          source=source.schema or source.id, overwrite=bool(options.get("overwrite")),
+                          **spectrogram_layout(params, transform_dict(params, first_sr))) as w:
         for s, name in enumerate(wavs):
             c = stim_class_of[name]
             p = wav_path(c, name)
@@ -375,8 +397,7 @@ def convert_aa(
             }
             if stim_extra is not None:
                 meta.update(stim_extra(c, name, meta))
-            w.add_stimulus(S, id=sid, meta=meta, waveform=wave if keep_waveform else None,
-                           sample_rate=sr if keep_waveform else None)
+            w.add_stimulus(S, id=sid, meta=meta, **waveform_kwargs(wave, sr, keep_waveform))
             row = []
             for sc in kept_scans:
                 proto = sc[c].protocols.get(name) if c in sc else None

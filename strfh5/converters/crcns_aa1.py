@@ -21,18 +21,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, find_root
-from .crcns import CellSpec, convert_aa, parse_cell_name
-from .spectrogram import SpectrogramParams, spectrogram_options
+from .base import Option, ReleaseFile, SourceInfo
+from .crcns import AA_SPECTROGRAM, AA_WAV_OPTIONS, CellSpec, convert_aa, parse_cell_name, start_aa
+from .spectrogram import spectrogram_options
 
 __all__ = ["SOURCE", "AREAS", "STIM_CLASSES", "convert"]
 
 #: area label -> cell folder of the release
 AREAS = {"Field_L": "Field_L_cells", "MLd": "MLd_cells"}
 STIM_CLASSES = ("conspecific", "flatrip")
-#: the spectrogram deepSTRF's AA loaders use (32 mel bands, 10 ms window, cube root)
-DEFAULT_SPECTROGRAM = SpectrogramParams(kind="mel", n_bands=32, f_min=250.0, f_max=8000.0, window_ms=10.0,
-                                        compression="cuberoot")
+DEFAULT_SPECTROGRAM = AA_SPECTROGRAM
 
 SOURCE = SourceInfo(
     id="crcns-aa1",
@@ -54,9 +52,7 @@ SOURCE = SourceInfo(
         Option("areas", str, list(AREAS), "areas to convert", choices=tuple(AREAS), multiple=True),
         Option("stim_classes", str, list(STIM_CLASSES), "stimulus classes to convert", choices=STIM_CLASSES,
                multiple=True),
-        Option("skip_missing_wavs", bool, False,
-               "leave out stimuli whose wav is missing (partial download) instead of failing"),
-        Option("check_md5", bool, True, "check each wav's MD5 against its name"),
+        *AA_WAV_OPTIONS,
     ),
     schema="crcns-aa1",
     species="zebra finch (Taeniopygia guttata)",
@@ -86,10 +82,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     -------
     pathlib.Path
     """
-    opts = check_options(SOURCE, options)
-    opts["overwrite"] = overwrite
-    root = find_root(raw_dir, "all_stims", "CRCNS AA1")
-    log = QuirkLog(SOURCE.id)
+    opts, root, log = start_aa(SOURCE, raw_dir, options, overwrite, "all_stims")
     areas = list(opts["areas"])
     classes = list(opts["stim_classes"])
     found: list[tuple[str, Path]] = []

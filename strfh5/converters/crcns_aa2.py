@@ -28,9 +28,9 @@ import csv
 from pathlib import Path
 
 from ..errors import RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, find_root, require_file
-from .crcns import CellSpec, convert_aa, parse_cell_name
-from .spectrogram import SpectrogramParams, spectrogram_options
+from .base import Option, ReleaseFile, SourceInfo, require_file
+from .crcns import AA_SPECTROGRAM, AA_WAV_OPTIONS, CellSpec, convert_aa, parse_cell_name, start_aa
+from .spectrogram import spectrogram_options
 
 __all__ = ["SOURCE", "REGION_AREA", "AREAS", "convert", "read_csv_rows"]
 
@@ -39,8 +39,7 @@ REGION_AREA = {"L": "Field_L", "L1": "Field_L", "L2a": "Field_L", "L2b": "Field_
                "mld": "mld", "OV": "OV", "CM": "CM", "None": "None"}
 AREAS = ("Field_L", "mld", "OV", "CM", "None")
 STIM_CLASSES = ("conspecific", "songrip", "flatrip")
-DEFAULT_SPECTROGRAM = SpectrogramParams(kind="mel", n_bands=32, f_min=250.0, f_max=8000.0, window_ms=10.0,
-                                        compression="cuberoot")
+DEFAULT_SPECTROGRAM = AA_SPECTROGRAM
 _BASE = "https://download.crcns.org/aa-2"
 
 SOURCE = SourceInfo(
@@ -66,9 +65,7 @@ SOURCE = SourceInfo(
                choices=AREAS + ("L", "L1", "L2a", "L2b", "L3"), multiple=True),
         Option("stim_classes", str, list(STIM_CLASSES), "stimulus classes (class folder names) to convert",
                multiple=True),
-        Option("skip_missing_wavs", bool, False,
-               "leave out stimuli whose wav is missing (partial download) instead of failing"),
-        Option("check_md5", bool, True, "check each wav's MD5 against its name"),
+        *AA_WAV_OPTIONS,
     ),
     schema="crcns-aa2",
     species="zebra finch (Taeniopygia guttata)",
@@ -100,28 +97,14 @@ def _regions(root: Path) -> dict[str, str]:
 
 
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
-    """Convert the unpacked AA2 release in ``raw_dir`` to ``out_path``.
+    """Convert the unpacked AA2 release in ``raw_dir`` (``all_cells/``, ``all_stims/``, the CSVs) to ``out_path``.
 
-    Parameters
-    ----------
-    raw_dir : path-like
-        Folder holding ``all_cells/``, ``all_stims/`` and the three CSVs.
-    out_path : path-like
-    overwrite : bool
-    **options
-        See ``SOURCE.options``: spectrogram options, ``areas``,
-        ``stim_classes``, ``skip_missing_wavs``, ``check_md5``,
-        ``keep_waveform``.
-
-    Returns
-    -------
-    pathlib.Path
+    Options and return value as :func:`strfh5.converters.crcns_aa1.convert`
+    (``strfh5 convert crcns-aa2 --help``); ``areas`` also accepts the
+    release's Field L sub-regions (L, L1, L2a, L2b, L3).
     """
-    opts = check_options(SOURCE, options)
-    opts["overwrite"] = overwrite
-    root = find_root(raw_dir, "all_cells", "CRCNS AA2")
+    opts, root, log = start_aa(SOURCE, raw_dir, options, overwrite, "all_cells")
     require_file(root / "all_stims", "the all_stims/ folder of wavs")
-    log = QuirkLog(SOURCE.id)
     regions = _regions(root)
     for reg in sorted(set(regions.values()) - set(REGION_AREA)):
         log.add("unknown_region", f"cell_regions.csv uses region {reg!r}, not a documented label; kept as is",

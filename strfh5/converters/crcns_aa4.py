@@ -31,9 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
-from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output)
-from .spectrogram import SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_options, transform_dict
+from ..arguments import positive_number
+from ..errors import ConverterError, MissingRawFileError, RawDataError
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, raw_folder,
+                   validated_output)
+from .crcns import AA_SPECTROGRAM
+from .spectrogram import (match_rate, params_from_options, read_wav, resampled_transform, spectrogram,
+                          spectrogram_layout, spectrogram_options, transform_dict, waveform_kwargs)
 
 __all__ = ["SOURCE", "ANIMALS", "convert", "parse_unit_name", "read_unit"]
 
@@ -41,8 +45,7 @@ ANIMALS = ("BlaBro09xxF", "GreBlu9508M", "LblBlu2028M", "WhiBlu5396M", "WhiWhi45
 METADATA_GROUPS = ("class_info", "extra_info")
 EMPTY_TRIAL = -999.0
 UNIT_RE = re.compile(r"^Site(?P<site>\d+)_L(?P<ld>\d+)R(?P<rd>\d+)_e(?P<el>\d+)_s(?P<sort>\d+)(?:_ss(?P<ss>\d+))?$")
-DEFAULT_SPECTROGRAM = SpectrogramParams(kind="mel", n_bands=32, f_min=250.0, f_max=8000.0, window_ms=10.0,
-                                        compression="cuberoot")
+DEFAULT_SPECTROGRAM = AA_SPECTROGRAM
 
 SOURCE = SourceInfo(
     id="crcns-aa4",
@@ -154,15 +157,6 @@ def read_unit(path) -> tuple[dict, list[dict]]:
     return attrs, stims
 
 
-def _resample(x: np.ndarray, sr: float, target: float) -> np.ndarray:
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
-    frac = Fraction(target / sr).limit_denominator(10000)
-    return resample_poly(x, frac.numerator, frac.denominator, axis=-1).astype(np.float32)
-
-
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert unpacked AA4 animal folders under ``raw_dir`` to ``out_path``.
 
@@ -177,11 +171,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         ``sort_types``, ``stim_types``, ``resample_hz``,
         ``skip_missing_wavs``, ``keep_waveform``.
     """
-    opts = check_options(SOURCE, options)
-    raw = Path(raw_dir)
-    if not raw.is_dir():
-        raise MissingRawFileError(f"{raw}: the raw release folder does not exist")
-    log = QuirkLog(SOURCE.id)
+    opts, raw, log = check_options(SOURCE, options), raw_folder(raw_dir), QuirkLog(SOURCE.id)
     params = params_from_options(opts)
     sort_types = set(opts["sort_types"]) if opts["sort_types"] else None
     stim_types = set(opts["stim_types"]) if opts["stim_types"] else None
@@ -246,28 +236,22 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     order = [m for m in order if m in chosen]
     if not order:
         raise RawDataError(f"{raw}: no stimulus wav found")
-    target = float(opts["resample_hz"] or read_wav(chosen[order[0]])[1])
-    transform = transform_dict(params, target)
-    if opts["resample_hz"]:
-        transform["resampled_to"] = float(target)
+    resample = opts["resample_hz"] is not None
+    target = (positive_number(opts["resample_hz"], "crcns-aa4: option resample_hz", ConverterError) if resample
+              else read_wav(chosen[order[0]])[1])
+    transform = resampled_transform(params, target) if resample else transform_dict(params, target)
 
     ids = [u[0] for u in units]
     file_meta = SOURCE.file_meta(response_units="ms", converter=converter_meta(SOURCE, opts),
                                  preparation="anesthetized zebra finches (4 male, 2 female)")
-    with validated_output(out_path, encoding="events", dt_ms=params.hop_ms, stim_kind="spectrogram",
-                          stim_dims=(1, params.n_bands), neuron_ids=ids, nrn_meta=[u[1] for u in units],
-                          file_meta=file_meta, source=SOURCE.schema, transform=transform,
-                          overwrite=overwrite) as w:
+    with validated_output(out_path, encoding="events", neuron_ids=ids, nrn_meta=[u[1] for u in units],
+                          file_meta=file_meta, source=SOURCE.schema, overwrite=overwrite,
+                          **spectrogram_layout(params, transform)) as w:
         for s, m in enumerate(order):
             wave, sr = read_wav(chosen[m])
             n_orig = int(wave.shape[-1])
-            if sr != target:
-                if not opts["resample_hz"]:
-                    raise RawDataError(
-                        f"{chosen[m]}: sample rate {sr} Hz differs from {target} Hz of the first wav; one file "
-                        "holds one spectrogram transform — pass resample_hz (--resample-hz) to resample all wavs"
-                    )
-                wave = _resample(wave, sr, target)
+            wave = match_rate(wave, sr, target, resample=resample, where=str(chosen[m]),
+                              reference="the first wav" if not resample else "resample_hz")
             S, _ = spectrogram(wave, target, params)
             info = stims[m]
             meta = {
@@ -278,8 +262,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 "stim_duration_s": None if info["stim_duration"] is None else float(info["stim_duration"]),
             }
             meta["duration_s"] = meta["n_samples"] / sr
-            w.add_stimulus(S, id=m, meta=meta, waveform=wave if opts["keep_waveform"] else None,
-                           sample_rate=target if opts["keep_waveform"] else None)
+            w.add_stimulus(S, id=m, meta=meta, **waveform_kwargs(wave, target, opts["keep_waveform"]))
             w.write_row(s, [u[2].get(m) or None for u in units])
         w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
     return Path(out_path)

@@ -34,10 +34,13 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
-from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output)
+from ..arguments import positive_number
+from ..errors import ConverterError, MissingRawFileError, RawDataError
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, raw_folder,
+                   validated_output)
 from .matlab import as_float_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
-from .spectrogram import SpectrogramParams, params_from_options, spectrogram, spectrogram_options, transform_dict
+from .spectrogram import (SpectrogramParams, match_rate, params_from_options, resampled_transform, spectrogram,
+                          spectrogram_layout, spectrogram_options, transform_dict, waveform_kwargs)
 
 __all__ = ["SOURCE", "convert", "bin_trace", "read_trial", "read_stimulus"]
 
@@ -189,11 +192,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         ``trigger_types``, ``resample_hz``, ``skip_missing_stimuli``,
         ``keep_waveform``.
     """
-    opts = check_options(SOURCE, options)
-    raw = Path(raw_dir)
-    if not raw.is_dir():
-        raise MissingRawFileError(f"{raw}: the raw release folder does not exist")
-    log = QuirkLog(SOURCE.id)
+    opts, raw, log = check_options(SOURCE, options), raw_folder(raw_dir), QuirkLog(SOURCE.id)
     params = params_from_options(opts)
     dt = params.hop_ms
     types = set(opts["trigger_types"])
@@ -218,7 +217,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                                   "unpacked CRCNS AC1 release?")
 
     # 1. read every trial file: responses per (stimulus, cell) as lists of (trace, sf, onset)
-    cells, stim_files, trials_by = [], {}, {}
+    cells, stim_files = [], {}
     skipped = 0
     for ds, folder, stim_dir in sessions:
         cid = f"{ds}/{folder.name}"
@@ -269,36 +268,27 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
 
     order = sorted(s for s, p in stim_files.items() if p is not None and any(s in c[2] for c in cells))
     first = read_stimulus(stim_files[order[0]])
-    target = float(opts["resample_hz"] or first[1])
-    transform = transform_dict(params, target)
-    if opts["resample_hz"]:
-        transform["resampled_to"] = target
+    resample = opts["resample_hz"] is not None
+    target = (positive_number(opts["resample_hz"], "crcns-ac1: option resample_hz", ConverterError) if resample
+              else first[1])
+    transform = resampled_transform(params, target) if resample else transform_dict(params, target)
     file_meta = SOURCE.file_meta(response_units="mV", converter=converter_meta(SOURCE, opts),
                                  preparation="anesthetized rats; in vivo whole-cell / cell-attached recordings")
     cache: dict[Path, dict] = {}
-    with validated_output(out_path, encoding="binned", response_kind="continuous", dt_ms=dt,
-                          stim_kind="spectrogram", stim_dims=(1, params.n_bands), neuron_ids=[c[0] for c in cells],
+    with validated_output(out_path, encoding="binned", response_kind="continuous", neuron_ids=[c[0] for c in cells],
                           nrn_meta=[c[1] for c in cells], file_meta=file_meta, source=SOURCE.schema,
-                          transform=transform, overwrite=overwrite) as w:
+                          overwrite=overwrite, **spectrogram_layout(params, transform)) as w:
         for s, sid in enumerate(order):
             x, sr, desc = read_stimulus(stim_files[sid])
             n_orig = x.shape[-1]
-            if sr != target:
-                if not opts["resample_hz"]:
-                    raise RawDataError(
-                        f"{stim_files[sid]}: sample rate {sr} Hz differs from {target} Hz of {order[0]}; pass "
-                        "resample_hz (--resample-hz) to resample every stimulus to one rate"
-                    )
-                from .crcns_aa4 import _resample
-
-                x = _resample(x, sr, target)
+            x = match_rate(x, sr, target, resample=resample, where=str(stim_files[sid]),
+                           reference=order[0] if not resample else "resample_hz")
             S, _ = spectrogram(x, target, params)
             T = S.shape[-1]
             meta = {"name": sid, "type": "natural", "dataset": sid.split("/", 1)[0], "file": sid.split("/", 1)[1],
                     "description": desc, "sample_rate": float(sr), "n_samples": int(n_orig),
                     "duration_s": n_orig / sr}
-            w.add_stimulus(S, id=sid, meta=meta, waveform=x if opts["keep_waveform"] else None,
-                           sample_rate=target if opts["keep_waveform"] else None)
+            w.add_stimulus(S, id=sid, meta=meta, **waveform_kwargs(x, target, opts["keep_waveform"]))
             row = []
             for cid, _, events in cells:
                 evs = events.get(sid)

@@ -45,15 +45,17 @@ from __future__ import annotations
 import math
 import os
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConverterError, MissingRawFileError, RawDataError
+from ..arguments import positive_number
 from .base import Option, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
+from .base import find_root as _find_release_root
 from .matlab import as_float_vector, as_int_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
-from .spectrogram import SpectrogramParams, params_from_options, spectrogram, spectrogram_options, transform_dict
+from .spectrogram import (SpectrogramParams, params_from_options, resample_audio, resampled_transform, spectrogram,
+                          spectrogram_layout, spectrogram_options, waveform_kwargs)
 
 __all__ = ["SOURCE", "convert", "parse_channel_file", "read_sessions_metadata", "list_neurons", "find_root"]
 
@@ -93,13 +95,9 @@ SOURCE = SourceInfo(
     license="CC BY 4.0",
     access="open",
     files=(
-        ReleaseFile(
-            name="auditory_cortex_data.zip",
-            url="https://zenodo.org/records/16175377/files/auditory_cortex_data.zip?download=1",
-            known_hash=None,
-            size=None,
-            unpack="zip",
-        ),
+        # hash unknown here (fetch warns and prints the sha256 to pin)
+        ReleaseFile("auditory_cortex_data.zip",
+                    "https://zenodo.org/records/16175377/files/auditory_cortex_data.zip?download=1", unpack="zip"),
     ),
     options=(
         Option("stimuli", str, ("timit", "mvocs"), "stimulus classes to convert", choices=("timit", "mvocs"),
@@ -120,14 +118,7 @@ SOURCE = SourceInfo(
 # ------------------------------------------------------------------ release layout
 def find_root(raw_dir) -> Path:
     """The release folder holding ``sessions/`` (``raw_dir`` or its ``auditory_cortex_data/``)."""
-    raw = Path(raw_dir)
-    for cand in (raw, raw / _TOP):
-        if (cand / "sessions").is_dir():
-            return cand
-    raise MissingRawFileError(
-        f"{raw}: no 'sessions/' folder (nor '{_TOP}/sessions/'); expected the unpacked auditory_cortex_data.zip "
-        "of Zenodo record 16175377"
-    )
+    return _find_release_root(raw_dir, "sessions", f"{_TOP}.zip (Zenodo record 16175377)")
 
 
 def parse_channel_file(name: str) -> dict | None:
@@ -171,6 +162,8 @@ def read_sessions_metadata(path: Path) -> dict:
     if not isinstance(areas, dict):
         raise RawDataError(f"{path}: area_wise_sessions must map an area group to session ids")
     for grp, sids in areas.items():
+        if sids is not None and not isinstance(sids, list):
+            raise RawDataError(f"{path}: area_wise_sessions.{grp} must be a list of session ids")
         for sid in sids or []:
             out["area_group"][str(sid)] = str(grp)
     coords = doc.get("session_coordinates") or {}
@@ -184,7 +177,9 @@ def read_sessions_metadata(path: Path) -> dict:
     if not isinstance(reps, dict):
         raise RawDataError(f"{path}: stim_wise_num_repeats must map timit/mVocs to a repeat count")
     for k, v in reps.items():
-        out["repeats"][str(k).lower()] = int(v)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise RawDataError(f"{path}: stim_wise_num_repeats.{k} must be a positive whole number, got {v!r}")
+        out["repeats"][str(k).lower()] = v
     return out
 
 
@@ -244,15 +239,6 @@ def _neuron_meta(c: dict, meta: dict) -> dict:
 
 
 # ------------------------------------------------------------------ stimuli
-def _resample(x: np.ndarray, sr: float, target: float) -> np.ndarray:
-    if abs(sr - target) < 1e-9:
-        return x.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    r = Fraction(target / sr).limit_denominator(10000)
-    return resample_poly(x, r.numerator, r.denominator, axis=-1).astype(np.float32)
-
-
 def _timit_entries(root: Path) -> list[dict]:
     path = root / TIMIT_MAT
     sentdet = struct_list(load_mat(path, ["sentdet"])["sentdet"], f"{path}: sentdet")
@@ -377,18 +363,14 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     existing output.
     """
     opts = check_options(SOURCE, options)
-    classes = opts["stimuli"]
-    classes = [classes] if isinstance(classes, str) else list(classes)
-    classes = [c for c in ("timit", "mvocs") if c in classes]
+    classes = [c for c in ("timit", "mvocs") if c in (opts["stimuli"] or [])]
     if not classes:
         raise ConverterError("downer2025: option stimuli is empty; choose timit and/or mvocs")
     sessions = opts["sessions"]
-    if isinstance(sessions, str):
-        sessions = [sessions]
     pre_ms, post_ms = float(opts["pre_ms"]), float(opts["post_ms"])
     if not (math.isfinite(pre_ms) and math.isfinite(post_ms) and pre_ms >= 0 and post_ms >= 0):
         raise ConverterError(f"downer2025: pre_ms and post_ms must be >= 0, got {pre_ms}, {post_ms}")
-    audio_fs = float(opts["audio_fs"])
+    audio_fs = positive_number(opts["audio_fs"], "downer2025: option audio_fs", ConverterError)
     params = params_from_options(opts)
     params.resolved_f_max(audio_fs)
 
@@ -417,10 +399,8 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     index = {(cls, e["code"]): s for s, (cls, e) in enumerate(entries)}
     durations_ms = []
 
-    transform = transform_dict(params, audio_fs)
-    transform["params"] = dict(transform["params"], resampled_to_hz=audio_fs,
-                               resampler="scipy.signal.resample_poly (polyphase FIR anti-aliasing)",
-                               timit="0.5 s silence pads (sentdet.befaft) removed: time 0 = speech onset = stimon")
+    transform = resampled_transform(
+        params, audio_fs, timit="0.5 s silence pads (sentdet.befaft) removed: time 0 = speech onset = stimon")
     file_meta = SOURCE.file_meta(
         preparation="awake passive listening; multi-units = threshold crossings per channel",
         response_units="ms",
@@ -432,21 +412,13 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         converter=converter_meta(SOURCE, dict(opts, stimuli=classes)),
     )
     with validated_output(
-        out_path,
-        overwrite=overwrite,
-        encoding="events",
-        dt_ms=params.hop_ms,
-        stim_kind="spectrogram",
-        stim_dims=(1, params.n_bands),
-        neuron_ids=neuron_ids,
-        nrn_meta=nrn_meta,
-        file_meta=file_meta,
-        source=SOURCE.id,
-        transform=transform,
+        out_path, overwrite=overwrite, encoding="events", neuron_ids=neuron_ids, nrn_meta=nrn_meta,
+        file_meta=file_meta, source=SOURCE.id,
+        **spectrogram_layout(params, transform),
     ) as w:
         for cls, e in entries:
             x = e.pop("sound") if cls == "timit" else _mvoc_sound(e)
-            xr = _resample(x[None, :], e["fs"], audio_fs)
+            xr = resample_audio(x[None, :], e["fs"], audio_fs, f"{cls} stimulus {e['name']}")
             S, _ = spectrogram(xr, audio_fs, params)
             dur_s = x.size / e["fs"]
             durations_ms.append(dur_s * 1000.0)
@@ -465,8 +437,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 meta["occurrences_in_sequence"] = e["occurrences"]
                 meta["sequence_onset_s"] = e["wav_onset_s"]
             w.add_stimulus(S, id=f"{'timit' if cls == 'timit' else 'mvoc'}-{e['code']:03d}", meta=meta,
-                           waveform=xr if opts["keep_waveform"] else None,
-                           sample_rate=audio_fs if opts["keep_waveform"] else None)
+                           **waveform_kwargs(xr, audio_fs, opts["keep_waveform"]))
             del x, xr, S
         entries = [(cls, {"code": e["code"]}) for cls, e in entries]  # drop the sounds
 

@@ -273,6 +273,19 @@ def _safe_member(name: str, strip: int, archive: Path) -> PurePosixPath | None:
     return PurePosixPath(*parts[strip:])
 
 
+def _archive_members(archive: Path, kind: str):
+    """``(name, "dir" | "file" | "other", open)`` for each member of a zip or tar archive, in archive order."""
+    if kind == "zip":
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                yield info.filename, "dir" if info.is_dir() else "file", (lambda i=info: zf.open(i))
+        return
+    with tarfile.open(archive, "r:*") as tf:
+        for m in tf:
+            what = "dir" if m.isdir() else "file" if m.isfile() else "other"
+            yield m.name, what, (lambda m=m: tf.extractfile(m))
+
+
 def unpack(archive, dest, kind: str, strip: int = 0) -> Path:
     """Extract ``archive`` (``kind`` ``"zip"`` or ``"tar"``) into ``dest``.
 
@@ -293,38 +306,22 @@ def unpack(archive, dest, kind: str, strip: int = 0) -> Path:
             pass
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        if kind == "zip":
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    rel = _safe_member(info.filename, strip, archive)
-                    if rel is None:
-                        continue
-                    out = dest / rel
-                    if info.is_dir():
-                        out.mkdir(parents=True, exist_ok=True)
-                        continue
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(out, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-        elif kind == "tar":
-            with tarfile.open(archive, "r:*") as tf:
-                for m in tf:
-                    rel = _safe_member(m.name, strip, archive)
-                    if rel is None:
-                        continue
-                    out = dest / rel
-                    if m.isdir():
-                        out.mkdir(parents=True, exist_ok=True)
-                        continue
-                    if not m.isfile():
-                        warnings.warn(f"{archive}: skipping member {m.name!r} (link or special file)", stacklevel=2)
-                        continue
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    src = tf.extractfile(m)
-                    with src, open(out, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-        else:
+        if kind not in ("zip", "tar"):
             raise ConverterError(f"{archive}: unknown unpack kind {kind!r} (expected 'zip' or 'tar')")
+        for name, what, open_member in _archive_members(archive, kind):
+            rel = _safe_member(name, strip, archive)
+            if rel is None:
+                continue
+            out = dest / rel
+            if what == "dir":
+                out.mkdir(parents=True, exist_ok=True)
+                continue
+            if what != "file":
+                warnings.warn(f"{archive}: skipping member {name!r} (link or special file)", stacklevel=2)
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open_member() as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
         raise DownloadError(f"{archive}: the archive cannot be unpacked ({e}); delete it and fetch again") from None
     marker.parent.mkdir(parents=True, exist_ok=True)

@@ -43,9 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, converter_meta, validated_output
+from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
 from .nems_recording import (POINT_PROCESS, RASTERIZED, TILED, counts_as_bin_centres, read_recording,
-                             spikes_in_epochs)
+                             site_row, spikes_in_epochs)
 
 __all__ = ["SOURCE", "convert", "split_by_occurrence"]
 
@@ -107,17 +107,10 @@ def _parse_cell(cell: str) -> dict:
     return {"site": site, "animal": am.group(0) if am else site, "electrode": el, "unit_in_electrode": unit}
 
 
-def convert(raw_dir, out_path, **options) -> Path:
+def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert one stimulus set of the Espejo release in ``raw_dir`` to ``out_path``."""
-    options = dict(options)
-    overwrite = bool(options.pop("overwrite", False))
-    opts = {o.name: o.default for o in SOURCE.options}
-    for k, v in options.items():
-        SOURCE.option(k)
-        opts[k] = v
+    opts = check_options(SOURCE, options)
     set_name = opts["set"]
-    if set_name not in SETS:
-        raise RawDataError(f"espejo: set {set_name!r} is not one of {list(SETS)}")
     raw = Path(raw_dir)
     quirks = QuirkLog("espejo")
     sites = []  # per site: dict(name, cells, occ {name: bounds}, spikes {cell: {name: [arrays]}}, val, rast)
@@ -138,6 +131,8 @@ def convert(raw_dir, out_path, **options) -> Path:
             raise RawDataError(f"{arch}: stim fs {stim.fs} differs from {fs} of the other sites")
         site = rec.name
         counts = resp.epochs.counts("STIM_")
+        if not counts:
+            raise RawDataError(f"{arch}: the resp epoch table has no STIM_ epochs")
         est, val = split_by_occurrence(counts)
         bounds = {n: np.round(resp.epochs.occurrences(n) * fs) / fs for n in counts}
         if resp.kind == RASTERIZED:
@@ -212,11 +207,7 @@ def convert(raw_dir, out_path, **options) -> Path:
                 "name": name, "subset": "val" if vs else "est", "val_sites": vs, "sites": played_at[name],
                 "duration_s": tile.shape[1] / fs,
             })
-            row = []
-            for si, c in owner:
-                per = sites[si]["per_name"].get(name)
-                row.append(per[c] if per is not None and per[c] else None)
-            w.write_row(s, row)
+            w.write_row(s, site_row(sites, owner, name))
         file_meta["provenance"] = {"quirks": quirks.records()}
         w.set_file_meta(file_meta)
     return Path(out_path)

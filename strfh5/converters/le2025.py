@@ -31,23 +31,25 @@ writes each unit's responses with :meth:`StreamWriter.write_pair`.
 
 from __future__ import annotations
 
-import csv
 import re
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
-from ..errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
+from ..arguments import positive_number
+from ..errors import ConverterError, MissingRawFileError, RawDataError
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
+                    validated_output)
+from .base import find_root as _find_release_root
 from .pprox import PPROX_SCHEMA, PproxUnit, read_pprox
 from .spectrogram import (
     SpectrogramParams,
     params_from_options,
     read_wav,
+    resample_audio,
+    resampled_transform,
     spectrogram,
+    spectrogram_layout,
     spectrogram_options,
-    transform_dict,
+    waveform_kwargs,
 )
 
 __all__ = ["SOURCE", "SUBSETS", "convert", "parse_stim_stem", "find_root"]
@@ -97,13 +99,8 @@ SOURCE = SourceInfo(
     license="CC BY 4.0 (figshare)",
     access="open",
     files=(
-        ReleaseFile(
-            name="zebf-auditory-restoration-1.zip",
-            url="https://figshare.com/ndownloader/files/55083911",
-            known_hash=None,
-            size=None,
-            unpack="zip",
-        ),
+        # figshare publishes an MD5 on the landing page only; unknown here, so fetch warns and prints the sha256
+        ReleaseFile("zebf-auditory-restoration-1.zip", "https://figshare.com/ndownloader/files/55083911", unpack="zip"),
     ),
     options=(
         Option("subsets", str, tuple(SUBSETS), "subsets to convert (nat8a-alpha, nat8a-beta, nat8b, synth8b)",
@@ -123,14 +120,7 @@ SOURCE = SourceInfo(
 # ------------------------------------------------------------------ parsing
 def find_root(raw_dir) -> Path:
     """The folder holding ``metadata/`` (``raw_dir`` or its ``zebf-auditory-restoration-1/``)."""
-    raw = Path(raw_dir)
-    for cand in (raw, raw / _TOP):
-        if (cand / "metadata").is_dir():
-            return cand
-    raise MissingRawFileError(
-        f"{raw}: no 'metadata/' folder (nor '{_TOP}/metadata/'); expected the unpacked "
-        "zebf-auditory-restoration-1.zip of figshare 10.6084/m9.figshare.29203457"
-    )
+    return _find_release_root(raw_dir, "metadata", f"{_TOP}.zip (figshare 10.6084/m9.figshare.29203457)")
 
 
 def parse_stim_stem(stem: str, stimset: str) -> dict:
@@ -159,17 +149,6 @@ def parse_stim_stem(stem: str, stimset: str) -> dict:
     return out
 
 
-def _read_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise MissingRawFileError(f"{path}: metadata table is missing from the release")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise RawDataError(f"{path}: not a readable CSV table ({e})") from None
-    return [{(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in r.items()} for r in rows]
-
-
 def _age_days(text) -> int | None:
     if not text:
         return None
@@ -184,11 +163,11 @@ def _age_days(text) -> int | None:
 
 def _tables(root: Path) -> dict:
     meta = root / "metadata"
-    birds = {r["bird"]: r for r in _read_csv(meta / "ephys-birds.csv") if r.get("bird")}
-    sites = {r["site"]: r for r in _read_csv(meta / "recordings.csv") if r.get("site")}
+    birds = {r["bird"]: r for r in read_csv_dicts(meta / "ephys-birds.csv", "metadata table ephys-birds.csv") if r.get("bird")}
+    sites = {r["site"]: r for r in read_csv_dicts(meta / "recordings.csv", "metadata table recordings.csv") if r.get("site")}
     motifs: dict[str, dict] = {}
     groups: dict[str, set] = {}
-    for r in _read_csv(meta / "song-birds.csv"):
+    for r in read_csv_dicts(meta / "song-birds.csv", "metadata table song-birds.csv"):
         bird = r.get("bird")
         if not bird:
             continue
@@ -286,16 +265,6 @@ def _neuron_meta(unit: PproxUnit, path: Path, subset: str, tables: dict) -> dict
     return meta
 
 
-def _resample(x: np.ndarray, sr: float, target: float) -> np.ndarray:
-    """Resample ``(C, n)`` audio with a polyphase anti-aliasing filter."""
-    if abs(sr - target) < 1e-9:
-        return x
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(target / sr).limit_denominator(10000)
-    return resample_poly(x, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
-
-
 # ------------------------------------------------------------------ convert
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert the unpacked Le 2025 release in ``raw_dir`` to ``out_path`` (``events``).
@@ -305,12 +274,11 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     ``keep_waveform``); ``overwrite=True`` replaces an existing output.
     """
     opts = check_options(SOURCE, options)
-    subsets = opts["subsets"]
-    subsets = [subsets] if isinstance(subsets, str) else list(subsets)
+    subsets = opts["subsets"] or []
     if not subsets:
-        raise RawDataError("le2025: option subsets is empty; choose among " + ", ".join(SUBSETS))
+        raise ConverterError("le2025: option subsets is empty; choose among " + ", ".join(SUBSETS))
     subsets = [s for s in SUBSETS if s in subsets]  # canonical order
-    audio_fs = float(opts["audio_fs"])
+    audio_fs = positive_number(opts["audio_fs"], "le2025: option audio_fs", ConverterError)
     params = params_from_options(opts)
     params.resolved_f_max(audio_fs)  # refuse an f_max above audio_fs / 2 before any work
     root = find_root(raw_dir)
@@ -358,22 +326,14 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     skipped: dict[str, int] = {}
     log = QuirkLog(SOURCE.id)
     with validated_output(
-        out_path,
-        overwrite=overwrite,
-        encoding="events",
-        dt_ms=params.hop_ms,
-        stim_kind="spectrogram",
-        stim_dims=(1, params.n_bands),
-        neuron_ids=neuron_ids,
-        nrn_meta=nrn_meta,
-        file_meta=file_meta,
-        source=SOURCE.id,
-        transform=resampled_transform(params, audio_fs),
+        out_path, overwrite=overwrite, encoding="events", neuron_ids=neuron_ids, nrn_meta=nrn_meta,
+        file_meta=file_meta, source=SOURCE.id,
+        **spectrogram_layout(params, resampled_transform(params, audio_fs)),
     ) as w:
         for ss, stem, wav, info in stim_entries:
             x, sr = read_wav(wav)
             x = x.mean(axis=0, keepdims=True) if x.shape[0] > 1 else x
-            xr = _resample(x, sr, audio_fs)
+            xr = resample_audio(x, sr, audio_fs, str(wav))
             S, _ = spectrogram(xr, audio_fs, params)
             meta = {
                 "name": stem,
@@ -401,9 +361,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                     a, b = mot["cis"][ci]
                     meta["ci_onset_s"] = a / 1000.0
                     meta["ci_offset_s"] = b / 1000.0
-            w.add_stimulus(S, id=f"{ss}/{stem}", meta=meta,
-                           waveform=xr if opts["keep_waveform"] else None,
-                           sample_rate=audio_fs if opts["keep_waveform"] else None)
+            w.add_stimulus(S, id=f"{ss}/{stem}", meta=meta, **waveform_kwargs(xr, audio_fs, opts["keep_waveform"]))
 
         # pass 2: responses, one unit at a time
         for n, (sub, path) in enumerate(unit_paths):
@@ -422,12 +380,3 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         if len(log):
             w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
     return Path(out_path)
-
-
-def resampled_transform(params: SpectrogramParams, audio_fs: float) -> dict:
-    """The ``stimuli@transform`` of spectrograms of sounds resampled to ``audio_fs``."""
-    t = transform_dict(params, audio_fs)
-    t["params"] = dict(t.get("params") or {}, resampled_to_hz=float(audio_fs),
-                       resampler="scipy.signal.resample_poly (polyphase FIR anti-aliasing)")
-    return t
-

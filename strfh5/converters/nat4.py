@@ -43,8 +43,6 @@ What the converter does
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import tempfile
 import zipfile
@@ -53,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, converter_meta, validated_output
+from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts, validated_output
 from .nems_recording import POINT_PROCESS, RASTERIZED, read_recording
 
 __all__ = ["SOURCE", "convert", "parse_cell_id", "cell_key"]
@@ -127,12 +125,7 @@ def _find(raw: Path, area: str) -> tuple[Path, Path | None, Path]:
 
 
 def _read_auditory(path: Path) -> dict:
-    text = path.read_text(encoding="utf-8")
-    rows = list(csv.DictReader(io.StringIO(text)))
-    header = rows[0].keys() if rows else []
-    for col in ("cellid", "sig_auditory"):
-        if col not in header:
-            raise RawDataError(f"{path}: column {col!r} missing (columns: {list(header)})")
+    rows = read_csv_dicts(path, "the cell table", required=("cellid", "sig_auditory"))
     out = {}
     for i, r in enumerate(rows, start=2):
         v = str(r["sig_auditory"]).strip().lower()
@@ -189,19 +182,10 @@ def _val_counts(site_path: Path, val_names: list[str], T: dict[str, int], fs_out
     return out
 
 
-def convert(raw_dir, out_path, **options) -> Path:
+def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert one area of the NAT4 release in ``raw_dir`` to ``out_path`` (see module docstring)."""
-    options = dict(options)
-    overwrite = bool(options.pop("overwrite", False))
-    opts = {o.name: o.default for o in SOURCE.options}
-    for k, v in options.items():
-        SOURCE.option(k)
-        opts[k] = v
+    opts = check_options(SOURCE, options)
     area, subset = opts["area"], opts["subset"]
-    if area not in AREAS:
-        raise RawDataError(f"nat4: area {area!r} is not one of {AREAS}")
-    if subset not in ("all", "est", "val"):
-        raise RawDataError(f"nat4: subset {subset!r} is not one of ['all', 'est', 'val']")
     raw = Path(raw_dir)
     pop_path, sites_path, csv_path = _find(raw, area)
     quirks = QuirkLog("nat4")

@@ -58,6 +58,9 @@ __all__ = [
     "write_epochs",
     "write_recording",
     "signal_kind",
+    "spikes_in_epochs",
+    "counts_as_bin_centres",
+    "site_row",
 ]
 
 RASTERIZED = "rasterized"
@@ -248,8 +251,14 @@ class Signal:
         Sampling rate (Hz).
     chans : list of str or None
     meta : dict or None
-    segments : list or None
-        As stored (not used for indexing: epochs index the signal directly).
+    segments : numpy.ndarray or None
+        ``(K, 2)`` ``[start, end)`` sample ranges of the pieces the signal
+        was concatenated from (None when the sidecar has none).  NEMS shifts
+        a piece's epochs by the samples before it when it concatenates, so
+        epochs index the whole signal directly; :func:`read_recording`
+        therefore accepts only contiguous segments (each starts where the
+        previous one ends) and refuses gaps or overlaps, where epoch times
+        could not be mapped to samples.
     kind : {'rasterized', 'point_process', 'tiled'}
     epochs : Epochs or None
         None when the release has no epoch table for the signal.
@@ -289,7 +298,12 @@ class Signal:
                     f"signal {self.name!r} of recording {self.recording!r}: its data file "
                     f"({self.name}.csv or .h5) is not in the release"
                 )
-            self._data = self._loader()
+            data = self._loader()
+            if self.kind == RASTERIZED and self.chans is not None and data.size and data.shape[0] != len(self.chans):
+                raise RawDataError(
+                    f"{self.data_file}: {data.shape[0]} columns for the {len(self.chans)} channels of the sidecar"
+                )
+            self._data = data
         return self._data
 
     @property
@@ -368,6 +382,34 @@ def _parse_json(raw: bytes, where: str):
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise RawDataError(f"{where}: not valid JSON ({e})") from None
+
+
+def _segments(value, where: str) -> np.ndarray | None:
+    """A sidecar's ``segments`` as a ``(K, 2)`` int array; refuses malformed or non-contiguous ones."""
+    if value is None:
+        return None
+    try:
+        seg = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RawDataError(f"{where}: 'segments' must be a list of [start, end] sample pairs, got {value!r}") from None
+    if seg.size == 0:
+        return None
+    if seg.ndim == 1 and seg.size == 2:
+        seg = seg[None, :]
+    if seg.ndim != 2 or seg.shape[1] != 2 or not np.all(np.isfinite(seg)) or np.any(seg != np.round(seg)):
+        raise RawDataError(f"{where}: 'segments' must be a list of [start, end] sample pairs, got {value!r}")
+    seg = seg.astype(np.int64)
+    if np.any(seg[:, 1] < seg[:, 0]) or seg[0, 0] < 0:
+        raise RawDataError(f"{where}: 'segments' has a segment ending before it starts, or a negative start")
+    gaps = np.flatnonzero(seg[1:, 0] != seg[:-1, 1])
+    if gaps.size:
+        k = int(gaps[0]) + 1
+        raise RawDataError(
+            f"{where}: segment {k} starts at sample {seg[k, 0]} but segment {k - 1} ends at {seg[k - 1, 1]}; "
+            "only contiguous segments (a signal concatenated in time, whose epochs index it directly) are "
+            "supported — epoch times of a signal with gaps or overlaps cannot be mapped to its samples"
+        )
+    return seg
 
 
 def _load_csv(src, member: str, dtype) -> np.ndarray:
@@ -549,7 +591,7 @@ def read_recording(
             fs=fs,
             chans=chans,
             meta=side.get("meta"),
-            segments=side.get("segments"),
+            segments=_segments(side.get("segments"), src.describe(jm)),
             kind=kind,
             epochs=epochs,
             sidecar=side,
@@ -566,12 +608,6 @@ def read_recording(
         for sig in out.values():
             if sig._loader is not None:
                 sig.data  # noqa: B018 - read now
-    for sig in out.values():
-        if sig._data is not None and sig.kind == RASTERIZED and sig.chans is not None:
-            if sig._data.size and sig._data.shape[0] != len(sig.chans):
-                raise RawDataError(
-                    f"{sig.data_file}: {sig._data.shape[0]} columns for the {len(sig.chans)} channels of the sidecar"
-                )
     if not rec_name:
         rec_name = (meta_member or p.name).rsplit("/", 1)[-1].split(".")[0]
     return Recording(name=rec_name, meta=rec_meta, signals=out, path=str(p))
@@ -720,6 +756,8 @@ def counts_as_bin_centres(signal: Signal, bounds: np.ndarray) -> dict[str, list[
     out: dict[str, list[np.ndarray]] = OrderedDict()
     chans = signal.chans or [str(i) for i in range(x.shape[0])]
     idx = np.round(bounds * signal.fs).astype(np.int64)
+    if np.any(idx[:, 0] < 0) or np.any(idx[:, 1] > x.shape[1]):
+        raise RawDataError(f"{signal.data_file}: an epoch lies outside the signal's {x.shape[1]} samples")
     for ci, c in enumerate(chans):
         per = []
         for i0, i1 in idx:
@@ -731,3 +769,18 @@ def counts_as_bin_centres(signal: Signal, bounds: np.ndarray) -> dict[str, list[
             per.append(np.repeat((np.arange(seg.size) + 0.5) * dt, seg.astype(np.int64)))
         out[c] = per
     return out
+
+
+def site_row(sites: Sequence[Mapping[str, Any]], owner: Sequence[tuple[int, str]], name: str) -> list:
+    """One stimulus row of a multi-site release, for :meth:`StreamWriter.write_row`.
+
+    ``sites[i]["per_name"]`` maps an epoch name to ``{channel: [trials]}`` of
+    site ``i``; ``owner[n] = (i, channel)`` says where neuron ``n`` was
+    recorded.  A neuron whose site did not play ``name``, or played it
+    without a trial, gets None (a missing pair, not an empty one).
+    """
+    row = []
+    for si, c in owner:
+        per = sites[si]["per_name"].get(name)
+        row.append(per[c] if per is not None and per[c] else None)
+    return row

@@ -42,16 +42,15 @@ What the converter does
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import MissingRawFileError, RawDataError
-from .base import Option, ReleaseFile, SourceInfo, converter_meta, require_file, validated_output
+from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, require_file, validated_output
 from .matlab import as_float_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
-from .spectrogram import (SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_options,
-                          transform_dict)
+from .spectrogram import (SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_layout,
+                          spectrogram_options, transform_dict, waveform_kwargs)
 
 __all__ = ["SOURCE", "convert", "NATURAL_ORDER", "TEST_STIMS"]
 
@@ -92,14 +91,6 @@ TEST_STIMS = (3, 6, 9, 19)
 _DRC_SOURCE = 9
 _WAV_RE = re.compile(r"^source\.(\d+)\.sound\.\d+\.snr\.\d+\.token\.\d+\.fw\.(\d+)\.frozen\.(\d+)$")
 _DRC_RE = re.compile(r"^source\.9\.set\.(\d+)\.token\.(\d+)(?:\.wav)?$", re.IGNORECASE)
-
-
-def _opts(options: dict) -> dict:
-    out = {o.name: o.default for o in SOURCE.options}
-    for k, v in options.items():
-        SOURCE.option(k)
-        out[k] = v
-    return out
 
 
 def _read_metadata(raw: Path) -> list[dict]:
@@ -212,11 +203,10 @@ def _drc_wavs(folder: Path) -> dict[tuple, Path]:
     return found
 
 
-def convert(raw_dir, out_path, **options) -> Path:
+def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert the NS1 release unpacked in ``raw_dir`` to ``out_path`` (see module docstring)."""
-    options = dict(options)
-    overwrite = bool(options.pop("overwrite", False))
-    opts = _opts(options)
+    opts = check_options(SOURCE, options)
+    log = QuirkLog(SOURCE.id)
     raw = Path(raw_dir)
     params = params_from_options(opts)
     meta = _read_metadata(raw)
@@ -236,7 +226,8 @@ def convert(raw_dir, out_path, **options) -> Path:
                 f"{spikes_root}: {len(missing)} cluster file(s) named in MetadataSHEnCneurons.mat are absent "
                 f"(first: {missing[0]}); pass partial=True (--partial) to convert the clusters present"
             )
-        warnings.warn(f"ns1: {len(missing)} cluster file(s) absent, left out (first: {missing[0]})", stacklevel=2)
+        log.add("missing_cluster_files", f"{len(missing)} cluster file(s) absent, left out (first: {missing[0]})",
+                files=missing)
     if not clusters:
         raise MissingRawFileError(f"{spikes_root}: none of the cluster files named in the metadata is present")
 
@@ -265,7 +256,7 @@ def convert(raw_dir, out_path, **options) -> Path:
             f"{len(drc_keys)} DRC stimuli (Source 9) and their responses are left out: their waveforms are not "
             "in the release (pass drc_dir to include them)"
         )
-        warnings.warn(f"ns1: {omitted['drc']}", stacklevel=2)
+        log.add("drc_omitted", omitted["drc"], n_stimuli=len(drc_keys))
 
     nrn_meta = [_neuron_meta(rec) for rec, _ in clusters]
     file_meta = SOURCE.file_meta(
@@ -279,10 +270,10 @@ def convert(raw_dir, out_path, **options) -> Path:
         stimulus_sample_rate_note="WAV headers say 48828 Hz; the TDT rate is 48828.125 Hz",
     )
     _, sr0 = read_wav(stims[0][1])
+    file_meta["provenance"] = {"quirks": log.records()}
     with validated_output(
-        out_path, encoding="events", dt_ms=params.hop_ms, stim_kind="spectrogram", stim_dims=(1, params.n_bands),
-        neuron_ids=[m["cell_id"] for m in nrn_meta], nrn_meta=nrn_meta, file_meta=file_meta, source="ns1",
-        transform=transform_dict(params, sr0), overwrite=overwrite,
+        out_path, encoding="events", neuron_ids=[m["cell_id"] for m in nrn_meta], nrn_meta=nrn_meta,
+        file_meta=file_meta, source="ns1", overwrite=overwrite, **spectrogram_layout(params, transform_dict(params, sr0)),
     ) as w:
         for s, (key, path, smeta) in enumerate(stims):
             x, sr = read_wav(path)
@@ -290,9 +281,7 @@ def convert(raw_dir, out_path, **options) -> Path:
                 raise RawDataError(f"{path}: sample rate {sr} Hz differs from the {sr0} Hz of {stims[0][1].name}")
             spec, _ = spectrogram(x, sr, params)
             smeta = dict(smeta, sample_rate=sr, n_samples=int(x.shape[1]), duration_s=x.shape[1] / sr)
-            w.add_stimulus(spec, id=smeta["name"], meta=smeta,
-                           waveform=x if opts["keep_waveform"] else None,
-                           sample_rate=sr if opts["keep_waveform"] else None)
+            w.add_stimulus(spec, id=smeta["name"], meta=smeta, **waveform_kwargs(x, sr, opts["keep_waveform"]))
             row = []
             for _, sets in clusters:
                 trials = sets.get(key)

@@ -56,6 +56,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..arguments import positive_number
 from ..errors import ConverterError, RawDataError
 from .base import Option
 
@@ -75,6 +76,12 @@ __all__ = [
     "to_mono",
     "spectrogram_options",
     "params_from_options",
+    "rational_ratio",
+    "resample_audio",
+    "match_rate",
+    "resampled_transform",
+    "spectrogram_layout",
+    "waveform_kwargs",
 ]
 
 #: filterbank kinds
@@ -139,8 +146,9 @@ class SpectrogramParams:
             raise ConverterError(f"spectrogram n_bands must be a positive integer, got {self.n_bands!r}")
         for name in ("window_ms", "hop_ms", "eps"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if isinstance(v, (str, bool)):
                 raise ConverterError(f"spectrogram {name} must be a positive number, got {v!r}")
+            positive_number(v, f"spectrogram {name}", ConverterError)
         if not (math.isfinite(self.f_min) and self.f_min >= 0):
             raise ConverterError(f"spectrogram f_min must be >= 0, got {self.f_min!r}")
         if self.kind == "log" and self.f_min <= 0:
@@ -284,9 +292,9 @@ def spectrogram(waveform, sample_rate: float, params: SpectrogramParams) -> tupl
         :func:`transform_dict` of ``params`` at ``sample_rate`` (the file's
         ``stimuli@transform``).
     """
-    if not (isinstance(sample_rate, (int, float, np.number)) and math.isfinite(sample_rate) and sample_rate > 0):
+    if isinstance(sample_rate, (str, bool)):
         raise ConverterError(f"sample_rate must be a positive number, got {sample_rate!r}")
-    sample_rate = float(sample_rate)
+    sample_rate = positive_number(sample_rate, "sample_rate", ConverterError)
     x = to_mono(waveform)
     T = n_frames(x.size, sample_rate, params.hop_ms)
     win = params.win_length(sample_rate)
@@ -452,3 +460,81 @@ def params_from_options(options: Mapping[str, Any]) -> SpectrogramParams:
         hop_ms=float(options.get("dt_ms", d.hop_ms)),
         compression=options.get("compression", d.compression),
     )
+
+
+# ------------------------------------------------------------- resampling
+def rational_ratio(fs_out: float, fs_in: float, where: str = "resampling") -> tuple[int, int]:
+    """``(up, down)`` with ``fs_out / fs_in = up / down`` exactly (denominator <= 10000).
+
+    Raises :class:`ConverterError` naming ``where`` when no such ratio exists
+    (a resampling that would silently change the rate).
+    """
+    fs_out = positive_number(fs_out, "target sample rate", ConverterError, where)
+    fs_in = positive_number(fs_in, "sample rate", ConverterError, where)
+    r = Fraction(fs_out / fs_in).limit_denominator(10000)
+    if abs(float(r) - fs_out / fs_in) > 1e-9 * fs_out / fs_in:
+        raise ConverterError(f"{where}: cannot resample {fs_in} Hz to {fs_out} Hz by a rational factor")
+    return r.numerator, r.denominator
+
+
+def resample_audio(x: np.ndarray, sr: float, target: float, where: str = "resampling") -> np.ndarray:
+    """``(C, n)`` audio at ``sr`` resampled to ``target`` Hz, float32.
+
+    :func:`scipy.signal.resample_poly` (polyphase FIR anti-aliasing filter)
+    with the exact rational factor of :func:`rational_ratio`; audio already at
+    ``target`` is returned as float32 without filtering.
+    """
+    if abs(float(sr) - float(target)) < 1e-9:
+        return np.asarray(x).astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    up, down = rational_ratio(target, sr, where)
+    return resample_poly(x, up, down, axis=-1).astype(np.float32)
+
+
+def match_rate(x: np.ndarray, sr: float, target: float, *, resample: bool, where: str, reference: str,
+               option: str = "resample_hz") -> np.ndarray:
+    """Audio at the file's one rate ``target``: unchanged, resampled, or refused.
+
+    One file holds one spectrogram transform, so all its stimuli share a
+    sample rate.  A sound at another rate is resampled with
+    :func:`resample_audio` when ``resample`` is true (the user chose a
+    common rate); otherwise :class:`RawDataError` names the sound (``where``),
+    the rate of ``reference`` and the option that resamples.
+    """
+    if float(sr) == float(target):
+        return x
+    if not resample:
+        flag = "--" + option.replace("_", "-")
+        raise RawDataError(
+            f"{where}: sample rate {sr} Hz differs from the {target} Hz of {reference}; one file holds one "
+            f"spectrogram transform — pass {option} ({flag}) to resample every sound to one rate"
+        )
+    return resample_audio(x, sr, target, where)
+
+
+def resampled_transform(params: SpectrogramParams, audio_fs: float, **notes) -> dict:
+    """The ``stimuli@transform`` of spectrograms of sounds resampled to ``audio_fs`` by :func:`resample_audio`.
+
+    ``params.resampled_to_hz`` and ``params.resampler`` say so; ``notes`` are
+    added to ``params`` (e.g. how the sounds were cut).
+    """
+    t = transform_dict(params, audio_fs)
+    t["params"] = dict(t.get("params") or {}, resampled_to_hz=float(audio_fs),
+                       resampler="scipy.signal.resample_poly (polyphase FIR anti-aliasing)", **notes)
+    return t
+
+
+def spectrogram_layout(params: SpectrogramParams, transform: dict) -> dict:
+    """The :class:`strfh5.StreamWriter` keywords of a file whose stimuli are spectrograms of ``params``.
+
+    ``dt_ms`` (= the hop), ``stim_kind``, ``stim_dims`` and ``transform``;
+    converters pass them with ``**`` beside their encoding and neurons.
+    """
+    return {"dt_ms": params.hop_ms, "stim_kind": "spectrogram", "stim_dims": (1, params.n_bands),
+            "transform": transform}
+
+
+def waveform_kwargs(waveform: np.ndarray, sample_rate: float, keep: bool) -> dict:
+    """``waveform=`` / ``sample_rate=`` of :meth:`StreamWriter.add_stimulus` (both None unless ``keep``)."""
+    return {"waveform": waveform if keep else None, "sample_rate": float(sample_rate) if keep else None}

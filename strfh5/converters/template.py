@@ -22,14 +22,15 @@ naming the file, and ``convert`` streaming into
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, require_file, validated_output
-from .spectrogram import SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_options, transform_dict
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
+                   require_file, validated_output)
+from .spectrogram import (SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_layout,
+                          spectrogram_options, transform_dict, waveform_kwargs)
 
 __all__ = ["SOURCE", "convert", "read_spike_table"]
 
@@ -58,20 +59,16 @@ SOURCE = SourceInfo(
 # 2. Reading the raw files -------------------------------------------------
 def read_spike_table(path) -> dict[tuple[str, str], list[np.ndarray]]:
     """``{(neuron, stimulus): [trial spike times (ms)]}`` from ``spikes.csv``, trials in order."""
-    p = require_file(path, "spikes.csv (neuron,stimulus,trial,time_ms)")
+    rows = read_csv_dicts(path, "spikes.csv (neuron,stimulus,trial,time_ms)",
+                          required=("neuron", "stimulus", "trial", "time_ms"))
     trials: dict[tuple[str, str], dict[str, list[float]]] = {}
-    with open(p, newline="") as fh:
-        rows = csv.DictReader(fh)
-        missing = {"neuron", "stimulus", "trial", "time_ms"} - set(rows.fieldnames or ())
-        if missing:
-            raise RawDataError(f"{p}: header lacks column(s) {sorted(missing)}")
-        for i, r in enumerate(rows, start=2):
-            times = trials.setdefault((r["neuron"], r["stimulus"]), {}).setdefault(r["trial"], [])
-            if r["time_ms"].strip():
-                try:
-                    times.append(float(r["time_ms"]))
-                except ValueError:
-                    raise RawDataError(f"{p} line {i}: time_ms {r['time_ms']!r} is not a number") from None
+    for i, r in enumerate(rows, start=2):
+        times = trials.setdefault((r["neuron"], r["stimulus"]), {}).setdefault(r["trial"], [])
+        if r["time_ms"]:
+            try:
+                times.append(float(r["time_ms"]))
+            except ValueError:
+                raise RawDataError(f"{path} line {i}: time_ms {r['time_ms']!r} is not a number") from None
     out = {}
     for key, by_trial in trials.items():
         order = sorted(by_trial, key=lambda t: (0, int(t)) if t.lstrip("-").isdigit() else (1, t))
@@ -87,8 +84,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     log = QuirkLog(SOURCE.id)
     params = params_from_options(opts)
     spikes = read_spike_table(raw / "spikes.csv")
-    with open(require_file(raw / "neurons.csv", "neurons.csv (neuron,area)"), newline="") as fh:
-        neurons = [r for r in csv.DictReader(fh)]
+    neurons = read_csv_dicts(raw / "neurons.csv", "neurons.csv (neuron,area)", required=("neuron",))
     if opts["areas"]:
         neurons = [r for r in neurons if r.get("area") in set(opts["areas"])]
     if not neurons:
@@ -104,10 +100,9 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                     neuron=key[0], stimulus=key[1])
     sr0 = read_wav(wavs[0])[1]
     file_meta = SOURCE.file_meta(response_units="ms", converter=converter_meta(SOURCE, opts))
-    with validated_output(out_path, encoding="events", dt_ms=params.hop_ms, stim_kind="spectrogram",
-                          stim_dims=(1, params.n_bands), neuron_ids=ids, nrn_meta=nrn_meta, file_meta=file_meta,
-                          source=SOURCE.schema or SOURCE.id, transform=transform_dict(params, sr0),
-                          overwrite=overwrite) as w:
+    with validated_output(out_path, encoding="events", neuron_ids=ids, nrn_meta=nrn_meta, file_meta=file_meta,
+                          source=SOURCE.schema or SOURCE.id, overwrite=overwrite,
+                          **spectrogram_layout(params, transform_dict(params, sr0))) as w:
         for s, wav in enumerate(wavs):
             x, sr = read_wav(wav)
             if sr != sr0:
@@ -115,8 +110,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             S, _ = spectrogram(x, sr, params)
             meta = {"name": wav.name, "sample_rate": sr, "n_samples": int(x.shape[-1]),
                     "duration_s": x.shape[-1] / sr}
-            w.add_stimulus(S, id=wav.stem, meta=meta, waveform=x if opts["keep_waveform"] else None,
-                           sample_rate=sr if opts["keep_waveform"] else None)
+            w.add_stimulus(S, id=wav.stem, meta=meta, **waveform_kwargs(x, sr, opts["keep_waveform"]))
             w.write_row(s, [spikes.get((n, wav.stem)) for n in ids])
         w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
     return Path(out_path)

@@ -19,6 +19,11 @@ What the converter does
   kept (negative times, or beyond the sound), so nothing is lost, and the
   reader's window ``[0, T)`` sees the sound period at every site.  The
   padding of each site is listed in the file metadata (``silence_padding``).
+  ``keep_silence=True`` instead stores each released tile as it is (times in
+  ms from the epoch start, i.e. tile frame 0, as NEMS uses them); the padded
+  version of a sound is then its own stimulus, id
+  ``<name>|pre<s>s|post<s>s`` (:func:`padded_id`), with ``pre_silence_s`` /
+  ``post_silence_s`` in its metadata.
 * **Duplicate archives**: archives with identical content (``PRN018a_*`` and
   ``PRN018b_*``) are read once; the later one (by name) is dropped and the
   file metadata say so.  Archive names that differ from the site in their
@@ -36,9 +41,7 @@ What the converter does
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -46,10 +49,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, converter_meta, validated_output
-from .nems_recording import POINT_PROCESS, TILED, read_recording, spikes_in_epochs
+from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts, validated_output
+from .nems_recording import POINT_PROCESS, TILED, read_recording, site_row, spikes_in_epochs
 
-__all__ = ["SOURCE", "convert", "parse_cell_id"]
+__all__ = ["SOURCE", "convert", "parse_cell_id", "padded_id"]
 
 _ZENODO = "https://zenodo.org/records/18331549/files"
 AREAS = ("A1", "PEG", "AC", "HC")
@@ -57,8 +60,13 @@ AREAS = ("A1", "PEG", "AC", "HC")
 SOURCE = SourceInfo(
     id="wingert2026",
     title="Awake ferret A1/PEG responses to long natural-sound sequences (Wingert et al. 2026)",
-    citation="Wingert JC, et al. (2026). Ferret auditory cortex recordings during natural-sound sequences. "
-             "Dataset, Zenodo 18331549.",
+    # sources.md gives only the first author's surname, the year and the record; the full author list and the
+    # record's own title are not verified here, so the citation says so rather than inventing them.
+    citation=(
+        "Wingert et al. (2026). Awake ferret A1/PEG single-unit recordings during long natural-sound sequences "
+        "(data set, Zenodo record 18331549). doi:10.5281/zenodo.18331549. Unverified: the full author list and "
+        "the record's exact title; cite the record as its landing page asks."
+    ),
     doi="10.5281/zenodo.18331549",
     license="CC-BY 4.0 (Zenodo record 18331549)",
     access="open",
@@ -73,6 +81,9 @@ SOURCE = SourceInfo(
     options=(
         Option("areas", str, None, "keep only cells of these areas (default: all)", choices=AREAS, multiple=True),
         Option("include_unlabeled", bool, True, "keep cells absent from cell_list.csv"),
+        Option("keep_silence", bool, False,
+               "store each released tile with its silence padding (times from the epoch start; the padded and "
+               "unpadded versions of a sound become separate stimuli) instead of trimming it to the sound"),
     ),
     schema="wingert2026",
 )
@@ -94,14 +105,8 @@ def parse_cell_id(cell: str) -> dict:
 
 
 def _cell_list(path: Path) -> dict[str, dict]:
-    if not path.exists():
-        raise MissingRawFileError(f"{path}: cell_list.csv is missing")
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
     need = ("cellid", "siteid", "area", "layer", "depth", "narrow", "celltype", "sw", "goodpred")
-    header = list(rows[0].keys()) if rows else []
-    miss = [c for c in need if c not in header]
-    if miss:
-        raise RawDataError(f"{path}: column(s) {miss} missing (columns: {header})")
+    rows = read_csv_dicts(path, "cell_list.csv (cell metadata)", required=need)
 
     def num(v):
         try:
@@ -132,17 +137,16 @@ def _silence(epochs, start: float, end: float, name: str, at_start: bool) -> flo
     return float(hit[0, 1] - hit[0, 0]) if hit.shape[0] else 0.0
 
 
-def convert(raw_dir, out_path, **options) -> Path:
+def padded_id(name: str, pre_s: float, post_s: float) -> str:
+    """Stimulus id of epoch ``name`` kept with its silences (``keep_silence``): the name when unpadded."""
+    return name if pre_s == 0 and post_s == 0 else f"{name}|pre{pre_s:g}s|post{post_s:g}s"
+
+
+def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert the Wingert 2026 release in ``raw_dir`` to ``out_path`` (see module docstring)."""
-    options = dict(options)
-    overwrite = bool(options.pop("overwrite", False))
-    opts = {o.name: o.default for o in SOURCE.options}
-    for k, v in options.items():
-        SOURCE.option(k)
-        opts[k] = v
+    opts = check_options(SOURCE, options)
     areas = opts["areas"]
-    if isinstance(areas, str):
-        areas = [a for a in areas.split(",") if a]
+    keep_silence = bool(opts["keep_silence"])
     raw = Path(raw_dir)
     quirks = QuirkLog("wingert2026")
     cells_info = _cell_list(raw / "cell_list.csv")
@@ -163,6 +167,7 @@ def convert(raw_dir, out_path, **options) -> Path:
         kept.append(a)
 
     stim_tiles: OrderedDict[str, np.ndarray] = OrderedDict()
+    stim_info: dict[str, dict] = {}  # stimulus id -> epoch name and the silences its tile holds
     padding = {}
     sites = []
     fs = None
@@ -194,13 +199,19 @@ def convert(raw_dir, out_path, **options) -> Path:
                 raise RawDataError(f"{arch}: the stim signal has no tile for epoch {n!r}") from None
             if p0 + p1 >= tile.shape[1]:
                 raise RawDataError(f"{arch}: the silences of {n} cover its whole tile")
-            tile = tile[:, p0 : tile.shape[1] - p1]
-            if n not in stim_tiles:
-                stim_tiles[n] = tile
-            elif stim_tiles[n].shape != tile.shape or not np.allclose(stim_tiles[n], tile, rtol=1e-4, atol=1e-6):
-                quirks.add("tile_mismatch", f"{arch.name}: the sound of {n} differs from the first site's; first kept",
+            if keep_silence:
+                sid, info = padded_id(n, float(pre[0]), float(post[0])), {"pre_silence_s": float(pre[0]),
+                                                                          "post_silence_s": float(post[0])}
+            else:
+                sid, info = n, {}
+                tile = tile[:, p0 : tile.shape[1] - p1]
+            if sid not in stim_tiles:
+                stim_tiles[sid] = tile
+                stim_info[sid] = {"name": n, **info}
+            elif stim_tiles[sid].shape != tile.shape or not np.allclose(stim_tiles[sid], tile, rtol=1e-4, atol=1e-6):
+                quirks.add("tile_mismatch", f"{arch.name}: the tile of {sid} differs from the first site's; first kept",
                            name=n, archive=arch.name)
-            per_name[n] = spikes_in_epochs(resp, b, onset_offsets=pre)
+            per_name[sid] = spikes_in_epochs(resp, b, onset_offsets=None if keep_silence else pre)
         padding[arch.name] = [{"pre_s": a, "post_s": b} for a, b in sorted(site_pad)]
         cells = []
         for c in resp.chans or list(resp.data):
@@ -243,7 +254,11 @@ def convert(raw_dir, out_path, **options) -> Path:
     file_meta = SOURCE.file_meta(
         preparation="awake, passive listening", response_units="ms", converter=converter_meta(SOURCE, opts),
         dropped_archives=dropped, silence_padding=padding,
-        time_origin="sound onset: silence padding of newer sites trimmed from the stimuli, spikes kept",
+        time_origin=(
+            "epoch start: each released tile kept with its silence padding (keep_silence); a sound played with "
+            "and without padding is two stimuli" if keep_silence else
+            "sound onset: silence padding of newer sites trimmed from the stimuli, spikes kept"
+        ),
     )
     with validated_output(
         out_path, encoding="events", dt_ms=dt_ms, stim_kind="spectrogram", stim_dims=(1, F),
@@ -252,16 +267,13 @@ def convert(raw_dir, out_path, **options) -> Path:
                    "compression": "none", "library": "as released (LBHB gammatone-gram, raw linear)"},
         overwrite=overwrite,
     ) as w:
-        for s, (name, tile) in enumerate(stim_tiles.items()):
-            w.add_stimulus(tile[None], id=name, meta={
-                "name": name, "subset": "val" if name.startswith("STIM_00") else "est",
+        for s, (sid, tile) in enumerate(stim_tiles.items()):
+            info = stim_info[sid]
+            w.add_stimulus(tile[None], id=sid, meta={
+                **info, "subset": "val" if info["name"].startswith("STIM_00") else "est",
                 "duration_s": tile.shape[1] / fs,
             })
-            row = []
-            for si, c in owner:
-                per = sites[si]["per_name"].get(name)
-                row.append(per[c] if per is not None and per[c] else None)
-            w.write_row(s, row)
+            w.write_row(s, site_row(sites, owner, sid))
         file_meta["provenance"] = {"quirks": quirks.records()}
         w.set_file_meta(file_meta)
     return Path(out_path)

@@ -1,0 +1,199 @@
+"""Checks of the response rows (SPEC.md §4, §12): codes E501–E507, W210, and row digests (§7).
+
+Rows of ``/responses`` (and ``/counts``, ``/repeats``) are read one stimulus
+at a time, so memory is bounded by one row.  Before a row is read, the element
+lengths its VLEN descriptors claim are compared with the file size (SPEC.md
+§12): HDF5 allocates whatever a descriptor claims before it finds the heap
+reference broken, so a corrupt descriptor is reported (E507), not read.
+Each row is then checked against the missing-data rule and the encoding's
+invariants, and against its digests when ``checksums=True``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+
+from .. import layout as L
+from .context import Context
+from .integrity import verify_row
+
+__all__ = ["check_responses", "check_row", "claimed_lengths", "plausible_row"]
+
+
+@dataclass
+class _Scan:
+    """What the row checks of one file share: settings, and the largest values seen (for W210)."""
+
+    enc: str
+    rk: str | None
+    verify: bool
+    file_size: int
+    sizeof_addr: int
+    max_value: dict = field(default_factory=lambda: {L.RESPONSES: 0, L.COUNTS: 0, L.REPEATS: 0})
+
+
+def check_responses(ctx: Context) -> None:
+    """Every row under its own guard, then the smallest-type recommendation (W210)."""
+    resp, rep, cnt = ctx.resp, ctx.rep, ctx.cnt
+    enc = ctx.attrs_ok.get(L.ATTR_ENCODING)
+    rk = ctx.attrs_ok.get(L.ATTR_RESPONSE_KIND)
+    if resp is None or rep is None or ctx.S is None or ctx.N is None or enc is None:
+        return
+    if enc == L.ENCODING_EVENTS and cnt is None:
+        return
+    if enc == L.ENCODING_BINNED and (ctx.n_bins is None or rk is None):
+        return
+    if not all(ctx.data_readable(d) for d in (resp, rep) + ((cnt,) if cnt is not None else ())):
+        return
+    verify = ctx.checksums and bool(ctx.digests)
+    scan = _Scan(enc, rk, verify, os.path.getsize(ctx.path), ctx.f.id.get_create_plist().get_sizes()[0])
+    if verify:
+        ctx.info["checksums_verified"] = sorted("/" + k for k in ctx.digests)
+    for s in range(ctx.S):
+        ctx.guard("responses", f"/{L.RESPONSES}[{s}]", check_row, ctx, scan, s)
+    # smallest-type recommendations
+    for name, ds in ((L.REPEATS, rep), (L.COUNTS, cnt),
+                     (L.RESPONSES, resp if rk == L.RESPONSE_COUNTS else None)):
+        if ds is None:
+            continue
+        dt = h5py.check_vlen_dtype(ds.dtype) if name != L.REPEATS else ds.dtype
+        best = L.smallest_uint(scan.max_value[name])
+        if np.dtype(dt).itemsize > best.itemsize:
+            ctx.add("W210", "/" + name, f"stored as {np.dtype(dt).name} but the largest value is "
+                                        f"{scan.max_value[name]}: {best.name} would hold it")
+
+
+def claimed_lengths(path: str, ds: h5py.Dataset, s: int, sizeof_addr: int) -> np.ndarray | None:
+    """Element lengths of row ``s`` as stored in the VLEN descriptors, without reading the heap.
+
+    HDF5 allocates the length a descriptor claims before it finds the heap
+    reference broken, so a corrupt descriptor can demand gigabytes.  The
+    on-disk descriptor of a VLEN element is a 4-byte little-endian length
+    followed by a global-heap id (an address of ``sizeof_addr`` bytes and a
+    4-byte index).  Returns None when the layout does not allow a direct look
+    (filtered, virtual, compact or unallocated storage).
+    """
+    if ds.is_virtual or not ds.shape[1]:
+        return None
+    dcpl = ds.id.get_create_plist()
+    if dcpl.get_nfilters():
+        return None
+    esz = 8 + sizeof_addr
+    N = ds.shape[1]
+    layout = dcpl.get_layout()
+    if layout == h5py.h5d.CHUNKED:
+        cr, cn = ds.chunks
+        r0 = (s // cr) * cr
+        out = np.zeros(N, dtype=np.int64)
+        for c0 in range(0, N, cn):
+            info = ds.id.get_chunk_info_by_coord((r0, c0))
+            if info.byte_offset is None:
+                continue  # unallocated chunk: fill values (empty elements)
+            _mask, raw = ds.id.read_direct_chunk((r0, c0))
+            rec = np.frombuffer(raw, dtype=np.uint8)
+            if rec.size != cr * cn * esz:
+                return None
+            k = min(cn, N - c0)
+            rec = rec.reshape(cr, cn, esz)[s - r0, :k, :4]
+            out[c0: c0 + k] = np.ascontiguousarray(rec).view("<u4").reshape(-1)
+        return out
+    if layout == h5py.h5d.CONTIGUOUS:
+        off = ds.id.get_offset()
+        if off is None:
+            return None
+        with open(path, "rb") as fh:
+            fh.seek(off + s * N * esz)
+            raw = fh.read(N * esz)
+        if len(raw) != N * esz:
+            return None
+        return np.ascontiguousarray(np.frombuffer(raw, np.uint8).reshape(N, esz)[:, :4]).view("<u4") \
+            .reshape(-1).astype(np.int64)
+    return None
+
+
+def plausible_row(ctx: Context, scan: _Scan, ds: h5py.Dataset, name: str, s: int) -> bool:
+    """False (and an E507 finding) when a descriptor of row ``s`` claims more data than the file holds."""
+    try:
+        lengths = claimed_lengths(ctx.path, ds, s, scan.sizeof_addr)
+    except Exception:  # noqa: BLE001 - no direct look possible: read the row normally
+        return True
+    if lengths is None or not lengths.size:
+        return True
+    itemsize = np.dtype(h5py.check_vlen_dtype(ds.dtype)).itemsize
+    bad = np.flatnonzero(lengths * itemsize > scan.file_size)
+    for n in bad[:5]:
+        ctx.add("E507", f"/{name}[{s}, {n}]",
+                f"element claims {lengths[n]} values ({lengths[n] * itemsize} bytes), more than the whole "
+                f"file ({scan.file_size} bytes): its heap reference is corrupt; row {s} not read")
+    return not bad.size
+
+
+def check_row(ctx: Context, scan: _Scan, s: int) -> None:
+    """Row ``s``: readable (E507), empty where not recorded (E502), the encoding's invariants, digests (E601)."""
+    N, enc = ctx.N, scan.enc
+    rp = f"/{L.RESPONSES}[{s}]"
+    if not all([plausible_row(ctx, scan, ctx.resp, L.RESPONSES, s)]
+               + ([plausible_row(ctx, scan, ctx.cnt, L.COUNTS, s)] if enc == L.ENCODING_EVENTS else [])):
+        return
+    try:
+        reps = np.asarray(ctx.rep[s], dtype=np.int64).reshape(-1)
+        raw = ctx.resp[s] if N else np.empty(0, dtype=object)
+        counts = ctx.cnt[s] if (enc == L.ENCODING_EVENTS and N) else None
+    except Exception as e:  # noqa: BLE001
+        ctx.add("E507", rp, f"row {s} cannot be read ({type(e).__name__}: {e})")
+        return
+    if reps.size:
+        scan.max_value[L.REPEATS] = max(scan.max_value[L.REPEATS], int(reps.max()))
+    lengths = np.fromiter((e.size for e in raw), dtype=np.int64, count=len(raw))
+    empty_where_missing = (reps == 0) & (lengths > 0)
+    for n in np.flatnonzero(empty_where_missing):
+        ctx.add("E502", f"/{L.RESPONSES}[{s}, {n}]",
+                f"holds {lengths[n]} values but /{L.REPEATS}[{s}, {n}] = 0 (an unrecorded pair is empty)")
+    values = np.concatenate(list(raw)) if len(raw) else np.empty(0)
+    if enc == L.ENCODING_EVENTS:
+        _check_events_row(ctx, scan, s, raw, counts, reps, lengths, values)
+    else:
+        _check_binned_row(ctx, scan, s, raw, reps, lengths, values)
+    if scan.verify:
+        verify_row(ctx, s, raw, counts)
+
+
+def _check_events_row(ctx: Context, scan: _Scan, s: int, raw, counts, reps, lengths, values) -> None:
+    """Events invariants: one count per repeat (E503) summing to the spike times (E504), finite times (E505)."""
+    clen = np.fromiter((e.size for e in counts), dtype=np.int64, count=len(counts))
+    csum = np.fromiter((int(e.sum(dtype=np.uint64)) for e in counts), dtype=np.int64, count=len(counts))
+    for n in np.flatnonzero(clen != reps):
+        ctx.add("E503", f"/{L.COUNTS}[{s}, {n}]",
+                f"holds {clen[n]} per-repeat counts but /{L.REPEATS}[{s}, {n}] = {reps[n]}")
+    for n in np.flatnonzero((csum != lengths) & (clen == reps)):
+        ctx.add("E504", f"/{L.RESPONSES}[{s}, {n}]",
+                f"holds {lengths[n]} spike times but /{L.COUNTS}[{s}, {n}] sums to {csum[n]}")
+    if values.size and not np.all(np.isfinite(values)):
+        for n, e in enumerate(raw):
+            k = int((~np.isfinite(e)).sum())
+            if k:
+                ctx.add("E505", f"/{L.RESPONSES}[{s}, {n}]", f"holds {k} NaN/Inf spike time(s)")
+    if len(counts):
+        cmax = max((int(e.max()) for e in counts if e.size), default=0)
+        scan.max_value[L.COUNTS] = max(scan.max_value[L.COUNTS], cmax)
+
+
+def _check_binned_row(ctx: Context, scan: _Scan, s: int, raw, reps, lengths, values) -> None:
+    """Binned invariants: repeats x n_bins values (E501), no Inf in continuous signals (E506)."""
+    nb = int(ctx.n_bins[s])
+    expect = reps * nb
+    for n in np.flatnonzero((lengths != expect) & (reps > 0)):
+        ctx.add("E501", f"/{L.RESPONSES}[{s}, {n}]",
+                f"holds {lengths[n]} values, expected repeats x n_bins = {reps[n]} x {nb} = {expect[n]}")
+    if scan.rk == L.RESPONSE_CONTINUOUS:
+        if values.size and np.isinf(values).any():
+            for n, e in enumerate(raw):
+                k = int(np.isinf(e).sum())
+                if k:
+                    ctx.add("E506", f"/{L.RESPONSES}[{s}, {n}]", f"holds {k} infinite value(s)")
+    elif values.size:
+        scan.max_value[L.RESPONSES] = max(scan.max_value[L.RESPONSES], int(values.max()))

@@ -1,0 +1,171 @@
+"""Checks of the stimulus groups (SPEC.md §5.2): codes E401–E412.
+
+One group ``/stimuli/<6-digit index>`` per stimulus 0..S-1 holding a
+floating-point ``data`` dataset whose shape fits ``stim_kind`` and
+``stim_dims`` (and ``n_bins`` for spectrograms and videos), stored with
+filters every HDF5 library has, finite everywhere; waveforms (and kept source
+waveforms) carry a positive ``sample_rate``.  Data are scanned in bounded
+slabs, so memory stays bounded whatever a stimulus' size.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from .. import layout as L
+from .context import Context
+from .values import dtype_name, little_endian
+
+__all__ = ["check_stimuli", "check_stimulus", "check_sample_rate", "check_filters", "check_finite"]
+
+#: bytes of stimulus data read at a time by the NaN/Inf scan
+_SLAB_BYTES = 64 * 2**20
+#: HDF5 filters every HDF5 build has (deflate, shuffle, fletcher32, szip, nbit, scaleoffset)
+_BUILTIN_FILTERS = {1, 2, 3, 4, 5, 6}
+
+
+def check_stimuli(ctx: Context) -> None:
+    """Group names (E402), then each stimulus 0..S-1 under its own guard."""
+    stimuli = ctx.lookup(L.STIMULI, required=False, kind=h5py.Group)
+    if stimuli is None or ctx.S is None:
+        return
+    S = ctx.S
+    kind = ctx.attrs_ok.get(L.ATTR_STIM_KIND)
+    dims = ctx.attrs_ok.get(L.ATTR_STIM_DIMS)
+    # groups beyond S or with non-canonical names
+    for name in list(stimuli.keys()):
+        if name.isdigit():
+            idx = int(name)
+            if name != L.stim_group_name(idx):
+                ctx.add("E402", f"/{L.STIMULI}/{name}",
+                        f"group name {name!r} is not canonical for index {idx} "
+                        f"(expected {L.stim_group_name(idx)!r}: zero-padded to {L.STIM_GROUP_DIGITS} digits)")
+            elif idx >= S:
+                ctx.add("E402", f"/{L.STIMULI}/{name}",
+                        f"stimulus group {idx} but the file has S = {S} stimuli (0..{S - 1})")
+    for s in range(S):
+        ctx.guard("stimuli", "/" + L.stim_group_path(s), check_stimulus, ctx, stimuli, s, kind, dims)
+
+
+def check_stimulus(ctx: Context, stimuli: h5py.Group, s: int, kind, dims) -> None:
+    """Stimulus ``s``: its group and data (E401, E403–E410) and a kept source waveform (E410)."""
+    gname = L.stim_group_name(s)
+    gp = "/" + L.stim_group_path(s)
+    link = stimuli.get(gname, getlink=True)
+    if link is None:
+        ctx.add("E401", gp, f"stimulus group for index {s} is missing (expected one group per stimulus 0..S-1)")
+        return
+    g = ctx.lookup(L.stim_group_path(s), kind=h5py.Group)
+    if g is None:
+        return
+    dlink = g.get(L.STIM_DATA, getlink=True)
+    if dlink is None:
+        ctx.add("E403", f"{gp}/{L.STIM_DATA}", f"stimulus {s} has no '{L.STIM_DATA}' dataset")
+        return
+    ds = ctx.lookup(f"{L.stim_group_path(s)}/{L.STIM_DATA}", kind=h5py.Dataset)
+    if ds is None:
+        return
+    dp = f"{gp}/{L.STIM_DATA}"
+    shape_ok = True
+    if np.dtype(ds.dtype).kind != "f" or little_endian(ds.dtype) not in L.STIM_DTYPES:
+        ctx.add("E404", dp, f"stimulus data are {dtype_name(ds.dtype)}; expected float16, float32 or float64")
+        shape_ok = False
+    if kind is not None:
+        nd = L.STIM_KIND_NDIM[kind]
+        if len(ds.shape) != nd:
+            ctx.add("E405", dp, f"shape {ds.shape} has {len(ds.shape)} axes; {kind} stimuli have {nd} "
+                                "(channel first, time last)")
+            shape_ok = False
+        elif dims is not None and tuple(ds.shape[:-1]) != tuple(dims):
+            ctx.add("E405", dp, f"shape {ds.shape}: non-time axes {tuple(ds.shape[:-1])} differ from "
+                                f"stim_dims {tuple(dims)} shared by every stimulus of the file")
+            shape_ok = False
+        elif kind != L.STIM_WAVEFORM and ctx.n_bins is not None and ds.shape[-1] != ctx.n_bins[s]:
+            ctx.add("E406", dp, f"{ds.shape[-1]} time frames but /{L.STIM_N_BINS}[{s}] = {ctx.n_bins[s]} "
+                                f"({kind} stimuli share the response time axis)")
+    check_filters(ctx, ds, dp)
+    if kind == L.STIM_WAVEFORM:
+        check_sample_rate(ctx, ds, dp)
+    if shape_ok and ctx.data_readable(ds):
+        check_finite(ctx, ds, dp, "E407", f"stimulus {s}")
+    # kept source waveform
+    if kind != L.STIM_WAVEFORM and g.get(L.STIM_WAVEFORM_DS, getlink=True) is not None:
+        _check_kept_waveform(ctx, g, s)
+
+
+def _check_kept_waveform(ctx: Context, g: h5py.Group, s: int) -> None:
+    """The optional ``waveform`` kept next to a spectrogram or video (E409, E410, W411, E412)."""
+    wp = f"/{L.stim_group_path(s)}/{L.STIM_WAVEFORM_DS}"
+    w = ctx.lookup(f"{L.stim_group_path(s)}/{L.STIM_WAVEFORM_DS}", kind=h5py.Dataset)
+    if w is None:
+        return
+    ok = True
+    if len(w.shape) != 2 or np.dtype(w.dtype).kind != "f":
+        ctx.add("E410", wp, f"kept waveform must be a floating-point (C, T_audio) array, found "
+                            f"{dtype_name(w.dtype)} of shape {w.shape}")
+        ok = False
+    check_sample_rate(ctx, w, wp)
+    check_filters(ctx, w, wp)
+    if ok and ctx.data_readable(w):
+        check_finite(ctx, w, wp, "E410", f"kept waveform of stimulus {s}")
+
+
+def check_sample_rate(ctx: Context, ds: h5py.Dataset, dp: str) -> None:
+    """``sample_rate`` of a waveform: a positive finite scalar number of Hz (E409)."""
+    p = f"{dp}@{L.ATTR_SAMPLE_RATE}"
+    if L.ATTR_SAMPLE_RATE not in ds.attrs:
+        ctx.add("E409", p, "sample_rate attribute (Hz) is missing")
+        return
+    aid = ds.attrs.get_id(L.ATTR_SAMPLE_RATE)
+    if aid.shape != () or np.dtype(aid.dtype).kind not in "fiu":
+        ctx.add("E409", p, f"sample_rate must be a scalar number, found {dtype_name(aid.dtype)} {aid.shape}")
+        return
+    v = float(ds.attrs[L.ATTR_SAMPLE_RATE])
+    if not np.isfinite(v) or v <= 0:
+        ctx.add("E409", p, f"sample_rate = {v} must be a positive finite number of Hz")
+
+
+def check_filters(ctx: Context, ds: h5py.Dataset, dp: str) -> None:
+    """Filters outside HDF5's built-in set (E412); the recommended gzip+shuffle+fletcher32 missing (W411)."""
+    if ds.size == 0 or ds.is_virtual:
+        return
+    plist = ds.id.get_create_plist()
+    codes = []
+    for i in range(plist.get_nfilters()):
+        code, _flags, _vals, name = plist.get_filter(i)
+        codes.append(code)
+        if code not in _BUILTIN_FILTERS:
+            nm = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+            ctx.add("E412", dp, f"uses HDF5 filter {code} ({nm!r}), which is not built into every HDF5 "
+                                "library: MATLAB/Julia/h5dump readers may fail; use gzip")
+    missing = [n for c, n in ((1, "gzip"), (2, "shuffle"), (3, "fletcher32")) if c not in codes]
+    if missing:
+        ctx.add("W411", dp, f"stored without {', '.join(missing)} (SPEC §5.2 recommends "
+                            "gzip + shuffle + fletcher32 for stimulus arrays)")
+
+
+def check_finite(ctx: Context, ds: h5py.Dataset, dp: str, code: str, what: str) -> None:
+    """Scan ``ds`` for NaN/Inf (``code``) in bounded slabs along its last axis; unreadable data give E408."""
+    if ds.size == 0:
+        return
+    per_step = max(1, int(np.prod(ds.shape[:-1])) * ds.dtype.itemsize)
+    step = max(1, _SLAB_BYTES // per_step)
+    T = ds.shape[-1]
+    bad = 0
+    first = None
+    for a in range(0, T, step):
+        try:
+            block = ds[..., a: a + step]
+        except OSError as e:
+            ctx.add("E408", dp, f"{what}: data cannot be read (time frames {a}..{min(T, a + step) - 1}): "
+                                f"{e} — a fletcher32 checksum failure means the stored bytes changed")
+            return
+        nf = ~np.isfinite(block)
+        k = int(nf.sum())
+        if k and first is None:
+            first = a + int(np.argwhere(nf)[0][-1])
+        bad += k
+    if bad:
+        ctx.add(code, dp, f"{what} holds {bad} NaN/Inf value(s) (first at time index {first}); "
+                          "stimuli must be finite")
