@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -49,6 +50,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
 
+def _finite(x):
+    """``x`` with NaN and infinities replaced by None (strict JSON has neither)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
 def run_from_args(args) -> int:
     from .suite import Options, format_table, run
 
@@ -68,7 +80,7 @@ def run_from_args(args) -> int:
         folder = os.path.dirname(os.path.abspath(args.json))
         os.makedirs(folder, exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump(doc, f, indent=1, default=float)
+            json.dump(_finite(doc), f, indent=1, default=float, allow_nan=False)
         print(f"results written to {args.json}")
     return 1 if any(r["status"] == "ERROR" for r in doc["rows"]) else 0
 

@@ -132,5 +132,8 @@ def run_isolated(name: str, kwargs: dict, mode: str = "fork") -> dict:
 
 
 if __name__ == "__main__":  # spawn mode entry point
+    from .suite import _preimport
+
+    _preimport()  # as the forking suite does: no figure times an import
     _name, _kw = sys.argv[1], json.loads(sys.argv[2])
     print("BENCH-RESULT " + json.dumps(_measure(_name, _kw), default=float), flush=True)

@@ -71,13 +71,14 @@ def bin_events(times: np.ndarray, counts: np.ndarray, start: float, dt: float, T
     return _histogram_rows(times, rep, edges, R, T)
 
 
-def _histogram_rows(times: np.ndarray, row: np.ndarray, edges: np.ndarray, n_rows: int, T: int) -> np.ndarray:
+def _histogram_rows(times: np.ndarray, row: np.ndarray, edges: np.ndarray, n_rows: int, T: int,
+                    dtype=np.float64) -> np.ndarray:
     # bin index as numpy.histogram finds it with explicit edges
     b = np.searchsorted(edges, times, side="right") - 1
     b[times == edges[-1]] = T - 1
     keep = (b >= 0) & (b < T)
     flat = row[keep] * T + b[keep]
-    return np.bincount(flat, minlength=n_rows * T).astype(np.float64).reshape(n_rows, T)
+    return np.bincount(flat, minlength=n_rows * T).astype(dtype).reshape(n_rows, T)
 
 
 def pool_time(a: np.ndarray, k: int, how: str) -> np.ndarray:
@@ -306,7 +307,7 @@ class ReadGrid:
             times = np.asarray(raw.values, dtype=np.float64)
             row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
             edges = self.start(s_n_bins) + np.arange(T + 1, dtype=np.float64) * self.dt
-            return _histogram_rows(times, row, edges, total, T).astype(np.float32), reps
+            return _histogram_rows(times, row, edges, total, T, np.float32), reps
         data = raw.values.reshape(total, int(s_n_bins))
         if self.k != 1:
             if self.response_kind == L.RESPONSE_CONTINUOUS:

@@ -67,6 +67,15 @@ def _fill_from_block(out: torch.Tensor, data: torch.Tensor, reps: np.ndarray) ->
     if present.all() and (reps == reps[0]).all():
         out[:, : int(reps[0]), :T] = data.view(reps.size, int(reps[0]), T)
         return
+    nrn = np.flatnonzero(present)
+    R0 = int(reps[nrn[0]])
+    if (reps[nrn] == R0).all():  # one repeat count among the present pairs: rows are already in order
+        block = data.view(nrn.size, R0, T)
+        if int(nrn[-1]) - int(nrn[0]) + 1 == nrn.size:
+            out[int(nrn[0]) : int(nrn[-1]) + 1, :R0, :T] = block
+        else:
+            out[torch.from_numpy(nrn), :R0, :T] = block
+        return
     starts = np.cumsum(reps) - reps
     for R in np.unique(reps[present]).tolist():
         nrn = np.flatnonzero(reps == R)

@@ -129,7 +129,13 @@ def _h5_open(path, mode):
     try:
         return h5py.File(path, mode)
     except OSError as e:
-        raise NotStrfH5FileError(f"{getattr(path, 'name', path)}: cannot be opened as HDF5 ({e})") from None
+        name = getattr(path, "name", path)
+        if "already open" in str(e):
+            raise FileFormatError(
+                f"{name}: cannot be opened with mode {mode!r}: this process already has it open in another mode "
+                "(a lazy dataset or FileContents?) — close it first (ds.close() or a `with` block)"
+            ) from None
+        raise NotStrfH5FileError(f"{name}: cannot be opened as HDF5 ({e})") from None
 
 
 def _check_markers(f: h5py.File, path: str) -> None:

@@ -187,8 +187,10 @@ def format_info(d: dict) -> str:
     cov = d["coverage"]
     lines.append(f"  coverage    : {cov['valid']:,} / {cov['total']:,} pairs recorded ({cov['percent']:.1f}%)")
     if d["stimuli_without_data"] or d["neurons_without_data"]:
+        ns, nn = d["stimuli_without_data"], d["neurons_without_data"]
         lines.append(
-            f"                {d['stimuli_without_data']} stimuli and {d['neurons_without_data']} neurons without data"
+            f"                {ns} {'stimulus' if ns == 1 else 'stimuli'} and {nn} {'neuron' if nn == 1 else 'neurons'}"
+            " without data"
         )
     lines.append(f"  repeats     : {_rng(d['repeats'])} per recorded pair")
     lines.append(

@@ -81,3 +81,14 @@ def test_file_contents_pickle_and_reopen_in_another_process(small_file):
     assert _row_sum(clone) == 3
     fc.close()
     assert _row_sum(fc) == 3  # reopens after close
+
+
+def test_reopening_for_writing_while_open_names_the_cause(small_file):
+    from strfh5.errors import FileFormatError
+    from strfh5.h5io import open_file
+
+    fc = strfh5.FileContents(small_file)
+    with pytest.raises(FileFormatError, match="already has it open.*close it first"):
+        open_file(small_file, mode="r+")
+    fc.close()
+    open_file(small_file, mode="r+").close()

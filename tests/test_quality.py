@@ -178,7 +178,8 @@ def _file(tmp_path, name="c.strf.h5"):
 
 def test_cli_table_json_and_write(tmp_path, capsys):
     path = _file(tmp_path)
-    expected = Q.compute_neuron_quality(strfh5.load(path, lazy=True), max_ccmax_iters=20, seed=3)
+    with strfh5.load(path, lazy=True) as lazy:  # closed: --write below reopens the file for writing
+        expected = Q.compute_neuron_quality(lazy, max_ccmax_iters=20, seed=3)
     before = path.read_bytes()
     assert cli_main(["quality", str(path), "--max-ccmax-iters", "20", "--seed", "3"]) == 0
     text = capsys.readouterr().out
