@@ -106,10 +106,11 @@ def prepare_concat(data_dir: str, size_label: str, target_bytes: int) -> dict:
     return dict(paths=paths, generation_s=secs, bytes=[os.path.getsize(p) for p in paths])
 
 
-def prepare_large(data_dir: str, target_gb: float) -> dict:
+def prepare_large(data_dir: str, target_gb: float, quick: bool = False) -> dict:
     from . import scales
 
-    path, secs = scales.large(data_dir, float(target_gb))
+    base = scales.QUICK_SCALES["aa2"] if quick else scales.SCALES["aa2"]
+    path, secs = scales.large(data_dir, float(target_gb), base)
     return dict(path=path, generation_s=secs, bytes=os.path.getsize(path))
 
 

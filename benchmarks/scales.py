@@ -37,7 +37,6 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 

@@ -269,8 +269,7 @@ def run(opts: Options) -> dict:
                 q = _ratio(m, t)
                 _row(rows, tag, f"epoch lazy, workers {w}", t, "s", baseline="in-memory epoch (workers 0)",
                      base_value=m, ratio=q, goal=goal + " speed", ok=None if q is None else q >= thr,
-                     rss=_rss(rr), base_rss=_rss(em), error=_err(rr, em),
-                     note="ratio = in-memory time / lazy time")
+                     rss=_rss(rr), base_rss=_rss(em), error=_err(rr, em))
             log(f"{tag}: random access")
             r["random_access"] = ra = call("random_access", path=path, n=20 if quick else 200)
             if ra.get("error"):
@@ -337,8 +336,7 @@ def run(opts: Options) -> dict:
         else:
             tc, ts = ci["concat"]["median_s"], ci["sources"]["median_s"]
             _row(rows, tag, "lazy epoch over concat", tc, "s", baseline="lazy epochs over the sources",
-                 base_value=ts, ratio=ts / tc, goal=">= 0.8x speed", ok=ts / tc >= 0.8, rss=_rss(ci),
-                 note="ratio = sources time / concat time")
+                 base_value=ts, ratio=ts / tc, goal=">= 0.8x speed", ok=ts / tc >= 0.8, rss=_rss(ci))
     if len(ctimes) == 2 and None not in ctimes.values():
         a, b = ctimes.values()
         _row(rows, "concat", "time flat in source size", b, "s", baseline="concat of the small sources", base_value=a,
@@ -346,15 +344,23 @@ def run(opts: Options) -> dict:
 
     # ---------------------------------------------------------------- large
     if opts.large:
-        lg = prepare("prepare_large", f"large (>= {opts.large_gb:g} GB)", data_dir=data_dir, target_gb=opts.large_gb)
+        lg = prepare("prepare_large", f"large (>= {opts.large_gb:g} GB)", data_dir=data_dir, target_gb=opts.large_gb,
+                     quick=quick)
         log("large: lazy epoch, workers 0 and 2")
         for w in (0, 2):
             le = call("large_epoch", path=lg["path"], workers=w)
             raw.setdefault("large", {})[f"workers{w}"] = le
             rss = _rss(le)
-            _row(rows, f"large {_mb(lg['bytes']) / 1000:.1f} GB", f"peak RSS lazy epoch, workers {w}", rss, "MB",
-                 goal="< 2 GB", ok=None if rss is None else rss < 2048, error=_err(le),
-                 note="" if le.get("error") else f"epoch {le['seconds']:.0f} s, {le['items']} items")
+            note = ""
+            if not le.get("error"):
+                note = f"epoch {le['seconds']:.0f} s, {le['items']} items"
+                if w:
+                    note += (f"; main process {le['peak_rss_mb']:.0f} MB, largest worker "
+                             f"{le['children_peak_rss_mb']:.0f} MB")
+            size = f"{lg['bytes'] / 1e9:.1f} GB" if lg["bytes"] >= 1e9 else f"{_mb(lg['bytes']):.1f} MB"
+            _row(rows, f"large {size}", f"peak RSS lazy epoch, workers {w}", rss, "MB",
+                 goal="< 2 GB" + (" per process" if w else ""), ok=None if rss is None else rss < 2048,
+                 error=_err(le), note=note)
 
     total = time.perf_counter() - t_start
     doc = dict(
@@ -422,7 +428,12 @@ def format_table(doc: dict) -> str:
     out.append("")
     out.append(f"total {m['total_s']:.0f} s (generation {m['generation_s']:.0f} s), {m['cpus']} CPUs, "
                f"median of up to {m['repeats']} runs, isolation: {m['isolation']}, {m['platform']}")
+    out.append("ratios: value / baseline, except '>= ... speed' goals: baseline time / our time")
     out.append("peak RSS: of the measuring process (its DataLoader workers included); '/ x' = the baseline's")
+    notes = [f"  {r['section']}, {r['figure']}: {r['note']}" for r in doc["rows"] if r.get("note")]
+    if notes:
+        out.append("notes:")
+        out.extend(notes)
     out.append(f"goals missed or failed: {len(misses)}" + ("" if not misses else " (" + "; ".join(misses) + ")"))
     for r in doc["rows"]:
         if r["status"] == "ERROR":
