@@ -4,6 +4,8 @@ Every figure runs in a process of its own so that the memory one figure
 allocates (and the allocator keeps) cannot inflate the peak of the next.  Two
 ways to get that process:
 
+Each figure runs with one torch intra-op thread (see :func:`_measure`).
+
 * ``fork`` (default): the suite process, which has already imported numpy,
   torch, h5py and strfh5 but holds no data and no open HDF5 file, forks a
   child per figure.  A child starts in milliseconds instead of the seconds an
@@ -67,8 +69,15 @@ def _children_peak_mb() -> float:
 
 
 def _measure(name: str, kwargs: dict) -> dict:
+    import torch
+
     from .figures import FIGURES
 
+    # One intra-op thread in every figure, as DataLoader workers do: OpenMP's
+    # thread pool does not survive fork (a parallel region in a forked child of
+    # a process that used it deadlocks), and on a 2-core machine a second torch
+    # thread only contends with the DataLoader workers being measured.
+    torch.set_num_threads(1)
     base = status_mb("VmRSS")
     try:
         out = FIGURES[name](**kwargs)
