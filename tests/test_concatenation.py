@@ -39,7 +39,7 @@ def test_block_diagonal_in_memory(parts, k):
     assert combined.nrn_meta == [m for d in dss for m in d.nrn_meta]
     assert combined.nrn_meta[dss[0].N_neurons] == dss[1].nrn_meta[0]
     # cross blocks hold the (1, 1) NaN sentinel, blocks the inputs' tensors
-    s1, n0 = dss[0].get_S(), 0
+    s1 = dss[0].get_S()
     assert combined.responses[s1][0].shape == (1, 1) and torch.isnan(combined.responses[s1][0]).all()
     for s in range(dss[0].get_S()):
         for n in range(dss[0].N_neurons):

@@ -54,7 +54,7 @@ def test_aa4_fixture_converts(tmp_path):
 
 
 def test_aa4_options_and_missing_wav(tmp_path):
-    info = make_aa4(tmp_path / "raw")
+    make_aa4(tmp_path / "raw")
     out = tmp_path / "a.strf.h5"
     convert("crcns-aa4", tmp_path / "raw", out, animals=["GreBlu9508M"], stim_types=["song"], **FAST)
     with strfh5.FileContents(str(out)) as c:
@@ -71,7 +71,7 @@ def test_aa4_options_and_missing_wav(tmp_path):
 def test_aa4_mixed_rates_need_resample(tmp_path):
     from crcns_fixtures import wav_bytes
 
-    info = make_aa4(tmp_path / "raw")
+    make_aa4(tmp_path / "raw")
     wf = tmp_path / "raw" / "BlaBro09xxF" / "wavfiles"
     (wf / "stim2.wav").write_bytes(wav_bytes(8000, 32000, seed=9))
     with pytest.raises(RawDataError, match="resample_hz"):
