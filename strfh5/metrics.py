@@ -400,18 +400,23 @@ def spearman_brown(rho_half: torch.Tensor) -> torch.Tensor:
     return torch.where(rho >= 0, out, torch.full_like(out, float("nan")))
 
 
+def _split_pool(responses, max_iters: int, seed: int, mask):
+    """A :class:`_SplitPool` fed with every stimulus of ``responses``, and the leading shape."""
+    cents, lead = _pool_responses(responses, mask)
+    pool = _SplitPool(int(np.prod(lead)) if lead else 1, max_iters, seed)
+    for c in cents:
+        Yc, rv, R, T = _flat(c)
+        pool.add(Yc @ Yc.transpose(-1, -2), rv, R, T)
+    return pool, lead
+
+
 def half_split_correlation(responses, max_iters: int = DEFAULT_MAX_ITERS, seed: int = 0, mask=None) -> torch.Tensor:
     """``rho_half``: mean over half-splits of the correlation of the halves' means.
 
     See :func:`ccmax` for the definition, the splits and the edge cases;
     returns NaN where fewer than 2 repeats or 2 valid bins.
     """
-    cents, lead = _pool_responses(responses, mask)
-    M = int(np.prod(lead)) if lead else 1
-    pool = _SplitPool(M, max_iters, seed)
-    for c in cents:
-        Yc, rv, R, T = _flat(c)
-        pool.add(Yc @ Yc.transpose(-1, -2), rv, R, T)
+    pool, lead = _split_pool(responses, max_iters, seed, mask)
     return pool.rho_half().reshape(lead)
 
 
@@ -462,12 +467,7 @@ def ccmax(responses, max_iters: int = DEFAULT_MAX_ITERS, seed: int = 0, mask=Non
       ``K_s``.  With the same ``R`` on every stimulus this is exactly CCmax
       of the concatenated, per-stimulus-centred responses.
     """
-    cents, lead = _pool_responses(responses, mask)
-    M = int(np.prod(lead)) if lead else 1
-    pool = _SplitPool(M, max_iters, seed)
-    for c in cents:
-        Yc, rv, R, T = _flat(c)
-        pool.add(Yc @ Yc.transpose(-1, -2), rv, R, T)
+    pool, lead = _split_pool(responses, max_iters, seed, mask)
     return pool.ccmax().reshape(lead)
 
 
