@@ -16,6 +16,7 @@ Two implementations share one interface:
 
 from __future__ import annotations
 
+import abc
 import os
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Sequence
@@ -72,7 +73,7 @@ class FileInfo:
         self.dt_ms = float(self.dt_ms)
 
 
-class Contents:
+class Contents(abc.ABC):
     """Interface shared by :class:`MemoryContents` and :class:`FileContents`.
 
     Attributes
@@ -108,23 +109,27 @@ class Contents:
         """``(S, N)`` bool: True where the pair was recorded."""
         return self.repeats > 0
 
-    # The methods below are implemented by subclasses.
+    @abc.abstractmethod
     def stim(self, s: int) -> np.ndarray:
         """Stimulus ``s`` as stored: ``(C, F, T)``, ``(C, T_audio)`` or ``(C, H, W, T)``."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def waveform(self, s: int) -> tuple[np.ndarray, float] | None:
         """The stored source waveform of stimulus ``s`` and its sample rate, if kept."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def stim_sample_rate(self, s: int) -> float | None:
         """Sample rate (Hz) of a waveform-kind stimulus ``s``; None for other kinds."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def stored_dtype(self) -> np.dtype:
         """dtype of the stored response values (spike times, counts or signal)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def row(self, s: int, neurons: Sequence[int] | None = None) -> list:
         """Raw elements of stimulus row ``s`` for ``neurons`` (all when None).
 
@@ -217,7 +222,7 @@ class FileContents(Contents):
     """
 
     def __init__(self, path: str, *, allow_external: bool = False):
-        from .h5io import open_file, read_tables  # local: h5io imports this module
+        from .h5io import read_tables  # local: h5io imports this module
 
         self.path = os.fspath(path)
         self.allow_external = allow_external
@@ -233,7 +238,6 @@ class FileContents(Contents):
         self.nrn_meta = tables["nrn_meta"]
         self.n_bins = tables["n_bins"]
         self.repeats = tables["repeats"]
-        self._open_file = open_file
 
     def _handle(self):
         if self._h5 is None or self._pid != os.getpid():
@@ -257,7 +261,6 @@ class FileContents(Contents):
         state["_h5"] = None
         state["_pid"] = None
         state["_datasets"] = {}
-        state.pop("_open_file", None)
         return state
 
     def __setstate__(self, state):
