@@ -41,7 +41,7 @@ import numpy as np
 from . import layout as L
 from .arguments import positive_number
 from .contents import Contents, Events
-from .errors import BinningError, CorruptDataError
+from .errors import BinningError
 
 __all__ = ["ReadGrid", "RawRow", "read_raw_row", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window"]
 
@@ -153,20 +153,6 @@ class RawRow:
         return cls(reps, np.concatenate([np.asarray(e).reshape(-1) for e in present]))
 
 
-def _lengths(obj_array) -> np.ndarray:
-    return np.fromiter(map(len, obj_array), dtype=np.int64, count=len(obj_array))
-
-
-def _refuse_first_bad(bad: np.ndarray, which: np.ndarray, message) -> None:
-    """Raise CorruptDataError for the first element flagged in ``bad``.
-
-    ``message(j, n)`` gives the text for element ``j`` of the row, neuron ``n = which[j]``.
-    """
-    if bad.any():
-        j = int(np.flatnonzero(bad)[0])
-        raise CorruptDataError(message(j, int(which[j])))
-
-
 def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = None, dtype=None) -> RawRow:
     """Read stimulus row ``s`` (for ``neurons``, all when None) as a :class:`RawRow`.
 
@@ -186,41 +172,19 @@ def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = Non
     if type(contents) is not FileContents:
         return RawRow.from_elements(contents.row(s, None if neurons is None else list(neurons)),
                                     contents.info.encoding)
-    from .h5io import read_vlen_row
+    from .h5io import check_row, read_vlen_row
 
-    path = contents.path
     nidx = None if neurons is None else np.asarray(neurons, dtype=np.int64)
     raw = read_vlen_row(contents.dataset(L.RESPONSES), s, nidx)
     reps = np.asarray(contents.repeats[s], dtype=np.int64)
-    if nidx is not None:
-        reps = reps[nidx]
-    present = reps > 0
-    lens = _lengths(raw)
     which = np.arange(reps.size) if nidx is None else nidx
+    reps = reps[which]
+    present = reps > 0
     if contents.info.encoding == L.ENCODING_EVENTS:
-        craw = read_vlen_row(contents.dataset(L.COUNTS), s, nidx)
-        clens = _lengths(craw)
-        parts_c = [c for c, p in zip(craw, present) if p]
-        counts = np.concatenate(parts_c).astype(np.int64, copy=False) if parts_c else np.empty(0, np.int64)
-        bad = clens != reps
-        if not bad.any() and counts.size:
-            starts = np.concatenate([[0], np.cumsum(reps[present])[:-1]])
-            sums = np.add.reduceat(counts, starts)
-            bad_p = sums != lens[present]
-            if bad_p.any():
-                bad = np.zeros_like(bad)
-                bad[np.flatnonzero(present)[bad_p]] = True
-        bad |= (~present) & (lens > 0)
-        _refuse_first_bad(bad, which, lambda j, n: (
-            f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} spike times and /{L.COUNTS}[{s}, {n}] "
-            f"{clens[j]} counts, which contradicts /{L.REPEATS}[{s}, {n}] = {reps[j]}"))
+        counts = check_row(contents.path, s, which, reps, raw, read_vlen_row(contents.dataset(L.COUNTS), s, nidx))
         parts = [t for t, p in zip(raw, present) if p]
-        values = np.concatenate(parts) if parts else np.empty(0)
-        return RawRow(reps, values, counts)
-    T = int(contents.n_bins[s])
-    _refuse_first_bad(lens != reps * T, which, lambda j, n: (
-        f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} values, expected repeats x n_bins "
-        f"= {reps[j]} x {T} = {reps[j] * T}"))
+        return RawRow(reps, np.concatenate(parts) if parts else np.empty(0), counts)
+    check_row(contents.path, s, which, reps, raw, n_bins=int(contents.n_bins[s]))
     # missing elements are empty: concatenating the whole row adds nothing for them
     if not present.any():
         return RawRow(reps, np.empty(0, np.float32))

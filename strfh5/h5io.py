@@ -29,7 +29,7 @@ from .errors import (
     UnsupportedVersionError,
 )
 
-__all__ = ["open_file", "read_info", "read_tables", "decode_row", "attr_str", "read_json"]
+__all__ = ["open_file", "read_info", "read_tables", "read_vlen_row", "check_row", "decode_row", "attr_str", "read_json"]
 
 
 def attr_str(value) -> str:
@@ -276,6 +276,54 @@ def read_vlen_row(ds: h5py.Dataset, s: int, neurons: Sequence[int] | None = None
     return ds[s, lo : hi + 1][idx - lo]
 
 
+def check_row(
+    path: str,
+    s: int,
+    which: np.ndarray,
+    reps: np.ndarray,
+    raw: np.ndarray,
+    counts_raw: np.ndarray | None = None,
+    n_bins: int = 0,
+) -> np.ndarray | None:
+    """Check one row's elements against ``/repeats`` (SPEC §4), vectorised.
+
+    ``raw`` (and, for events, ``counts_raw``) are the row's VLEN elements for
+    the neurons ``which``, whose repeats are ``reps``. Binned: every element
+    holds ``repeats x n_bins`` values. Events: ``/counts`` holds ``repeats``
+    values summing to the number of spike times, and a missing pair holds
+    nothing. Raises :class:`CorruptDataError` naming the first bad pair.
+
+    Returns the per-repeat counts of the recorded pairs concatenated (events),
+    None for binned rows.
+    """
+    lens = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+    if counts_raw is None:
+        bad = lens != reps * n_bins
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise CorruptDataError(
+                f"{path}: /{L.RESPONSES}[{s}, {int(which[j])}] holds {lens[j]} values, expected repeats x n_bins "
+                f"= {reps[j]} x {n_bins} = {reps[j] * n_bins}"
+            )
+        return None
+    present = reps > 0
+    clens = np.fromiter(map(len, counts_raw), dtype=np.int64, count=len(counts_raw))
+    parts = [c for c, p in zip(counts_raw, present) if p]
+    counts = np.concatenate(parts).astype(np.int64, copy=False) if parts else np.empty(0, np.int64)
+    bad = (clens != reps) | (~present & (lens > 0))
+    if not bad.any() and counts.size:
+        starts = np.concatenate([[0], np.cumsum(reps[present])[:-1]])
+        bad[np.flatnonzero(present)[np.add.reduceat(counts, starts) != lens[present]]] = True
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        n = int(which[j])
+        raise CorruptDataError(
+            f"{path}: /{L.RESPONSES}[{s}, {n}] holds {lens[j]} spike times and /{L.COUNTS}[{s}, {n}] "
+            f"{clens[j]} counts, which contradicts /{L.REPEATS}[{s}, {n}] = {reps[j]}"
+        )
+    return counts
+
+
 def decode_row(
     f: h5py.File,
     info: FileInfo,
@@ -288,45 +336,16 @@ def decode_row(
 ) -> list:
     """Decode stimulus row ``s`` into ``None`` / :class:`Events` / ``(R, T)`` elements.
 
-    Checks the per-element invariants of SPEC §4 and raises
-    :class:`CorruptDataError` naming the pair when one fails. ``datasets``
-    (name -> open h5py dataset) saves the lookups when reading many rows.
+    Checks the row with :func:`check_row`. ``datasets`` (name -> open h5py
+    dataset) saves the lookups when reading many rows.
     """
     ds = datasets if datasets is not None else {}
-    resp = ds.get(L.RESPONSES) or f[L.RESPONSES]
-    raw = read_vlen_row(resp, s, neurons)
-    idx = range(raw.shape[0]) if neurons is None else [int(n) for n in neurons]
-    out: list = []
+    raw = read_vlen_row(ds.get(L.RESPONSES) or f[L.RESPONSES], s, neurons)
+    which = np.arange(raw.shape[0]) if neurons is None else np.asarray(neurons, dtype=np.int64).reshape(-1)
+    reps = np.asarray(repeats, dtype=np.int64)[which]
     if info.encoding == L.ENCODING_EVENTS:
         counts = read_vlen_row(ds.get(L.COUNTS) or f[L.COUNTS], s, neurons)
-        for j, n in enumerate(idx):
-            r = int(repeats[n])
-            if r == 0:
-                out.append(None)
-                continue
-            c = counts[j]
-            t = raw[j]
-            if c.size != r or int(c.sum(dtype=np.int64)) != t.size:
-                raise CorruptDataError(
-                    f"{path}: /{L.RESPONSES}[{s}, {n}] holds {t.size} spike times and /{L.COUNTS}"
-                    f"[{s}, {n}] {c.size} counts summing to {int(c.sum())}, but /{L.REPEATS}[{s}, {n}] = {r}"
-                )
-            out.append(Events(t, c))
-    else:
-        for j, n in enumerate(idx):
-            r = int(repeats[n])
-            el = raw[j]
-            if r == 0:
-                if el.size:
-                    raise CorruptDataError(
-                        f"{path}: /{L.RESPONSES}[{s}, {n}] holds {el.size} values but /{L.REPEATS}[{s}, {n}] = 0"
-                    )
-                out.append(None)
-                continue
-            if el.size != r * n_bins:
-                raise CorruptDataError(
-                    f"{path}: /{L.RESPONSES}[{s}, {n}] holds {el.size} values, expected repeats x n_bins "
-                    f"= {r} x {n_bins} = {r * n_bins}"
-                )
-            out.append(el.reshape(r, n_bins))
-    return out
+        check_row(path, s, which, reps, raw, counts)
+        return [Events(raw[j], counts[j]) if r else None for j, r in enumerate(reps)]
+    check_row(path, s, which, reps, raw, n_bins=n_bins)
+    return [raw[j].reshape(int(r), n_bins) if r else None for j, r in enumerate(reps)]

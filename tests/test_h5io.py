@@ -92,3 +92,18 @@ def test_reopening_for_writing_while_open_names_the_cause(small_file):
         open_file(small_file, mode="r+")
     fc.close()
     open_file(small_file, mode="r+").close()
+
+
+def test_events_counts_must_sum_to_the_spike_times(tmp_path):
+    stims = [np.ones((1, 2, 4), np.float32)]
+    p = strfh5.save(strfh5.contents_from_lists(stims, spike_times=[[None, [np.array([1.0, 2.0])]]], dt_ms=10),
+                    tmp_path / "e.strf.h5")
+    with h5py.File(p, "r+") as f:
+        row = np.empty((1, 2), dtype=object)
+        row[0, 0] = np.empty(0, dtype=f["counts"].dtype.metadata["vlen"])
+        row[0, 1] = np.array([3], dtype=f["counts"].dtype.metadata["vlen"])  # 3 counted, 2 stored
+        f["counts"][0:1, :] = row
+    fc = strfh5.FileContents(p)
+    with pytest.raises(CorruptDataError, match=r"/responses\[0, 1\] holds 2 spike times and /counts\[0, 1\] 1 counts"):
+        fc.row(0)
+    assert fc.row(0, [0]) == [None]  # the other pair is still readable
