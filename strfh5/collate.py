@@ -64,9 +64,6 @@ def _fill_from_block(out: torch.Tensor, data: torch.Tensor, reps: np.ndarray) ->
         return
     T = data.shape[-1]
     present = reps > 0
-    if present.all() and (reps == reps[0]).all():
-        out[:, : int(reps[0]), :T] = data.view(reps.size, int(reps[0]), T)
-        return
     nrn = np.flatnonzero(present)
     R0 = int(reps[nrn[0]])
     if (reps[nrn] == R0).all():  # one repeat count among the present pairs: rows are already in order

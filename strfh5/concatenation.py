@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -33,7 +34,18 @@ from . import schema as _schema
 from .contents import Contents, FileInfo
 from .errors import DuplicateIdError, IncompatibleDatasetsError, TransformError
 
-__all__ = ["concat_neural_datasets", "ConcatContents", "check_compatible", "check_duplicate_neurons"]
+__all__ = [
+    "concat_neural_datasets",
+    "ConcatContents",
+    "check_compatible",
+    "check_duplicate_neurons",
+    "shared_stimulus_ids",
+]
+
+
+def shared_stimulus_ids(stim_ids: Sequence[str]) -> list[str]:
+    """Stimulus ids that occupy more than one row (shared stimuli kept apart), in first-row order."""
+    return [sid for sid, c in Counter(stim_ids).items() if c > 1]
 
 
 class ConcatContents(Contents):
@@ -117,8 +129,7 @@ class ConcatContents(Contents):
                 rep[rm, c0:c1] = np.asarray(p.repeats)
         self.repeats = rep
         self._part_of_col = np.repeat(np.arange(len(parts)), [p.N for p in parts])
-        self.shared_stim_ids = [sid for sid in dict.fromkeys(stim_ids) if stim_ids.count(sid) > 1] \
-            if len(set(stim_ids)) != S else []
+        self.shared_stim_ids = shared_stimulus_ids(stim_ids)
         self.merged_stim_ids = [stim_ids[o] for o in range(S) if len(self._row_parts[o]) > 1]
         self.info = _concat_info([p.info for p in parts], merge_stimuli, self.shared_stim_ids,
                                  self.merged_stim_ids)

@@ -38,7 +38,7 @@ import numpy as np
 
 from . import layout as L
 from . import schema as _schema
-from .concatenation import check_compatible, check_duplicate_neurons
+from .concatenation import check_compatible, check_duplicate_neurons, shared_stimulus_ids
 from .errors import (
     CorruptDataError,
     IncompatibleDatasetsError,
@@ -55,7 +55,6 @@ __all__ = [
     "source_findings",
     "read_sources",
     "resolve_source_path",
-    "shared_stimulus_ids",
     "SourceRecord",
 ]
 
@@ -241,14 +240,6 @@ def read_sources(f: h5py.File, path: str, allow_external: bool = True) -> list[S
             )
         )
     return out
-
-
-def shared_stimulus_ids(stim_ids: Sequence[str]) -> list[str]:
-    """Stimulus ids that occupy more than one row (shared stimuli kept apart), in first-row order."""
-    seen: dict[str, int] = {}
-    for sid in stim_ids:
-        seen[sid] = seen.get(sid, 0) + 1
-    return [sid for sid, c in seen.items() if c > 1]
 
 
 def _as_str(x) -> str:
