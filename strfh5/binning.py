@@ -24,7 +24,7 @@ Rules
 * **Spectrogram** stimuli at ``k × file_dt`` are pooled (mean of ``k``
   frames).  Any other bin width needs the stimulus waveform stored in the file
   and recomputes the spectrogram with the file's stored transform parameters
-  (``/stimuli@transform``) through :mod:`strfh5.converters.spectrogram`.
+  (``/stimuli@transform``) through :mod:`strfh5.spectrogram`.
   **Video** stimuli are pooled at ``k × file_dt`` and frames repeated at
   ``file_dt / m`` (a frame is shown for its whole duration).  **Waveform**
   stimuli are returned as stored.
@@ -41,7 +41,8 @@ import numpy as np
 from . import layout as L
 from .arguments import positive_number
 from .contents import Contents, Events
-from .errors import BinningError
+from .errors import BinningError, SpectrogramError
+from .spectrogram import compute_spectrogram
 
 __all__ = ["ReadGrid", "RawRow", "read_raw_row", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window"]
 
@@ -315,7 +316,7 @@ class ReadGrid:
 def _recompute_spectrogram(contents: Contents, s: int, grid: ReadGrid) -> np.ndarray:
     """Recompute spectrogram ``s`` at ``grid.dt`` from the stored waveform.
 
-    Uses :func:`strfh5.converters.spectrogram.compute_spectrogram` with the
+    Uses :func:`strfh5.spectrogram.compute_spectrogram` with the
     file's ``/stimuli@transform`` record and ``hop_ms`` set to ``grid.dt``;
     frames then go through the same window placement as pooled frames.
     """
@@ -332,16 +333,10 @@ def _recompute_spectrogram(contents: Contents, s: int, grid: ReadGrid) -> np.nda
     transform = contents.info.transform
     if not transform:
         raise BinningError(f"{why}, but the file stores no /stimuli@transform parameters to recompute them with")
-    try:
-        from .converters import spectrogram as spec
-    except ImportError as e:  # pragma: no cover - shipped with the library
-        raise BinningError(f"{why}, but strfh5.converters.spectrogram cannot be imported ({e})") from None
-    from .errors import ConverterError
-
     wave, sr = wf
     try:
-        out = spec.compute_spectrogram(np.asarray(wave), float(sr), {**dict(transform), "hop_ms": float(grid.dt)})
-    except ConverterError as e:
+        out = compute_spectrogram(np.asarray(wave), float(sr), {**dict(transform), "hop_ms": float(grid.dt)})
+    except SpectrogramError as e:
         raise BinningError(f"{why}, but the stored transform cannot be recomputed: {e}") from None
     out = np.asarray(out, dtype=np.float64)
     return out[None] if out.ndim == 2 else out

@@ -19,7 +19,8 @@ broadly or as narrowly as they need::
     ├── SchemaNotFoundError        a schema id the library does not ship
     ├── SelectionError             a bad index or selection argument
     ├── TransformError             a reader-side transform cannot be applied
-    │   └── BinningError           a bin width the file cannot be read at
+    │   ├── BinningError           a bin width the file cannot be read at
+    │   └── SpectrogramError       spectrogram parameters the recipe cannot use (also a ConverterError)
     ├── IncompatibleDatasetsError  datasets that cannot be concatenated
     ├── DuplicateIdError           the same stable id twice where that is refused
     ├── ConverterError             a converter cannot proceed
@@ -47,6 +48,7 @@ __all__ = [
     "SelectionError",
     "TransformError",
     "BinningError",
+    "SpectrogramError",
     "IncompatibleDatasetsError",
     "DuplicateIdError",
     "ConverterError",
@@ -115,16 +117,20 @@ class BinningError(TransformError):
     """A bin width (``dt_ms``) at which the file cannot be read."""
 
 
+class ConverterError(StrfH5Error):
+    """A converter cannot proceed (bad options, unusable raw data)."""
+
+
+class SpectrogramError(TransformError, ConverterError):
+    """Spectrogram parameters or a waveform the recipe (SPEC §5.3) cannot use."""
+
+
 class IncompatibleDatasetsError(StrfH5Error, ValueError):
     """Datasets that differ in dt, F, (H, W), encoding or stimulus kind."""
 
 
 class DuplicateIdError(StrfH5Error, ValueError):
     """The same stable id appears twice where that is not allowed."""
-
-
-class ConverterError(StrfH5Error):
-    """A converter cannot proceed."""
 
 
 class RawDataError(ConverterError, ValueError):

@@ -1,6 +1,7 @@
 """JSON Schemas of strfh5 metadata, shipped with the library (SPEC §8).
 
-Schemas are JSON Schema draft 2020-12 documents under ``strfh5/schema/``:
+Schemas are JSON Schema draft 2020-12 documents in the repository's top-level
+``schema/`` folder (shipped in the wheel as ``strfh5/schemas/``):
 ``core/`` holds the schemas every file satisfies (file, stimulus, neuron
 metadata and the stimulus transform), ``sources/<source>/`` the per-source
 schemas that tighten them with ``allOf: [{"$ref": <core id>}]``.  Schemas are
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -42,9 +43,18 @@ CORE = {
 KINDS = ("file", "stimulus", "neuron")
 
 
+def schema_root() -> Path:
+    """The folder holding the shipped schemas: ``strfh5/schemas`` in a wheel, ``schema/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for root in (here / "schemas", here.parent / "schema"):
+        if (root / "core").is_dir():
+            return root
+    raise SchemaNotFoundError(f"the strfh5 JSON Schemas are not installed (looked in {here / 'schemas'} "
+                              f"and {here.parent / 'schema'}); reinstall strfh5")
+
+
 def _schema_files():
-    root = resources.files("strfh5") / "schema"
-    stack = [root]
+    stack = [schema_root()]
     while stack:
         d = stack.pop()
         for entry in d.iterdir():

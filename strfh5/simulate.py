@@ -4,7 +4,7 @@ The simulator makes realistic strfh5 files with a known ground truth, for the
 demo, tests and benchmarks.  Each stimulus is a synthetic sound — a song-like
 sequence of harmonic stacks with frequency modulation, a moving ripple, or
 modulated band-limited noise — turned into a ``(1, F, T)`` log-frequency
-spectrogram by :func:`strfh5.converters.spectrogram.spectrogram` (the very
+spectrogram by :func:`strfh5.spectrogram.spectrogram` (the very
 transform converters use, recorded in ``/stimuli@transform``).  Each neuron is
 a linear-nonlinear Poisson model:
 
@@ -545,7 +545,7 @@ def _int_range(spec, what: str) -> tuple[int, int]:
 
 
 def _plan(p: dict) -> _Plan:
-    from .converters.spectrogram import SpectrogramParams, spectrogram, transform_dict
+    from .spectrogram import SpectrogramParams, spectrogram, transform_dict
 
     S, N, F = int(p["n_stimuli"]), int(p["n_neurons"]), int(p["n_freqs"])
     for name, v, lo in (("n_stimuli", S, 0), ("n_neurons", N, 0), ("n_freqs", F, 1)):
@@ -719,7 +719,7 @@ def _plan(p: dict) -> _Plan:
 
 def _stimulus(plan: _Plan, s: int):
     """Synthesise stimulus ``s``: (waveform, spectrogram (1, F, T), meta, rng for its responses)."""
-    from .converters.spectrogram import spectrogram
+    from .spectrogram import spectrogram
 
     p = plan.p
     sr = float(p["sample_rate"])

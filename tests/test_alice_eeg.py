@@ -13,7 +13,7 @@ from alice_fixtures import EEG, FS, SEG_DUR, SUBJECTS, make_release, signal  # n
 from strfh5.contents import FileContents  # noqa: E402
 from strfh5.converters import alice_eeg  # noqa: E402
 from strfh5.converters.base import ConversionWarning  # noqa: E402
-from strfh5.converters.spectrogram import n_frames  # noqa: E402
+from strfh5.spectrogram import n_frames  # noqa: E402
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError  # noqa: E402
 
 

@@ -189,7 +189,7 @@ def test_plan_identity():
 
 
 def test_finer_dt_recomputes_spectrogram_from_waveform(tmp_path):
-    from strfh5.converters.spectrogram import SpectrogramParams, spectrogram
+    from strfh5.spectrogram import SpectrogramParams, spectrogram
 
     rng = np.random.default_rng(8)
     wav = rng.standard_normal((1, 4000)).astype(np.float32)

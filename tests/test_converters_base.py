@@ -202,7 +202,7 @@ def test_every_source_declares_the_contract(source_id):
     assert info.files and all(f.url.startswith("https://") and f.name for f in info.files)
     assert all(f.known_hash is None or f.known_hash.split(":")[0] in ("sha256", "md5") for f in info.files)
     assert all(f.unpack in (None, "zip", "tar") for f in info.files)
-    folder = Path(strfh5.__file__).parent / "schema" / "sources" / info.schema
+    folder = strfh5.schema.schema_root() / "sources" / info.schema
     assert sorted(p.name for p in folder.glob("*.schema.json")) == [
         "file.schema.json", "neuron.schema.json", "stimulus.schema.json"]
     assert info.options and len({o.name for o in info.options}) == len(info.options)

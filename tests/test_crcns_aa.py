@@ -16,7 +16,7 @@ from strfh5.converters import convert
 from strfh5.converters.base import ConversionWarning
 from strfh5.converters.crcns import (file_md5, parse_cell_name, parse_spike_file, parse_spike_text,
                                      parse_stim_file, stim_id)
-from strfh5.converters.spectrogram import n_frames
+from strfh5.spectrogram import n_frames
 from strfh5.errors import MissingRawFileError, RawDataError
 from strfh5.validation import validate
 
@@ -166,7 +166,7 @@ def test_aa1_keep_waveform_and_overwrite(tmp_path):
             convert("crcns-aa1", tmp_path / "raw", out, **FAST)
         convert("crcns-aa1", tmp_path / "raw", out, overwrite=True, stim_classes=["flatrip"], keep_waveform=True,
                 **FAST)
-    from strfh5.converters.spectrogram import compute_spectrogram
+    from strfh5.spectrogram import compute_spectrogram
 
     with h5py.File(out, "r") as f:
         transform = json.loads(f["stimuli"].attrs["transform"])

@@ -12,7 +12,7 @@ import strfh5
 from strfh5.converters import convert
 from strfh5.converters.base import ConversionWarning
 from strfh5.converters.crcns_ac1 import bin_trace
-from strfh5.converters.spectrogram import n_frames
+from strfh5.spectrogram import n_frames
 from strfh5.errors import MissingRawFileError, RawDataError
 from strfh5.validation import validate
 

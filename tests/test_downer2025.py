@@ -11,7 +11,7 @@ from scipy.io import savemat
 from downer_fixtures import MVOC_CODES, TIMIT_IDS, TIMIT_TEST, TIMIT_TEST_REPS, make_release
 from strfh5.contents import FileContents
 from strfh5.converters import downer2025
-from strfh5.converters.spectrogram import n_frames
+from strfh5.spectrogram import n_frames
 from strfh5.errors import MissingRawFileError, RawDataError
 
 PRE, POST = 500.0, 500.0

@@ -10,7 +10,7 @@ from le2025_fixtures import NAT8A_STIMS, NAT8B_STIMS, RATES, SYNTH8B_STIMS, make
 from strfh5.contents import FileContents
 from strfh5.converters import le2025
 from strfh5.converters.base import ConversionWarning
-from strfh5.converters.spectrogram import n_frames
+from strfh5.spectrogram import n_frames
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 
 

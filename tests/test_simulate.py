@@ -8,7 +8,7 @@ import pytest
 
 import strfh5
 from strfh5 import simulate as sim
-from strfh5.converters.spectrogram import compute_spectrogram
+from strfh5.spectrogram import compute_spectrogram
 
 SMALL = dict(n_stimuli=4, n_neurons=5, n_freqs=8, n_bins=(20, 40), strf_ms=30.0, repeats=(2, 4))
 

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from strfh5 import schema
-from strfh5.converters.spectrogram import (SpectrogramParams, compute_spectrogram, n_frames,
-                                           params_from_options, params_from_transform, read_wav, spectrogram,
-                                           spectrogram_options)
+from strfh5.spectrogram import SpectrogramParams, compute_spectrogram, n_frames, params_from_transform, spectrogram
+from strfh5.converters.audio import params_from_options, read_wav, spectrogram_options
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 
 

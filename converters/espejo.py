@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
+from strfh5.errors import MissingRawFileError, RawDataError
 from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
 from .nems_recording import (POINT_PROCESS, RASTERIZED, TILED, counts_as_bin_centres, read_recording,
                              site_row, spikes_in_epochs)

@@ -41,7 +41,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
-from ..errors import ConverterError, CredentialsError, DownloadError
+from strfh5.errors import ConverterError, CredentialsError, DownloadError
 from .base import ReleaseFile, SourceInfo
 
 __all__ = [

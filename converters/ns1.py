@@ -20,7 +20,7 @@ What the converter does
   A response set is matched to its sound by its ``stim_params``
   (``Source``, ``Set``, ``StimID``), never by position, so clusters with fewer
   sets line up.  Spectrograms are computed with
-  :mod:`strfh5.converters.spectrogram` (defaults: 34 log-spaced bands,
+  :mod:`strfh5.spectrogram` (defaults: 34 log-spaced bands,
   500 Hz–22.6 kHz, 5 ms; all adjustable).  Each stimulus carries
   ``subset`` = ``'train'``/``'test'`` from the split of Rahman et al. (test
   stimuli 3, 6, 9, 19).
@@ -46,11 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
+from strfh5.errors import MissingRawFileError, RawDataError
 from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, require_file, validated_output
 from .matlab import as_float_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
-from .spectrogram import (SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_layout,
-                          spectrogram_options, transform_dict, waveform_kwargs)
+from strfh5.spectrogram import SpectrogramParams, spectrogram, transform_dict
+from .audio import params_from_options, read_wav, spectrogram_layout, spectrogram_options, waveform_kwargs
 
 __all__ = ["SOURCE", "convert", "NATURAL_ORDER", "TEST_STIMS"]
 

@@ -14,7 +14,7 @@ The output is an ``events`` file: spike times in ms from stimulus onset,
 every trial, pre-onset (to -2000 ms) and post-stimulus spikes included;
 stimulus id = wav MD5, neuron id = cell folder name (prefixed with its area
 when the same name appears in both area folders).  Stimuli are mel
-spectrograms (:mod:`strfh5.converters.spectrogram`) at ``dt_ms``.
+spectrograms (:mod:`strfh5.spectrogram`) at ``dt_ms``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .base import Option, ReleaseFile, SourceInfo
 from .crcns import AA_SPECTROGRAM, AA_WAV_OPTIONS, CellSpec, convert_aa, parse_cell_name, start_aa
-from .spectrogram import spectrogram_options
+from .audio import spectrogram_options
 
 __all__ = ["SOURCE", "AREAS", "STIM_CLASSES", "convert"]
 
@@ -103,7 +103,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 log.add("cell_without_class", f"{area}/{d.name} has no {c} folder", cell=d.name, stim_class=c)
         cells.append(CellSpec(nid, meta, folders))
     if not cells:
-        from ..errors import RawDataError
+        from strfh5.errors import RawDataError
 
         raise RawDataError(f"{root}: no cell folders under {', '.join(AREAS[a] for a in areas)}")
 

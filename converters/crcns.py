@@ -29,10 +29,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
+from strfh5.errors import MissingRawFileError, RawDataError
 from .base import Option, QuirkLog, SourceInfo, check_options, converter_meta, find_root, validated_output
-from .spectrogram import (SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_layout,
-                          transform_dict, waveform_kwargs)
+from strfh5.spectrogram import SpectrogramParams, spectrogram, transform_dict
+from .audio import params_from_options, read_wav, spectrogram_layout, waveform_kwargs
 
 __all__ = [
     "CELL_NAME_RE",

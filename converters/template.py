@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RawDataError
+from strfh5.errors import RawDataError
 from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
                    require_file, validated_output)
-from .spectrogram import (SpectrogramParams, params_from_options, read_wav, spectrogram, spectrogram_layout,
-                          spectrogram_options, transform_dict, waveform_kwargs)
+from strfh5.spectrogram import SpectrogramParams, spectrogram, transform_dict
+from .audio import params_from_options, read_wav, spectrogram_layout, spectrogram_options, waveform_kwargs
 
 __all__ = ["SOURCE", "convert", "read_spike_table"]
 
@@ -50,7 +50,7 @@ SOURCE = SourceInfo(
         *spectrogram_options(SpectrogramParams(n_bands=16, f_min=100.0, f_max=None), dt_ms=5.0),
         Option("areas", str, None, "keep neurons of these areas (default: all)", multiple=True),
     ),
-    schema=None,  # folder under strfh5/schema/sources/ (None: the core schemas)
+    schema=None,  # folder under schema/sources/ (None: the core schemas)
     species="",
     homepage="",
 )

@@ -1,4 +1,4 @@
-"""The one stimulus transform converters use: waveform -> filterbank spectrogram.
+"""The spectrogram recipe of SPEC §5.3: waveform -> filterbank spectrogram.
 
 Every converter that starts from sound waveforms turns them into
 spectrograms with :func:`spectrogram`, and stores the returned parameter
@@ -38,7 +38,7 @@ The result is ``(1, F, T)`` float32 with ``F = n_bands``.
 Example
 -------
 >>> import numpy as np
->>> from strfh5.converters.spectrogram import SpectrogramParams, spectrogram
+>>> from strfh5.spectrogram import SpectrogramParams, spectrogram
 >>> sr = 32000
 >>> x = np.sin(2 * np.pi * 1000 * np.arange(sr) / sr).astype(np.float32)
 >>> S, transform = spectrogram(x, sr, SpectrogramParams(hop_ms=5, n_bands=16))
@@ -51,14 +51,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from ..arguments import positive_number
-from ..errors import ConverterError, RawDataError
-from .base import Option
+from .arguments import positive_number
+from .errors import SpectrogramError
 
 __all__ = [
     "SpectrogramParams",
@@ -72,16 +70,7 @@ __all__ = [
     "params_from_transform",
     "center_frequencies",
     "filterbank",
-    "read_wav",
     "to_mono",
-    "spectrogram_options",
-    "params_from_options",
-    "rational_ratio",
-    "resample_audio",
-    "match_rate",
-    "resampled_transform",
-    "spectrogram_layout",
-    "waveform_kwargs",
 ]
 
 #: filterbank kinds
@@ -139,34 +128,34 @@ class SpectrogramParams:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ConverterError(f"spectrogram kind {self.kind!r} is not one of {list(KINDS)}")
+            raise SpectrogramError(f"spectrogram kind {self.kind!r} is not one of {list(KINDS)}")
         if self.compression not in COMPRESSIONS:
-            raise ConverterError(f"spectrogram compression {self.compression!r} is not one of {list(COMPRESSIONS)}")
+            raise SpectrogramError(f"spectrogram compression {self.compression!r} is not one of {list(COMPRESSIONS)}")
         if int(self.n_bands) != self.n_bands or self.n_bands < 1:
-            raise ConverterError(f"spectrogram n_bands must be a positive integer, got {self.n_bands!r}")
+            raise SpectrogramError(f"spectrogram n_bands must be a positive integer, got {self.n_bands!r}")
         for name in ("window_ms", "hop_ms", "eps"):
             v = getattr(self, name)
             if isinstance(v, (str, bool)):
-                raise ConverterError(f"spectrogram {name} must be a positive number, got {v!r}")
-            positive_number(v, f"spectrogram {name}", ConverterError)
+                raise SpectrogramError(f"spectrogram {name} must be a positive number, got {v!r}")
+            positive_number(v, f"spectrogram {name}", SpectrogramError)
         if not (math.isfinite(self.f_min) and self.f_min >= 0):
-            raise ConverterError(f"spectrogram f_min must be >= 0, got {self.f_min!r}")
+            raise SpectrogramError(f"spectrogram f_min must be >= 0, got {self.f_min!r}")
         if self.kind == "log" and self.f_min <= 0:
-            raise ConverterError("spectrogram f_min must be > 0 for a log-spaced filterbank")
+            raise SpectrogramError("spectrogram f_min must be > 0 for a log-spaced filterbank")
         if self.f_max is not None and not (math.isfinite(self.f_max) and self.f_max > self.f_min):
-            raise ConverterError(f"spectrogram f_max ({self.f_max!r}) must be above f_min ({self.f_min!r})")
+            raise SpectrogramError(f"spectrogram f_max ({self.f_max!r}) must be above f_min ({self.f_min!r})")
 
     def resolved_f_max(self, sample_rate: float) -> float:
         """``f_max`` for ``sample_rate`` (Nyquist when unset); refuses one above Nyquist."""
         nyq = sample_rate / 2.0
         f_max = nyq if self.f_max is None else float(self.f_max)
         if f_max > nyq + 1e-9:
-            raise ConverterError(
+            raise SpectrogramError(
                 f"spectrogram f_max = {f_max} Hz is above the Nyquist frequency {nyq} Hz of a "
                 f"{sample_rate} Hz sound (lower --f-max)"
             )
         if f_max <= self.f_min:
-            raise ConverterError(f"spectrogram f_max = {f_max} Hz must be above f_min = {self.f_min} Hz")
+            raise SpectrogramError(f"spectrogram f_max = {f_max} Hz must be above f_min = {self.f_min} Hz")
         return f_max
 
     def win_length(self, sample_rate: float) -> int:
@@ -195,7 +184,7 @@ def n_frames(n_samples: int, sample_rate: float, dt_ms: float) -> int:
     344
     """
     if n_samples < 0:
-        raise ConverterError(f"n_samples must be >= 0, got {n_samples}")
+        raise SpectrogramError(f"n_samples must be >= 0, got {n_samples}")
     return int(math.floor(Fraction(int(n_samples)) * 1000 / (_exact(sample_rate) * _exact(dt_ms))))
 
 
@@ -204,17 +193,17 @@ def to_mono(waveform) -> np.ndarray:
     w = np.asarray(waveform)
     if w.ndim == 2:
         if w.shape[0] > w.shape[1]:
-            raise ConverterError(
+            raise SpectrogramError(
                 f"waveform of shape {w.shape}: expected (channels, samples) with channels first"
             )
         w = w.mean(axis=0)
     if w.ndim != 1:
-        raise ConverterError(f"waveform must be 1-D or (channels, samples), got shape {w.shape}")
+        raise SpectrogramError(f"waveform must be 1-D or (channels, samples), got shape {w.shape}")
     if w.dtype.kind in "iu":
-        raise ConverterError("waveform must be floating point (scale integer PCM first, e.g. with read_wav)")
+        raise SpectrogramError("waveform must be floating point (scale integer PCM first, e.g. with read_wav)")
     w = w.astype(np.float64, copy=False)
     if w.size and not np.all(np.isfinite(w)):
-        raise ConverterError("waveform contains NaN or Inf")
+        raise SpectrogramError("waveform contains NaN or Inf")
     return w
 
 
@@ -269,7 +258,7 @@ def _window(params: SpectrogramParams, win: int) -> np.ndarray:
     try:
         return get_window(params.window, win, fftbins=True).astype(np.float64)
     except (ValueError, TypeError) as e:
-        raise ConverterError(f"spectrogram window {params.window!r} is not a scipy window: {e}") from None
+        raise SpectrogramError(f"spectrogram window {params.window!r} is not a scipy window: {e}") from None
 
 
 def spectrogram(waveform, sample_rate: float, params: SpectrogramParams) -> tuple[np.ndarray, dict]:
@@ -293,8 +282,8 @@ def spectrogram(waveform, sample_rate: float, params: SpectrogramParams) -> tupl
         ``stimuli@transform``).
     """
     if isinstance(sample_rate, (str, bool)):
-        raise ConverterError(f"sample_rate must be a positive number, got {sample_rate!r}")
-    sample_rate = positive_number(sample_rate, "sample_rate", ConverterError)
+        raise SpectrogramError(f"sample_rate must be a positive number, got {sample_rate!r}")
+    sample_rate = positive_number(sample_rate, "sample_rate", SpectrogramError)
     x = to_mono(waveform)
     T = n_frames(x.size, sample_rate, params.hop_ms)
     win = params.win_length(sample_rate)
@@ -345,12 +334,12 @@ def params_from_transform(transform: Mapping[str, Any], **overrides) -> Spectrog
     """The :class:`SpectrogramParams` stored in a ``stimuli@transform`` record.
 
     ``overrides`` replace fields (e.g. ``hop_ms=1`` to recompute finer).
-    Raises :class:`ConverterError` when the record was not made by
+    Raises :class:`SpectrogramError` when the record was not made by
     :func:`spectrogram`.
     """
     lib = str(transform.get("library", ""))
     if not lib.startswith(LIBRARY_TAG) or transform.get("kind") not in KINDS:
-        raise ConverterError(
+        raise SpectrogramError(
             f"stimulus transform {transform.get('kind')!r} (library {lib!r}) was not made by "
             f"{LIBRARY_TAG}; it cannot be recomputed from the waveform"
         )
@@ -391,150 +380,3 @@ def compute_spectrogram(waveform, sample_rate: float, params) -> np.ndarray:
     if not isinstance(params, SpectrogramParams):
         params = params_from_transform(params)
     return spectrogram(waveform, sample_rate, params)[0]
-
-
-# ------------------------------------------------------------------- wavs
-def read_wav(path) -> tuple[np.ndarray, float]:
-    """Read a WAV file (any name) as ``(C, n)`` float32 and its sample rate.
-
-    Integer PCM is scaled to [-1, 1) (int16 / 32768, int32 / 2**31, uint8
-    centred on 128); float WAVs are kept as stored.
-    """
-    from scipy.io import wavfile
-
-    p = Path(path)
-    if not p.is_file():
-        from ..errors import MissingRawFileError
-
-        raise MissingRawFileError(f"{p}: sound file is missing")
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)
-            sr, data = wavfile.read(p, mmap=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise RawDataError(f"{p}: not a readable WAV file ({e})") from None
-    data = np.asarray(data)
-    if data.dtype == np.uint8:
-        x = (data.astype(np.float32) - 128.0) / 128.0
-    elif data.dtype.kind == "i":
-        x = data.astype(np.float32) / float(2 ** (8 * data.dtype.itemsize - 1))
-    elif data.dtype.kind == "f":
-        x = data.astype(np.float32, copy=False)
-    else:  # pragma: no cover - scipy returns only the above
-        raise RawDataError(f"{p}: unsupported WAV sample type {data.dtype}")
-    x = x[None, :] if x.ndim == 1 else np.ascontiguousarray(x.T)
-    return x, float(sr)
-
-
-# --------------------------------------------------------- converter options
-def spectrogram_options(defaults: SpectrogramParams | None = None, dt_ms: float = 1.0) -> tuple[Option, ...]:
-    """The converter options that set the spectrogram (and ``dt_ms``, ``keep_waveform``).
-
-    Converters add these to their ``SOURCE.options`` and turn the chosen
-    values into parameters with :func:`params_from_options`.
-    """
-    d = defaults or SpectrogramParams()
-    return (
-        Option("dt_ms", float, dt_ms, "bin width in ms (= spectrogram hop)"),
-        Option("spec_kind", str, d.kind, "filterbank: mel or log-spaced", choices=KINDS),
-        Option("n_bands", int, d.n_bands, "number of spectrogram bands (deepSTRF's n_mels)"),
-        Option("f_min", float, d.f_min, "lowest band edge, Hz"),
-        Option("f_max", float, d.f_max, "highest band edge, Hz (at most the Nyquist frequency)"),
-        Option("window_ms", float, d.window_ms, "analysis window, ms"),
-        Option("compression", str, d.compression, "amplitude compression", choices=COMPRESSIONS),
-        Option("keep_waveform", bool, False, "store each stimulus' waveform beside its spectrogram"),
-    )
-
-
-def params_from_options(options: Mapping[str, Any]) -> SpectrogramParams:
-    """:class:`SpectrogramParams` from converter options (see :func:`spectrogram_options`)."""
-    d = SpectrogramParams()
-    return SpectrogramParams(
-        kind=options.get("spec_kind", d.kind),
-        n_bands=int(options.get("n_bands", d.n_bands)),
-        f_min=float(options.get("f_min", d.f_min)),
-        f_max=None if options.get("f_max", d.f_max) is None else float(options.get("f_max", d.f_max)),
-        window_ms=float(options.get("window_ms", d.window_ms)),
-        hop_ms=float(options.get("dt_ms", d.hop_ms)),
-        compression=options.get("compression", d.compression),
-    )
-
-
-# ------------------------------------------------------------- resampling
-def rational_ratio(fs_out: float, fs_in: float, where: str = "resampling") -> tuple[int, int]:
-    """``(up, down)`` with ``fs_out / fs_in = up / down`` exactly (denominator <= 10000).
-
-    Raises :class:`ConverterError` naming ``where`` when no such ratio exists
-    (a resampling that would silently change the rate).
-    """
-    fs_out = positive_number(fs_out, "target sample rate", ConverterError, where)
-    fs_in = positive_number(fs_in, "sample rate", ConverterError, where)
-    r = Fraction(fs_out / fs_in).limit_denominator(10000)
-    if abs(float(r) - fs_out / fs_in) > 1e-9 * fs_out / fs_in:
-        raise ConverterError(f"{where}: cannot resample {fs_in} Hz to {fs_out} Hz by a rational factor")
-    return r.numerator, r.denominator
-
-
-def resample_audio(x: np.ndarray, sr: float, target: float, where: str = "resampling") -> np.ndarray:
-    """``(C, n)`` audio at ``sr`` resampled to ``target`` Hz, float32.
-
-    :func:`scipy.signal.resample_poly` (polyphase FIR anti-aliasing filter)
-    with the exact rational factor of :func:`rational_ratio`; audio already at
-    ``target`` is returned as float32 without filtering.
-    """
-    if abs(float(sr) - float(target)) < 1e-9:
-        return np.asarray(x).astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    up, down = rational_ratio(target, sr, where)
-    return resample_poly(x, up, down, axis=-1).astype(np.float32)
-
-
-def match_rate(x: np.ndarray, sr: float, target: float, *, resample: bool, where: str, reference: str,
-               option: str = "resample_hz") -> np.ndarray:
-    """Audio at the file's one rate ``target``: unchanged, resampled, or refused.
-
-    One file holds one spectrogram transform, so all its stimuli share a
-    sample rate.  A sound at another rate is resampled with
-    :func:`resample_audio` when ``resample`` is true (the user chose a
-    common rate); otherwise :class:`RawDataError` names the sound (``where``),
-    the rate of ``reference`` and the option that resamples.
-    """
-    if float(sr) == float(target):
-        return x
-    if not resample:
-        flag = "--" + option.replace("_", "-")
-        raise RawDataError(
-            f"{where}: sample rate {sr} Hz differs from the {target} Hz of {reference}; one file holds one "
-            f"spectrogram transform — pass {option} ({flag}) to resample every sound to one rate"
-        )
-    return resample_audio(x, sr, target, where)
-
-
-def resampled_transform(params: SpectrogramParams, audio_fs: float, **notes) -> dict:
-    """The ``stimuli@transform`` of spectrograms of sounds resampled to ``audio_fs`` by :func:`resample_audio`.
-
-    ``params.resampled_to_hz`` and ``params.resampler`` say so; ``notes`` are
-    added to ``params`` (e.g. how the sounds were cut).
-    """
-    t = transform_dict(params, audio_fs)
-    t["params"] = dict(t.get("params") or {}, resampled_to_hz=float(audio_fs),
-                       resampler="scipy.signal.resample_poly (polyphase FIR anti-aliasing)", **notes)
-    return t
-
-
-def spectrogram_layout(params: SpectrogramParams, transform: dict) -> dict:
-    """The :class:`strfh5.StreamWriter` keywords of a file whose stimuli are spectrograms of ``params``.
-
-    ``dt_ms`` (= the hop), ``stim_kind``, ``stim_dims`` and ``transform``;
-    converters pass them with ``**`` beside their encoding and neurons.
-    """
-    return {"dt_ms": params.hop_ms, "stim_kind": "spectrogram", "stim_dims": (1, params.n_bands),
-            "transform": transform}
-
-
-def waveform_kwargs(waveform: np.ndarray, sample_rate: float, keep: bool) -> dict:
-    """``waveform=`` / ``sample_rate=`` of :meth:`StreamWriter.add_stimulus` (both None unless ``keep``)."""
-    return {"waveform": waveform if keep else None, "sample_rate": float(sample_rate) if keep else None}

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arguments import positive_number
-from ..errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.arguments import positive_number
+from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, raw_folder,
                    validated_output)
 from .crcns import AA_SPECTROGRAM
-from .spectrogram import (match_rate, params_from_options, read_wav, resampled_transform, spectrogram,
-                          spectrogram_layout, spectrogram_options, transform_dict, waveform_kwargs)
+from strfh5.spectrogram import spectrogram, transform_dict
+from .audio import match_rate, params_from_options, read_wav, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
 __all__ = ["SOURCE", "ANIMALS", "convert", "parse_unit_name", "read_unit"]
 

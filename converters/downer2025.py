@@ -49,13 +49,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConverterError, MissingRawFileError, RawDataError
-from ..arguments import positive_number
+from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.arguments import positive_number
 from .base import Option, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
 from .base import find_root as _find_release_root
 from .matlab import as_float_vector, as_int_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
-from .spectrogram import (SpectrogramParams, params_from_options, resample_audio, resampled_transform, spectrogram,
-                          spectrogram_layout, spectrogram_options, waveform_kwargs)
+from strfh5.spectrogram import SpectrogramParams, spectrogram
+from .audio import params_from_options, resample_audio, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
 __all__ = ["SOURCE", "convert", "parse_channel_file", "read_sessions_metadata", "list_neurons", "find_root"]
 

@@ -44,12 +44,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arguments import positive_number
-from ..errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.arguments import positive_number
+from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
                    validated_output)
-from .spectrogram import (SpectrogramParams, params_from_options, rational_ratio, read_wav, resample_audio,
-                          resampled_transform, spectrogram, spectrogram_layout, spectrogram_options, waveform_kwargs)
+from strfh5.spectrogram import SpectrogramParams, spectrogram
+from .audio import params_from_options, rational_ratio, read_wav, resample_audio, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
 __all__ = ["SOURCE", "convert", "find_subjects", "read_word_table", "segment_onsets", "resample_segment"]
 

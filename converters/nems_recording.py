@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
+from strfh5.errors import MissingRawFileError, RawDataError
 
 __all__ = [
     "RASTERIZED",

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
+from strfh5.errors import MissingRawFileError, RawDataError
 
 __all__ = ["load_mat", "field", "has_field", "as_float_vector", "as_int_vector", "as_scalar", "as_str", "struct_list"]
 

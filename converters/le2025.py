@@ -34,23 +34,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..arguments import positive_number
-from ..errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.arguments import positive_number
+from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
                     validated_output)
 from .base import find_root as _find_release_root
 from .pprox import PPROX_SCHEMA, PproxUnit, read_pprox
-from .spectrogram import (
-    SpectrogramParams,
-    params_from_options,
-    read_wav,
-    resample_audio,
-    resampled_transform,
-    spectrogram,
-    spectrogram_layout,
-    spectrogram_options,
-    waveform_kwargs,
-)
+from strfh5.spectrogram import SpectrogramParams, spectrogram
+from .audio import params_from_options, read_wav, resample_audio, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
 __all__ = ["SOURCE", "SUBSETS", "convert", "parse_stim_stem", "find_root"]
 

@@ -34,13 +34,13 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..arguments import positive_number
-from ..errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.arguments import positive_number
+from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, raw_folder,
                    validated_output)
 from .matlab import as_float_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
-from .spectrogram import (SpectrogramParams, match_rate, params_from_options, resampled_transform, spectrogram,
-                          spectrogram_layout, spectrogram_options, transform_dict, waveform_kwargs)
+from strfh5.spectrogram import SpectrogramParams, spectrogram, transform_dict
+from .audio import match_rate, params_from_options, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
 __all__ = ["SOURCE", "convert", "bin_trace", "read_trial", "read_stimulus"]
 

@@ -6,7 +6,7 @@ A converter is a plain module ``strfh5/converters/<name>.py`` defining
     a :class:`SourceInfo`: the source id used on the command line
     (``strfh5 convert SOURCE``), citation, DOI, licence/access terms, the files
     of the release (:class:`ReleaseFile`, fetched with pooch), the schema
-    folder under ``strfh5/schema/sources/`` and the converter's options
+    folder under ``schema/sources/`` and the converter's options
     (:class:`Option`).
 ``convert(raw_dir, out_path, *, overwrite=False, **options) -> pathlib.Path``
     reads the release unpacked under ``raw_dir`` and streams it into a
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ..errors import ConverterError, MissingRawFileError
+from strfh5.errors import ConverterError, MissingRawFileError
 
 __all__ = [
     "SourceInfo",
@@ -106,7 +106,7 @@ class SourceInfo:
     access: str
     files: Sequence[ReleaseFile] = field(default_factory=tuple)
     options: Sequence[Option] = field(default_factory=tuple)
-    schema: str | None = None  # folder name under strfh5/schema/sources/
+    schema: str | None = None  # folder name under schema/sources/
     species: str = ""
     homepage: str = ""
 
@@ -180,8 +180,8 @@ def validated_output(out_path, **writer_kwargs) -> Iterator:
     :func:`strfh5.validate` (errors refuse the file: it is removed and a
     :class:`ConverterError` lists the findings) and renamed to ``out_path``.
     """
-    from .. import StreamWriter
-    from ..validation import validate
+    from strfh5.writer import StreamWriter
+    from strfh5.validation import validate
 
     out_path = Path(out_path)
     overwrite = writer_kwargs.pop("overwrite", False)
@@ -267,7 +267,7 @@ def find_root(raw_dir, marker: str, what: str) -> Path:
 
 def converter_meta(source: SourceInfo, options: dict) -> dict:
     """The ``converter`` record of the file metadata (id, library version, options used)."""
-    from .. import __version__
+    from strfh5 import __version__
 
     clean = {}
     for k, v in options.items():
@@ -293,7 +293,7 @@ def read_csv_dicts(path, what: str, required: Sequence[str] = ()) -> list[dict]:
     RawDataError
         It is not UTF-8 CSV text, or its header lacks a ``required`` column.
     """
-    from ..errors import RawDataError
+    from strfh5.errors import RawDataError
 
     p = Path(path)
     if not p.is_file():

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
+from strfh5.errors import MissingRawFileError, RawDataError
 from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts, validated_output
 from .nems_recording import POINT_PROCESS, TILED, read_recording, site_row, spikes_in_epochs
 

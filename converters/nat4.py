@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingRawFileError, RawDataError
+from strfh5.errors import MissingRawFileError, RawDataError
 from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts, validated_output
 from .nems_recording import POINT_PROCESS, RASTERIZED, read_recording
 

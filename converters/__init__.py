@@ -2,7 +2,7 @@
 
 :data:`SOURCES` maps each source id (as typed on the command line,
 ``strfh5 convert SOURCE``) to the module that converts it; see
-``strfh5/converters/README.md`` for how to add a source.
+``converters/README.md`` for how to add a source.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
-from ..errors import ConverterError
+from strfh5.errors import ConverterError
 
 #: source id -> converter module (relative to this package)
 SOURCES: dict[str, str] = {

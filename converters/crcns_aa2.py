@@ -27,10 +27,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..errors import RawDataError
+from strfh5.errors import RawDataError
 from .base import Option, ReleaseFile, SourceInfo, require_file
 from .crcns import AA_SPECTROGRAM, AA_WAV_OPTIONS, CellSpec, convert_aa, parse_cell_name, start_aa
-from .spectrogram import spectrogram_options
+from .audio import spectrogram_options
 
 __all__ = ["SOURCE", "REGION_AREA", "AREAS", "convert", "read_csv_rows"]
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RawDataError
+from strfh5.errors import RawDataError
 
 __all__ = ["PPROX_SCHEMA", "STIMTRIAL_SCHEMA", "Trial", "PproxUnit", "read_pprox", "parse_pprox", "detect_schema"]
 
