@@ -228,19 +228,20 @@ def reencode(src: str, dst: str, encoding: str, seed: int = 0) -> str:
     binned → events: each count becomes that many spike times drawn uniformly
     within its bin (seeded per stimulus row), sorted within each repeat.
     """
-    from strfh5.binning import plan, read_raw_row
-    from strfh5.contents import Events, FileContents
+    from strfh5.binning import plan
+    from strfh5.contents import FileContents
+    from strfh5.records import Events
 
     with FileContents(src) as c:
         if c.info.encoding == encoding:
             raise ValueError(f"{src} is already {encoding}")
-        grid = plan(c)
+        grid = plan(c.info, where=c.path)
         dt = c.info.dt_ms
         note = f"re-encoded from {os.path.basename(src)} ({c.info.encoding} -> {encoding})"
         with _writer_like(c, dst, encoding, note) as w:
             for s in range(c.S):
                 _copy_stimulus(w, c, s)
-                raw = read_raw_row(c, s)
+                raw = c.raw_row(s)
                 T = int(c.n_bins[s])
                 if encoding == "binned":
                     data, reps = grid.bin_raw(raw, T)
@@ -275,7 +276,8 @@ def grow(src: str, dst: str, factor: int = GROW_FACTOR) -> str:
     S, N, the tables and the stimuli are unchanged; ``/repeats`` and the
     response heap grow ``factor`` times.
     """
-    from strfh5.contents import Events, FileContents
+    from strfh5.contents import FileContents
+    from strfh5.records import Events
 
     with FileContents(src) as c:
         note = f"{os.path.basename(src)} with every repeat repeated {factor} times"

@@ -157,7 +157,7 @@ def _preimport() -> None:
     import strfh5.quality  # noqa: F401
     import strfh5.reader  # noqa: F401
     import strfh5.simulate  # noqa: F401
-    import strfh5.virtual  # noqa: F401
+    import strfh5.concatenation  # noqa: F401
     import strfh5.spectrogram  # noqa: F401
 
     from . import baselines, figures, scales  # noqa: F401

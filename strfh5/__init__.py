@@ -8,26 +8,26 @@ See SPEC.md for the file format and README.md for a tour.
 >>> loader = DataLoader(ds, batch_size=8, collate_fn=strfh5.neural_collate)  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from importlib import import_module as _import_module
 
 from . import errors, layout, schema
-from .build import contents_from_lists, from_lists
-from .contents import Contents, Events, FileContents, FileInfo, MemoryContents
+from .build import contents_from_lists
+from .contents import Contents, FileContents, MemoryContents
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
+from .records import Events, FileInfo
+from .version import __version__
 from .writer import StreamWriter, save
 
 # Public names defined in modules that import torch/matplotlib: resolved on
 # first access so `import strfh5` stays cheap (module -> names).
 _LAZY = {
-    "reader": ("load",),
-    "dataset": ("NeuralDataset", "AudioNeuralDataset", "VideoNeuralDataset"),
+    "reader": ("load", "from_lists"),
+    "dataset": ("NeuralDataset", "AudioNeuralDataset"),
+    "video": ("VideoNeuralDataset",),
     "collate": ("neural_collate",),
-    "concatenation": ("concat_neural_datasets",),
-    "virtual": ("concat", "materialize"),
+    "concatenation": ("concat_neural_datasets", "concat", "materialize"),
     "validation": ("validate", "ValidationReport", "Finding"),
-    "summary": ("info",),
+    "fileinfo": ("info",),
     "quality": ("compute_neuron_quality",),
     "plotting": ("plot_stim_with_response", "plot_coverage"),
     "simulate": ("simulate_dataset", "write_simulated"),
@@ -55,7 +55,6 @@ __all__ = [
     "errors",
     "layout",
     "schema",
-    "from_lists",
     "contents_from_lists",
     "save",
     "StreamWriter",

@@ -2,9 +2,10 @@
 
 strfh5 files hold raw data (SPEC §4): spike times for ``events`` files, counts
 or a continuous signal at the file's ``dt_ms`` for ``binned`` files.  This
-module turns one stored stimulus row into the float32 ``(R, T)`` arrays a
-:class:`~strfh5.dataset.NeuralDataset` hands out, at the bin width the user
-asked for, and resamples the stimuli to the same time grid.
+module turns one stored stimulus row (a :class:`~strfh5.records.RawRow`) into
+the float32 ``(R, T)`` arrays a :class:`~strfh5.dataset.NeuralDataset` hands
+out, at the bin width the user asked for, and resamples the stimuli to the same
+time grid.  It is pure numpy: it reads nothing.
 
 Rules
 -----
@@ -40,11 +41,11 @@ import numpy as np
 
 from . import layout as L
 from .arguments import positive_number
-from .contents import Contents, Events
+from .records import FileInfo, RawRow
 from .errors import BinningError, SpectrogramError
 from .spectrogram import compute_spectrogram
 
-__all__ = ["ReadGrid", "RawRow", "read_raw_row", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window"]
+__all__ = ["ReadGrid", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window", "recompute_spectrogram"]
 
 _TOL = 1e-9
 
@@ -115,85 +116,6 @@ def place_in_window(a: np.ndarray, offset: int, T: int) -> np.ndarray:
     return out
 
 
-class RawRow:
-    """One stored stimulus row, flattened: what binning needs, in bulk.
-
-    Attributes
-    ----------
-    reps : numpy.ndarray, int64
-        Repeats of each requested neuron (0 = missing).
-    values : numpy.ndarray
-        Binned files: the present elements' values concatenated (row-major
-        ``(R, T)`` each).  Events files: the present elements' spike times
-        concatenated.
-    counts : numpy.ndarray or None
-        Events files: per-repeat spike counts of the present elements, concatenated.
-    """
-
-    __slots__ = ("reps", "values", "counts")
-
-    def __init__(self, reps, values, counts=None):
-        self.reps, self.values, self.counts = reps, values, counts
-
-    @classmethod
-    def from_elements(cls, elements: Sequence, encoding: str) -> "RawRow":
-        reps = np.zeros(len(elements), dtype=np.int64)
-        present = []
-        for i, el in enumerate(elements):
-            if el is None:
-                continue
-            reps[i] = el.n_repeats if isinstance(el, Events) else el.shape[0]
-            present.append(el)
-        if encoding == L.ENCODING_EVENTS:
-            if not present:
-                return cls(reps, np.empty(0), np.empty(0, np.int64))
-            return cls(reps, np.concatenate([np.asarray(e.times) for e in present]),
-                       np.concatenate([np.asarray(e.counts, dtype=np.int64) for e in present]))
-        if not present:
-            return cls(reps, np.empty(0))
-        return cls(reps, np.concatenate([np.asarray(e).reshape(-1) for e in present]))
-
-
-def read_raw_row(contents: Contents, s: int, neurons: Sequence[int] | None = None, dtype=None) -> RawRow:
-    """Read stimulus row ``s`` (for ``neurons``, all when None) as a :class:`RawRow`.
-
-    For a :class:`~strfh5.contents.FileContents` the VLEN row is read once and
-    concatenated in bulk, with the invariants of SPEC §4 checked vectorised
-    (``len == repeats x n_bins``; events: ``repeats`` counts summing to the
-    number of spike times); other contents go through :meth:`Contents.row`.
-    ``dtype`` (binned files) converts the values while concatenating them.
-
-    Raises
-    ------
-    CorruptDataError
-        An element contradicts ``/repeats`` (naming the pair).
-    """
-    from .contents import FileContents
-
-    if type(contents) is not FileContents:
-        return RawRow.from_elements(contents.row(s, None if neurons is None else list(neurons)),
-                                    contents.info.encoding)
-    from .h5io import check_row, read_vlen_row
-
-    nidx = None if neurons is None else np.asarray(neurons, dtype=np.int64)
-    raw = read_vlen_row(contents.dataset(L.RESPONSES), s, nidx)
-    reps = np.asarray(contents.repeats[s], dtype=np.int64)
-    which = np.arange(reps.size) if nidx is None else nidx
-    reps = reps[which]
-    present = reps > 0
-    if contents.info.encoding == L.ENCODING_EVENTS:
-        counts = check_row(contents.path, s, which, reps, raw, read_vlen_row(contents.dataset(L.COUNTS), s, nidx))
-        parts = [t for t, p in zip(raw, present) if p]
-        return RawRow(reps, np.concatenate(parts) if parts else np.empty(0), counts)
-    check_row(contents.path, s, which, reps, raw, n_bins=int(contents.n_bins[s]))
-    # missing elements are empty: concatenating the whole row adds nothing for them
-    if not present.any():
-        return RawRow(reps, np.empty(0, np.float32))
-    if dtype is None:
-        return RawRow(reps, np.concatenate(list(raw)))
-    return RawRow(reps, np.concatenate(list(raw), dtype=dtype, casting="unsafe"))
-
-
 @dataclass(frozen=True)
 class ReadGrid:
     """How a file is read: bin width, window and the resulting time grid.
@@ -249,8 +171,8 @@ class ReadGrid:
         return int(math.floor((self.stop(s_n_bins) - self.start(s_n_bins)) / self.dt + _TOL))
 
     # ------------------------------------------------------------ responses
-    def bin_row(self, elements: Sequence, s_n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-        """Bin one row given as :meth:`Contents.row` elements (None, :class:`Events` or ``(R, T)``).
+    def bin_raw(self, raw: RawRow, s_n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bin one stored row.
 
         Returns
         -------
@@ -259,10 +181,6 @@ class ReadGrid:
         reps : numpy.ndarray, int64, shape (len(elements),)
             Repeats of each element (0 where missing).
         """
-        return self.bin_raw(RawRow.from_elements(elements, self.encoding), s_n_bins)
-
-    def bin_raw(self, raw: "RawRow", s_n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-        """Bin a :class:`RawRow`; same result as :meth:`bin_row`."""
         T = self.n_bins(s_n_bins)
         reps = raw.reps
         total = int(reps.sum())
@@ -282,15 +200,32 @@ class ReadGrid:
         return np.ascontiguousarray(data, dtype=np.float32), reps
 
     # ------------------------------------------------------------- stimuli
-    def stimulus(self, contents: Contents, s: int) -> np.ndarray:
-        """Stimulus ``s`` on this grid (float32), waveforms as stored."""
-        a = np.asarray(contents.stim(s))
-        if self.stim_kind == L.STIM_WAVEFORM:
+    @property
+    def needs_waveform(self) -> bool:
+        """True when spectrograms must be recomputed from the kept waveform (dt not a multiple)."""
+        return self.stim_kind == L.STIM_SPECTROGRAM and self.k is None
+
+    def stimulus(self, a: np.ndarray, s_n_bins: int, waveform=None, transform=None, what: str = "") -> np.ndarray:
+        """A stored stimulus on this grid (float32); waveforms as stored.
+
+        Parameters
+        ----------
+        a : numpy.ndarray
+            The stimulus as stored.
+        s_n_bins : int
+            Its response length in the file's bins.
+        waveform : (numpy.ndarray, float), optional
+            The kept source waveform and its sample rate; needed (only) when
+            :attr:`needs_waveform`.
+        transform : dict, optional
+            The file's ``/stimuli@transform`` record (same condition).
+        what : str
+            Names the stimulus in messages.
+        """
+        a = np.asarray(a)
+        if self.stim_kind == L.STIM_WAVEFORM or self.is_identity:
             return a.astype(np.float32, copy=False)
-        nb = int(contents.n_bins[s])
-        if self.is_identity:
-            return a.astype(np.float32, copy=False)
-        T = self.n_bins(nb)
+        T = self.n_bins(s_n_bins)
         if self.k is not None:
             frames = pool_time(a.astype(np.float64), self.k, "mean") if self.k > 1 else a
         elif self.stim_kind == L.STIM_VIDEO and self.m is not None:
@@ -301,8 +236,8 @@ class ReadGrid:
                 f"an integer multiple nor an integer fraction of it, so frames cannot be pooled or repeated"
             )
         else:
-            frames = _recompute_spectrogram(contents, s, self)
-        start = self.start(nb)
+            frames = recompute_spectrogram(waveform, transform, self, what)
+        start = self.start(s_n_bins)
         off = start / self.dt
         offset = int(round(off))
         if abs(off - offset) > 1e-6:
@@ -313,27 +248,25 @@ class ReadGrid:
         return place_in_window(np.asarray(frames), offset, T).astype(np.float32, copy=False)
 
 
-def _recompute_spectrogram(contents: Contents, s: int, grid: ReadGrid) -> np.ndarray:
-    """Recompute spectrogram ``s`` at ``grid.dt`` from the stored waveform.
+def recompute_spectrogram(waveform, transform, grid: ReadGrid, what: str = "") -> np.ndarray:
+    """Recompute a spectrogram at ``grid.dt`` from its kept waveform (SPEC §5.3).
 
-    Uses :func:`strfh5.spectrogram.compute_spectrogram` with the
-    file's ``/stimuli@transform`` record and ``hop_ms`` set to ``grid.dt``;
-    frames then go through the same window placement as pooled frames.
+    Uses :func:`strfh5.spectrogram.compute_spectrogram` with the file's
+    ``/stimuli@transform`` record and ``hop_ms`` set to ``grid.dt``; frames
+    then go through the same window placement as pooled frames.
     """
     why = (
         f"{grid.path}: spectrograms are stored at dt_ms={grid.file_dt:g}; reading at dt_ms={grid.dt:g} "
         f"(not an integer multiple) needs the stimulus waveform to recompute them"
     )
-    wf = contents.waveform(s)
-    if wf is None:
+    if waveform is None:
         raise BinningError(
-            f"{why}, but stimulus {s} ({contents.stim_ids[s]!r}) has no stored waveform. Read at an integer "
+            f"{why}, but stimulus {what} has no stored waveform. Read at an integer "
             f"multiple of {grid.file_dt:g} ms, or convert the release again keeping the waveforms"
         )
-    transform = contents.info.transform
     if not transform:
         raise BinningError(f"{why}, but the file stores no /stimuli@transform parameters to recompute them with")
-    wave, sr = wf
+    wave, sr = waveform
     try:
         out = compute_spectrogram(np.asarray(wave), float(sr), {**dict(transform), "hop_ms": float(grid.dt)})
     except SpectrogramError as e:
@@ -342,7 +275,7 @@ def _recompute_spectrogram(contents: Contents, s: int, grid: ReadGrid) -> np.nda
     return out[None] if out.ndim == 2 else out
 
 
-def plan(contents: Contents, dt_ms=None, window_ms=None) -> ReadGrid:
+def plan(info: FileInfo, dt_ms=None, window_ms=None, where: str = "<memory>") -> ReadGrid:
     """Check a requested bin width / window against a file; return the :class:`ReadGrid`.
 
     Raises
@@ -351,8 +284,6 @@ def plan(contents: Contents, dt_ms=None, window_ms=None) -> ReadGrid:
         ``dt_ms`` not a positive number, a binned file read at a non-multiple
         of its dt, a window on a binned file, or a malformed window.
     """
-    info = contents.info
-    where = contents.path or "<memory>"
     file_dt = float(info.dt_ms)
     dt = file_dt if dt_ms is None else positive_number(dt_ms, "dt_ms", BinningError, where=where)
     k = _int_ratio(dt, file_dt)

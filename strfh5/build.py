@@ -8,6 +8,7 @@ rules with the same element checks the writer applies, and returns a
 
 from __future__ import annotations
 
+import json
 from typing import Sequence
 
 import numpy as np
@@ -15,11 +16,12 @@ import numpy as np
 from . import layout as L
 from . import schema as _schema
 from .arguments import as_numpy, positive_number
-from .contents import FileInfo, MemoryContents
+from .contents import MemoryContents
+from .records import FileInfo
 from .errors import InvalidDataError
 from .elements import check_unique_ids, normalize_binned, normalize_events
 
-__all__ = ["from_lists", "contents_from_lists"]
+__all__ = ["contents_from_lists"]
 
 
 def _infer_stim_kind(stims: Sequence) -> str:
@@ -127,8 +129,6 @@ def contents_from_lists(
                                             {k: _schema.CORE[k] for k in _schema.KINDS})
     file_meta = dict(file_meta or {})
     file_meta.setdefault("source", source or "user")
-    import json
-
     for kind, recs in (("file", [file_meta]), ("stimulus", stim_meta), ("neuron", nrn_meta)):
         for i, rec in enumerate(recs):
             where = "file metadata" if kind == "file" else f"{kind} {i} metadata"
@@ -177,51 +177,3 @@ def _events_dtype(value, default):
     except TypeError:
         pass
     return default
-
-
-def from_lists(stims, responses=None, **kwargs):
-    """Build an in-memory dataset from the deepSTRF paradigm lists.
-
-    Parameters
-    ----------
-    stims : list of S arrays/tensors
-        ``(1, F, T_s)`` spectrograms, ``(1, T_audio_s)`` waveforms or
-        ``(1, H, W, T_s)`` videos (time last).
-    responses : list of S lists of N, optional
-        Binned responses: ``responses[s][n]`` an ``(R, T_s)`` array of spike
-        counts (or of a continuous signal with ``response_kind='continuous'``),
-        or None when neuron n did not hear stimulus s.
-    spike_times : list of S lists of N, optional
-        Events: ``spike_times[s][n]`` a list of R 1-D arrays of spike times in
-        ms from stimulus onset, or None.  Exactly one of ``responses`` and
-        ``spike_times`` is given.
-    dt_ms : float
-        Bin width of the responses / stimulus frames, in ms.
-    stim_meta, nrn_meta : list of dict, optional
-    stim_ids, neuron_ids : list of str, optional
-        Stable ids; default to the positions ``"0", "1", ...``.
-    stim_kind : str, optional
-        Inferred from the stimulus axes when omitted.
-    n_bins, sample_rates : list, optional
-        Response bins and sample rate of each stimulus; required for waveforms.
-    waveforms : list of (array, sample_rate) or None, optional
-        Source waveforms kept beside spectrograms.
-    response_kind, file_meta, source, schemas, transform
-        As for :class:`strfh5.StreamWriter`.
-
-    Returns
-    -------
-    NeuralDataset
-        An eager dataset (``AudioNeuralDataset`` / ``VideoNeuralDataset``).
-
-    Examples
-    --------
-    >>> import numpy as np, strfh5
-    >>> ds = strfh5.from_lists(stims=[np.zeros((1, 4, 10), np.float32)],
-    ...                        responses=[[np.ones((2, 10)), None]], dt_ms=5)
-    >>> ds.get_S(), ds.get_N(), ds.nrn_masks.tolist()
-    (1, 2, [[True, False]])
-    """
-    from .dataset import dataset_from_contents
-
-    return dataset_from_contents(contents_from_lists(stims, responses, **kwargs))

@@ -18,59 +18,16 @@ from __future__ import annotations
 
 import abc
 import os
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Sequence
+from typing import Sequence
 
-import h5py
 import numpy as np
 
 from . import layout as L
+from .h5io import FileHandle, read_elements, read_raw_row, read_sample_rate, read_stimulus, read_tables, \
+    read_waveform, response_dtype
+from .records import Events, FileInfo, RawRow
 
-
-class Events(NamedTuple):
-    """Spike times of all repeats of one (stimulus, neuron) pair.
-
-    ``times`` holds the spike times (ms from stimulus onset) of every repeat,
-    repeat after repeat; ``counts[r]`` is the number of spikes of repeat ``r``.
-    """
-
-    times: np.ndarray
-    counts: np.ndarray
-
-    @property
-    def n_repeats(self) -> int:
-        return int(self.counts.size)
-
-    def trials(self) -> list[np.ndarray]:
-        """The spike times split per repeat."""
-        edges = np.concatenate([[0], np.cumsum(self.counts, dtype=np.int64)])
-        return [self.times[edges[r] : edges[r + 1]] for r in range(self.counts.size)]
-
-
-@dataclass
-class FileInfo:
-    """File-level facts of a strfh5 file (root attributes, SPEC §3)."""
-
-    encoding: str
-    dt_ms: float
-    stim_kind: str
-    stim_dims: tuple[int, ...]
-    response_kind: str
-    modality: str = ""
-    uuid: str = ""
-    version: tuple[int, int] = L.FORMAT_VERSION
-    created_by: str = ""
-    created_at: str = ""
-    schemas: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    transform: dict[str, Any] | None = None
-    concatenated: bool = False
-
-    def __post_init__(self):
-        if not self.modality:
-            self.modality = L.STIM_KIND_MODALITY[self.stim_kind]
-        self.stim_dims = tuple(int(d) for d in self.stim_dims)
-        self.dt_ms = float(self.dt_ms)
+__all__ = ["Contents", "MemoryContents", "FileContents"]
 
 
 class Contents(abc.ABC):
@@ -128,6 +85,15 @@ class Contents(abc.ABC):
     def stored_dtype(self) -> np.dtype:
         """dtype of the stored response values (spike times, counts or signal)."""
         raise NotImplementedError
+
+    def raw_row(self, s: int, neurons: Sequence[int] | None = None, dtype=None) -> RawRow:
+        """Stimulus row ``s`` (for ``neurons``, all when None) as one :class:`~strfh5.records.RawRow`.
+
+        The primitive binning works on, eager or lazy; ``dtype`` (binned
+        files) converts the values while concatenating them.
+        """
+        return RawRow.from_elements(self.row(s, None if neurons is None else list(neurons)), self.info.encoding,
+                                    dtype)
 
     @abc.abstractmethod
     def row(self, s: int, neurons: Sequence[int] | None = None) -> list:
@@ -217,20 +183,16 @@ class FileContents(Contents):
     """Contents read lazily from a strfh5 file, one stimulus row at a time.
 
     Opening reads the tables (ids, metadata, ``n_bins``) and ``/repeats`` only.
-    The HDF5 handle is opened per process: after a fork or unpickling the next
-    access reopens the file, so DataLoader workers each get their own handle.
+    The HDF5 handle is a :class:`~strfh5.h5io.FileHandle`: after a fork or
+    unpickling the next access reopens the file, so DataLoader workers each
+    get their own handle.
     """
 
-    def __init__(self, path: str, *, allow_external: bool = False):
-        from .h5io import read_tables  # local: h5io imports this module
-
+    def __init__(self, path, *, allow_external: bool = False):
         self.path = os.fspath(path)
         self.allow_external = allow_external
-        self._h5 = None
-        self._pid = None
-        self._datasets: dict = {}
-        f = self._handle()
-        tables = read_tables(f, self.path)
+        self.handle = FileHandle(self.path, allow_external=allow_external)
+        tables = read_tables(self.handle.file, self.path)
         self.info = tables["info"]
         self.stim_ids = tables["stim_ids"]
         self.neuron_ids = tables["neuron_ids"]
@@ -239,77 +201,23 @@ class FileContents(Contents):
         self.n_bins = tables["n_bins"]
         self.repeats = tables["repeats"]
 
-    def _handle(self):
-        if self._h5 is None or self._pid != os.getpid():
-            from .h5io import open_file
-
-            self._h5 = open_file(self.path, allow_external=self.allow_external)
-            self._pid = os.getpid()
-            self._datasets = {}
-        return self._h5
-
-    def dataset(self, name: str):
-        """The open h5py dataset ``name`` of this process' handle (looked up once)."""
-        f = self._handle()
-        ds = self._datasets.get(name)
-        if ds is None:
-            ds = self._datasets[name] = f[name]
-        return ds
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_h5"] = None
-        state["_pid"] = None
-        state["_datasets"] = {}
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-
     def close(self) -> None:
-        if self._h5 is not None and self._pid == os.getpid():
-            try:
-                self._h5.close()
-            except Exception:  # pragma: no cover - closing a dead handle
-                pass
-        self._h5 = None
-        self._pid = None
-        self._datasets = {}
+        self.handle.close()
 
     def stim(self, s: int) -> np.ndarray:
-        # low-level open + read: a third of the high-level cost, which matters
-        # for lazy DataLoader epochs (H5Dopen follows a concatenated file's links)
-        name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}".encode()
-        try:
-            dsid = h5py.h5d.open(self._handle().id, name)
-        except KeyError:
-            from .errors import MissingObjectError
-
-            raise MissingObjectError(f"{self.path}: stimulus dataset '{name.decode()}' is missing") from None
-        out = np.empty(dsid.shape, dtype=dsid.dtype)
-        if out.size:
-            dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
-        return out
+        return read_stimulus(self.handle, s)
 
     def stim_sample_rate(self, s: int):
-        if self.info.stim_kind != L.STIM_WAVEFORM:
-            return None
-        return float(self._handle()[L.stim_group_path(s)][L.STIM_DATA].attrs[L.ATTR_SAMPLE_RATE])
+        return read_sample_rate(self.handle, s) if self.info.stim_kind == L.STIM_WAVEFORM else None
 
     def stored_dtype(self) -> np.dtype:
-        return h5py.check_vlen_dtype(self._handle()[L.RESPONSES].dtype)
+        return response_dtype(self.handle)
 
     def waveform(self, s: int):
-        g = self._handle()[L.stim_group_path(s)]
-        if L.STIM_WAVEFORM_DS not in g:
-            return None
-        ds = g[L.STIM_WAVEFORM_DS]
-        return ds[()], float(ds.attrs[L.ATTR_SAMPLE_RATE])
+        return read_waveform(self.handle, s)
+
+    def raw_row(self, s: int, neurons=None, dtype=None) -> RawRow:
+        return read_raw_row(self.handle, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons, dtype)
 
     def row(self, s: int, neurons=None) -> list:
-        from .h5io import decode_row
-
-        f = self._handle()
-        names = (L.RESPONSES, L.COUNTS) if self.info.encoding == L.ENCODING_EVENTS else (L.RESPONSES,)
-        datasets = {name: self.dataset(name) for name in names}
-        return decode_row(f, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons, self.path, datasets)
+        return read_elements(self.handle, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import layout as L
 from .arguments import as_numpy
-from .contents import Events
+from .records import Events
 from .errors import DuplicateIdError, InvalidDataError
 
 __all__ = ["normalize_binned", "normalize_events", "check_id_text", "check_unique_ids"]

@@ -28,7 +28,7 @@ def _pyplot():
 
 
 def _is_spike_times(response) -> bool:
-    from .contents import Events
+    from .records import Events
 
     if isinstance(response, Events):
         return True
@@ -38,7 +38,7 @@ def _is_spike_times(response) -> bool:
 
 
 def _trials(response) -> list[np.ndarray]:
-    from .contents import Events
+    from .records import Events
 
     if isinstance(response, Events):
         return [np.asarray(t, dtype=np.float64) for t in response.trials()]

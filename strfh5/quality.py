@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from .errors import MetricError
+from .version import __version__
 from .metrics import DEFAULT_MAX_ITERS, _Centered, _PowerPool, _SplitPool
 
 __all__ = ["compute_neuron_quality", "quality_record", "CHUNK_ELEMENTS"]
@@ -128,7 +129,6 @@ def compute_neuron_quality(ds, max_ccmax_iters: int = DEFAULT_MAX_ITERS, seed: i
 
 def quality_record(max_ccmax_iters: int, seed: int, dt_ms: float | None = None) -> dict[str, Any]:
     """The ``quality`` object of the file metadata that records how the values were made."""
-    from . import __version__
 
     rec: dict[str, Any] = {
         "max_ccmax_iters": int(max_ccmax_iters),

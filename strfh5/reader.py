@@ -1,11 +1,26 @@
-"""Opening strfh5 files as datasets: :func:`load`."""
+"""Where datasets come from: :func:`load` (a file), :func:`from_lists` (deepSTRF lists), contents.
+
+Each returns the dataset class of the content's modality —
+:class:`~strfh5.dataset.AudioNeuralDataset` or
+:class:`~strfh5.video.VideoNeuralDataset` — through
+:func:`dataset_from_contents`.
+"""
 
 from __future__ import annotations
 
-from .contents import FileContents
-from .dataset import NeuralDataset, dataset_from_contents
+from . import layout as L
+from .build import contents_from_lists
+from .contents import Contents, FileContents
+from .dataset import AudioNeuralDataset, NeuralDataset
+from .video import VideoNeuralDataset
 
-__all__ = ["load"]
+__all__ = ["load", "from_lists", "dataset_from_contents"]
+
+
+def dataset_from_contents(contents: Contents, lazy: bool = False, dt_ms=None, window_ms=None) -> NeuralDataset:
+    """The dataset class of ``contents``'s modality (audio or video) over ``contents``."""
+    cls = VideoNeuralDataset if contents.info.modality == L.MODALITY_VIDEO else AudioNeuralDataset
+    return cls(contents, lazy=lazy, dt_ms=dt_ms, window_ms=window_ms)
 
 
 def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: bool = False) -> NeuralDataset:
@@ -56,3 +71,49 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     if not lazy:
         contents.close()
     return ds
+
+
+def from_lists(stims, responses=None, **kwargs):
+    """Build an in-memory dataset from the deepSTRF paradigm lists.
+
+    Parameters
+    ----------
+    stims : list of S arrays/tensors
+        ``(1, F, T_s)`` spectrograms, ``(1, T_audio_s)`` waveforms or
+        ``(1, H, W, T_s)`` videos (time last).
+    responses : list of S lists of N, optional
+        Binned responses: ``responses[s][n]`` an ``(R, T_s)`` array of spike
+        counts (or of a continuous signal with ``response_kind='continuous'``),
+        or None when neuron n did not hear stimulus s.
+    spike_times : list of S lists of N, optional
+        Events: ``spike_times[s][n]`` a list of R 1-D arrays of spike times in
+        ms from stimulus onset, or None.  Exactly one of ``responses`` and
+        ``spike_times`` is given.
+    dt_ms : float
+        Bin width of the responses / stimulus frames, in ms.
+    stim_meta, nrn_meta : list of dict, optional
+    stim_ids, neuron_ids : list of str, optional
+        Stable ids; default to the positions ``"0", "1", ...``.
+    stim_kind : str, optional
+        Inferred from the stimulus axes when omitted.
+    n_bins, sample_rates : list, optional
+        Response bins and sample rate of each stimulus; required for waveforms.
+    waveforms : list of (array, sample_rate) or None, optional
+        Source waveforms kept beside spectrograms.
+    response_kind, file_meta, source, schemas, transform
+        As for :class:`strfh5.StreamWriter`.
+
+    Returns
+    -------
+    NeuralDataset
+        An eager dataset (``AudioNeuralDataset`` / ``VideoNeuralDataset``).
+
+    Examples
+    --------
+    >>> import numpy as np, strfh5
+    >>> ds = strfh5.from_lists(stims=[np.zeros((1, 4, 10), np.float32)],
+    ...                        responses=[[np.ones((2, 10)), None]], dt_ms=5)
+    >>> ds.get_S(), ds.get_N(), ds.nrn_masks.tolist()
+    (1, 2, [[True, False]])
+    """
+    return dataset_from_contents(contents_from_lists(stims, responses, **kwargs))

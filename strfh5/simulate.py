@@ -57,7 +57,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import layout as L
-from .contents import Events
+from .records import Events
 from .errors import InvalidDataError
 
 __all__ = [
@@ -907,7 +907,7 @@ def simulate_dataset(preset: str | None = None, **params):
     NeuralDataset
         As :func:`strfh5.from_lists` returns.
     """
-    from .dataset import dataset_from_contents
+    from .reader import dataset_from_contents
 
     return dataset_from_contents(simulate_contents(preset, **params))
 

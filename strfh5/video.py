@@ -1,9 +1,8 @@
-"""Video stimulus helpers: grayscale, spatial and temporal resampling, clips.
+"""Video datasets and their helpers: grayscale, spatial and temporal resampling, clips.
 
 Stimuli are ``(C, H, W, T)`` tensors (time last).  The tensor functions here
-are pure; :class:`~strfh5.dataset.VideoNeuralDataset` applies them to every
-stimulus (in place when eager, on read when lazy) and records them in
-``ds.transforms``.
+are pure; :class:`VideoNeuralDataset` applies them to every stimulus (at once
+when eager, on read when lazy) and records them in ``ds.transforms``.
 """
 
 from __future__ import annotations
@@ -11,9 +10,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import layout as L
+from .build import contents_from_lists
+from .contents import Contents
+from .dataset import AudioNeuralDataset, NeuralDataset
 from .errors import TransformError
+from .transforms import check_not_applied
 
 __all__ = [
+    "VideoNeuralDataset",
     "to_grayscale",
     "resize_frames",
     "change_video_temporal_resolution",
@@ -30,7 +35,7 @@ def _check_video(x: torch.Tensor, what: str) -> None:
         raise TransformError(f"{what}: expected a (C, H, W, T) video, got shape {tuple(x.shape)}")
 
 
-def _check_size(size) -> tuple[int, int]:
+def check_size(size) -> tuple[int, int]:
     try:
         H, W = (int(v) for v in size)
     except (TypeError, ValueError):
@@ -56,7 +61,7 @@ def resize_frames(x: torch.Tensor, size, mode: str = "area") -> torch.Tensor:
     averages pixels when shrinking; ``'bilinear'``, ``'nearest'``, ...).
     """
     _check_video(x, "resize_frames")
-    H, W = _check_size(size)
+    H, W = check_size(size)
     frames = x.permute(3, 0, 1, 2)  # (T, C, H, W)
     kw = {"align_corners": False} if mode in ("bilinear", "bicubic") else {}
     try:
@@ -98,10 +103,6 @@ def split_into_clips(ds, clip_bins: int, *, drop_last: bool = True):
     the result (its data are the transformed values); the split itself is
     recorded in the clips' metadata, so an untransformed result can be saved.
     """
-    from . import layout as L
-    from .build import contents_from_lists
-    from .dataset import dataset_from_contents
-
     if isinstance(clip_bins, bool) or not isinstance(clip_bins, (int, np.integer)) or clip_bins < 1:
         raise TransformError(f"split_into_clips: clip_bins must be a positive integer, got {clip_bins!r}")
     if ds.stim_kind == L.STIM_WAVEFORM:
@@ -147,6 +148,62 @@ def split_into_clips(ds, clip_bins: int, *, drop_last: bool = True):
         file_meta=dict(info.metadata),
         schemas=dict(info.schemas) if info.schemas else None,
     )
-    out = dataset_from_contents(contents)
+    cls = VideoNeuralDataset if contents.info.modality == L.MODALITY_VIDEO else AudioNeuralDataset
+    out = cls(contents)
     out.transforms = [dict(t) for t in ds.transforms if t.get("name") != "bin"]
     return out
+
+
+class VideoNeuralDataset(NeuralDataset):
+    """A video dataset: stimuli ``(C, H, W, T)``; see :mod:`strfh5.video` for its helpers."""
+
+    def __init__(self, contents: Contents, **kw):
+        super().__init__(contents, **kw)
+        dims = contents.info.stim_dims
+        self.C, self.H, self.W = (int(d) for d in dims[:3])
+
+    def _record(self, name: str, fn, **params) -> dict:
+        self._add_stim_op(("call", fn, params))
+        rec = {"name": name, **params}
+        self.transforms.append(rec)
+        return dict(rec)
+
+    def from_rgb_to_grayscale(self, *, force: bool = False) -> dict:
+        """Convert RGB videos to one luminance channel (ITU-R BT.601 weights)."""
+        check_not_applied(self.transforms, "from_rgb_to_grayscale", force)
+        if self.C == 1:
+            raise TransformError("from_rgb_to_grayscale: the videos already have one channel")
+        if self.C != 3:
+            raise TransformError(f"from_rgb_to_grayscale: expected 3 (RGB) channels, the videos have {self.C}")
+        rec = self._record("from_rgb_to_grayscale", to_grayscale)
+        self.C = 1
+        return rec
+
+    def change_spatial_resolution(self, size, mode: str = "area", *, force: bool = False) -> dict:
+        """Resample every frame to ``size = (H, W)`` (``mode`` as in ``torch.nn.functional.interpolate``)."""
+        check_not_applied(self.transforms, "change_spatial_resolution", force)
+        H, W = check_size(size)
+        rec = self._record("change_spatial_resolution", resize_frames, size=(H, W), mode=mode)
+        self.H, self.W = H, W
+        return rec
+
+    def normalize_videos(self, stim_indices=None, eps: float = 1e-8, *, force: bool = False) -> dict:
+        """Standardise videos per channel (``standardize_stims(per_band=True)``)."""
+        return self.standardize_stims(stim_indices=stim_indices, per_band=True, eps=eps, force=force)
+
+    def change_temporal_resolution(self, dt_ms) -> "VideoNeuralDataset":
+        """Read the dataset again at bin width ``dt_ms`` (frames pooled or repeated, responses rebinned).
+
+        Returns a new dataset from the same contents (selections reset); refused
+        when transforms other than binning were applied (reload, rebin, then
+        transform).
+        """
+        applied = [t["name"] for t in self.transforms if t["name"] != "bin"]
+        if applied:
+            raise TransformError(f"change_temporal_resolution: transforms already applied ({', '.join(applied)}); "
+                                 "rebin first, then transform")
+        return VideoNeuralDataset(self.contents, lazy=self.lazy, dt_ms=dt_ms, window_ms=self.window_ms)
+
+    def split_into_clips(self, clip_bins: int, *, drop_last: bool = True) -> "VideoNeuralDataset":
+        """Split every stimulus and its responses into clips of ``clip_bins`` bins (see :func:`strfh5.video.split_into_clips`)."""
+        return split_into_clips(self, clip_bins, drop_last=drop_last)

@@ -18,6 +18,7 @@ seen — memory stays bounded by one row.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import uuid as _uuid
 from typing import Sequence
@@ -30,8 +31,9 @@ from . import schema as _schema
 from .arguments import as_numpy, positive_number
 from .contents import Contents
 from .elements import check_id_text, check_unique_ids, normalize_binned, normalize_events
-from .errors import DuplicateIdError, InvalidDataError, MetadataError
+from .errors import DuplicateIdError, InvalidDataError, MetadataError, TransformError
 from .vlen_sink import VlenSink
+from .version import __version__
 
 __all__ = ["StreamWriter", "save", "write_contents"]
 
@@ -194,8 +196,6 @@ class StreamWriter:
         if not isinstance(meta, dict):
             raise MetadataError(f"{where} must be a dict, got {type(meta).__name__}")
         text = _schema.dumps(meta, where)
-        import json
-
         _schema.validate_record(json.loads(text), self.schemas[kind], where)
         return text
 
@@ -446,8 +446,6 @@ class StreamWriter:
 def write_root_attrs(f: h5py.File, *, uuid, encoding, dt_ms, stim_kind, stim_dims, response_kind, schemas,
                      concatenated: bool = False) -> None:
     """Write the root attributes of SPEC §3 (shared with on-disk concatenation)."""
-    from . import __version__
-
     a = f.attrs
     a[L.ATTR_FORMAT] = L.FORMAT_NAME
     a[L.ATTR_VERSION] = L.FORMAT_VERSION_STR
@@ -478,8 +476,6 @@ def save(dataset, path, *, overwrite: bool = False) -> str:
 
     Returns the path written.
     """
-    from .errors import TransformError
-
     contents: Contents = getattr(dataset, "contents", dataset)
     if not isinstance(contents, Contents):
         raise InvalidDataError(

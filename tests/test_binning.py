@@ -184,7 +184,7 @@ def test_waveform_stimuli_returned_as_stored(tmp_path):
 
 def test_plan_identity():
     ds = strfh5.from_lists([np.zeros((1, 2, 4), np.float32)], [[np.ones((1, 4))]], dt_ms=5)
-    g = plan(ds.contents, 5.0000000001)
+    g = plan(ds.contents.info, 5.0000000001)
     assert g.is_identity and g.dt == 5.0
 
 

@@ -14,7 +14,7 @@ from test_virtual import block_diag, items_equal, make_contents
 
 
 def _ds(contents, **kw):
-    from strfh5.dataset import dataset_from_contents
+    from strfh5.reader import dataset_from_contents
 
     return dataset_from_contents(contents, **kw)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import strfh5
-from strfh5.dataset import Item, ResponseRow
+from strfh5.rows import Item, ResponseRow
 from strfh5.errors import SelectionError
 
 
@@ -154,7 +154,7 @@ def test_pickle_and_context_manager(tmp_path):
                    for x, y in zip(a["responses"], b["responses"]))
     with ds:
         pass
-    assert ds.contents._h5 is None
+    assert ds.contents.handle._h5 is None
     assert ds[0]["stim_index"] == 0  # reopens on demand
 
 

@@ -16,7 +16,7 @@ EXAMPLES = {
     "concatenate_aa.py": ["combined_coverage.png"],
     "nat4_tour.py": ["nat4_coverage.png", "nat4_stim_with_response.png", "nat4_joint_coverage.png"],
 }
-NEEDS = ("strfh5.simulate", "strfh5.plotting", "strfh5.concatenation", "strfh5.virtual")
+NEEDS = ("strfh5.simulate", "strfh5.plotting", "strfh5.concatenation")
 
 
 @pytest.mark.parametrize("script", sorted(EXAMPLES))

@@ -75,7 +75,7 @@ def test_file_contents_pickle_and_reopen_in_another_process(small_file):
     fc = strfh5.FileContents(small_file)
     fc.row(0)  # open the handle in this process
     clone = pickle.loads(pickle.dumps(fc))
-    assert clone._h5 is None
+    assert clone.handle._h5 is None
     with mp.get_context("fork").Pool(1) as pool:
         assert pool.apply(_row_sum, (fc,)) == 3
     assert _row_sum(clone) == 3

@@ -97,11 +97,11 @@ def test_dataloader_workers_equal_single_process(files):
 
 
 def test_lazy_open_reads_no_rows(files, monkeypatch):
-    from strfh5 import binning
+    from strfh5.contents import FileContents
 
     calls = []
-    real = binning.read_raw_row
-    monkeypatch.setattr("strfh5.dataset.read_raw_row", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    real = FileContents.raw_row
+    monkeypatch.setattr(FileContents, "raw_row", lambda self, s, *a, **k: calls.append(s) or real(self, s, *a, **k))
     ds = strfh5.load(files["counts"], lazy=True)
     assert calls == []
     assert int(ds.nrn_masks.sum()) == int((ds.contents.repeats > 0).sum())
@@ -113,14 +113,14 @@ def test_lazy_open_reads_no_rows(files, monkeypatch):
     assert calls == [s]
     ds.responses[3][1]
     assert calls == [s, 3]
-    assert ds._blocks is None
+    assert ds.lazy
 
 
 def test_eager_load_closes_file(files):
     ds = strfh5.load(files["counts"])
-    assert ds.contents._h5 is None
+    assert ds.contents.handle._h5 is None
     ds[0]
-    assert ds.contents._h5 is None  # items come from memory
+    assert ds.contents.handle._h5 is None  # items come from memory
 
 
 def test_load_errors(tmp_path, files):

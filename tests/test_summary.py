@@ -9,7 +9,7 @@ import pytest
 
 import strfh5
 from strfh5.cli.main import main
-from strfh5.summary import format_info, info
+from strfh5.fileinfo import format_info, info
 
 SMALL = dict(n_stimuli=5, n_neurons=6, n_freqs=4, n_bins=(10, 30), strf_ms=10.0, repeats=(2, 7), coverage=0.7,
              n_val=2)

@@ -335,8 +335,7 @@ def test_rows_are_read_one_at_a_time(tmp_path):
 
 
 def test_concatenated_file_and_its_sources(tmp_path, bases):
-    pytest.importorskip("strfh5.virtual")
-    from strfh5.virtual import concat
+    from strfh5.concatenation import concat
 
     a, b = tmp_path / "a.strf.h5", tmp_path / "b.strf.h5"
     shutil.copyfile(bases["events"], a)

@@ -13,14 +13,16 @@ import torch
 import strfh5
 from strfh5 import layout as L
 from strfh5.cli.main import main as cli
-from strfh5.contents import Events, FileContents
+from strfh5.contents import FileContents
+from strfh5.records import Events
 from strfh5.errors import (
     DuplicateIdError,
     IncompatibleDatasetsError,
     SourceFileError,
     UnsafeSourcePathError,
 )
-from strfh5.virtual import check_sources, concat, materialize, read_sources, source_findings
+from strfh5.concatenation import concat, materialize
+from strfh5.h5io import check_sources, read_sources, source_findings
 
 
 # ------------------------------------------------------------------ helpers
@@ -290,7 +292,7 @@ def test_materialize_round_trip(tmp_path, three):
 
 
 def _eager(contents):
-    from strfh5.dataset import dataset_from_contents
+    from strfh5.reader import dataset_from_contents
 
     return dataset_from_contents(contents)
 

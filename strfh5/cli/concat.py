@@ -41,7 +41,7 @@ def run(args) -> int:
     import h5py
 
     from .. import layout as L
-    from ..virtual import concat
+    from ..concatenation import concat
 
     if len(args.inputs) < 2:
         print("strfh5 concat: error: give at least two input files", file=sys.stderr)

@@ -55,7 +55,7 @@ def run(args) -> int:
     from .. import load, validate
     from ..plotting import plot_coverage, plot_stim_with_response
     from ..simulate import write_simulated
-    from ..summary import format_info, info
+    from ..fileinfo import format_info, info
 
     t0 = time.perf_counter()
     os.makedirs(args.out, exist_ok=True)

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..summary import format_info, info
+    from ..fileinfo import format_info, info
 
     docs = [info(p, allow_external=args.allow_external) for p in args.paths]
     if args.json:

@@ -17,7 +17,7 @@ import importlib
 import importlib.util
 import sys
 
-from .. import __version__
+from ..version import __version__
 from ..errors import StrfH5Error
 
 #: subcommands, in the order `strfh5 --help` lists them

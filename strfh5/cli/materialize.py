@@ -23,7 +23,7 @@ def run(args) -> int:
     import os
     import time
 
-    from ..virtual import materialize
+    from ..concatenation import materialize
 
     t0 = time.perf_counter()
     out = materialize(args.input, args.output, overwrite=args.overwrite, allow_external=args.allow_external)

@@ -66,7 +66,7 @@ def run(args) -> int:
             sys.stdout.flush()
     code = max((r.exit_code for r in reports), default=0)
     if args.json:
-        from .. import __version__
+        from ..version import __version__
 
         doc = {
             "strfh5": __version__,

@@ -83,7 +83,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W803": ("links", "soft link (the format defines none)"),
     "E804": ("links", "concatenated file's data not checked (sources failed their checks, or strfh5.virtual unavailable)"),
     "E805": ("links", "source list of a concatenated file cannot be read"),
-    # concatenation checks reported by strfh5.virtual.source_findings (SPEC §9)
+    # concatenation checks reported by strfh5.h5io.sources.source_findings (SPEC §9)
     "E901": ("sources", "source path absolute or leaving the concatenated file's folder"),
     "E902": ("sources", "source file missing"),
     "E903": ("sources", "source is not a regular file (folder, FIFO, device)"),

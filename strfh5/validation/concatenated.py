@@ -2,7 +2,7 @@
 
 Codes E801–E805: external links and virtual datasets are allowed only in a
 concatenated file, soft links nowhere.  A concatenated file's sources are
-checked by :func:`strfh5.virtual.source_findings` (codes E901–E912) before
+checked by :func:`strfh5.h5io.sources.source_findings` (codes E901–E912) before
 any of its links is followed or its virtual data read; then each source is
 validated in turn, its findings naming the source file.
 """
@@ -55,7 +55,7 @@ def check_links(ctx: Context) -> None:
 def check_concatenation(ctx: Context) -> None:
     """The sources of a concatenated file (E804, E9xx); sets ``ctx.sources_ok`` and validates them."""
     try:
-        from ..virtual import source_findings
+        from ..h5io import source_findings
     except ImportError as e:
         ctx.add("E804", "/", f"file is concatenated but this installation cannot check its sources "
                              f"(strfh5.virtual unavailable: {e}); its virtual data were not read")
@@ -76,7 +76,7 @@ def check_concatenation(ctx: Context) -> None:
 
 def validate_sources(ctx: Context) -> None:
     """Validate each source file once (E805 when the source list cannot be read)."""
-    from ..virtual import read_sources
+    from ..h5io import read_sources
     from .validator import check_file
 
     try:

@@ -48,7 +48,7 @@ def _source_blocks(ctx: Context):
     if ctx.f.get(L.SOURCES, getlink=True) is None:
         return None
     try:
-        from ..virtual import read_sources
+        from ..h5io import read_sources
 
         recs = read_sources(ctx.f, ctx.path, allow_external=True)
     except Exception:  # noqa: BLE001 - reported by the concatenation checks; fall back to file-wide ids

@@ -96,7 +96,7 @@ def check_markers(ctx: Context) -> bool:
         return True
     ctx.info["version"] = f"{major}.{minor}"
     if major > L.FORMAT_VERSION[0]:
-        from .. import __version__
+        from ..version import __version__
 
         ctx.add("E013", f"/@{L.ATTR_VERSION}",
                 f"file is strfh5 format {major}.{minor}; strfh5 {__version__} reads format "

@@ -13,10 +13,10 @@ import os
 from collections import Counter
 from typing import Any
 
-import h5py
 import numpy as np
 
 from . import layout as L
+from .h5io import FileHandle, read_sources, read_tables, response_dtype
 
 __all__ = ["info", "format_info"]
 
@@ -39,10 +39,8 @@ def _counts(records: list[dict], key: str) -> dict[str, int] | None:
     return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _sources(f: h5py.File, path: str, stim_ids: list[str], allow_external: bool) -> dict[str, Any]:
+def _sources(f, path: str, stim_ids: list[str], allow_external: bool) -> dict[str, Any]:
     """The sources of a concatenated file (SPEC §9) and the stimulus ids several share."""
-    from .virtual import read_sources
-
     recs = read_sources(f, path, allow_external=allow_external)
     out: dict[str, Any] = {"sources": [], "shared_stim_ids": []}
     seen: dict[str, set[int]] = {}
@@ -92,14 +90,13 @@ def info(path, *, allow_external: bool = False) -> dict[str, Any]:
     >>> d["S"], d["N"], d["coverage"]["percent"]   # doctest: +SKIP
     (12, 16, 89.6)
     """
-    from .h5io import open_file, read_tables
-
     path = os.fspath(path)
-    f = open_file(path, allow_external=allow_external)
+    handle = FileHandle(path, allow_external=allow_external)
     try:
+        f = handle.file
         t = read_tables(f, path)
         fi = t["info"]
-        stored = h5py.check_vlen_dtype(f[L.RESPONSES].dtype)
+        stored = response_dtype(handle)
         rep, nb = t["repeats"], t["n_bins"]
         S, N = rep.shape
         valid = int((rep > 0).sum())
@@ -143,7 +140,7 @@ def info(path, *, allow_external: bool = False) -> dict[str, Any]:
         if fi.concatenated:
             d.update(_sources(f, path, t["stim_ids"], allow_external))
     finally:
-        f.close()
+        handle.close()
     return d
 
 

@@ -1,69 +1,52 @@
-"""Concatenated files: on-disk concatenation through HDF5 virtual datasets (SPEC §9).
+"""Source paths of concatenated files and the links a file may hold (SPEC §9.3–§9.4).
 
-:func:`concat` writes a small file whose ``/responses``, ``/repeats`` (and
-``/counts``) are HDF5 virtual datasets mapping each source's block onto the
-block diagonal of the result, whose ``/stimuli/<i>`` are external links to the
-sources' stimulus groups, and whose tables (ids, metadata, ``n_bins``) are
-copied.  It holds no response data, so its size and the time to make it do not
-grow with the sources' size.  ``/sources`` records, for each source, its path
-relative to the concatenated file's folder, its UUID, the rows of the file its
-stimuli occupy and the columns its neurons occupy.
+One module decides which paths a file may make a reader open: the I/O
+module's :func:`~strfh5.h5io.open_file` calls :func:`check_sources` on every
+file before any data are read, and the validator reports the same checks as
+findings through :func:`source_findings` (codes ``E901``–``E912``).
 
 HDF5 reads an unmapped region and a *missing* virtual source alike, as fill
 values, without an error (HDF5 issue 5088); it resolves virtual sources and
 external links against whatever path they name; and a FIFO source makes it
-hang.  :func:`check_sources` (called by :func:`strfh5.h5io.open_file` for every
-file) therefore checks, before any data are read, that each source path stays
-in the file's folder, exists, is a regular strfh5 file with the recorded UUID,
-shape and dtype, and that every virtual mapping and external link of the file
-targets one of those recorded sources.  :func:`source_findings` reports the same
-checks as validator findings (codes ``E9xx``).
-
-:func:`materialize` writes a self-contained copy (real datasets, digests, no
-links) of a concatenated file.
+hang.  So, before any data are read: each source path of a concatenated file
+must stay in the file's folder, exist, be a regular strfh5 file with the
+recorded UUID, shape and dtype, and every virtual mapping and external link of
+the file must target one of those recorded sources.  A plain file holds
+neither virtual datasets nor external links.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import stat
-import uuid as _uuid
-from dataclasses import dataclass, field
-from typing import Iterator, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Iterator, NamedTuple
 
 import h5py
 import numpy as np
 
-from . import layout as L
-from . import schema as _schema
-from .concatenation import check_compatible, check_duplicate_neurons, shared_stimulus_ids
-from .errors import (
-    CorruptDataError,
-    IncompatibleDatasetsError,
-    InvalidDataError,
-    MissingObjectError,
-    SourceFileError,
-    UnsafeSourcePathError,
-)
+from .. import layout as L
+from ..errors import CorruptDataError, MissingObjectError, SourceFileError, UnsafeSourcePathError
+from .values import attr_str
 
 __all__ = [
-    "concat",
-    "materialize",
+    "SourceRecord",
     "check_sources",
     "source_findings",
     "read_sources",
     "resolve_source_path",
-    "SourceRecord",
+    "relative_source_path",
+    "escape_vds_name",
+    "unescape_vds_name",
+    "VIRTUAL_DATASETS",
+    "PREFIX_ENV_VARS",
 ]
 
-_STR = h5py.string_dtype("utf-8")
 #: environment variables that make HDF5 resolve virtual sources / external links elsewhere
 PREFIX_ENV_VARS = ("HDF5_VDS_PREFIX", "HDF5_EXT_PREFIX")
 #: the (S, N) datasets of a concatenated file that are virtual
 VIRTUAL_DATASETS = (L.RESPONSES, L.REPEATS, L.COUNTS)
-_TABLE_NAMES = ("ids", "metadata", "n_bins")
 
 
 # ------------------------------------------------------------------ records
@@ -109,12 +92,12 @@ class _Finding(NamedTuple):
 
 
 # ------------------------------------------------------------- path policy
-def _escape_vds_name(name: str) -> str:
+def escape_vds_name(name: str) -> str:
     # HDF5 expands printf-like '%b' in virtual source file names; '%%' is a literal '%'.
     return name.replace("%", "%%")
 
 
-def _unescape_vds_name(name: str) -> str:
+def unescape_vds_name(name: str) -> str:
     return name.replace("%%", "%")
 
 
@@ -158,7 +141,7 @@ def resolve_source_path(recorded: str, folder: str, allow_external: bool = False
     return resolved, None
 
 
-def _relative_source_path(src_abs: str, out_dir: str, allow_external: bool) -> str:
+def relative_source_path(src_abs: str, out_dir: str, allow_external: bool) -> str:
     """The POSIX path recorded for ``src_abs`` in a file written in ``out_dir``."""
     try:
         rel = os.path.relpath(src_abs, out_dir)
@@ -201,8 +184,8 @@ def read_sources(f: h5py.File, path: str, allow_external: bool = True) -> list[S
         if not isinstance(obj, h5py.HardLink):
             raise CorruptDataError(f"{path}: '/{name}' must be a dataset of the file itself, not a link")
     try:
-        paths = [_as_str(x) for x in f[L.SOURCE_PATHS][()].reshape(-1)]
-        uuids = [_as_str(x) for x in f[L.SOURCE_UUIDS][()].reshape(-1)]
+        paths = [attr_str(x) for x in f[L.SOURCE_PATHS][()].reshape(-1)]
+        uuids = [attr_str(x) for x in f[L.SOURCE_UUIDS][()].reshape(-1)]
         stim_off = np.asarray(f[L.SOURCE_STIM_OFFSETS][()], dtype=np.int64).reshape(-1)
         rows = np.asarray(f[L.SOURCE_STIM_ROWS][()], dtype=np.int64).reshape(-1)
         nrn_off = np.asarray(f[L.SOURCE_NEURON_OFFSETS][()], dtype=np.int64).reshape(-1)
@@ -242,10 +225,6 @@ def read_sources(f: h5py.File, path: str, allow_external: bool = True) -> list[S
     return out
 
 
-def _as_str(x) -> str:
-    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
-
-
 def _file_shape(f: h5py.File, path: str) -> tuple[int, int]:
     try:
         S = int(f[L.STIM_IDS].shape[0])
@@ -256,10 +235,6 @@ def _file_shape(f: h5py.File, path: str) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------ checks
-def _link_type(group, name: str) -> int:
-    return group.id.links.get_info(name.encode("utf-8")).type
-
-
 def _iter_links(group) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
 
@@ -289,7 +264,7 @@ def _external_links(f: h5py.File, deep: bool) -> Iterator[tuple[str, str, str]]:
             child = posixpath.join(gname, name)
             if typ == h5py.h5l.TYPE_EXTERNAL:
                 fname, obj = g.id.links.get_val(name.encode("utf-8"))
-                yield child, _as_str(fname), _as_str(obj)
+                yield child, attr_str(fname), attr_str(obj)
             elif typ == h5py.h5l.TYPE_HARD and deep and isinstance(g.get(name), h5py.Group):
                 groups.append(child)
 
@@ -304,7 +279,7 @@ def _plain_file_findings(f: h5py.File, path: str, deep: bool = False) -> Iterato
             continue
         ds = f.get(name) if isinstance(link, h5py.HardLink) else None
         if isinstance(ds, h5py.Dataset) and ds.is_virtual:
-            targets = sorted({_unescape_vds_name(m.file_name) for m in ds.virtual_sources()})
+            targets = sorted({unescape_vds_name(m.file_name) for m in ds.virtual_sources()})
             yield _Finding("E911", "links.plain", f"/{name}",
                            f"{path}: /{name} is a virtual dataset (sources {targets}) but the file is not marked "
                            f"concatenated (root attribute '{L.ATTR_CONCATENATED}'); refusing to follow its sources",
@@ -348,8 +323,6 @@ def _source_file_findings(rec: SourceRecord, path: str, encoding: str, vdtypes: 
         yield _Finding("E904", "sources.strfh5", obj, f"{name} cannot be opened as HDF5 ({e})", SourceFileError)
         return
     with src:
-        from .h5io import attr_str
-
         fmt = src.attrs.get(L.ATTR_FORMAT)
         if fmt is None or attr_str(fmt) != L.FORMAT_NAME:
             yield _Finding("E904", "sources.strfh5", obj, f"{name} is HDF5 without the strfh5 markers",
@@ -420,8 +393,6 @@ def _iter_findings(f: h5py.File, path: str, allow_external: bool, deep: bool) ->
     except (MissingObjectError, CorruptDataError) as e:
         yield _Finding("E909", "sources.table", f"/{L.SOURCES}", str(e), type(e))
         return
-    from .h5io import attr_str
-
     encoding = attr_str(f.attrs.get(L.ATTR_ENCODING, ""))
     S, N = _file_shape(f, path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -456,7 +427,7 @@ def _iter_findings(f: h5py.File, path: str, allow_external: bool, deep: bool) ->
                                f"{path}: /{dname} of a concatenated file must be a virtual dataset", CorruptDataError)
             continue
         for m in ds.virtual_sources():
-            fname = _unescape_vds_name(m.file_name)
+            fname = unescape_vds_name(m.file_name)
             target = m.dset_name.lstrip("/")
             if posixpath.normpath(fname) not in allowed or fname in (".", ""):
                 _r, problem = resolve_source_path(fname, folder, allow_external)
@@ -533,407 +504,3 @@ def source_findings(f: h5py.File, path, allow_external: bool = False) -> list[tu
     """
     return [(x.code, "error", x.check, x.obj, x.message)
             for x in _iter_findings(f, os.fspath(path), allow_external, deep=True)]
-
-
-# ------------------------------------------------------------------ concat
-@dataclass
-class _Leaf:
-    abs: str
-    uuid: str
-    stim_rows: np.ndarray  # rows of the *input* file
-    neuron_offset: int  # within the input
-    n_neurons: int
-    dtypes: dict  # dataset name -> base dtype
-    metadata: dict
-    transform: dict | None
-
-
-@dataclass
-class _Input:
-    pos: int
-    path: str
-    f: h5py.File
-    info: object
-    stim_ids: list
-    stim_meta_raw: list
-    n_bins: np.ndarray
-    neuron_ids: list
-    nrn_meta_raw: list
-    leaves: list = field(default_factory=list)
-
-
-def _leaf_facts(f: h5py.File, path: str) -> tuple[dict, dict, dict | None]:
-    from .h5io import read_info
-
-    info = read_info(f, path)
-    dtypes = {L.RESPONSES: h5py.check_vlen_dtype(f[L.RESPONSES].dtype), L.REPEATS: f[L.REPEATS].dtype}
-    if info.encoding == L.ENCODING_EVENTS:
-        dtypes[L.COUNTS] = h5py.check_vlen_dtype(f[L.COUNTS].dtype)
-    return dtypes, info.metadata, info.transform
-
-
-def _read_input(pos: int, path: str, allow_external: bool) -> _Input:
-    from .h5io import open_file, read_info, read_strings
-
-    f = open_file(path, allow_external=allow_external)
-    try:
-        info = read_info(f, path)
-        inp = _Input(
-            pos=pos,
-            path=path,
-            f=f,
-            info=info,
-            stim_ids=read_strings(f[L.STIM_IDS]),
-            stim_meta_raw=read_strings(f[L.STIM_METADATA]),
-            n_bins=np.asarray(f[L.STIM_N_BINS][()], dtype=np.int64).reshape(-1),
-            neuron_ids=read_strings(f[L.NEURON_IDS]),
-            nrn_meta_raw=read_strings(f[L.NEURON_METADATA]),
-        )
-        S, N = len(inp.stim_ids), len(inp.neuron_ids)
-        if len(inp.stim_meta_raw) != S or inp.n_bins.size != S or len(inp.nrn_meta_raw) != N:
-            raise CorruptDataError(f"{path}: the stimulus/neuron tables have inconsistent lengths")
-        if info.concatenated:
-            for rec in read_sources(f, path, allow_external=allow_external):
-                with h5py.File(rec.resolved, "r") as lf:
-                    dtypes, meta, transform = _leaf_facts(lf, rec.resolved)
-                inp.leaves.append(_Leaf(rec.resolved, rec.uuid, rec.stim_rows, rec.neuron_offset, rec.n_neurons,
-                                        dtypes, meta, transform))
-        else:
-            dtypes, meta, transform = _leaf_facts(f, path)
-            inp.leaves.append(_Leaf(os.path.abspath(path), info.uuid, np.arange(S, dtype=np.int64), 0, N,
-                                    dtypes, meta, transform))
-        return inp
-    except BaseException:
-        f.close()
-        raise
-
-
-def _common_dtype(inputs: list[_Input], dname: str) -> np.dtype:
-    dts = [np.dtype(leaf.dtypes[dname]) for inp in inputs for leaf in inp.leaves if dname in leaf.dtypes]
-    kinds = {d.kind for d in dts}
-    if len(kinds) > 1:
-        raise IncompatibleDatasetsError(f"cannot concatenate: /{dname} holds values of different kinds {sorted(map(str, dts))}")
-    best = max(dts, key=lambda d: d.itemsize)
-    return best.newbyteorder("<") if best.itemsize > 1 else best
-
-
-def _stims_identical(a: _Input, ra: int, b: _Input, rb: int) -> str | None:
-    """None when stimulus ra of a and rb of b are identical, else what differs."""
-    if int(a.n_bins[ra]) != int(b.n_bins[rb]):
-        return f"n_bins {int(a.n_bins[ra])} vs {int(b.n_bins[rb])}"
-    da = a.f[L.stim_group_path(ra)][L.STIM_DATA]
-    db = b.f[L.stim_group_path(rb)][L.STIM_DATA]
-    if da.shape != db.shape:
-        return f"stimulus shape {da.shape} vs {db.shape}"
-    if a.info.stim_kind == L.STIM_WAVEFORM:
-        sa, sb = float(da.attrs[L.ATTR_SAMPLE_RATE]), float(db.attrs[L.ATTR_SAMPLE_RATE])
-        if sa != sb:
-            return f"sample rate {sa:g} vs {sb:g} Hz"
-    if not np.array_equal(da[()], db[()]):
-        return "stimulus values differ"
-    return None
-
-
-def _runs(src_rows: np.ndarray, dst_rows: np.ndarray) -> list[tuple[int, int, int]]:
-    """Maximal runs (src_start, dst_start, length) where both row sequences step by one."""
-    out = []
-    n = src_rows.size
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and src_rows[j] == src_rows[j - 1] + 1 and dst_rows[j] == dst_rows[j - 1] + 1:
-            j += 1
-        out.append((int(src_rows[i]), int(dst_rows[i]), j - i))
-        i = j
-    return out
-
-
-def concat(
-    paths: Sequence,
-    out,
-    *,
-    merge_stimuli: bool = False,
-    allow_duplicate_neurons: bool = False,
-    allow_external: bool = False,
-    overwrite: bool = False,
-) -> str:
-    """Concatenate strfh5 files on disk into a file of virtual datasets.
-
-    The result is block-diagonal along stimuli and neurons, as
-    :func:`strfh5.concat_neural_datasets`: the stimuli of input ``i`` follow
-    those of inputs ``0..i-1``, its neurons likewise, and cross blocks read as
-    not recorded.  It holds no response data — ``/responses``, ``/repeats``
-    and ``/counts`` map the sources' datasets, ``/stimuli/<i>`` link to the
-    sources' stimulus groups — so it is small and fast to make whatever the
-    sources' size.  Concatenated inputs are flattened to their own sources.
-
-    Parameters
-    ----------
-    paths : sequence of str or os.PathLike
-        The input files (plain or concatenated), in block order.
-    out : str or os.PathLike
-        The file to write. The sources must lie in its folder or below.
-    merge_stimuli : bool
-        Merge a stimulus whose id is already in an earlier block into that
-        row, after checking its data and ``n_bins`` are identical; neurons of
-        both sources then share the row. By default such stimuli keep their
-        own rows (reported in ``/metadata`` ``shared_stimulus_ids``).
-    allow_duplicate_neurons : bool
-        Accept the same neuron id in two inputs (refused by default).
-    allow_external : bool
-        Accept sources outside the output's folder (readers then need
-        ``allow_external=True`` too).
-    overwrite : bool
-        Replace an existing ``out``.
-
-    Returns
-    -------
-    str
-        The path written.
-
-    Raises
-    ------
-    IncompatibleDatasetsError
-        Inputs differ in encoding, dt, stimulus kind or dimensions, or
-        response kind; or merged stimuli differ.
-    DuplicateIdError
-        A neuron id in two inputs (without ``allow_duplicate_neurons``).
-    UnsafeSourcePathError
-        A source outside the output's folder (without ``allow_external``).
-
-    Examples
-    --------
-    >>> strfh5.concat(["aa1.strf.h5", "aa2.strf.h5"], "aa12.strf.h5")  # doctest: +SKIP
-    >>> ds = strfh5.load("aa12.strf.h5", lazy=True)  # doctest: +SKIP
-    """
-    paths = [os.fspath(p) for p in paths]
-    if not paths:
-        raise InvalidDataError("concat needs at least one input file")
-    out = os.fspath(out)
-    out_abs = os.path.abspath(out)
-    out_dir = os.path.dirname(out_abs)
-    if not os.path.isdir(out_dir):
-        raise FileNotFoundError(f"{out}: folder {out_dir} does not exist")
-    if os.path.exists(out) and not overwrite:
-        raise FileExistsError(f"{out} exists (pass overwrite=True to replace it)")
-    inputs: list[_Input] = []
-    tmp = None
-    try:
-        for i, p in enumerate(paths):
-            inputs.append(_read_input(i, p, allow_external))
-        for inp in inputs:
-            for leaf in inp.leaves:
-                if os.path.abspath(leaf.abs) == out_abs or os.path.abspath(inp.path) == out_abs:
-                    raise InvalidDataError(f"{out} is one of the inputs (or their sources); write elsewhere")
-        check_compatible([inp.info for inp in inputs], [f"input {inp.pos} ({inp.path})" for inp in inputs])
-        if not allow_duplicate_neurons:
-            check_duplicate_neurons([inp.neuron_ids for inp in inputs],
-                                    "allow_duplicate_neurons=True (--allow-duplicate-neurons)")
-        info0 = inputs[0].info
-        events = info0.encoding == L.ENCODING_EVENTS
-        vnames = (L.RESPONSES, L.REPEATS) + ((L.COUNTS,) if events else ())
-        vdt = {name: _common_dtype(inputs, name) for name in vnames}
-
-        # ---- stimulus rows
-        out_ids: list[str] = []
-        out_meta: list[str] = []
-        out_nbins: list[int] = []
-        owner: list[tuple[int, int]] = []  # (input, row) first providing each output row
-        first_row: dict[str, int] = {}
-        row_maps = []
-        for inp in inputs:
-            rm = np.empty(len(inp.stim_ids), dtype=np.int64)
-            for r, sid in enumerate(inp.stim_ids):
-                if merge_stimuli and sid in first_row:
-                    o = first_row[sid]
-                    oi, orow = owner[o]
-                    diff = _stims_identical(inputs[oi], orow, inp, r)
-                    if diff is not None:
-                        raise IncompatibleDatasetsError(
-                            f"cannot merge stimulus {sid!r}: input {oi} ({inputs[oi].path}) row {orow} and input "
-                            f"{inp.pos} ({inp.path}) row {r} differ ({diff}); concatenate without merge_stimuli "
-                            "to keep them in separate rows"
-                        )
-                else:
-                    o = len(out_ids)
-                    out_ids.append(sid)
-                    out_meta.append(inp.stim_meta_raw[r])
-                    out_nbins.append(int(inp.n_bins[r]))
-                    owner.append((inp.pos, r))
-                    first_row.setdefault(sid, o)
-                rm[r] = o
-            row_maps.append(rm)
-        S = len(out_ids)
-        shared = shared_stimulus_ids(out_ids)
-        merged = []
-        if merge_stimuli:
-            seen_rows = {}
-            for inp, rm in zip(inputs, row_maps):
-                for r, o in enumerate(rm):
-                    seen_rows.setdefault(int(o), set()).add(inp.pos)
-            merged = [out_ids[o] for o in sorted(seen_rows) if len(seen_rows[o]) > 1]
-
-        # ---- neurons and leaves
-        nrn_ids: list[str] = []
-        nrn_meta: list[str] = []
-        leaves = []  # (leaf, out rows, col offset)
-        for inp, rm in zip(inputs, row_maps):
-            c0 = len(nrn_ids)
-            nrn_ids.extend(inp.neuron_ids)
-            nrn_meta.extend(inp.nrn_meta_raw)
-            for leaf in inp.leaves:
-                leaves.append((leaf, rm[leaf.stim_rows], c0 + leaf.neuron_offset))
-        N = len(nrn_ids)
-        rel = [_relative_source_path(leaf.abs, out_dir, allow_external) for leaf, _r, _c in leaves]
-
-        # ---- metadata, schemas, transform
-        schemas = dict(inputs[0].info.schemas)
-        if any(inp.info.schemas != schemas for inp in inputs):
-            schemas = {k: _schema.CORE[k] for k in _schema.KINDS}
-        # the concatenation's own file metadata (source 'concat') answers to the core file schema;
-        # each source's file metadata is kept under 'sources' (stimulus/neuron records keep theirs)
-        schemas["file"] = _schema.CORE["file"]
-        transforms = [leaf.transform for leaf, _r, _c in leaves]
-        tjson = [None if t is None else json.dumps(t, sort_keys=True) for t in transforms]
-        common_transform = transforms[0] if len(set(tjson)) == 1 else None
-        file_meta = {
-            "source": "concat",
-            "title": f"Concatenation of {len(leaves)} strfh5 files",
-            "sources": [
-                {"uuid": leaf.uuid, "metadata": leaf.metadata, "transform": leaf.transform}
-                for leaf, _r, _c in leaves
-            ],
-            "merge_stimuli": bool(merge_stimuli),
-            "shared_stimulus_ids": shared,
-            "merged_stimulus_ids": merged,
-        }
-        meta_text = _schema.dumps(file_meta, "concatenated file metadata")
-        _schema.validate_record(json.loads(meta_text), schemas["file"], "concatenated file metadata")
-
-        # ---- write
-        tmp = f"{out}.tmp-{_uuid.uuid4().hex[:12]}"
-        with h5py.File(tmp, "w") as f:
-            stim = f.create_group(L.STIMULI)
-            stim.create_dataset("ids", data=np.array(out_ids, dtype=object), dtype=_STR)
-            stim.create_dataset("metadata", data=np.array(out_meta, dtype=object), dtype=_STR)
-            stim.create_dataset("n_bins", data=np.asarray(out_nbins, dtype="<u4").reshape(-1))
-            stim.attrs[L.ATTR_COUNT] = np.int64(S)
-            if common_transform is not None:
-                stim.attrs[L.ATTR_TRANSFORM] = _schema.dumps(common_transform, "stimulus transform")
-            link_done = np.zeros(S, dtype=bool)
-            for k, (leaf, rows, _c) in enumerate(leaves):
-                for j, o in enumerate(rows):
-                    if not link_done[o]:
-                        stim[L.stim_group_name(int(o))] = h5py.ExternalLink(rel[k], "/" + L.stim_group_path(j))
-                        link_done[o] = True
-            neu = f.create_group(L.NEURONS)
-            neu.create_dataset("ids", data=np.array(nrn_ids, dtype=object), dtype=_STR)
-            neu.create_dataset("metadata", data=np.array(nrn_meta, dtype=object), dtype=_STR)
-            f.create_dataset(L.METADATA, data=meta_text, dtype=_STR)
-            for name in vnames:
-                dtype = vdt[name] if name == L.REPEATS else h5py.vlen_dtype(vdt[name])
-                fill = {"fillvalue": 0} if name == L.REPEATS else {}
-                if S == 0 or N == 0:
-                    f.create_dataset(name, shape=(S, N), dtype=dtype, **fill)
-                    continue
-                layout = h5py.VirtualLayout(shape=(S, N), dtype=dtype)
-                for k, (leaf, rows, c0) in enumerate(leaves):
-                    if rows.size == 0 or leaf.n_neurons == 0:
-                        continue
-                    src = h5py.VirtualSource(_escape_vds_name(rel[k]), name, shape=(rows.size, leaf.n_neurons),
-                                             dtype=dtype)
-                    for j0, o0, n in _runs(np.arange(rows.size), rows):
-                        layout[o0 : o0 + n, c0 : c0 + leaf.n_neurons] = src[j0 : j0 + n, :]
-                f.create_virtual_dataset(name, layout, **fill)
-            g = f.create_group(L.SOURCES)
-            g.create_dataset("paths", data=np.array(rel, dtype=object), dtype=_STR)
-            g.create_dataset("uuids", data=np.array([leaf.uuid for leaf, _r, _c in leaves], dtype=object), dtype=_STR)
-            counts = [rows.size for _l, rows, _c in leaves]
-            g.create_dataset("stim_offsets", data=np.concatenate([[0], np.cumsum(counts)]).astype("<i8"))
-            all_rows = [rows for _l, rows, _c in leaves]
-            g.create_dataset("stim_rows", data=(np.concatenate(all_rows) if all_rows else np.empty(0)).astype("<i8"))
-            g.create_dataset("neuron_offsets", data=np.asarray(
-                [c for _l, _r, c in leaves] + [N], dtype="<i8") if leaves else np.zeros(1, "<i8"))
-            from .writer import write_root_attrs
-
-            write_root_attrs(
-                f,
-                uuid=str(_uuid.uuid4()),
-                encoding=info0.encoding,
-                dt_ms=info0.dt_ms,
-                stim_kind=info0.stim_kind,
-                stim_dims=info0.stim_dims,
-                response_kind=info0.response_kind,
-                schemas=schemas,
-                concatenated=True,
-            )
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-        tmp = None
-    finally:
-        for inp in inputs:
-            try:
-                inp.f.close()
-            except Exception:  # pragma: no cover
-                pass
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
-    return out
-
-
-# -------------------------------------------------------------- materialize
-def materialize(path, out, *, overwrite: bool = False, allow_external: bool = False) -> str:
-    """Write a self-contained copy of a (concatenated) strfh5 file.
-
-    Responses and stimuli are copied row by row through
-    :class:`strfh5.StreamWriter` (memory bounded by one row), so the copy has
-    real datasets, row digests and no links: it can be sent to another lab.
-    For a concatenated file, ``/sources`` is kept as provenance (the copy is
-    not marked concatenated, so readers never resolve it), which also tells
-    validators the blocks within which ids are unique.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A strfh5 file (normally concatenated).
-    out : str or os.PathLike
-        The copy to write.
-    overwrite, allow_external : bool
-        Replace ``out``; accept sources outside the input's folder.
-
-    Returns
-    -------
-    str
-        The path written.
-    """
-    from .contents import FileContents
-    from .writer import write_contents
-
-    path, out = os.fspath(path), os.fspath(out)
-    if os.path.exists(out) and not overwrite:
-        raise FileExistsError(f"{out} exists (pass overwrite=True to replace it)")
-    if os.path.abspath(out) == os.path.abspath(path):
-        raise InvalidDataError(f"{out}: materialize cannot overwrite its input")
-    contents = FileContents(path, allow_external=allow_external)
-    part = f"{out}.part-{_uuid.uuid4().hex[:12]}"
-    try:
-        info = contents.info
-        meta = dict(info.metadata)
-        meta["materialized_from"] = {"uuid": info.uuid, "file": os.path.basename(path)}
-        write_contents(contents, part, file_meta=meta, schemas=info.schemas, allow_duplicate_ids=True)
-        if info.concatenated:
-            src = contents._handle()
-            with h5py.File(part, "a") as f:
-                g = f.create_group(L.SOURCES)
-                for name in ("paths", "uuids", "stim_offsets", "stim_rows", "neuron_offsets"):
-                    src.copy(src[f"{L.SOURCES}/{name}"], g, name=name)
-        with open(part, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(part, out)
-        part = None
-    finally:
-        contents.close()
-        if part is not None and os.path.exists(part):
-            os.remove(part)
-    return out

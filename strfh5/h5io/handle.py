@@ -1,0 +1,70 @@
+"""A strfh5 file held open once per process, safe to pickle and fork.
+
+A lazy dataset is handed to DataLoader workers by pickling or forking; an
+HDF5 handle survives neither.  :class:`FileHandle` pickles without its handle
+and reopens the file (through :func:`~strfh5.h5io.open_file`, so with every
+check) the first time a new process uses it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import h5py
+
+from .opening import open_file
+
+__all__ = ["FileHandle"]
+
+
+class FileHandle:
+    """A path and this process' open :class:`h5py.File` for it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The strfh5 file.
+    allow_external : bool
+        Accept a concatenated file whose sources lie outside its folder.
+    """
+
+    def __init__(self, path, *, allow_external: bool = False):
+        self.path = os.fspath(path)
+        self.allow_external = allow_external
+        self._h5: h5py.File | None = None
+        self._pid: int | None = None
+        self._datasets: dict = {}
+
+    @property
+    def file(self) -> h5py.File:
+        """The open file of this process (opened, with its checks, on first use)."""
+        if self._h5 is None or self._pid != os.getpid():
+            self._h5 = open_file(self.path, allow_external=self.allow_external)
+            self._pid = os.getpid()
+            self._datasets = {}
+        return self._h5
+
+    def dataset(self, name: str) -> h5py.Dataset:
+        """The open dataset ``name`` (looked up once per process)."""
+        f = self.file
+        ds = self._datasets.get(name)
+        if ds is None:
+            ds = self._datasets[name] = f[name]
+        return ds
+
+    def close(self) -> None:
+        """Close this process' handle; the next use reopens it."""
+        if self._h5 is not None and self._pid == os.getpid():
+            try:
+                self._h5.close()
+            except Exception:  # pragma: no cover - closing a dead handle
+                pass
+        self._h5 = None
+        self._pid = None
+        self._datasets = {}
+
+    def __getstate__(self):
+        return {"path": self.path, "allow_external": self.allow_external}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"], allow_external=state["allow_external"])

@@ -1,0 +1,131 @@
+"""Opening a strfh5 file: the checks made before anything else is read (SPEC §2, §3, §9).
+
+:func:`open_file` refuses what is not a regular HDF5 file with the strfh5
+markers and a major version this library reads, and checks every virtual
+source and external link (:mod:`strfh5.h5io.sources`) before returning.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import warnings
+
+import h5py
+
+from .. import layout as L
+from ..errors import FileFormatError, MissingObjectError, NotStrfH5FileError, UnsupportedVersionError
+from ..version import __version__
+from .sources import check_sources
+from .values import attr_str
+
+__all__ = ["open_file", "check_version", "require", "require_attr"]
+
+
+def check_version(text, path: str) -> tuple[int, int]:
+    """Check a file's format version against this library (SPEC §2)."""
+    try:
+        major, minor = L.parse_version(attr_str(text))
+    except ValueError as e:
+        raise NotStrfH5FileError(f"{path}: {e}") from None
+    if major > L.FORMAT_VERSION[0]:
+        raise UnsupportedVersionError(
+            f"{path} is strfh5 format {major}.{minor}; strfh5 {__version__} reads format "
+            f"{L.FORMAT_VERSION[0]}.x only. Install a strfh5 release that reads format "
+            f"{major}.x (pip install 'strfh5>={major}')."
+        )
+    if major < 1:
+        raise UnsupportedVersionError(f"{path}: format version {major}.{minor} predates 1.0")
+    if (major, minor) > L.FORMAT_VERSION:
+        warnings.warn(
+            f"{path} is strfh5 format {major}.{minor}, newer than {L.FORMAT_VERSION_STR}: "
+            "objects this library does not know are ignored.",
+            stacklevel=3,
+        )
+    return major, minor
+
+
+def open_file(path, *, allow_external: bool = False, mode: str = "r") -> h5py.File:
+    """Open ``path`` as a strfh5 file, checking markers, version and sources.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file path. File objects are refused for concatenated files (HDF5
+        crashes resolving virtual sources through Python file objects).
+    allow_external : bool
+        Allow a concatenated file whose sources are absolute or leave its folder.
+    """
+    if hasattr(path, "read") and not isinstance(path, (str, os.PathLike)):
+        f = _h5_open(path, mode)
+        name = getattr(path, "name", repr(path))
+        _check_markers(f, str(name))
+        if f.attrs.get(L.ATTR_CONCATENATED, False):
+            f.close()
+            raise FileFormatError(
+                f"{name}: a concatenated strfh5 file must be opened by path, not through a "
+                "Python file object (HDF5 cannot resolve its virtual sources safely that way)"
+            )
+        try:
+            check_sources(f, str(name))  # a plain file: no virtual datasets, no external links
+        except BaseException:
+            f.close()
+            raise
+        return f
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise NotStrfH5FileError(f"{path}: is a directory, not a strfh5 file")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise NotStrfH5FileError(f"{path}: not a regular file (HDF5 would hang reading a FIFO or device)")
+    if not h5py.is_hdf5(path):
+        raise NotStrfH5FileError(f"{path}: not an HDF5 file (no HDF5 signature)")
+    f = _h5_open(path, mode)
+    try:
+        _check_markers(f, path)
+        # concatenated files: sources checked (SPEC §9); plain files: no virtual datasets or external links
+        check_sources(f, path, allow_external=allow_external)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _h5_open(path, mode):
+    try:
+        return h5py.File(path, mode)
+    except OSError as e:
+        name = getattr(path, "name", path)
+        if "already open" in str(e):
+            raise FileFormatError(
+                f"{name}: cannot be opened with mode {mode!r}: this process already has it open in another mode "
+                "(a lazy dataset or FileContents?) — close it first (ds.close() or a `with` block)"
+            ) from None
+        raise NotStrfH5FileError(f"{name}: cannot be opened as HDF5 ({e})") from None
+
+
+def _check_markers(f: h5py.File, path: str) -> None:
+    fmt = f.attrs.get(L.ATTR_FORMAT)
+    if fmt is None or attr_str(fmt) != L.FORMAT_NAME:
+        raise NotStrfH5FileError(
+            f"{path}: HDF5 file without the strfh5 marker (root attribute "
+            f"'{L.ATTR_FORMAT}' = '{L.FORMAT_NAME}' is missing)"
+        )
+    if L.ATTR_VERSION not in f.attrs:
+        raise MissingObjectError(f"{path}: root attribute '{L.ATTR_VERSION}' is missing")
+    check_version(f.attrs[L.ATTR_VERSION], path)
+
+
+def require(f: h5py.File, name: str, path: str):
+    try:
+        return f[name]
+    except KeyError:
+        raise MissingObjectError(f"{path}: required object '/{name}' is missing") from None
+
+
+def require_attr(obj, name: str, path: str):
+    try:
+        return obj.attrs[name]
+    except KeyError:
+        raise MissingObjectError(f"{path}: required attribute '{obj.name}@{name}' is missing") from None

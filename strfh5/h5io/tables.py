@@ -1,0 +1,99 @@
+"""Reading the tables of a strfh5 file: root attributes, ids, metadata, n_bins, repeats (SPEC §3–§6).
+
+Everything a lazy reader needs at open, read without touching the response
+heap.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from .. import layout as L
+from ..errors import CorruptDataError
+from ..records import FileInfo
+from .opening import require, require_attr
+from .values import attr_str, read_json, read_json_table, read_strings
+
+__all__ = ["read_info", "read_tables"]
+
+
+def read_info(f: h5py.File, path: str) -> FileInfo:
+    """Root attributes, ``/metadata`` and the stimulus transform as a :class:`FileInfo`."""
+    a = {k: require_attr(f, k, path) for k in L.REQUIRED_ROOT_ATTRS}
+    encoding = attr_str(a[L.ATTR_ENCODING])
+    if encoding not in L.ENCODINGS:
+        raise CorruptDataError(f"{path}: unknown encoding {encoding!r} (expected one of {L.ENCODINGS})")
+    stim_kind = attr_str(a[L.ATTR_STIM_KIND])
+    if stim_kind not in L.STIM_KINDS:
+        raise CorruptDataError(f"{path}: unknown stim_kind {stim_kind!r} (expected one of {L.STIM_KINDS})")
+    response_kind = attr_str(a[L.ATTR_RESPONSE_KIND])
+    if response_kind not in L.ENCODING_RESPONSE_KINDS[encoding]:
+        raise CorruptDataError(
+            f"{path}: response_kind {response_kind!r} does not fit encoding {encoding!r} "
+            f"(expected one of {L.ENCODING_RESPONSE_KINDS[encoding]})"
+        )
+    try:
+        dt_ms = float(np.asarray(a[L.ATTR_DT_MS]).reshape(()))
+    except (TypeError, ValueError):
+        raise CorruptDataError(f"{path}: root attribute dt_ms is not a number") from None
+    if not np.isfinite(dt_ms) or dt_ms <= 0:
+        raise CorruptDataError(f"{path}: root attribute dt_ms = {dt_ms} must be a positive number")
+    dims = np.asarray(a[L.ATTR_STIM_DIMS]).reshape(-1)
+    metadata = read_json(require(f, L.METADATA, path)[()], f"{path}:/{L.METADATA}")
+    stimuli = require(f, L.STIMULI, path)
+    transform = None
+    if L.ATTR_TRANSFORM in stimuli.attrs:
+        transform = read_json(stimuli.attrs[L.ATTR_TRANSFORM], f"{path}:/{L.STIMULI}@{L.ATTR_TRANSFORM}")
+    return FileInfo(
+        encoding=encoding,
+        dt_ms=dt_ms,
+        stim_kind=stim_kind,
+        stim_dims=tuple(int(d) for d in dims),
+        response_kind=response_kind,
+        modality=attr_str(a[L.ATTR_MODALITY]),
+        uuid=attr_str(a[L.ATTR_UUID]),
+        version=L.parse_version(attr_str(a[L.ATTR_VERSION])),
+        created_by=attr_str(a[L.ATTR_CREATED_BY]),
+        created_at=attr_str(a[L.ATTR_CREATED_AT]),
+        schemas={
+            "file": attr_str(a[L.ATTR_SCHEMA_FILE]),
+            "stimulus": attr_str(a[L.ATTR_SCHEMA_STIMULUS]),
+            "neuron": attr_str(a[L.ATTR_SCHEMA_NEURON]),
+        },
+        metadata=metadata,
+        transform=transform,
+        concatenated=bool(f.attrs.get(L.ATTR_CONCATENATED, False)),
+    )
+
+
+def read_tables(f: h5py.File, path: str) -> dict:
+    """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats."""
+    info = read_info(f, path)
+    stim_ids = read_strings(require(f, L.STIM_IDS, path))
+    neuron_ids = read_strings(require(f, L.NEURON_IDS, path))
+    stim_meta = read_json_table(require(f, L.STIM_METADATA, path), f"{path}:/{L.STIM_METADATA}")
+    nrn_meta = read_json_table(require(f, L.NEURON_METADATA, path), f"{path}:/{L.NEURON_METADATA}")
+    n_bins = np.asarray(require(f, L.STIM_N_BINS, path)[()], dtype=np.int64).reshape(-1)
+    S, N = len(stim_ids), len(neuron_ids)
+    rep_ds = require(f, L.REPEATS, path)
+    if rep_ds.shape != (S, N):
+        raise CorruptDataError(f"{path}: /{L.REPEATS} has shape {rep_ds.shape}, expected (S, N) = {(S, N)}")
+    repeats = np.asarray(rep_ds[()], dtype=np.int64) if S and N else np.zeros((S, N), np.int64)
+    for name, n in ((L.STIM_METADATA, len(stim_meta)), (L.STIM_N_BINS, len(n_bins))):
+        if n != S:
+            raise CorruptDataError(f"{path}: /{name} has {n} entries, /{L.STIM_IDS} has {S}")
+    if len(nrn_meta) != N:
+        raise CorruptDataError(f"{path}: /{L.NEURON_METADATA} has {len(nrn_meta)} entries, /{L.NEURON_IDS} has {N}")
+    resp = require(f, L.RESPONSES, path)
+    if resp.shape != (S, N):
+        raise CorruptDataError(f"{path}: /{L.RESPONSES} has shape {resp.shape}, expected {(S, N)}")
+    return dict(
+        info=info,
+        stim_ids=stim_ids,
+        neuron_ids=neuron_ids,
+        stim_meta=stim_meta,
+        nrn_meta=nrn_meta,
+        n_bins=n_bins,
+        repeats=repeats,
+    )

@@ -1,0 +1,45 @@
+"""Decoding stored HDF5 values into Python: strings and JSON records (SPEC §1.3, §8)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from ..errors import CorruptDataError
+
+__all__ = ["attr_str", "read_json", "read_strings", "read_json_table"]
+
+
+def attr_str(value) -> str:
+    """An HDF5 string attribute as ``str`` (h5py may return bytes or numpy scalars)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return attr_str(value[()])
+    return str(value)
+
+
+def read_json(text, where: str) -> Any:
+    """Parse a stored JSON string; raises :class:`CorruptDataError` naming ``where``."""
+    try:
+        return json.loads(attr_str(text))
+    except (TypeError, ValueError) as e:
+        raise CorruptDataError(f"{where}: stored metadata is not valid JSON ({e})") from None
+
+
+def read_strings(ds) -> list[str]:
+    """A 1-D string dataset as a list of ``str``."""
+    return [attr_str(x) for x in ds.asstr()[()]] if ds.shape != (0,) else []
+
+
+def read_json_table(ds, where: str) -> list[dict]:
+    """A 1-D dataset of JSON object strings as a list of dicts."""
+    out = []
+    for i, text in enumerate(read_strings(ds)):
+        rec = read_json(text, f"{where}[{i}]")
+        if not isinstance(rec, dict):
+            raise CorruptDataError(f"{where}[{i}]: metadata record is not a JSON object")
+        out.append(rec)
+    return out

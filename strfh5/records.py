@@ -1,0 +1,105 @@
+"""Plain records the layers pass to each other: file facts, spike-time elements, raw rows.
+
+Nothing here touches a file: :class:`FileInfo` holds the root attributes of a
+file (SPEC §3), :class:`Events` one (stimulus, neuron) element of an
+``events`` file, and :class:`RawRow` one stimulus row as stored — the single
+shape in which the I/O module hands rows to binning, eager or lazy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from . import layout as L
+
+__all__ = ["Events", "FileInfo", "RawRow"]
+
+
+class Events(NamedTuple):
+    """Spike times of all repeats of one (stimulus, neuron) pair.
+
+    ``times`` holds the spike times (ms from stimulus onset) of every repeat,
+    repeat after repeat; ``counts[r]`` is the number of spikes of repeat ``r``.
+    """
+
+    times: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def n_repeats(self) -> int:
+        return int(self.counts.size)
+
+    def trials(self) -> list[np.ndarray]:
+        """The spike times split per repeat."""
+        edges = np.concatenate([[0], np.cumsum(self.counts, dtype=np.int64)])
+        return [self.times[edges[r] : edges[r + 1]] for r in range(self.counts.size)]
+
+
+@dataclass
+class FileInfo:
+    """File-level facts of a strfh5 file (root attributes, SPEC §3)."""
+
+    encoding: str
+    dt_ms: float
+    stim_kind: str
+    stim_dims: tuple[int, ...]
+    response_kind: str
+    modality: str = ""
+    uuid: str = ""
+    version: tuple[int, int] = L.FORMAT_VERSION
+    created_by: str = ""
+    created_at: str = ""
+    schemas: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    transform: dict[str, Any] | None = None
+    concatenated: bool = False
+
+    def __post_init__(self):
+        if not self.modality:
+            self.modality = L.STIM_KIND_MODALITY[self.stim_kind]
+        self.stim_dims = tuple(int(d) for d in self.stim_dims)
+        self.dt_ms = float(self.dt_ms)
+
+
+class RawRow:
+    """One stored stimulus row for a list of neurons, flattened for binning in bulk.
+
+    Attributes
+    ----------
+    reps : numpy.ndarray, int64
+        Repeats of each requested neuron (0 = missing).
+    values : numpy.ndarray
+        Binned files: the present elements' values concatenated (row-major
+        ``(R, T)`` each).  Events files: the present elements' spike times
+        concatenated.
+    counts : numpy.ndarray or None
+        Events files: per-repeat spike counts of the present elements, concatenated.
+    """
+
+    __slots__ = ("reps", "values", "counts")
+
+    def __init__(self, reps, values, counts=None):
+        self.reps, self.values, self.counts = reps, values, counts
+
+    @classmethod
+    def from_elements(cls, elements: Sequence, encoding: str, dtype=None) -> "RawRow":
+        """A raw row from elements (None, :class:`Events` or ``(R, T)`` arrays)."""
+        reps = np.zeros(len(elements), dtype=np.int64)
+        present = []
+        for i, el in enumerate(elements):
+            if el is None:
+                continue
+            reps[i] = el.n_repeats if isinstance(el, Events) else el.shape[0]
+            present.append(el)
+        if encoding == L.ENCODING_EVENTS:
+            if not present:
+                return cls(reps, np.empty(0), np.empty(0, np.int64))
+            return cls(reps, np.concatenate([np.asarray(e.times) for e in present]),
+                       np.concatenate([np.asarray(e.counts, dtype=np.int64) for e in present]))
+        if not present:
+            return cls(reps, np.empty(0, dtype or np.float32))
+        values = np.concatenate([np.asarray(e).reshape(-1) for e in present])
+        return cls(reps, values if dtype is None else values.astype(dtype, copy=False))

@@ -1,0 +1,352 @@
+"""Where a dataset's rows come from: held in memory (eager) or read per access (lazy).
+
+A :class:`~strfh5.dataset.NeuralDataset` asks its row source for a stimulus
+row ``(data (sum R, T), reps)``, a stimulus, or the responses of an item;
+:class:`EagerRows` answers from blocks read once, :class:`LazyRows` reads them
+through :meth:`Contents.raw_row <strfh5.contents.Contents.raw_row>` and
+:mod:`strfh5.binning` on each access and applies the reader-side transforms
+recorded so far.  Both build rows with the same two functions,
+:func:`read_block` and :func:`read_stim`, so eager and lazy differ only in
+where rows come from.
+
+Also here: :class:`ResponseRow` (one row backed by one tensor),
+:class:`Item` (a dataset item), and the sequence proxies that give a lazy
+dataset deepSTRF's ``stims[s]`` and ``responses[s][n]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from . import layout as L
+from .binning import ReadGrid
+from .collate import FieldDict
+from .contents import Contents
+from .errors import TransformError
+from .selection import position
+from .transforms import affine_rows, smooth_rows, standardize_stim
+
+__all__ = ["Item", "ResponseRow", "gather_rows", "read_block", "read_stim", "EagerRows", "LazyRows"]
+
+
+class Item(FieldDict):
+    """One dataset item: a dict that can also be indexed by position.
+
+    Keys, in order: ``stims``, ``responses`` (list of the visible neurons'
+    ``(R, T)`` tensors), ``neuron_indices``, ``stim_meta``, ``stim_index``.
+    ``item[3]`` is ``item['stim_meta']`` (deepSTRF notebooks index items by
+    position).
+    """
+
+    what = "item"
+
+
+class ResponseRow(Sequence):
+    """The responses of one stimulus to a list of neurons, backed by one tensor.
+
+    ``row[i]`` is the ``(R_i, T)`` float32 view of neuron ``i``'s repeats in
+    ``data``, or a fresh ``(1, 1)`` NaN sentinel when the pair is missing.
+    Element views are created on access (a row of 849 neurons costs nothing
+    until used); assigning ``row[i] = tensor`` replaces one element (deepSTRF
+    code that edits ``responses[s][n]`` keeps working).
+
+    Attributes
+    ----------
+    data : torch.Tensor, shape (sum R, T)
+        The present elements' repeats stacked in order.
+    reps : numpy.ndarray
+        Repeats of each element (0 = missing).
+    """
+
+    def __init__(self, data: torch.Tensor, reps: np.ndarray):
+        self.data = data
+        self.reps = np.asarray(reps, dtype=np.int64)
+        self._offs = np.concatenate([[0], np.cumsum(self.reps)[:-1]]) if self.reps.size else self.reps
+        self._over: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return int(self.reps.size)
+
+    def _norm(self, i) -> int:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"response row indices must be integers, got {type(i).__name__}")
+        n = len(self)
+        j = int(i) + n if int(i) < 0 else int(i)
+        if not 0 <= j < n:
+            raise IndexError(f"neuron position {int(i)} out of range for a row of {n} neurons")
+        return j
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        j = self._norm(i)
+        if j in self._over:
+            return self._over[j]
+        r = int(self.reps[j])
+        if r == 0:
+            return torch.full((1, 1), float("nan"))
+        return self.data.narrow(0, int(self._offs[j]), r)
+
+    def __setitem__(self, i, value) -> None:
+        j = self._norm(i)
+        if not isinstance(value, torch.Tensor) or value.ndim != 2:
+            raise TypeError(f"a response must be an (R, T) torch tensor, got {type(value).__name__}"
+                            + (f" of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else ""))
+        self._over[j] = value
+
+    def __iter__(self):
+        if not self._over and self.reps.size:
+            r0 = int(self.reps[0])
+            if r0 > 0 and bool((self.reps == r0).all()):
+                return iter(self.data.view(self.reps.size, r0, self.data.shape[-1]).unbind(0))
+        return (self[j] for j in range(len(self)))
+
+    def block(self):
+        """``(data, reps)`` when no element was replaced, else None."""
+        return None if self._over else (self.data, self.reps)
+
+    def __repr__(self) -> str:
+        return (f"<ResponseRow: {len(self)} neurons, {int((self.reps > 0).sum())} recorded, "
+                f"T={self.data.shape[-1]}>")
+
+
+def gather_rows(data: torch.Tensor, reps: np.ndarray, neurons: Sequence[int]) -> tuple[torch.Tensor, np.ndarray]:
+    """Rows of ``neurons`` out of a row block (``data``, ``reps``), in that order."""
+    nrn = np.asarray(neurons, dtype=np.int64)
+    sub = reps[nrn]
+    if nrn.size == reps.size and np.array_equal(nrn, np.arange(reps.size)):
+        return data, sub
+    total = int(sub.sum())
+    if total == 0:
+        return data[:0], sub
+    starts = (np.cumsum(reps) - reps)[nrn]
+    idx = np.arange(total) + np.repeat(starts - (np.cumsum(sub) - sub), sub)
+    return data.index_select(0, torch.from_numpy(idx)), sub
+
+
+def read_block(contents: Contents, grid: ReadGrid, s: int, neurons=None) -> tuple[torch.Tensor, np.ndarray]:
+    """Read and bin stimulus row ``s`` (raw, before transforms): ``(data (sum R, T), reps)``."""
+    dtype = np.float32 if grid.encoding == L.ENCODING_BINNED and grid.k == 1 else None
+    raw = contents.raw_row(s, neurons, dtype=dtype)
+    data, reps = grid.bin_raw(raw, int(contents.n_bins[s]))
+    return torch.from_numpy(data), reps
+
+
+def read_stim(contents: Contents, grid: ReadGrid, s: int) -> torch.Tensor:
+    """Read stimulus ``s`` on ``grid`` (raw, before transforms)."""
+    waveform = transform = None
+    if grid.needs_waveform:
+        waveform, transform = contents.waveform(s), contents.info.transform
+    a = grid.stimulus(contents.stim(s), int(contents.n_bins[s]), waveform, transform,
+                      what=f"{s} ({contents.stim_ids[s]!r})")
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def apply_resp_op(op: tuple, data: torch.Tensor, row_neurons: np.ndarray) -> torch.Tensor:
+    """Apply one recorded response transform to a row block (``row_neurons``: neuron of each row)."""
+    if op[0] == "smooth":
+        return smooth_rows(data, op[1])
+    if op[0] == "affine":
+        return affine_rows(data, row_neurons, op[1], op[2])
+    raise TransformError(f"unknown response transform {op[0]!r}")  # pragma: no cover
+
+
+def apply_stim_op(op: tuple, x: torch.Tensor) -> torch.Tensor:
+    """Apply one recorded stimulus transform: ``("standardize", mean, std)`` or ``("call", fn, kwargs)``."""
+    if op[0] == "standardize":
+        return standardize_stim(x, op[1], op[2])
+    if op[0] == "call":
+        return op[1](x, **op[2])
+    raise TransformError(f"unknown stimulus transform {op[0]!r}")  # pragma: no cover
+
+
+def _is_missing(t: torch.Tensor) -> bool:
+    return bool(torch.isnan(t).all())
+
+
+class EagerRows:
+    """Rows held in memory: one ``(data, reps)`` block and one stimulus per stimulus row.
+
+    ``responses`` is a list of :class:`ResponseRow` (deepSTRF code may edit
+    ``responses[s][n]``); transforms are applied at once, out of place (row
+    tensors may be shared, e.g. with the inputs of a concatenation).
+    """
+
+    lazy = False
+
+    def __init__(self, blocks: list, stims: list):
+        self.blocks = blocks
+        self.responses = [ResponseRow(data, reps) for data, reps in blocks]
+        self.stims = stims
+
+    @classmethod
+    def load(cls, contents: Contents, grid: ReadGrid) -> "EagerRows":
+        """Read every row and stimulus of ``contents`` on ``grid``."""
+        return cls([read_block(contents, grid, s) for s in range(contents.S)],
+                   [read_stim(contents, grid, s) for s in range(contents.S)])
+
+    def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
+        data, reps = self.blocks[s]
+        return (data, reps) if neurons is None else gather_rows(data, reps, neurons)
+
+    def stim(self, s: int) -> torch.Tensor:
+        return self.stims[s]
+
+    def responses_of(self, s: int, neurons: list[int] | None) -> list[torch.Tensor]:
+        row = self.responses[s]
+        return list(row) if neurons is None else [row[n] for n in neurons]
+
+    def item_responses(self, s: int, vis: list[int]):
+        row = self.responses[s]
+        if isinstance(row, ResponseRow) and row.block() is not None:
+            return ResponseRow(*gather_rows(row.data, row.reps, vis))
+        return [row[k] for k in vis]
+
+    def masks(self, shape) -> np.ndarray:
+        """``(S, N)`` recorded pairs as the (possibly user-edited) responses say."""
+        m = np.zeros(shape, dtype=bool)
+        for s, row in enumerate(self.responses):
+            for n, r in enumerate(row):
+                m[s, n] = not _is_missing(r)
+        return m
+
+    def add_resp_op(self, op: tuple, N: int) -> None:
+        for s, (data, reps) in enumerate(self.blocks):
+            new = apply_resp_op(op, data, np.repeat(np.arange(N), reps)) if data.numel() else data
+            self.blocks[s] = (new, reps)
+            self.responses[s] = self._transformed_row(self.responses[s], new, reps, op)
+
+    @staticmethod
+    def _transformed_row(old, new: torch.Tensor, reps: np.ndarray, op: tuple):
+        def one(t, n):
+            return t if _is_missing(t) else apply_resp_op(op, t, np.full(t.shape[0], n))
+
+        if not isinstance(old, ResponseRow):  # a user-built list: transform each recorded element
+            return [one(t, n) for n, t in enumerate(old)]
+        row = ResponseRow(new, reps)
+        for n, t in old._over.items():
+            row._over[n] = one(t, n)
+        return row
+
+    def add_stim_op(self, op: tuple) -> None:
+        for s in range(len(self.stims)):
+            self.stims[s] = apply_stim_op(op, self.stims[s])
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class LazyRows:
+    """Rows read on access from ``contents`` on ``grid``; transforms recorded and applied per read."""
+
+    lazy = True
+
+    def __init__(self, contents: Contents, grid: ReadGrid, N: int):
+        self.contents, self.grid, self.N = contents, grid, N
+        self.resp_ops: list[tuple] = []
+        self.stim_ops: list[tuple] = []
+        self.stims = _LazyStims(self)
+        self.responses = _LazyResponses(self)
+        self._all = list(range(N))
+
+    def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
+        if neurons is not None and len(neurons) == self.N and neurons == self._all:
+            neurons = None  # whole row: no per-neuron indexing
+        data, reps = read_block(self.contents, self.grid, s, neurons)
+        if self.resp_ops:
+            nrn = np.arange(self.N) if neurons is None else np.asarray(neurons, dtype=np.int64)
+            row_neurons = np.repeat(nrn, reps)
+            for op in self.resp_ops:
+                data = apply_resp_op(op, data, row_neurons)
+        return data, reps
+
+    def stim(self, s: int) -> torch.Tensor:
+        x = read_stim(self.contents, self.grid, s)
+        for op in self.stim_ops:
+            x = apply_stim_op(op, x)
+        return x
+
+    def responses_of(self, s: int, neurons: list[int] | None) -> list[torch.Tensor]:
+        return list(ResponseRow(*self.block(s, neurons)))
+
+    def item_responses(self, s: int, vis: list[int]) -> "ResponseRow":
+        return ResponseRow(*self.block(s, vis))
+
+    def masks(self, shape) -> None:
+        """Lazy responses cannot be edited: the file's ``/repeats`` stays the truth."""
+        return None
+
+    def add_resp_op(self, op: tuple, N: int) -> None:
+        self.resp_ops.append(op)
+
+    def add_stim_op(self, op: tuple) -> None:
+        self.stim_ops.append(op)
+
+    def close(self) -> None:
+        self.contents.close()
+
+
+class _LazyPerStimulus:
+    """Base of the lazy per-stimulus sequence proxies: ``self[s]`` is ``self._element(s)``."""
+
+    def __init__(self, rows: LazyRows):
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return self._rows.contents.S
+
+    def _element(self, s: int):
+        raise NotImplementedError
+
+    def __getitem__(self, s):
+        if isinstance(s, slice):
+            return [self._element(i) for i in range(*s.indices(len(self)))]
+        return self._element(position(s, len(self), "stimulus"))
+
+    def __iter__(self):
+        return (self._element(i) for i in range(len(self)))
+
+
+class _LazyStims(_LazyPerStimulus):
+    """Sequence proxy over a lazy dataset's stimuli: ``stims[s]`` reads stimulus ``s``."""
+
+    def _element(self, s: int) -> torch.Tensor:
+        return self._rows.stim(s)
+
+    def __repr__(self):
+        return f"<lazy stims: {len(self)} stimuli read on access>"
+
+
+class _LazyRow:
+    """One row of a lazy dataset's responses: ``row[n]`` reads the pair (s, n)."""
+
+    def __init__(self, rows: LazyRows, s: int):
+        self._rows, self._s = rows, s
+
+    def __len__(self) -> int:
+        return self._rows.N
+
+    def __getitem__(self, n):
+        N = len(self)
+        if isinstance(n, slice):
+            return self._rows.responses_of(self._s, list(range(*n.indices(N))))
+        return self._rows.responses_of(self._s, [position(n, N, "neuron")])[0]
+
+    def __iter__(self):
+        return iter(self._rows.responses_of(self._s, None))
+
+    def __repr__(self):
+        return f"<lazy responses row {self._s}: {len(self)} neurons read on access>"
+
+
+class _LazyResponses(_LazyPerStimulus):
+    """``responses[s]`` -> a :class:`_LazyRow`; ``responses[s][n]`` reads one pair."""
+
+    def _element(self, s: int) -> _LazyRow:
+        return _LazyRow(self._rows, s)
+
+    def __repr__(self):
+        return f"<lazy responses: {len(self)} x {self._rows.N} read on access>"
