@@ -10,13 +10,16 @@ the ``(S, N)`` map of recorded pairs.  Both return the figure and never call
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import numpy as np
 
 from .arguments import as_numpy as _np
 from .arguments import positive_number
+from .contents import FileContents
 from .errors import InvalidDataError
+from .records import Events
 
 __all__ = ["plot_stim_with_response", "plot_coverage"]
 
@@ -28,8 +31,6 @@ def _pyplot():
 
 
 def _is_spike_times(response) -> bool:
-    from .records import Events
-
     if isinstance(response, Events):
         return True
     if isinstance(response, (list, tuple)):
@@ -38,8 +39,6 @@ def _is_spike_times(response) -> bool:
 
 
 def _trials(response) -> list[np.ndarray]:
-    from .records import Events
-
     if isinstance(response, Events):
         return [np.asarray(t, dtype=np.float64) for t in response.trials()]
     return [np.asarray(_np(t), dtype=np.float64).reshape(-1) for t in response]
@@ -202,11 +201,7 @@ def plot_stim_with_response(stim, response, dt_ms: float, title: str | None = No
 
 
 def _masks(obj) -> np.ndarray:
-    import os
-
     if isinstance(obj, (str, os.PathLike)):
-        from .contents import FileContents
-
         c = FileContents(obj)
         try:
             return c.masks

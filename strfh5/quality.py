@@ -23,17 +23,18 @@ from typing import Any
 
 import torch
 
+from .annotate import update_metadata
 from .errors import MetricError
 from .version import __version__
 from .metrics import DEFAULT_MAX_ITERS, _Centered, _PowerPool, _SplitPool
 
-__all__ = ["compute_neuron_quality", "quality_record", "CHUNK_ELEMENTS"]
+__all__ = ["compute_neuron_quality", "quality_record", "write_quality", "json_number", "CHUNK_ELEMENTS"]
 
 #: float64 values converted per step (2**17 values = 1 MiB)
 CHUNK_ELEMENTS = 1 << 17
 
 
-def _json_number(x: float):
+def json_number(x: float):
     """A finite float, or None for NaN / infinity (JSON has neither)."""
     x = float(x)
     return x if math.isfinite(x) else None
@@ -122,8 +123,8 @@ def compute_neuron_quality(ds, max_ccmax_iters: int = DEFAULT_MAX_ITERS, seed: i
     out = {"snr": powers.snr(), "ccmax": splits.ccmax()}
     for n in range(N):
         meta = ds.nrn_meta[n]
-        meta["snr"] = _json_number(out["snr"][n])
-        meta["ccmax"] = _json_number(out["ccmax"][n])
+        meta["snr"] = json_number(out["snr"][n])
+        meta["ccmax"] = json_number(out["ccmax"][n])
     return out
 
 
@@ -139,3 +140,14 @@ def quality_record(max_ccmax_iters: int, seed: int, dt_ms: float | None = None) 
     if dt_ms is not None:
         rec["dt_ms"] = float(dt_ms)
     return rec
+
+
+def write_quality(path, snr, ccmax, params: dict[str, Any]) -> None:
+    """Store ``snr`` / ``ccmax`` in each neuron's metadata and ``params`` under ``quality`` in ``/metadata``.
+
+    NaN and infinity are stored as null (JSON has neither); every updated
+    record is checked against the file's schemas first
+    (:func:`strfh5.annotate.update_metadata`).
+    """
+    updates = [{"snr": json_number(a), "ccmax": json_number(b)} for a, b in zip(snr, ccmax)]
+    update_metadata(path, updates, {"quality": params})

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -153,8 +154,6 @@ def dumps(record: Any, where: str) -> str:
 
 
 def _to_json(obj):
-    import numpy as np
-
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -37,11 +37,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _num(x: float):
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def _fmt(x: float) -> str:
     x = float(x)
     if math.isnan(x):
@@ -67,55 +62,10 @@ def summarize(snr, ccmax) -> dict:
     return out
 
 
-def write_quality(path: str, snr, ccmax, params: dict) -> None:
-    """Store ``snr``/``ccmax`` in ``/neurons/metadata`` and ``params`` under ``quality`` in ``/metadata``."""
-    import numpy as np
-
-    from .. import layout as L
-    from .. import schema as _schema
-    from ..errors import MetadataError
-    from ..h5io import attr_str, open_file, read_json, read_strings
-
-    f = open_file(path, mode="r")
-    try:
-        if bool(f.attrs.get(L.ATTR_CONCATENATED, False)):
-            raise MetadataError(
-                f"{path}: is a concatenated file (its neuron metadata are copies of its sources'); "
-                "--write refuses it: run `strfh5 quality --write` on each source file, then concatenate again"
-            )
-        nrn_schema = attr_str(f.attrs[L.ATTR_SCHEMA_NEURON])
-        file_schema = attr_str(f.attrs[L.ATTR_SCHEMA_FILE])
-        texts = read_strings(f[L.NEURON_METADATA])
-        file_meta = read_json(f[L.METADATA][()], f"{path}:/{L.METADATA}")
-    finally:
-        f.close()
-    if len(texts) != len(snr):
-        raise MetadataError(f"{path}: /{L.NEURON_METADATA} has {len(texts)} records, computed {len(snr)} neurons")
-    new_texts = []
-    for i, text in enumerate(texts):
-        rec = read_json(text, f"{path}:/{L.NEURON_METADATA}[{i}]")
-        rec["snr"] = _num(snr[i])
-        rec["ccmax"] = _num(ccmax[i])
-        where = f"{path}: neuron {i} metadata"
-        _schema.validate_record(rec, nrn_schema, where)
-        new_texts.append(_schema.dumps(rec, where))
-    if not isinstance(file_meta, dict):
-        raise MetadataError(f"{path}:/{L.METADATA} is not a JSON object")
-    file_meta["quality"] = params
-    _schema.validate_record(file_meta, file_schema, f"{path}: file metadata")
-    meta_text = _schema.dumps(file_meta, f"{path}: file metadata")
-    f = open_file(path, mode="r+")
-    try:
-        f[L.NEURON_METADATA][...] = np.array(new_texts, dtype=object)
-        f[L.METADATA][()] = meta_text
-    finally:
-        f.close()
-
-
 def run(args: argparse.Namespace) -> int:
-    from .. import layout as L
-    from ..h5io import open_file
-    from ..quality import compute_neuron_quality, quality_record
+    from ..annotate import check_writable
+    from ..errors import MetadataError
+    from ..quality import compute_neuron_quality, json_number, quality_record, write_quality
     from ..reader import load
 
     if args.max_ccmax_iters < 1:
@@ -125,18 +75,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"strfh5 quality: error: --dt-ms must be a positive number, got {args.dt_ms}", file=sys.stderr)
         return 2
     if args.write:  # refuse before the (long) computation
-        f = open_file(args.file)
         try:
-            concatenated = bool(f.attrs.get(L.ATTR_CONCATENATED, False))
-        finally:
-            f.close()
-        if concatenated:
-            print(
-                f"strfh5 quality: error: {args.file} is a concatenated file; --write refuses it (its neuron "
-                "metadata are copies of its sources'): run `strfh5 quality --write` on each source file, "
-                "then concatenate again",
-                file=sys.stderr,
-            )
+            check_writable(args.file, what="strfh5 quality --write")
+        except MetadataError as e:
+            print(f"strfh5 quality: error: {e}", file=sys.stderr)
             return 2
     ds = load(args.file, lazy=True, dt_ms=args.dt_ms)
     try:
@@ -155,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             "file": args.file,
             "parameters": params,
             "written": bool(args.write),
-            "neurons": [{"index": i, "id": ids[i], "snr": _num(snr[i]), "ccmax": _num(cc[i])} for i in range(len(snr))],
+            "neurons": [{"index": i, "id": ids[i], "snr": json_number(snr[i]), "ccmax": json_number(cc[i])} for i in range(len(snr))],
             "summary": summary,
         }
         print(json.dumps(doc, indent=1, allow_nan=False))

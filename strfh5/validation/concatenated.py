@@ -15,6 +15,7 @@ from typing import Any
 import h5py
 
 from .. import layout as L
+from ..h5io import read_sources, source_findings
 from .context import Context
 from .report import ERROR, Finding
 from .values import short
@@ -54,12 +55,6 @@ def check_links(ctx: Context) -> None:
 
 def check_concatenation(ctx: Context) -> None:
     """The sources of a concatenated file (E804, E9xx); sets ``ctx.sources_ok`` and validates them."""
-    try:
-        from ..h5io import source_findings
-    except ImportError as e:
-        ctx.add("E804", "/", f"file is concatenated but this installation cannot check its sources "
-                             f"(strfh5.virtual unavailable: {e}); its virtual data were not read")
-        return
     results = source_findings(ctx.f, ctx.path)
     any_error = False
     for item in results:
@@ -76,8 +71,7 @@ def check_concatenation(ctx: Context) -> None:
 
 def validate_sources(ctx: Context) -> None:
     """Validate each source file once (E805 when the source list cannot be read)."""
-    from ..h5io import read_sources
-    from .validator import check_file
+    from .validator import check_file  # the validator runs these checks: recursion into each source
 
     try:
         recs = read_sources(ctx.f, ctx.path, allow_external=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import h5py
 
 from .. import layout as L
+from ..h5io import read_sources
 from .context import Context
 from .values import decode, is_string_dtype, iter_table
 
@@ -48,8 +49,6 @@ def _source_blocks(ctx: Context):
     if ctx.f.get(L.SOURCES, getlink=True) is None:
         return None
     try:
-        from ..h5io import read_sources
-
         recs = read_sources(ctx.f, ctx.path, allow_external=True)
     except Exception:  # noqa: BLE001 - reported by the concatenation checks; fall back to file-wide ids
         return None

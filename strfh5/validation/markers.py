@@ -13,6 +13,7 @@ import stat
 import h5py
 
 from .. import layout as L
+from ..version import __version__
 from .context import Context
 from .values import decode
 
@@ -96,8 +97,6 @@ def check_markers(ctx: Context) -> bool:
         return True
     ctx.info["version"] = f"{major}.{minor}"
     if major > L.FORMAT_VERSION[0]:
-        from ..version import __version__
-
         ctx.add("E013", f"/@{L.ATTR_VERSION}",
                 f"file is strfh5 format {major}.{minor}; strfh5 {__version__} reads format "
                 f"{L.FORMAT_VERSION[0]}.x only: install a release that reads format {major}.x "

@@ -14,6 +14,7 @@ import json
 import h5py
 
 from .. import layout as L
+from .. import schema as _schema
 from .context import Context
 from .values import decode, dtype_name, is_string_dtype, iter_table, short
 
@@ -43,8 +44,6 @@ def strict_json(text: str):
 
 def check_metadata(ctx: Context) -> None:
     """Schema ids (E704), every metadata record (E701–E703) and the stimulus transform (W413)."""
-    from .. import schema as _schema
-
     schemas = {}
     for kind, attr in _SCHEMA_ATTRS:
         sid = ctx.attrs_ok.get(attr)
@@ -84,8 +83,6 @@ def _check_transform(ctx: Context) -> None:
         return
     p = f"/{L.STIMULI}@{L.ATTR_TRANSFORM}"
     if L.ATTR_TRANSFORM in stimuli.attrs:
-        from .. import schema as _schema
-
         aid = stimuli.attrs.get_id(L.ATTR_TRANSFORM)
         if not is_string_dtype(aid.dtype) or aid.shape != ():
             ctx.add("E203", p, f"must be a scalar UTF-8 JSON string, found {dtype_name(aid.dtype)}")
@@ -98,8 +95,6 @@ def _check_transform(ctx: Context) -> None:
 
 def check_record(ctx: Context, raw, path: str, schema_id: str | None, what: str) -> None:
     """One stored record: UTF-8 (E701), strict JSON (E701), an object (E702), valid against ``schema_id`` (E703)."""
-    from .. import schema as _schema
-
     try:
         text = decode(raw)
     except UnicodeDecodeError as e:

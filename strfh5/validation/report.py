@@ -15,6 +15,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
+from ..errors import SelectionError
+
 __all__ = ["ERROR", "WARNING", "Finding", "ValidationReport", "parse_codes", "select_findings"]
 
 #: severity of a finding that makes a file invalid (a violated MUST)
@@ -153,8 +155,6 @@ def parse_codes(codes) -> tuple[str, ...]:
     :class:`~strfh5.errors.SelectionError` for an item that is not a code or a
     prefix of one.
     """
-    from ..errors import SelectionError
-
     if codes is None:
         return ()
     items = codes.split(",") if isinstance(codes, str) else [x for c in codes for x in str(c).split(",")]
