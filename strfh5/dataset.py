@@ -786,14 +786,9 @@ class NeuralDataset(torch.utils.data.Dataset):
 
     # ----------------------------------------------------------- tables
     def _table(self, ids, metas, kind):
-        try:
-            import pandas as pd
-        except ImportError as e:
-            from .errors import MissingDependencyError
+        from .optional import require
 
-            raise MissingDependencyError(
-                f"{kind}_table() needs pandas, which is not installed ({e}); pip install pandas"
-            ) from None
+        pd = require("pandas", extra="tables", purpose=f"{kind}_table()")
         df = pd.DataFrame(list(metas))
         df.insert(0, "id", list(ids))
         return df
