@@ -39,10 +39,15 @@ def _origin(ep: EntryPoint) -> str:
     return f"entry point '{ep.name} = {ep.value}' (group {GROUP}{where})"
 
 
+def _builtin(ep: EntryPoint) -> bool:
+    dist = getattr(ep, "dist", None)
+    return dist is not None and dist.name == "strfh5"
+
+
 def _discover() -> dict[str, EntryPoint]:
-    """Every converter entry point installed, one per source id (the first found wins)."""
+    """Every converter entry point installed, one per source id (strfh5's own first, then in path order)."""
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in sorted(entry_points(group=GROUP), key=lambda ep: not _builtin(ep)):
         kept = found.setdefault(ep.name, ep)
         if kept is not ep and kept.value != ep.value:
             warnings.warn(f"two converters are registered for source {ep.name!r}: {_origin(kept)} is used, "
