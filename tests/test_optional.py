@@ -161,3 +161,31 @@ def test_demo_without_its_extras_says_so_before_writing(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert "'librosa', 'matplotlib'" in err and "pip install 'strfh5[convert,plot]'" in err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_light_install_reads_validates_lists_and_names_the_extras(tmp_path):
+    """With every optional package made unimportable, the CLI validates and lists; convert and demo say what to install."""
+    from crcns_fixtures import make_aa1
+
+    events = tmp_path / "events.strf.h5"
+    with gzip.open(GOLDEN / "v1.0_events.strf.h5.gz", "rb") as src, open(events, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    make_aa1(tmp_path / "raw")
+    script = f"""
+import sys
+for name in {HEAVY!r}:
+    sys.modules[name] = None  # `import name` raises ImportError, as when it is not installed
+from strfh5.cli.main import main
+for argv in (["validate", "--checksums", "events.strf.h5"], ["info", "events.strf.h5"], ["sources"],
+             ["convert", "crcns-aa1", "--raw", "raw", "-o", "aa1.strf.h5"], ["demo", "--out", "demo"]):
+    print("EXIT", argv[0], main(argv), flush=True)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    exits = dict(line.split()[1:] for line in run.stdout.splitlines() if line.startswith("EXIT"))
+    assert exits == {"validate": "0", "info": "0", "sources": "0", "convert": "2", "demo": "2"}, run.stdout
+    assert "not available" not in run.stdout  # listing imports no optional package
+    errors = [line for line in run.stderr.splitlines() if line.startswith("strfh5 ")]
+    assert len(errors) == 2 and errors[0].startswith("strfh5 convert: error: ") and "pip install 'strfh5[convert]'" in errors[0]
+    assert errors[1].startswith("strfh5 demo: error: ") and "pip install 'strfh5[convert,plot]'" in errors[1]
+    assert not (tmp_path / "aa1.strf.h5").exists() and not (tmp_path / "demo").exists()
