@@ -5,7 +5,9 @@ Run it from a checkout of the repository::
     python -m benchmarks                      # aa1, aa2, nat4-a1 (first run generates the data)
     python -m benchmarks --quick              # smoke mode, tiny scales, seconds
     python -m benchmarks --scales aa1 --json out.json
-    strfh5 bench [same options]
+
+The suite is part of the checkout, not of the installed package (the
+``strfh5`` command has no ``bench``).
 
 Modules
 -------

@@ -22,7 +22,7 @@ def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options shared by ``python -m benchmarks`` and ``strfh5 bench``."""
+    """Add the suite's options to ``p``."""
     p.add_argument("--scales", default=",".join(DEFAULT_SCALES),
                    help=f"comma-separated scales (default: %(default)s; known: {', '.join(SCALES)})")
     p.add_argument("--quick", action="store_true",

@@ -46,6 +46,7 @@ import numpy as np
 
 from strfh5.arguments import positive_number
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.optional import require
 from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
                    validated_output)
 from strfh5.spectrogram import SpectrogramParams, spectrogram
@@ -93,12 +94,7 @@ SOURCE = SourceInfo(
 
 # ------------------------------------------------------------------ release layout
 def _mne():
-    try:
-        import mne
-    except ImportError:
-        raise ConverterError(
-            "alice-eeg reads MNE FIF files and needs the 'mne' package: pip install mne"
-        ) from None
+    mne = require("mne", extra="eeg", purpose="the alice-eeg converter (MNE FIF files)")
     mne.set_log_level("ERROR")
     return mne
 
@@ -192,7 +188,7 @@ def resample_segment(data: np.ndarray, fs: float, start: int, n_out: int, up: in
     native time ``start + k * down / up`` exactly. Samples before the first or
     after the last native sample are NaN.
     """
-    from scipy.signal import resample_poly
+    resample_poly = require("scipy.signal", extra="convert", purpose="resampling EEG (alice-eeg)").resample_poly
 
     C, n = data.shape
     if up == 1 and down == 1:

@@ -18,6 +18,7 @@ import numpy as np
 
 from strfh5.arguments import positive_number
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.optional import require
 from strfh5.spectrogram import COMPRESSIONS, KINDS, SpectrogramParams, transform_dict
 
 from .base import Option
@@ -29,7 +30,7 @@ def read_wav(path) -> tuple[np.ndarray, float]:
     Integer PCM is scaled to [-1, 1) (int16 / 32768, int32 / 2**31, uint8
     centred on 128); float WAVs are kept as stored.
     """
-    from scipy.io import wavfile
+    wavfile = require("scipy.io.wavfile", extra="convert", purpose="reading WAV files")
 
     p = Path(path)
     if not p.is_file():
@@ -111,7 +112,7 @@ def resample_audio(x: np.ndarray, sr: float, target: float, where: str = "resamp
     """
     if abs(float(sr) - float(target)) < 1e-9:
         return np.asarray(x).astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
+    resample_poly = require("scipy.signal", extra="convert", purpose="resampling audio").resample_poly
 
     up, down = rational_ratio(target, sr, where)
     return resample_poly(x, up, down, axis=-1).astype(np.float32)

@@ -13,8 +13,10 @@ A converter is a plain module ``strfh5/converters/<name>.py`` defining
     :class:`strfh5.StreamWriter` opened through :func:`validated_output`, so
     the result is validated before it is renamed into place.
 
-Modules are listed in :data:`strfh5.converters.SOURCES`; nothing registers
-itself at import time.
+Modules are registered in the entry-point group ``strfh5.converters`` (the
+built-ins in strfh5's ``pyproject.toml``, plug-ins in their own package's) and
+found through :data:`strfh5.converters.SOURCES`; nothing registers itself at
+import time.
 """
 
 from __future__ import annotations

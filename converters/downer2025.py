@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.optional import require
 from strfh5.arguments import positive_number
 from .base import Option, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
 from .base import find_root as _find_release_root
@@ -136,12 +137,7 @@ def read_sessions_metadata(path: Path) -> dict:
     """Parse ``sessions_metadata.yml`` (needs PyYAML)."""
     if not path.is_file():
         raise MissingRawFileError(f"{path}: sessions metadata is missing from the release")
-    try:
-        import yaml
-    except ImportError:
-        raise ConverterError(
-            "downer2025 needs PyYAML to read sessions_metadata.yml: pip install pyyaml"
-        ) from None
+    yaml = require("yaml", extra="convert", purpose="reading downer2025's sessions_metadata.yml")
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -271,7 +267,7 @@ def _timit_entries(root: Path) -> list[dict]:
 def _open_wav(path: Path):
     if not path.is_file():
         raise MissingRawFileError(f"{path}: sound file is missing from the release")
-    import soundfile as sf
+    sf = require("soundfile", extra="convert", purpose="reading downer2025's sound files")
 
     try:
         info = sf.info(str(path))
@@ -310,7 +306,7 @@ def _mvoc_entries(root: Path) -> list[dict]:
 
 
 def _mvoc_sound(e: dict) -> np.ndarray:
-    import soundfile as sf
+    sf = require("soundfile", extra="convert", purpose="reading downer2025's sound files")
 
     wav, start, stop = e["wav"]
     x, _ = sf.read(str(wav), start=start, stop=stop, dtype="float32", always_2d=True)

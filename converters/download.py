@@ -42,6 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
 from strfh5.errors import ConverterError, CredentialsError, DownloadError
+from strfh5.optional import require
 from .base import ReleaseFile, SourceInfo
 
 __all__ = [
@@ -67,6 +68,14 @@ CRCNS_LOGIN_ENV = "STRFH5_CRCNS_LOGIN_URL"
 _MARKERS = ".strfh5-unpacked"
 
 
+def _pooch():
+    return require("pooch", extra="convert", purpose="downloading releases (strfh5 fetch)")
+
+
+def _requests():
+    return require("requests", extra="convert", purpose="downloading releases (strfh5 fetch)")
+
+
 def cache_root(cache_dir=None) -> Path:
     """The cache folder: ``cache_dir``, else ``$STRFH5_CACHE``, else the platform cache."""
     if cache_dir is not None:
@@ -74,9 +83,7 @@ def cache_root(cache_dir=None) -> Path:
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
-    import pooch
-
-    return Path(pooch.os_cache("strfh5"))
+    return Path(_pooch().os_cache("strfh5"))
 
 
 def credentials(name: str, what: str = "") -> tuple[str, str]:
@@ -124,8 +131,7 @@ class CRCNSDownloader:
     def session(self):
         """A ``requests.Session`` logged in on crcns.org (created once)."""
         if self._session is None:
-            import requests
-
+            requests = _requests()
             s = requests.Session()
             s.headers["User-Agent"] = "strfh5 fetch (python-requests)"
             try:
@@ -153,8 +159,7 @@ class CRCNSDownloader:
         return self._session
 
     def __call__(self, url, output_file, pooch=None, check_only=False):
-        import requests
-
+        requests = _requests()
         s = self.session()
         try:
             r = s.get(url, stream=True, timeout=self.timeout)
@@ -215,9 +220,7 @@ def _downloader(rf: ReleaseFile, progress: bool, auth: dict):
         return auth["crcns"]
     if rf.credentials is not None:
         credentials(rf.credentials, rf.name)  # raises for unknown sets
-    import pooch
-
-    return pooch.HTTPDownloader(progressbar=progress)
+    return _pooch().HTTPDownloader(progressbar=progress)
 
 
 # ------------------------------------------------------------------ fetching
@@ -231,9 +234,8 @@ def fetch_file(rf: ReleaseFile, folder, progress: bool = True, _auth: dict | Non
     CredentialsError
         When the file needs credentials that are not set.
     """
-    import pooch
-    import requests
-
+    pooch = _pooch()
+    requests = _requests()
     folder = Path(folder)
     auth = {} if _auth is None else _auth
     target = folder / rf.name
@@ -254,11 +256,9 @@ def fetch_file(rf: ReleaseFile, folder, progress: bool = True, _auth: dict | Non
     except requests.RequestException as e:
         raise DownloadError(f"{rf.name}: download from {rf.url} failed: {e}") from None
     if rf.known_hash is None and fresh:
-        from pooch import file_hash
-
         warnings.warn(
             f"{rf.name}: the release publishes no hash, so the download from {rf.url} was not checked; "
-            f"its sha256 is {file_hash(path)} (set ReleaseFile.known_hash='sha256:...' to check it)",
+            f"its sha256 is {pooch.file_hash(path)} (set ReleaseFile.known_hash='sha256:...' to check it)",
             stacklevel=2,
         )
     return Path(path)

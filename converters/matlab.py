@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
+from strfh5.optional import require
 
 __all__ = ["load_mat", "field", "has_field", "as_float_vector", "as_int_vector", "as_scalar", "as_str", "struct_list"]
 
@@ -26,8 +27,7 @@ def load_mat(path: os.PathLike | str, variables: Sequence[str] | None = None) ->
     Only the named variables are decoded (others are skipped without being
     parsed), so a large unused matrix costs disk reads, not memory.
     """
-    import scipy.io
-
+    scipy_io = require("scipy.io", extra="convert", purpose="reading MATLAB files")
     p = Path(path)
     if not p.exists():
         raise MissingRawFileError(f"{p}: MATLAB file is missing from the raw release folder")
@@ -36,7 +36,7 @@ def load_mat(path: os.PathLike | str, variables: Sequence[str] | None = None) ->
             head = fh.read(128)
         if b"MATLAB 7.3" in head or head[:8] == b"\x89HDF\r\n\x1a\n":
             raise RawDataError(f"{p}: MATLAB v7.3 (HDF5) file; this converter expects MATLAB v5 files")
-        out = scipy.io.loadmat(
+        out = scipy_io.loadmat(
             str(p), squeeze_me=True, struct_as_record=False, chars_as_strings=True,
             variable_names=list(variables) if variables is not None else None,
         )

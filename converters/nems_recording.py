@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
+from strfh5.optional import require
 
 __all__ = [
     "RASTERIZED",
@@ -413,8 +414,7 @@ def _segments(value, where: str) -> np.ndarray | None:
 
 
 def _load_csv(src, member: str, dtype) -> np.ndarray:
-    import pandas as pd
-
+    pd = require("pandas", extra="convert", purpose="reading NEMS recordings (CSV signals)")
     where = src.describe(member)
     try:
         with src.open(member) as fh:

@@ -43,8 +43,8 @@ from . import layout as L
 from .binning import ReadGrid, plan
 from .concatenation.memory import concat_neural_datasets
 from .contents import Contents
-from .errors import BinningError, InvalidDataError, MissingDependencyError, SelectionError, StrfH5Error, \
-    TransformError
+from .errors import BinningError, InvalidDataError, SelectionError, StrfH5Error, TransformError
+from .optional import require
 from .quality import compute_neuron_quality
 from .rows import EagerRows, Item, LazyRows, ResponseRow
 from .selection import as_index, as_indices, matching_attr, matching_pred, neurons_with_data, visible
@@ -426,12 +426,7 @@ class NeuralDataset(torch.utils.data.Dataset):
 
     # ----------------------------------------------------------- tables
     def _table(self, ids, metas, kind):
-        try:
-            import pandas as pd
-        except ImportError as e:
-            raise MissingDependencyError(
-                f"{kind}_table() needs pandas, which is not installed ({e}); pip install pandas"
-            ) from None
+        pd = require("pandas", extra="tables", purpose=f"{kind}_table()")
         df = pd.DataFrame(list(metas))
         df.insert(0, "id", list(ids))
         return df

@@ -28,6 +28,7 @@ broadly or as narrowly as they need::
     │   └── MissingRawFileError    a file of the release is absent
     ├── DownloadError              fetching a release failed
     │   └── CredentialsError       credentials needed for a download are missing
+    ├── MissingDependencyError     an optional package (an extra: strfh5[convert], [plot], ...) is not installed
     └── MetricError                metric arguments with incompatible shapes or values
 """
 
@@ -150,7 +151,11 @@ class CredentialsError(DownloadError):
 
 
 class MissingDependencyError(StrfH5Error, ImportError):
-    """An optional dependency (e.g. pandas) needed by the called function is not installed."""
+    """An optional dependency needed by the called function is not installed.
+
+    Raised by :func:`strfh5.optional.require`; the message names the package, what needed it and the
+    ``pip install 'strfh5[extra]'`` line that brings it.  Also an :class:`ImportError`.
+    """
 
 
 class MetricError(StrfH5Error, ValueError):

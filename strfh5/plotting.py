@@ -19,15 +19,14 @@ from .arguments import as_numpy as _np
 from .arguments import positive_number
 from .contents import FileContents
 from .errors import InvalidDataError
+from .optional import require
 from .records import Events
 
 __all__ = ["plot_stim_with_response", "plot_coverage"]
 
 
 def _pyplot():
-    import matplotlib.pyplot as plt
-
-    return plt
+    return require("matplotlib.pyplot", extra="plot", purpose="plotting (strfh5.plotting)")
 
 
 def _is_spike_times(response) -> bool:

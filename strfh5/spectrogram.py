@@ -57,6 +57,7 @@ import numpy as np
 
 from .arguments import positive_number
 from .errors import SpectrogramError
+from .optional import require
 
 __all__ = [
     "SpectrogramParams",
@@ -83,9 +84,7 @@ _FRAME_BLOCK = 2048  # frames transformed at once (bounds memory for long sounds
 
 
 def _librosa():
-    import librosa
-
-    return librosa
+    return require("librosa", extra="convert", purpose="computing spectrograms (strfh5.spectrogram)")
 
 
 def _library() -> str:
@@ -253,10 +252,9 @@ def _compress(P: np.ndarray, compression: str, eps: float) -> np.ndarray:
 
 
 def _window(params: SpectrogramParams, win: int) -> np.ndarray:
-    from scipy.signal import get_window
-
+    signal = require("scipy.signal", extra="convert", purpose="computing spectrograms (strfh5.spectrogram)")
     try:
-        return get_window(params.window, win, fftbins=True).astype(np.float64)
+        return signal.get_window(params.window, win, fftbins=True).astype(np.float64)
     except (ValueError, TypeError) as e:
         raise SpectrogramError(f"spectrogram window {params.window!r} is not a scipy window: {e}") from None
 

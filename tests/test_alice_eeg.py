@@ -14,7 +14,7 @@ from strfh5.contents import FileContents  # noqa: E402
 from strfh5.converters import alice_eeg  # noqa: E402
 from strfh5.converters.base import ConversionWarning  # noqa: E402
 from strfh5.spectrogram import n_frames  # noqa: E402
-from strfh5.errors import ConverterError, MissingRawFileError, RawDataError  # noqa: E402
+from strfh5.errors import ConverterError, MissingDependencyError, MissingRawFileError, RawDataError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_errors(release, tmp_path, monkeypatch):
     with pytest.raises(ConverterError, match="rational"):
         alice_eeg.convert(release, tmp_path / "x.strf.h5", dt_ms=3.3333333)
     monkeypatch.setitem(sys.modules, "mne", None)
-    with pytest.raises(ConverterError, match="pip install mne"):
+    with pytest.raises(MissingDependencyError, match=r"alice-eeg .*'mne'.*pip install 'strfh5\[eeg\]'"):
         alice_eeg.convert(release, tmp_path / "x.strf.h5")
 
 

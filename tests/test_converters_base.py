@@ -63,7 +63,7 @@ def check_template_file(path):
 
 @pytest.fixture
 def template_registered(monkeypatch):
-    monkeypatch.setitem(SOURCES, "template", "template")
+    monkeypatch.setitem(SOURCES, "template", "strfh5.converters.template")
     return template
 
 

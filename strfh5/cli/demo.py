@@ -47,10 +47,12 @@ def _pick(ds):
 def run(args) -> int:
     import time
 
-    import matplotlib
+    from ..optional import require, require_all
 
-    matplotlib.use("Agg")  # a file-only backend: works without a display
-    import matplotlib.pyplot as plt
+    purpose = "strfh5 demo (simulated sounds, their spectrograms and figures)"
+    require_all({"librosa": "convert", "scipy": "convert", "matplotlib": "plot"}, purpose=purpose)
+    require("matplotlib", extra="plot", purpose=purpose).use("Agg")  # a file-only backend: works without a display
+    plt = require("matplotlib.pyplot", extra="plot", purpose=purpose)
 
     from .. import load, validate
     from ..plotting import plot_coverage, plot_stim_with_response

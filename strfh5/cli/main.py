@@ -31,7 +31,6 @@ COMMANDS = (
     "convert",
     "fetch",
     "sources",
-    "bench",
 )
 
 

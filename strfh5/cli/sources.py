@@ -14,12 +14,13 @@ def register(subparsers) -> None:
 
 
 def describe(source_id: str) -> dict:
-    """A JSON-ready record of one source (``available: False`` when its converter cannot be imported)."""
+    """A JSON-ready record of one source (``available: False`` and the reason when its converter cannot be loaded)."""
     from ..converters import get_converter
+    from ..errors import ConverterError
 
     try:
         info = get_converter(source_id).SOURCE
-    except ImportError as e:
+    except (ConverterError, ImportError) as e:  # a broken plug-in is listed, not fatal
         return {"id": source_id, "available": False, "reason": str(e)}
     return {
         "id": info.id,
