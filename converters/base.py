@@ -269,7 +269,7 @@ def find_root(raw_dir, marker: str, what: str) -> Path:
 
 def converter_meta(source: SourceInfo, options: dict) -> dict:
     """The ``converter`` record of the file metadata (id, library version, options used)."""
-    from strfh5 import __version__
+    from strfh5.version import __version__
 
     clean = {}
     for k, v in options.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
@@ -174,7 +174,3 @@ def row_digest(elements: Iterable[np.ndarray]) -> bytes:
         h.update(np.ascontiguousarray(a).tobytes())
     return h.digest()
 
-
-def element_lengths_ok(lengths: Sequence[int], repeats: Sequence[int], n_bins: int) -> bool:
-    """Binned invariant: ``len(element) == repeats * n_bins`` for every element of a row."""
-    return all(int(l) == int(r) * int(n_bins) for l, r in zip(lengths, repeats))

@@ -356,11 +356,6 @@ class StreamWriter:
             self._resp.write_pair(s, n, np.empty(0, np.int64) if e is None else e.reshape(-1), f"/{L.RESPONSES}")
             self._repeats[s][n] = 0 if e is None else e.shape[0]
 
-    def set_neuron_meta(self, n: int, meta: dict) -> None:
-        """Replace the metadata record of neuron ``n`` before closing."""
-        self._check_open()
-        self.nrn_meta_json[n] = self._meta_json(meta, "neuron", f"neuron {n} ({self.neuron_ids[n]!r}) metadata")
-
     def set_file_meta(self, meta: dict) -> None:
         """Replace the file-level metadata before closing."""
         self._check_open()

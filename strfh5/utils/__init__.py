@@ -11,7 +11,7 @@ They are the very objects of the public API (``strfh5.neural_collate`` etc.).
 """
 
 from ..collate import neural_collate
-from ..concatenation import concat_neural_datasets
+from ..concatenation.memory import concat_neural_datasets
 from ..plotting import plot_coverage, plot_stim_with_response
 
 __all__ = ["neural_collate", "concat_neural_datasets", "plot_stim_with_response", "plot_coverage"]
