@@ -24,7 +24,7 @@ Every dataset is streamed to disk through :class:`strfh5.StreamWriter`:
 
 Files are cached in a folder (``bench_output/data/`` by default) under names
 keyed by the scale, the encoding, :data:`benchmarks.GENERATOR_VERSION`, a hash
-of the generation parameters and a hash of ``strfh5/simulate.py``: a rerun
+of the generation parameters and a hash of the ``strfh5/simulate/`` sources: a rerun
 reuses them, a changed generator makes new ones.  The writer renames a file
 into place only when it is complete, so a file present under its key is whole.
 """
@@ -128,10 +128,17 @@ def other_encoding(encoding: str) -> str:
 
 
 def _simulate_hash() -> str:
+    """A digest of every module of the simulator package (names and contents)."""
     import strfh5.simulate as sim
 
-    with open(sim.__file__, "rb") as f:
-        return hashlib.sha1(f.read()).hexdigest()[:8]
+    folder = os.path.dirname(sim.__file__)
+    digest = hashlib.sha1()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            digest.update(name.encode())
+            with open(os.path.join(folder, name), "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:8]
 
 
 def _key(parts: dict) -> str:
@@ -140,7 +147,7 @@ def _key(parts: dict) -> str:
 
 
 def cache_path(data_dir: str, stem: str, parts: dict, suffix: str = ".strf.h5") -> str:
-    """``data_dir/<stem>-g<version>-<hash of parts and simulate.py><suffix>``."""
+    """``data_dir/<stem>-g<version>-<hash of parts and the simulator><suffix>``."""
     parts = dict(parts, generator=GENERATOR_VERSION, simulate=_simulate_hash())
     return os.path.join(data_dir, f"{stem}-g{GENERATOR_VERSION}-{_key(parts)}{suffix}")
 

@@ -102,7 +102,7 @@ def main(outdir: str) -> None:
     # 8-9. a PEG-like companion and the cross-area concatenation
     peg_path = simulated(data, "nat4_peg_like", "nat4-a1", n_stimuli=30, n_val=6, n_neurons=20, no_val_neurons=0,
                          areas=("PEG",), animals={"BRT": 20}, seed=22)
-    # (another animal label: simulated site names restart at 1 per file, so ARM sites would repeat A1's cell ids)
+    # (simulated ids carry the preset and seed, 'nat4-a1.s22.…', so they never clash with the A1 file's 's21' ids)
     peg = strfh5.load(peg_path, lazy=True)
     print(f"PEG: {peg.N_neurons} cells, {len(peg.stims)} stims")
     joint = concat_neural_datasets([ds, peg])  # a neuron id in both files would be refused (DuplicateIdError)

@@ -25,8 +25,11 @@ import torch
 
 from .annotate import update_metadata
 from .errors import MetricError
+from .metrics.power import PowerPool
+from .metrics.reliability import SplitPool
+from .metrics.splits import DEFAULT_MAX_ITERS
+from .metrics.validity import CenteredResponses
 from .version import __version__
-from .metrics import DEFAULT_MAX_ITERS, _Centered, _PowerPool, _SplitPool
 
 __all__ = ["compute_neuron_quality", "quality_record", "write_quality", "json_number", "CHUNK_ELEMENTS"]
 
@@ -92,8 +95,8 @@ def compute_neuron_quality(ds, max_ccmax_iters: int = DEFAULT_MAX_ITERS, seed: i
     if max_iters < 1:
         raise MetricError(f"max_ccmax_iters must be >= 1, got {max_ccmax_iters}")
     S, N = int(ds.get_S()), int(ds.get_N())
-    powers = _PowerPool(N)
-    splits = _SplitPool(N, max_iters, seed)
+    powers = PowerPool(N)
+    splits = SplitPool(N, max_iters, seed)
     for s in range(S):
         row = ds.row_tensors(s)
         if len(row) != N:
@@ -112,7 +115,7 @@ def compute_neuron_quality(ds, max_ccmax_iters: int = DEFAULT_MAX_ITERS, seed: i
             for i in range(0, len(ns), step):
                 idx = ns[i : i + step]
                 Y = torch.stack([torch.as_tensor(row[n]) for n in idx]).to(torch.float64)
-                c = _Centered(Y)
+                c = CenteredResponses(Y)
                 del Y
                 G = c.gram()
                 index = torch.as_tensor(idx, dtype=torch.long)
