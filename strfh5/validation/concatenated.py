@@ -71,8 +71,6 @@ def check_concatenation(ctx: Context) -> None:
 
 def validate_sources(ctx: Context) -> None:
     """Validate each source file once (E805 when the source list cannot be read)."""
-    from .validator import check_file  # the validator runs these checks: recursion into each source
-
     try:
         recs = read_sources(ctx.f, ctx.path, allow_external=True)
     except Exception as e:  # noqa: BLE001
@@ -84,7 +82,8 @@ def validate_sources(ctx: Context) -> None:
         if key in ctx.seen or ctx.depth >= _MAX_DEPTH:
             continue
         ctx.seen.add(key)
-        sub = check_file(rec.resolved, ctx.checksums, ctx.depth + 1, ctx.seen)
+        sub = type(ctx)(rec.resolved, ctx.checksums, ctx.depth + 1, ctx.seen)  # the validator itself, one level down
+        sub.run()
         for fd in sub.findings:
             ctx.findings.append(Finding(fd.code, fd.severity, fd.check, fd.path, fd.message,
                                         fd.file or rec.path))
