@@ -4,8 +4,12 @@ The public API is re-exported here; users never need to import submodules.
 See SPEC.md for the file format and README.md for a tour.
 
 >>> import strfh5
->>> ds = strfh5.load("data.strf.h5", lazy=True)          # doctest: +SKIP
->>> loader = DataLoader(ds, batch_size=8, collate_fn=strfh5.neural_collate)  # doctest: +SKIP
+>>> from torch.utils.data import DataLoader
+>>> ds = strfh5.load("demo.strf.h5", lazy=True)
+>>> loader = DataLoader(ds, batch_size=4, collate_fn=strfh5.neural_collate)
+>>> batch = next(iter(loader))
+>>> tuple(batch["responses"].shape[:2])
+(4, 16)
 """
 
 from importlib import import_module as _import_module

@@ -57,9 +57,12 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
 
     Examples
     --------
-    >>> ds = strfh5.load("aa1.strf.h5", dt_ms=5)              # doctest: +SKIP
-    >>> ds.select_pop_by_nrn_attr("area", "MLd")              # doctest: +SKIP
-    >>> with strfh5.load("nat4_a1.strf.h5", lazy=True) as ds:  # doctest: +SKIP
+    >>> ds = strfh5.load("demo.strf.h5", dt_ms=10)
+    >>> ds.dt, tuple(ds.stims[0].shape)
+    (10, (1, 32, 60))
+    >>> len(ds.select_pop_by_nrn_attr("area", "A1"))
+    10
+    >>> with strfh5.load("demo.strf.h5", lazy=True) as ds:
     ...     item = ds[0]
     """
     contents = FileContents(path, allow_external=allow_external)

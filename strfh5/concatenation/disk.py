@@ -198,8 +198,10 @@ def concat(
 
     Examples
     --------
-    >>> strfh5.concat(["aa1.strf.h5", "aa2.strf.h5"], "aa12.strf.h5")  # doctest: +SKIP
-    >>> ds = strfh5.load("aa12.strf.h5", lazy=True)  # doctest: +SKIP
+    >>> strfh5.concat(["demo.strf.h5", "demo2.strf.h5"], "demo12.strf.h5", overwrite=True)
+    'demo12.strf.h5'
+    >>> strfh5.load("demo12.strf.h5", lazy=True).get_N()
+    32
     """
     paths = [os.fspath(p) for p in paths]
     if not paths:

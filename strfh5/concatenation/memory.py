@@ -108,8 +108,12 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
 
     Examples
     --------
-    >>> combined = strfh5.concat_neural_datasets([aa1, aa2])   # doctest: +SKIP
-    >>> combined = aa1 + aa2                                   # doctest: +SKIP
+    >>> a, b = strfh5.load("demo.strf.h5"), strfh5.load("demo2.strf.h5")
+    >>> combined = strfh5.concat_neural_datasets([a, b])
+    >>> combined.get_S(), combined.get_N()
+    (24, 32)
+    >>> (a + b).get_N()
+    32
     """
     datasets = list(datasets)
     if not datasets:

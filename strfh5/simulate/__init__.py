@@ -60,8 +60,10 @@ Modules
 Examples
 --------
 >>> import strfh5
->>> path = strfh5.write_simulated("demo.strf.h5", preset="demo", seed=1)   # doctest: +SKIP
->>> ds = strfh5.simulate_dataset(n_stimuli=4, n_neurons=3, n_bins=(50, 80), seed=0)  # doctest: +SKIP
+>>> path = strfh5.write_simulated("sim.strf.h5", preset="demo", seed=1, progress=False)
+>>> ds = strfh5.simulate_dataset(n_stimuli=4, n_neurons=3, n_bins=(50, 80), seed=0, progress=False)
+>>> ds.get_S(), ds.get_N()
+(4, 3)
 """
 
 from __future__ import annotations

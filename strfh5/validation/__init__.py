@@ -34,10 +34,10 @@ Modules, one per part of SPEC.md:
 Examples
 --------
 >>> import strfh5
->>> report = strfh5.validate("data.strf.h5", checksums=True)   # doctest: +SKIP
->>> report.ok, report.exit_code                                 # doctest: +SKIP
+>>> report = strfh5.validate("demo.strf.h5", checksums=True)
+>>> report.ok, report.exit_code
 (True, 0)
->>> for finding in report.findings:                             # doctest: +SKIP
+>>> for finding in report.findings:
 ...     print(finding)
 """
 

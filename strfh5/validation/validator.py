@@ -94,9 +94,9 @@ def validate(path, checksums: bool = False, select=None, ignore=None) -> Validat
 
     Examples
     --------
-    >>> report = strfh5.validate("a.strf.h5", checksums=True)   # doctest: +SKIP
-    >>> print(report)                                           # doctest: +SKIP
-    a.strf.h5: valid (0 errors, 0 warnings, checksums verified) [version=1.0, encoding=events, ...]
+    >>> report = strfh5.validate("demo.strf.h5", checksums=True)
+    >>> print(report)
+    demo.strf.h5: valid (0 errors, 0 warnings, checksums verified) [version=..., encoding=events, ...]
     """
     sel, ign = parse_codes(select), parse_codes(ignore)
     p = os.fspath(path)
