@@ -10,7 +10,7 @@ import strfh5
 from strfh5.concatenation import ConcatContents
 from strfh5.errors import DuplicateIdError, IncompatibleDatasetsError, TransformError
 
-from test_virtual import block_diag, items_equal, make_contents
+from concat_cases import block_diag, items_equal, make_contents
 
 
 def _ds(contents, **kw):
