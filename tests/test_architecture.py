@@ -140,7 +140,7 @@ def test_no_hidden_function_level_imports():
 
 
 def test_modules_in_dependency_order_import_in_a_fresh_interpreter():
-    order = sorted(MODULES, key=lambda m: (_layer(m), m))
+    order = sorted((m for m in MODULES if m != "strfh5.__main__"), key=lambda m: (_layer(m), m))
     code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
     r = subprocess.run([sys.executable, "-c", code, *order], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -19,7 +19,7 @@ from ..version import __version__
 from .sources import check_sources
 from .values import attr_str
 
-__all__ = ["open_file", "check_version", "require", "require_attr"]
+__all__ = ["open_file", "check_version", "require_object", "require_attr"]
 
 
 def check_version(text, path: str) -> tuple[int, int]:
@@ -117,7 +117,7 @@ def _check_markers(f: h5py.File, path: str) -> None:
     check_version(f.attrs[L.ATTR_VERSION], path)
 
 
-def require(f: h5py.File, name: str, path: str):
+def require_object(f: h5py.File, name: str, path: str):
     try:
         return f[name]
     except KeyError:

@@ -12,7 +12,7 @@ import numpy as np
 from .. import layout as L
 from ..errors import CorruptDataError
 from ..records import FileInfo
-from .opening import require, require_attr
+from .opening import require_attr, require_object
 from .values import attr_str, read_json, read_json_table, read_strings
 
 __all__ = ["read_info", "read_tables"]
@@ -40,8 +40,8 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
     if not np.isfinite(dt_ms) or dt_ms <= 0:
         raise CorruptDataError(f"{path}: root attribute dt_ms = {dt_ms} must be a positive number")
     dims = np.asarray(a[L.ATTR_STIM_DIMS]).reshape(-1)
-    metadata = read_json(require(f, L.METADATA, path)[()], f"{path}:/{L.METADATA}")
-    stimuli = require(f, L.STIMULI, path)
+    metadata = read_json(require_object(f, L.METADATA, path)[()], f"{path}:/{L.METADATA}")
+    stimuli = require_object(f, L.STIMULI, path)
     transform = None
     if L.ATTR_TRANSFORM in stimuli.attrs:
         transform = read_json(stimuli.attrs[L.ATTR_TRANSFORM], f"{path}:/{L.STIMULI}@{L.ATTR_TRANSFORM}")
@@ -70,13 +70,13 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
 def read_tables(f: h5py.File, path: str) -> dict:
     """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats."""
     info = read_info(f, path)
-    stim_ids = read_strings(require(f, L.STIM_IDS, path))
-    neuron_ids = read_strings(require(f, L.NEURON_IDS, path))
-    stim_meta = read_json_table(require(f, L.STIM_METADATA, path), f"{path}:/{L.STIM_METADATA}")
-    nrn_meta = read_json_table(require(f, L.NEURON_METADATA, path), f"{path}:/{L.NEURON_METADATA}")
-    n_bins = np.asarray(require(f, L.STIM_N_BINS, path)[()], dtype=np.int64).reshape(-1)
+    stim_ids = read_strings(require_object(f, L.STIM_IDS, path))
+    neuron_ids = read_strings(require_object(f, L.NEURON_IDS, path))
+    stim_meta = read_json_table(require_object(f, L.STIM_METADATA, path), f"{path}:/{L.STIM_METADATA}")
+    nrn_meta = read_json_table(require_object(f, L.NEURON_METADATA, path), f"{path}:/{L.NEURON_METADATA}")
+    n_bins = np.asarray(require_object(f, L.STIM_N_BINS, path)[()], dtype=np.int64).reshape(-1)
     S, N = len(stim_ids), len(neuron_ids)
-    rep_ds = require(f, L.REPEATS, path)
+    rep_ds = require_object(f, L.REPEATS, path)
     if rep_ds.shape != (S, N):
         raise CorruptDataError(f"{path}: /{L.REPEATS} has shape {rep_ds.shape}, expected (S, N) = {(S, N)}")
     repeats = np.asarray(rep_ds[()], dtype=np.int64) if S and N else np.zeros((S, N), np.int64)
@@ -85,7 +85,7 @@ def read_tables(f: h5py.File, path: str) -> dict:
             raise CorruptDataError(f"{path}: /{name} has {n} entries, /{L.STIM_IDS} has {S}")
     if len(nrn_meta) != N:
         raise CorruptDataError(f"{path}: /{L.NEURON_METADATA} has {len(nrn_meta)} entries, /{L.NEURON_IDS} has {N}")
-    resp = require(f, L.RESPONSES, path)
+    resp = require_object(f, L.RESPONSES, path)
     if resp.shape != (S, N):
         raise CorruptDataError(f"{path}: /{L.RESPONSES} has shape {resp.shape}, expected {(S, N)}")
     return dict(
