@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from . import layout as L
+from . import remote
 from .contents import Events, FileInfo
 from .errors import (
     CorruptDataError,
@@ -85,6 +86,8 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r") -> h5py.Fi
     allow_external : bool
         Allow a concatenated file whose sources are absolute or leave its folder.
     """
+    if remote.is_url(path):  # http(s): a range-request file object; concatenated files refused there
+        path = remote.open_remote(path, mode)
     if hasattr(path, "read") and not isinstance(path, (str, os.PathLike)):
         f = _h5_open(path, mode)
         name = getattr(path, "name", repr(path))
