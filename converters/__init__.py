@@ -25,6 +25,7 @@ SOURCES: dict[str, str] = {
     "alice-eeg": "alice_eeg",
     "le2025": "le2025",
     "downer2025": "downer2025",
+    "nwb": "nwb",
 }
 
 
