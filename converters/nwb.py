@@ -321,8 +321,8 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         table, column = find_intervals(nwbfile, path, opts["intervals"], opts["stimulus_column"])
         pres = read_presentations(table, column, opts, path)
         pres["table"], pres["column"] = table.name, column
-        stims, layout = prepare_stimuli(nwbfile, pres, opts, notes, path)
         responses = nwb_units.read_responses(nwbfile, pres, notes, opts, path)
+        stims, layout = prepare_stimuli(nwbfile, pres, opts, notes, path)
         meta = file_metadata(nwbfile, path, opts, notes, pres, log)
         if responses["encoding"] == L.ENCODING_EVENTS:
             meta["response_units"] = "ms"

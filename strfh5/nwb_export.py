@@ -257,14 +257,12 @@ def _add_units_events(nwbfile, contents, tl: Timeline) -> None:
                 obs[n].append([tl.win_start[p], tl.win_stop[p]])
     _unit_columns(nwbfile, True)
     for n in range(N):
-        order = np.argsort([iv[0] for iv in obs[n]], kind="stable")  # already in time order
-        kw = {"obs_intervals": [obs[n][i] for i in order]} if obs[n] else {}
         nwbfile.add_unit(
             spike_times=np.concatenate(times[n]) if times[n] else np.empty(0),
+            obs_intervals=np.asarray(obs[n], dtype=np.float64).reshape(-1, 2),  # already in time order
             **{NL.UNIT_TIMES_MS: np.concatenate(rel[n]) if rel[n] else np.empty(0),
                NL.UNIT_NAME: contents.neuron_ids[n],
                NL.UNIT_METADATA: json.dumps(contents.nrn_meta[n], allow_nan=False)},
-            **kw,
         )
 
 
@@ -344,8 +342,8 @@ def export_nwb(path, out, *, gap_s: float = 1.0, margin_s: float = 0.001, overwr
     MissingDependencyError
         pynwb is not installed.
     ExportError
-        Two stimulus ids map to the same NWB name, or ``gap_s`` / ``margin_s``
-        is negative.
+        Two stimulus ids map to the same NWB name, no pair is recorded, or
+        ``gap_s`` / ``margin_s`` is negative.
     """
     pynwb = _pynwb()
     out = Path(out)
@@ -356,9 +354,11 @@ def export_nwb(path, out, *, gap_s: float = 1.0, margin_s: float = 0.001, overwr
         raise FileExistsError(f"{out} exists (pass overwrite=True / --overwrite to replace it)")
     ds = load(path, lazy=True, allow_external=allow_external)
     c = ds.contents
-    tmp = out.with_name(out.name + f".tmp-{_uuid.uuid4().hex[:8]}")
+    tmp = out.with_name(f"{out.stem}.tmp-{_uuid.uuid4().hex[:8]}.nwb")
     try:
         tl = build_timeline(c, float(gap_s), float(margin_s))
+        if not tl.stim:
+            raise ExportError(f"{path}: no (stimulus, neuron) pair is recorded: nothing to export")
         nwbfile = _nwbfile(pynwb, c, os.fspath(path), float(gap_s), float(margin_s))
         _add_presentations(pynwb, nwbfile, c, tl)
         _add_templates(pynwb, nwbfile, c)
