@@ -19,16 +19,22 @@ What goes where:
 * ``/intervals/presentations`` (:class:`pynwb.epoch.TimeIntervals`):
   ``start_time``, ``stop_time``, ``stimulus`` (id), ``stimulus_index``,
   ``repeat``, ``window_start_time``, ``window_stop_time``.
-* ``/units`` (events files): per neuron ``spike_times`` (s, on the timeline),
+* ``/units`` (events files): per neuron ``spike_times`` (s, on the timeline,
+  sorted within each repeat as NWB requires ascending times),
   ``obs_intervals`` (the windows of the presentations the neuron was recorded
   in: a pair not recorded in the strfh5 file is a presentation outside them),
   ``unit_name`` (neuron id), ``strfh5_times_ms`` (the exact spike times in ms
-  from onset, aligned with ``spike_times``, so the round trip is bit-exact)
-  and ``strfh5_metadata`` (the neuron's metadata record as JSON).
+  from onset, aligned with ``spike_times``, so the round trip is bit-exact for
+  files whose repeats are sorted, as SPEC §4.2 recommends) and
+  ``strfh5_metadata`` (the neuron's metadata record as JSON).
 * binned files: ``/processing/strfh5/binned_responses``, a ``TimeSeries`` of
   ``(samples, N)`` values with explicit timestamps (each presentation's
   ``n_bins`` bins from its onset; 0 for counts / NaN for continuous signals
-  where a neuron was not recorded, which ``/units`` ``obs_intervals`` say).
+  where a neuron was not recorded), and ``/processing/strfh5/neurons``, a
+  table naming each column's neuron, its metadata and the presentations it
+  was recorded in (a Units table without spike times is refused by
+  nwbinspector).  A stimulus waveform kept beside a spectrogram is not
+  exported.
 * ``/stimulus/templates/<id>``: one ``TimeSeries`` per stimulus, time on the
   first axis (the strfh5 array with its last axis moved first), at
   ``1000 / dt_ms`` Hz (``sample_rate`` for waveform stimuli); ``comments``
