@@ -51,9 +51,10 @@ SOURCE = SourceInfo(
     id="nwb",
     title="A Neurodata Without Borders (NWB) file with units and stimulus presentations",
     citation="(cite the dataset the NWB file comes from, e.g. its DANDI archive citation)",
-    doi="",
+    doi="(the DOI of the dataset the NWB file comes from, e.g. its DANDI archive version DOI)",
     license="(the licence of the NWB dataset, e.g. on its DANDI page)",
-    access="a local .nwb file (DANDI assets: download them with the dandi client first)",
+    access="a local .nwb file: a file format, not one release, so nothing to fetch (download DANDI assets "
+           "with the dandi client first)",
     options=(
         *spectrogram_options(SpectrogramParams(n_bands=32, f_min=250.0, f_max=8000.0), dt_ms=5.0),
         Option("intervals", str, None, "presentations table under /intervals (default: 'presentations', "
@@ -74,7 +75,8 @@ SOURCE = SourceInfo(
                "each stimulus' first presentation instead of the stimulus templates"),
         Option("dandi_path", str, None, "DANDI asset path of the file, recorded in provenance"),
     ),
-    schema=None,
+    schema="nwb",
+    homepage="https://www.nwb.org",
 )
 
 
@@ -327,7 +329,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         if responses["encoding"] == L.ENCODING_EVENTS:
             meta["response_units"] = "ms"
         with validated_output(out_path, encoding=responses["encoding"], neuron_ids=responses["ids"],
-                              nrn_meta=responses["meta"], file_meta=meta, overwrite=overwrite,
+                              nrn_meta=responses["meta"], file_meta=meta, overwrite=overwrite, source=SOURCE.schema,
                               response_kind=responses["response_kind"], time_dtype=responses["time_dtype"],
                               **layout) as w:
             for s, st in enumerate(stims):

@@ -152,3 +152,19 @@ def test_hdf5_without_markers_over_http_names_the_url(served):
         f["x"] = np.arange(3)
     with pytest.raises(strfh5.errors.NotStrfH5FileError, match=r"http://127\.0\.0\.1:\d+/plain\.h5: HDF5 file"):
         strfh5.load(srv.url("plain.h5"))
+
+
+def test_remote_benchmark_figure_counts_what_the_server_sent(served):
+    from benchmarks.figures import remote_transfer
+    from strfh5 import remote
+
+    d, _ = served
+    block = remote.DEFAULT_BLOCK_SIZE
+    try:
+        r = remote_transfer(str(d / "demo.strf.h5"), block_sizes=(16384,))
+    finally:
+        remote.DEFAULT_BLOCK_SIZE = block
+    run = r["runs"][0]
+    assert r["bytes"] == os.path.getsize(d / "demo.strf.h5") and r["item_stored_bytes"] > 0
+    assert 0 < run["open_bytes"] < r["bytes"] and run["open_requests"] >= 2
+    assert run["open_bytes"] <= run["open_requests"] * 16384  # every request is one block at most
