@@ -125,13 +125,14 @@ def find_intervals(nwbfile, path: Path, name: str | None, column: str | None):
     if name is None and len(found) > 1:
         preferred = [f for f in found if f[0] in (NL.PRESENTATIONS, "trials")]
         found = preferred[:1] if preferred else found
-    if len(found) != 1:
-        what = f"column {column!r}" if column else f"a stimulus column ({', '.join(NL.STIMULUS_COLUMNS)})"
-        detail = {k: list(t.colnames) for k, t in candidates.items()}
-        raise RawDataError(
-            f"{path}: " + (f"{len(found)} intervals tables have {what}: {[f[0] for f in found]}; choose one with "
-                           "--intervals" if found else f"no intervals table with {what} (tables and columns: "
-                           f"{detail or 'none'}); name them with --intervals / --stimulus-column"))
+    what = f"column {column!r}" if column else f"a stimulus column ({', '.join(NL.STIMULUS_COLUMNS)})"
+    if len(found) > 1:
+        raise RawDataError(f"{path}: {len(found)} intervals tables have {what}: {[f[0] for f in found]}; "
+                           "choose one with --intervals")
+    if not found:
+        detail = {k: list(t.colnames) for k, t in candidates.items()} or "none"
+        raise RawDataError(f"{path}: no intervals table with {what} (tables and their columns: {detail}); "
+                           "name them with --intervals / --stimulus-column")
     return found[0][1], found[0][2]
 
 

@@ -191,8 +191,13 @@ def _dandi_like(path: Path) -> dict:
                                                  unit="a.u.", rate=RATE, description=f"sound {name}"))
     f.add_trial_column("stimulus_name", "sound played")
     starts = 1.0 + 1.5 * np.arange(len(SCHEDULE))
+    mic = np.zeros(int((starts[-1] + 2.0) * RATE))
     for t0, name in zip(starts, SCHEDULE):
         f.add_trial(start_time=t0, stop_time=t0 + STIMS[name], stimulus_name=name)
+        i0 = int(round(t0 * RATE))
+        mic[i0:i0 + int(STIMS[name] * RATE)] = f.stimulus_template[name].data[:] * 0.5
+    f.add_acquisition(pynwb.TimeSeries(name="microphone", data=mic, unit="V", rate=RATE, starting_time=0.0,
+                                       description="sound recorded at the bird"))
     f.add_unit_column("quality", "sorting quality")
     units = []
     for u, (quality, el) in enumerate((("good", 0), ("good", 1), ("mua", 0))):
@@ -237,6 +242,24 @@ def test_dandi_style_file_converts_validates_and_loads(tmp_path):
                 np.testing.assert_allclose(el.trials()[r], want, rtol=0, atol=1e-9)
     c.close()
     assert c.repeats[0].tolist() == [3, 1]  # unit 1 was lost after the first song_a presentation
+
+
+def test_dandi_style_stimuli_as_waveforms_or_cut_from_a_recording(tmp_path):
+    nwb = tmp_path / "x.nwb"
+    _dandi_like(nwb)
+    out = convert("nwb", nwb, tmp_path / "w.strf.h5", stimuli="waveform", dt_ms=5.0)
+    c = strfh5.FileContents(str(out))
+    assert c.info.stim_kind == "waveform" and c.stim_sample_rate(0) == RATE
+    assert [c.stim(s).shape for s in range(c.S)] == [(1, int(STIMS[i] * RATE)) for i in c.stim_ids]
+    assert c.n_bins.tolist() == [int(STIMS[i] * 200) for i in c.stim_ids]  # at 5 ms
+    c.close()
+    out = convert("nwb", nwb, tmp_path / "m.strf.h5", stimuli="waveform", stimulus_series="microphone")
+    m = strfh5.FileContents(str(out))
+    for s, sid in enumerate(m.stim_ids):  # the recording holds half the template's amplitude
+        tpl = strfh5.FileContents(str(tmp_path / "w.strf.h5"))
+        np.testing.assert_allclose(m.stim(s), tpl.stim(s) * 0.5, atol=1e-6)
+        tpl.close()
+    m.close()
 
 
 def test_nwb_refusals_name_what_is_missing(tmp_path):
