@@ -47,6 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(0 = all; default %(default)s)")
     p.add_argument("--isolation", choices=("fork", "spawn"), default="fork",
                    help="process per figure: fork the suite process (fast) or spawn a fresh interpreter")
+    p.add_argument("--remote", action="store_true",
+                   help="also measure reading over HTTP (bytes and requests to open a file and read one item, "
+                        "through a local Range server; needs the [remote] extra)")
+    p.add_argument("--remote-mb", default="10,100", metavar="MB,...",
+                   help="sizes of the files read over HTTP with --remote (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -69,6 +74,7 @@ def run_from_args(args) -> int:
         scales=scales, quick=args.quick, large=args.large, large_gb=args.large_gb,
         concat_large=args.concat_large, data_dir=args.data_dir, isolation=args.isolation,
         quality_ref_neurons=args.quality_ref_neurons or None, k=args.repeats, verbose=not args.quiet,
+        remote=args.remote, remote_mb=tuple(float(x) for x in args.remote_mb.split(",") if x.strip()),
     )
     try:
         doc = run(opts)

@@ -381,11 +381,61 @@ def large_epoch(path: str, workers: int = 0, batch: int = 8) -> dict:
                 workers=workers)
 
 
+# ------------------------------------------------------------------ remote
+def prepare_remote(data_dir: str, target_mb: float) -> dict:
+    """A plain file of about ``target_mb`` MB (continuous responses, 64 neurons x 1000 bins per row)."""
+    from . import scales
+
+    folder = os.path.join(data_dir, "remote")
+    parts = dict(kind="continuous", label="R", bytes=int(target_mb * 1e6), N=64, T=1000)
+    path = scales.cache_path(folder, "remote", parts)
+    path, secs = scales._ensure(path, lambda q: scales.continuous_source(q, "R", target_mb * 1e6), parts)
+    return dict(path=path, generation_s=secs, bytes=os.path.getsize(path))
+
+
+def remote_transfer(path: str, block_sizes: tuple = (65536, 262144, 1048576)) -> dict:
+    """Requests and bytes sent by a local Range server to open ``path`` lazily and read one item.
+
+    For each block size: open (``strfh5.load(url, lazy=True)``: superblock,
+    tables, ``/repeats``), then ``ds[S // 2]`` (its response row and
+    stimulus); the item's stored bytes are reported beside it.
+    """
+    import h5py
+
+    import strfh5
+    from strfh5.h5io import remote
+
+    from .range_server import RangeServer
+
+    size = os.path.getsize(path)
+    with h5py.File(path, "r") as f:
+        S = f["stimuli/ids"].shape[0]
+        s = S // 2
+        row = sum(np.asarray(x).nbytes for x in f["responses"][s])
+        stim = f[f"stimuli/{s:06d}/data"].id.get_storage_size()
+    out = dict(bytes=size, item_stored_bytes=int(row + stim), runs=[])
+    with RangeServer(os.path.dirname(path)) as srv:
+        url = srv.url(os.path.basename(path))
+        for bs in block_sizes:
+            remote.DEFAULT_BLOCK_SIZE = int(bs)
+            srv.reset()
+            ds = strfh5.load(url, lazy=True)
+            n_open, b_open = srv.totals()
+            srv.reset()
+            ds[s]
+            n_item, b_item = srv.totals()
+            ds.close()
+            out["runs"].append(dict(block_size=int(bs), open_requests=n_open, open_bytes=b_open,
+                                    item_requests=n_item, item_bytes=b_item))
+    return out
+
+
 FIGURES: dict[str, Callable[..., dict]] = {
     f.__name__: f
     for f in (
         prepare_simulated, prepare_grown, prepare_baselines, prepare_quality, prepare_concat, prepare_large,
         eager_load, torch_load, naive_load, raw_rows, lazy_open, epoch, random_access,
         quality_time, quality_reference, quality_memory, concat_time, concat_iteration, large_epoch,
+        prepare_remote, remote_transfer,
     )
 }

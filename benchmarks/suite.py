@@ -37,6 +37,8 @@ class Options:
     isolation: str = "fork"
     quality_ref_neurons: int | None = 100  # loop reference on this many neurons, extrapolated
     k: int | None = None  # repeats of timed figures (default 3; 1 in quick mode)
+    remote: bool = False  # reading over HTTP: bytes and requests (local Range server)
+    remote_mb: tuple = (10.0, 100.0)
     verbose: bool = True
     extra: dict = field(default_factory=dict)
 
@@ -362,6 +364,14 @@ def run(opts: Options) -> dict:
                  goal="< 2 GB" + (" per process" if w else ""), ok=None if rss is None else rss < 2048,
                  error=_err(le), note=note)
 
+    if opts.remote:
+        for mb in opts.remote_mb:
+            rf = prepare("prepare_remote", f"remote {mb:g} MB file", data_dir=data_dir, target_mb=mb)
+            log(f"remote {mb:g} MB: open and one item over HTTP")
+            rt = call("remote_transfer", path=rf["path"])
+            raw.setdefault("remote", {})[f"{mb:g}MB"] = rt
+            _remote_rows(rows, rt)
+
     total = time.perf_counter() - t_start
     doc = dict(
         meta=dict(
@@ -382,6 +392,24 @@ def run(opts: Options) -> dict:
         raw=raw,
     )
     return doc
+
+
+def _remote_rows(rows: list, rt: dict) -> None:
+    """Table rows of one :func:`benchmarks.figures.remote_transfer` result."""
+    if rt.get("error"):
+        _row(rows, "remote", "open over HTTP", None, "MB", error=rt["error"])
+        return
+    size = rt["bytes"]
+    tag = f"remote {_mb(size):.0f} MB"
+    for r in rt["runs"]:
+        kib = f"{r['block_size'] // 1024} KiB blocks"
+        frac = r["open_bytes"] / size
+        _row(rows, tag, f"open over HTTP, {kib}", _mb(r["open_bytes"]), "MB", baseline="file size",
+             base_value=_mb(size), ratio=frac, goal="< 1 % of the file", ok=frac < 0.01,
+             note=f"{r['open_requests']} requests")
+        _row(rows, tag, f"one item over HTTP, {kib}", _mb(r["item_bytes"]), "MB",
+             baseline="item's stored row + stimulus", base_value=_mb(rt["item_stored_bytes"]),
+             ratio=_ratio(r["item_bytes"], rt["item_stored_bytes"]), note=f"{r['item_requests']} requests")
 
 
 def _versions() -> dict:

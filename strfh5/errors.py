@@ -12,8 +12,9 @@ broadly or as narrowly as they need::
     │   ├── UnsupportedVersionError  a newer major format version
     │   ├── MissingObjectError     a required group/dataset/attribute is absent
     │   ├── CorruptDataError       a stored invariant or digest does not hold
-    │   └── SourceFileError        a concatenated file's source is missing or replaced
-    │       └── UnsafeSourcePathError  a source path leaves the file's folder
+    │   ├── SourceFileError        a concatenated file's source is missing or replaced
+    │   │   └── UnsafeSourcePathError  a source path leaves the file's folder
+    │   └── RemoteAccessError      a file over HTTP that cannot (or may not) be read remotely
     ├── InvalidDataError           data handed to the writer violate the format
     ├── MetadataError              metadata that is not JSON or fails its schema
     ├── SchemaNotFoundError        a schema id the library does not ship
@@ -26,6 +27,7 @@ broadly or as narrowly as they need::
     ├── ConverterError             a converter cannot proceed
     │   ├── RawDataError           a raw release file is not what the converter expects
     │   └── MissingRawFileError    a file of the release is absent
+    ├── ExportError                a strfh5 file that cannot be exported (e.g. to NWB)
     ├── DownloadError              fetching a release failed
     │   └── CredentialsError       credentials needed for a download are missing
     ├── MissingDependencyError     an optional package (an extra: strfh5[convert], [plot], ...) is not installed
@@ -43,6 +45,7 @@ __all__ = [
     "CorruptDataError",
     "SourceFileError",
     "UnsafeSourcePathError",
+    "RemoteAccessError",
     "InvalidDataError",
     "MetadataError",
     "SchemaNotFoundError",
@@ -55,6 +58,7 @@ __all__ = [
     "ConverterError",
     "RawDataError",
     "MissingRawFileError",
+    "ExportError",
     "DownloadError",
     "CredentialsError",
     "MissingDependencyError",
@@ -92,6 +96,14 @@ class SourceFileError(FileFormatError):
 
 class UnsafeSourcePathError(SourceFileError):
     """A source path is absolute or leaves the concatenated file's folder."""
+
+
+class RemoteAccessError(FileFormatError):
+    """A file at an ``http(s)://`` URL that cannot be read remotely.
+
+    The server is unreachable, does not honour range requests, or the file is
+    one the safety policy refuses over HTTP (a concatenated file, SPEC §9.3).
+    """
 
 
 class InvalidDataError(StrfH5Error, ValueError):
@@ -140,6 +152,10 @@ class RawDataError(ConverterError, ValueError):
 
 class MissingRawFileError(ConverterError, FileNotFoundError):
     """A file that the release should contain is absent."""
+
+
+class ExportError(StrfH5Error, ValueError):
+    """A strfh5 file that cannot be exported to another format (NWB) as asked."""
 
 
 class DownloadError(StrfH5Error, OSError):

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import layout as L
 from .h5io import FileHandle, read_sources, read_tables, response_dtype
+from .h5io.remote import file_size
 
 __all__ = ["info", "format_info"]
 
@@ -104,7 +105,7 @@ def info(path, *, allow_external: bool = False) -> dict[str, Any]:
         recorded = rep[rep > 0]
         d: dict[str, Any] = {
             "path": path,
-            "size_bytes": os.path.getsize(path),
+            "size_bytes": file_size(path),
             "format_version": f"{fi.version[0]}.{fi.version[1]}",
             "uuid": fi.uuid,
             "created_by": fi.created_by,

@@ -25,7 +25,7 @@ LAYERS = {
     3: ("strfh5.metrics", "strfh5.transforms", "strfh5.collate", "strfh5.selection", "strfh5.rows",
         "strfh5.quality", "strfh5.concatenation.rules", "strfh5.concatenation.contents",
         "strfh5.concatenation.memory", "strfh5.dataset", "strfh5.video", "strfh5.reader", "strfh5.fileinfo",
-        "strfh5.plotting", "strfh5.simulate", "strfh5.utils", "strfh5.remote", "strfh5.nwb_export",
+        "strfh5.plotting", "strfh5.simulate", "strfh5.utils", "strfh5.nwb_export", "strfh5.nwb_layout",
         "strfh5.rewrite"),
     4: ("strfh5.concatenation",),
     5: ("strfh5.validation", "strfh5.clean"),

@@ -27,6 +27,7 @@ COMMANDS = (
     "demo",
     "concat",
     "materialize",
+    "export-nwb",
     "quality",
     "convert",
     "fetch",

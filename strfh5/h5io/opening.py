@@ -16,6 +16,7 @@ import h5py
 from .. import layout as L
 from ..errors import FileFormatError, MissingObjectError, NotStrfH5FileError, UnsupportedVersionError
 from ..version import __version__
+from . import remote
 from .sources import check_sources
 from .values import attr_str
 
@@ -56,6 +57,8 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r") -> h5py.Fi
     allow_external : bool
         Allow a concatenated file whose sources are absolute or leave its folder.
     """
+    if remote.is_url(path):  # http(s): a range-request file object; concatenated files refused there
+        path = remote.open_remote(path, mode)
     if hasattr(path, "read") and not isinstance(path, (str, os.PathLike)):
         f = _h5_open(path, mode)
         name = getattr(path, "name", repr(path))

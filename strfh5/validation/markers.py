@@ -13,6 +13,8 @@ import stat
 import h5py
 
 from .. import layout as L
+from ..errors import StrfH5Error
+from ..h5io import remote
 from ..version import __version__
 from .context import Context
 from .values import decode
@@ -35,6 +37,8 @@ def open_file(ctx: Context) -> bool:
         False when the file cannot be read at all (``ctx.readable`` is then False).
     """
     p = ctx.path
+    if remote.is_url(p):
+        return _open_remote(ctx)
     try:
         st = os.stat(p)
     except FileNotFoundError:
@@ -55,6 +59,20 @@ def open_file(ctx: Context) -> bool:
     try:
         ctx.f = h5py.File(p, "r")
     except Exception as e:  # noqa: BLE001
+        return _unreadable(ctx, "E003", f"{p}: HDF5 signature found but the file cannot be opened ({e})")
+    return True
+
+
+def _open_remote(ctx: Context) -> bool:
+    """Open an ``http(s)://`` file through range requests (:mod:`strfh5.h5io.remote`); E001-E003 as for a path."""
+    p = ctx.path
+    try:
+        ctx.f = h5py.File(remote.open_remote(p), "r")
+    except FileNotFoundError as e:
+        return _unreadable(ctx, "E001", str(e))
+    except StrfH5Error as e:  # unreachable, no range support, not HDF5, or refused (concatenated)
+        return _unreadable(ctx, "E003", str(e))
+    except OSError as e:
         return _unreadable(ctx, "E003", f"{p}: HDF5 signature found but the file cannot be opened ({e})")
     return True
 

@@ -11,13 +11,13 @@ invariants, and against its digests when ``checksums=True``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
 
 from .. import layout as L
+from ..h5io.remote import file_size
 from .context import Context
 from .integrity import verify_row
 
@@ -50,7 +50,7 @@ def check_responses(ctx: Context) -> None:
     if not all(ctx.data_readable(d) for d in (resp, rep) + ((cnt,) if cnt is not None else ())):
         return
     verify = ctx.checksums and bool(ctx.digests)
-    scan = _Scan(enc, rk, verify, os.path.getsize(ctx.path), ctx.f.id.get_create_plist().get_sizes()[0])
+    scan = _Scan(enc, rk, verify, file_size(ctx.path), ctx.f.id.get_create_plist().get_sizes()[0])
     if verify:
         ctx.info["checksums_verified"] = sorted("/" + k for k in ctx.digests)
     for s in range(ctx.S):
