@@ -30,7 +30,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, SourceInfo, check_options, converter_meta, find_root, validated_output
+from .base import (NUMBER_RE, Option, QuirkLog, SourceInfo, check_options, converter_meta, find_root, provenance,
+                   validated_output)
 from strfh5.spectrogram import SpectrogramParams, spectrogram, transform_dict
 from .audio import params_from_options, read_wav, spectrogram_layout, waveform_kwargs
 
@@ -72,34 +73,43 @@ AA_WAV_OPTIONS = (
 
 # ------------------------------------------------------------------ parsing
 def parse_spike_text(text: str, where: str) -> list[np.ndarray]:
-    """Trials of a spike file's text: one float64 array (ms) per line.
+    """Trials of a spike file's text: one float64 array (ms) per line, parsed strictly.
 
-    Lines end with ``\\n`` (``\\r\\n`` accepted); the text after the last line
-    break, when empty, is not a trial.  A blank line is a trial without spikes.
+    Every line ends with ``\\n`` (``\\r\\n`` accepted); a blank line is a
+    trial without spikes; an empty text is a file without trials.  Refused
+    (:class:`RawDataError` naming ``where`` and the line):
+
+    * a non-empty text whose last line lacks its line break — every real
+      spike file ends with one, so the file was cut mid-line (a truncated
+      download would otherwise lose trials and shorten the last spike time);
+    * a token that is not a plain decimal number (:data:`~.base.NUMBER_RE`:
+      ``1_0.5``, ``inf``, ``nan``, ``0x10`` are refused, where Python's
+      ``float`` would read ``1_0.5`` as 10.5).
     """
-    lines = text.split("\n")
-    if lines and lines[-1].strip() == "":
-        lines.pop()
+    if text and not text.endswith("\n"):
+        n = text.count("\n") + 1
+        raise RawDataError(
+            f"{where} line {n}: the file ends without a line break after {text.rsplit(chr(10), 1)[-1][-40:]!r} — "
+            "every spike file of the release ends with one: a truncated file (download it again)"
+        )
+    lines = text.split("\n")[:-1] if text else []
     trials = []
     for i, line in enumerate(lines, start=1):
-        tokens = line.split()
-        try:
-            t = np.array([float(x) for x in tokens], dtype=np.float64)
-        except ValueError:
-            bad = next(x for x in tokens if not _is_float(x))
-            raise RawDataError(f"{where} line {i}: {bad!r} is not a spike time in ms") from None
+        if line.endswith("\r"):
+            line = line[:-1]
+        tokens = line.replace("\t", " ").split(" ")
+        values = []
+        for tok in tokens:
+            if tok == "":
+                continue
+            if not NUMBER_RE.match(tok):
+                raise RawDataError(f"{where} line {i}: {tok!r} is not a spike time in ms (a plain decimal number)")
+            values.append(float(tok))
+        t = np.array(values, dtype=np.float64)
         if t.size and not np.all(np.isfinite(t)):
             raise RawDataError(f"{where} line {i}: spike times must be finite numbers")
         trials.append(t)
     return trials
-
-
-def _is_float(x: str) -> bool:
-    try:
-        float(x)
-        return True
-    except ValueError:
-        return False
 
 
 def parse_spike_file(path) -> list[np.ndarray]:
@@ -119,6 +129,9 @@ def parse_stim_file(path) -> str:
         text = p.read_text(encoding="ascii")
     except UnicodeDecodeError:
         raise RawDataError(f"{p}: a stim file must hold a wav file name (ASCII text)") from None
+    if text and not text.endswith("\n"):
+        raise RawDataError(f"{p} line 1: the file ends without a line break (every stim file of the release "
+                           f"ends with one): a truncated file, got {text[:80]!r}")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(lines) != 1 or not lines[0].lower().endswith(".wav") or "/" in lines[0] or "\\" in lines[0]:
         raise RawDataError(f"{p}: expected one line naming a wav file (like '<MD5>.wav'), got {text[:80]!r}")
@@ -412,6 +425,6 @@ def convert_aa(
                     trials.extend(got)
                 row.append(trials if trials else None)
             w.write_row(s, row)
-        w.set_file_meta({**file_meta, "provenance": {"quirks": log.records(),
-                                                     "n_cells_in_release_folder": len(cells)}})
+        w.set_file_meta({**file_meta, "provenance": provenance(source, options, log,
+                                                               n_cells_in_release_folder=len(cells))})
     return Path(out_path)

@@ -10,6 +10,7 @@ depend on floating-point edge cases.
 from __future__ import annotations
 
 import csv
+import gzip
 import zipfile
 from pathlib import Path
 
@@ -240,9 +241,12 @@ def make_espejo(root: Path, *, seed=0) -> dict:
 
 
 # ------------------------------------------------------------------- Wingert
-def make_wingert(root: Path, *, seed=0) -> dict:
+def make_wingert(root: Path, *, seed=0, rewritten_duplicate=False) -> dict:
     """A Wingert 2026 release: 3 sites (one old T=2000-style, two new with 1 s silence pads),
-    a duplicate PRN018a/b pair, cell_list.csv; durations shortened (2 s sequences)."""
+    a duplicate PRN018a/b pair, cell_list.csv; durations shortened (2 s sequences).
+
+    ``rewritten_duplicate``: the duplicate archive holds the same recording written again (same content,
+    different bytes: another gzip time stamp), as the release's two PRN018 archives."""
     rng = np.random.default_rng(seed)
     rec_dir = root / "recordings"
     rec_dir.mkdir(parents=True)
@@ -300,7 +304,10 @@ def make_wingert(root: Path, *, seed=0) -> dict:
                               f"{rng.integers(100, 1500)}", "False", "RS", f"{rng.random():.3f}", "True"])
     # the duplicate archive: byte-identical copy under the other session letter
     dup = rec_dir / "PRN018b_0001c0ffee.tgz"
-    dup.write_bytes(out["sites"]["PRN018b"]["archive"].read_bytes())
+    data = out["sites"]["PRN018b"]["archive"].read_bytes()
+    if rewritten_duplicate:
+        data = gzip.compress(gzip.decompress(data), mtime=1_700_000_001)
+    dup.write_bytes(data)
     out["duplicate"] = dup.name
     # one cell missing from the cell list (unlabeled)
     cell_rows = [r for r in cell_rows if r[0] != "PRN018b-031-3"]
