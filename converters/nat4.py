@@ -19,8 +19,14 @@ What the converter does
 * **Estimation responses** (``binned`` counts at 10 ms, R = 1) are the
   population recording's ``resp`` over each est epoch.  A cell whose values
   are all NaN over an epoch was not recorded then: the pair is missing.
-  Values must be whole spike counts (the converter refuses anything else,
-  naming the file).
+  The release describes its est signal as rasterized rates and nothing
+  downstream (deepSTRF's NAT4 loaders, NEMS0) checks that the values are
+  whole counts.  When they all are, the file stores ``counts``; when any is
+  fractional the whole file stores the values as released
+  (``response_kind='continuous'``, float32, spikes/bin) — val counts
+  included — and the quirk ``fractional_est_values`` records how many
+  values were fractional (never rounded).  Negative or infinite values are
+  refused, naming the file, cell and epoch.
 * **Validation responses** are *trial-resolved*: for each cell, the spike
   times of its site's recording (``<site>.tgz``, point process at 1 kHz) in
   each occurrence ``[start, start + 1.5 s)`` of the val epoch are counted in
@@ -51,7 +57,8 @@ from pathlib import Path
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts, validated_output
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, provenance, read_csv_dicts,
+                   validated_output)
 from .nems_recording import POINT_PROCESS, RASTERIZED, read_recording
 
 __all__ = ["SOURCE", "convert", "parse_cell_id", "cell_key"]
@@ -86,6 +93,10 @@ SOURCE = SourceInfo(
         Option("subset", str, "all", "stimuli to keep", choices=("all", "est", "val")),
     ),
     schema="nat4",
+    verified="reference_reader",
+    verification=("fixtures built to deepSTRF's NAT4 loaders and the NEMS0 recording format (the NEMS reader "
+                  "itself matches a real NEMS recording exactly); no file of this release was available"),
+    version="2",
 )
 
 _CELL_RE = re.compile(r"^(?P<site>[A-Za-z]+\d+[a-z]?)-(?P<el>\d+)-(?P<unit>\d+)$")
@@ -182,6 +193,27 @@ def _val_counts(site_path: Path, val_names: list[str], T: dict[str, int], fs_out
     return out
 
 
+def _est_integrality(x_resp, keep, subsets, resp, fs, cells, pop_path) -> tuple[bool, int]:
+    """``(all est values whole, number of fractional values)`` over the kept est epochs.
+
+    Refuses negative or infinite values (NaN marks a cell not recorded).
+    """
+    n_frac = 0
+    for name in keep:
+        if subsets[name] != "est":
+            continue
+        b = resp.bounds(name)
+        r = x_resp[:, int(round(b[0, 0] * fs)) : int(round(b[0, 1] * fs))]
+        bad = np.isinf(r) | (r < 0)
+        if bad.any():
+            n = int(np.argwhere(bad)[0][0])
+            raise RawDataError(f"{pop_path}: resp of cell {cells[n]} over est epoch {name} holds a negative or "
+                               "infinite value (a spike count or rate cannot)")
+        fin = r[np.isfinite(r)]
+        n_frac += int(np.count_nonzero(fin != np.round(fin)))
+    return n_frac == 0, n_frac
+
+
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert one area of the NAT4 release in ``raw_dir`` to ``out_path`` (see module docstring)."""
     opts = check_options(SOURCE, options)
@@ -255,13 +287,19 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     x_resp = resp.data
     if x_resp.shape[0] != len(cells):
         raise RawDataError(f"{pop_path}: resp has {x_resp.shape[0]} channels for {len(cells)} cell ids")
+    whole, n_frac = _est_integrality(x_resp, keep, subsets, resp, fs, cells, pop_path)
+    if not whole:
+        quirks.add("fractional_est_values",
+                   f"{n_frac} est value(s) of {pop_path.name} are not whole spike counts (the release's rasterized "
+                   "rates): responses stored as released, response_kind 'continuous' (float32 spikes/bin)",
+                   n_values=n_frac)
     val_diff = 0.0
     n_missing_est = 0
     file_meta = SOURCE.file_meta(
         area=area,
         subset=subset,
         preparation="awake, passive listening",
-        response_units="spikes/bin",
+        response_units="spikes/bin" if whole else "spikes/bin (rasterized rates as released; not all whole)",
         converter=converter_meta(SOURCE, opts),
         val_responses=(
             "trial-resolved counts from the single-site recordings (1 kHz spike times counted in 10 ms bins); "
@@ -269,7 +307,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         ),
     )
     with validated_output(
-        out_path, encoding="binned", dt_ms=dt_ms, stim_kind="spectrogram", stim_dims=(1, x_stim.shape[0]),
+        out_path, encoding="binned", response_kind="counts" if whole else "continuous", dt_ms=dt_ms, stim_kind="spectrogram", stim_dims=(1, x_stim.shape[0]),
         neuron_ids=cells, nrn_meta=nrn_meta, file_meta=file_meta, source="nat4",
         transform={"kind": "ozgf", "n_bands": int(x_stim.shape[0]), "hop_ms": dt_ms, "compression": "log",
                    "library": "as released (LBHB baphy/NEMS ozgf: log-compressed gammatone filterbank)"},
@@ -302,16 +340,12 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                                    cell_id=cells[n], name=name)
                         row.append(None)
                         continue
-                    if np.any(v < 0) or not np.array_equal(v, np.round(v)):
-                        raise RawDataError(
-                            f"{pop_path}: resp of cell {cells[n]} over est epoch {name} is not whole spike counts"
-                        )
-                    row.append(v.astype(np.int64)[None])
+                    row.append(v.astype(np.int64 if whole else np.float32)[None])
             else:
                 avg = x_resp[:, i0:i1]
                 for n in range(len(cells)):
                     counts = val.get(n, {}).get(name)
-                    row.append(counts)
+                    row.append(counts if counts is None or whole else counts.astype(np.float32))
                     if counts is not None and not np.isnan(avg[n]).all():
                         val_diff = max(val_diff, float(np.nanmax(np.abs(counts.mean(axis=0) - avg[n]))))
             w.write_row(s, row)
@@ -320,7 +354,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             val_check={"max_abs_diff_vs_population_average": val_diff, "cells_with_val": n_with_val,
                        "cells_without_val": len(cells) - n_with_val if val_names else None},
             est_pairs_missing=n_missing_est,
-            provenance={"quirks": quirks.records()},
+            provenance=provenance(SOURCE, opts, quirks),
         )
         w.set_file_meta(file_meta)
     return Path(out_path)

@@ -59,8 +59,10 @@ def nat4_cell_ids():
 
 
 def make_nat4(root: Path, *, area="A1", n_est=30, n_val=3, reps=20, no_val=("DRX006b-11-1", "DRX006b-12-1",
-              "DRX006b-13-1"), nan_pairs=(), seed=0, zip_sites=False) -> dict:
+              "DRX006b-13-1"), nan_pairs=(), seed=0, zip_sites=False, fractional_est=False) -> dict:
     """Write an ``<area>`` NAT4 release under ``root``; return the truth.
+
+    ``fractional_est``: est values are rasterized rates (multiples of 0.25 spikes/bin, many not whole).
 
     Population: val stims first (pre-averaged), then est stims (R = 1);
     single sites: the val stims at ``reps`` repeats (and est stims once).
@@ -101,7 +103,7 @@ def make_nat4(root: Path, *, area="A1", n_est=30, n_val=3, reps=20, no_val=("DRX
             elif (name, c) in nan_pairs:
                 pass
             else:
-                r = rng.poisson(0.4, size=T)
+                r = rng.poisson(0.4, size=T) * (0.25 if fractional_est else 1)
                 resp[n, i0 : i0 + T] = r
                 truth_est[(name, c)] = r
     rec = f"{area}_NAT4_ozgf.fs100.ch18"
@@ -163,13 +165,16 @@ def make_nat4(root: Path, *, area="A1", n_est=30, n_val=3, reps=20, no_val=("DRX
 
 # -------------------------------------------------------------------- Espejo
 def make_espejo_site(path: Path, site: str, cells, *, sounds: dict, high: list, low: list, high_reps=10,
-                     low_reps=2, F=18, pre=0.5, post=0.5, rasterized_resp=False, seed=0, folder="") -> dict:
+                     low_reps=2, F=18, pre=0.5, post=0.5, rasterized_resp=False, seed=0, folder="",
+                     extra_reps: dict | None = None) -> dict:
     """One Espejo per-site archive: PointProcess resp (s), TiledSignal stim; returns the spike truth.
 
-    ``sounds`` maps stim name -> ``(F, T)`` tile (shared across sites).
+    ``sounds`` maps stim name -> ``(F, T)`` tile (shared across sites); ``extra_reps`` plays more
+    names (name -> repeat count) besides ``high`` and ``low``.
     """
     rng = np.random.default_rng(seed)
     order = [n for n in high for _ in range(high_reps)] + [n for n in low for _ in range(low_reps)]
+    order += [n for n, k in (extra_reps or {}).items() for _ in range(k)]
     order = list(rng.permutation(order))
     rows, bnds, t = [], [], 0.0
     for name in order:
