@@ -24,6 +24,11 @@ subsets' stimulus sets, resampled to one rate (``audio_fs``) so that one
 spectrogram transform describes them all; their variant (continuous, gap,
 noise, gap+burst, ...), motif and critical interval are stimulus metadata.
 
+A wav whose name is outside the stimulus grammar (:func:`parse_stim_stem`)
+is skipped with a warning, as the authors' reader (auditory-restoration
+``scripts/core.py``) does, and recorded (``unknown_wav_name`` quirk); the
+trials naming it are dropped and counted (``trials_of_skipped_wav``).
+
 Two passes over the pprox files keep memory bounded by one unit: the first
 reads unit metadata and checks every trial's stimulus exists, the second
 writes each unit's responses with :meth:`StreamWriter.write_pair`.
@@ -36,14 +41,14 @@ from pathlib import Path
 
 from strfh5.arguments import positive_number
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
-from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
-                    validated_output)
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, provenance, read_csv_dicts,
+                   validated_output)
 from .base import find_root as _find_release_root
 from .pprox import PPROX_SCHEMA, PproxUnit, read_pprox
 from strfh5.spectrogram import SpectrogramParams, spectrogram
 from .audio import params_from_options, read_wav, resample_audio, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
-__all__ = ["SOURCE", "SUBSETS", "convert", "parse_stim_stem", "find_root"]
+__all__ = ["parse_site_name", "parse_unit_name", "SOURCE", "SUBSETS", "convert", "parse_stim_stem", "find_root"]
 
 #: subset -> (responses folder, stimulus set, cohort)
 SUBSETS = {
@@ -75,6 +80,13 @@ _EP_STEM = re.compile(
 )
 _NAT8A_STEM = re.compile(r"^(?P<motif>[^_]+)_(?P<condition>[a-z0-9]+)$")
 _TOP = "zebf-auditory-restoration-1"
+_BIRD = r"(?P<bird>[A-Za-z]+\d+[a-z]?)"
+#: a recording site: ``<bird>_<penetration>_<site>`` (``C43_1_1``, ``C54a_4_3``)
+SITE_RE = re.compile(rf"^{_BIRD}_(?P<penetration>\d+)_(?P<site>\d+)$")
+#: a unit: ``<site>_c<cluster>`` (stimtrial schema) or, in the legacy nat8a-alpha cohort,
+#: ``<bird>_p<penetration>r<recording>_ch<channel>_c<cluster>`` (``O129_p2r3_ch4_c33``)
+UNIT_RE = re.compile(rf"^{_BIRD}_(?P<penetration>\d+)_(?P<site>\d+)_c(?P<cluster>\d+)$")
+LEGACY_UNIT_RE = re.compile(rf"^{_BIRD}_p(?P<penetration>\d+)r(?P<recording>\d+)_ch(?P<channel>\d+)_c(?P<cluster>\d+)$")
 
 _SPEC_DEFAULTS = SpectrogramParams(kind="mel", n_bands=50, f_min=1000.0, f_max=8000.0, window_ms=10.0)
 
@@ -105,6 +117,10 @@ SOURCE = SourceInfo(
     schema="le2025",
     species="zebra finch (Taeniopygia guttata)",
     homepage="https://github.com/melizalab/auditory-restoration",
+    verified="real_sample",
+    verification=("the authors' stimulus lists, per-motif gap tables and unit/recording lists parse in tests "
+                  "(every name); the pprox files and wavs are fixtures in both pprox schemas"),
+    version="2",
 )
 
 
@@ -138,6 +154,28 @@ def parse_stim_stem(stem: str, stimset: str) -> dict:
         snr = float(m.group("snr"))
         out["snr_db"] = int(snr) if snr.is_integer() else snr
     return out
+
+
+def parse_site_name(name: str) -> dict:
+    """``'C43_1_1'`` -> ``{'bird': 'C43', 'penetration': 1, 'site': 1}``; :class:`RawDataError` otherwise."""
+    m = SITE_RE.match(name)
+    if m is None:
+        raise RawDataError(f"recording site {name!r} is not <bird>_<penetration>_<site> (like 'C43_1_1')")
+    return {"bird": m["bird"], "penetration": int(m["penetration"]), "site": int(m["site"])}
+
+
+def parse_unit_name(stem: str) -> dict:
+    """Bird, penetration, site/recording, channel and cluster of a unit file stem.
+
+    ``'C43_1_1_c3'`` -> ``{'bird': 'C43', 'penetration': 1, 'site': 1, 'cluster': 3}``;
+    ``'O129_p2r3_ch4_c33'`` -> ``{'bird': 'O129', 'penetration': 2, 'recording': 3, 'channel': 4,
+    'cluster': 33}``.  :class:`RawDataError` for any other name.
+    """
+    m = UNIT_RE.match(stem) or LEGACY_UNIT_RE.match(stem)
+    if m is None:
+        raise RawDataError(f"unit {stem!r} is neither <bird>_<penetration>_<site>_c<cluster> nor "
+                           "<bird>_p<penetration>r<recording>_ch<channel>_c<cluster>")
+    return {k: (v if k == "bird" else int(v)) for k, v in m.groupdict().items()}
 
 
 def _age_days(text) -> int | None:
@@ -280,11 +318,20 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     for sub in subsets:
         if SUBSETS[sub][1] not in stimsets:
             stimsets.append(SUBSETS[sub][1])
+    log = QuirkLog(SOURCE.id)
     stim_entries = []  # (stimset, stem, path, meta)
+    unparsed: set[tuple[str, str]] = set()
     for ss in stimsets:
         for wav in _list_stimuli(root, ss):
-            info = parse_stim_stem(wav.stem, ss)
+            try:
+                info = parse_stim_stem(wav.stem, ss)
+            except RawDataError as e:  # as the authors' reader: warn and skip the wav
+                log.add("unknown_wav_name", f"{e}: skipped (trials naming it are dropped)", wav=f"{ss}-stimuli/{wav.name}")
+                unparsed.add((ss, wav.stem))
+                continue
             stim_entries.append((ss, wav.stem, wav, info))
+    if not stim_entries:
+        raise RawDataError(f"{root}: no stimulus wav of {', '.join(stimsets)} has a name of the stimulus grammar")
     stim_index = {(ss, stem): i for i, (ss, stem, _, _) in enumerate(stim_entries)}
 
     # pass 1: units, their metadata, and the stimuli they name
@@ -298,7 +345,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             if opts["unknown_stimuli"] == "error":
                 for t in unit.trials:
                     name = _trial_stim_name(unit, t)
-                    if (ss, name) not in stim_index:
+                    if (ss, name) not in stim_index and (ss, name) not in unparsed:
                         raise RawDataError(
                             f"{path}: trial names stimulus {name!r}, which has no wav in {ss}-stimuli/ "
                             "(pass unknown_stimuli='skip' to drop such trials)"
@@ -315,7 +362,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         variants=VARIANTS,
     )
     skipped: dict[str, int] = {}
-    log = QuirkLog(SOURCE.id)
     with validated_output(
         out_path, overwrite=overwrite, encoding="events", neuron_ids=neuron_ids, nrn_meta=nrn_meta,
         file_meta=file_meta, source=SOURCE.id,
@@ -362,12 +408,16 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             for name, trials in groups.items():
                 s = stim_index.get((ss, name))
                 if s is None:
-                    skipped[name] = skipped.get(name, 0) + len(trials)
+                    key = "unparsed" if (ss, name) in unparsed else "unknown"
+                    skipped[(key, name)] = skipped.get((key, name), 0) + len(trials)
                     continue
                 w.write_pair(s, n, [t.times_ms for t in trials])
-        for name, k in sorted(skipped.items()):
-            log.add("unknown_stimulus", f"{k} trial(s) name stimulus {name!r}, which has no wav: dropped",
-                    stimulus=name, n_trials=k)
-        if len(log):
-            w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
+        for (key, name), k in sorted(skipped.items()):
+            if key == "unparsed":
+                log.add("trials_of_skipped_wav", f"{k} trial(s) name stimulus {name!r}, whose wav was skipped "
+                        "(name outside the stimulus grammar): dropped", stimulus=name, n_trials=k)
+            else:
+                log.add("unknown_stimulus", f"{k} trial(s) name stimulus {name!r}, which has no wav: dropped",
+                        stimulus=name, n_trials=k)
+        w.set_file_meta({**file_meta, "provenance": provenance(SOURCE, dict(opts, subsets=subsets), log)})
     return Path(out_path)
