@@ -1,5 +1,6 @@
 """The Le, Bjoring & Meliza 2025 converter on a miniature release in the published layout."""
 
+import csv
 import json
 
 import h5py
