@@ -68,17 +68,50 @@ def test_aa4_options_and_missing_wav(tmp_path):
                 skip_missing_wavs=True, **FAST)
 
 
-def test_aa4_mixed_rates_need_resample(tmp_path):
+def test_aa4_mixed_rates_resampled_to_the_highest_by_default(tmp_path):
     from crcns_fixtures import wav_bytes
 
     make_aa4(tmp_path / "raw")
     wf = tmp_path / "raw" / "BlaBro09xxF" / "wavfiles"
     (wf / "stim2.wav").write_bytes(wav_bytes(8000, 32000, seed=9))
-    with pytest.raises(RawDataError, match="resample_hz"):
+    with pytest.warns(ConversionWarning, match=r"2 sample rates .* resampled to the highest, 32000 Hz"):
         convert("crcns-aa4", tmp_path / "raw", tmp_path / "m.strf.h5", animals=["BlaBro09xxF"], **FAST)
-    convert("crcns-aa4", tmp_path / "raw", tmp_path / "m.strf.h5", animals=["BlaBro09xxF"], resample_hz=24000,
-            **FAST)
     assert validate(tmp_path / "m.strf.h5").ok
+    with strfh5.FileContents(str(tmp_path / "m.strf.h5")) as c:
+        rates = sorted(m["sample_rate"] for m in c.stim_meta)
+        assert rates == [24414.0, 24414.0, 32000.0]  # the original rates stay in the metadata
+        for m, T in zip(c.stim_meta, c.n_bins):  # every spectrogram is of the wav at 32 kHz
+            n32 = -(-m["n_samples"] * 32000 // int(m["sample_rate"]))  # resample_poly's output length
+            assert T == n_frames(n32, 32000, 5.0)
+        (q,) = [q for q in c.info.metadata["provenance"]["quirks"] if q["kind"] == "mixed_sample_rates"]
+        assert q["rates"] == {"24414": 2, "32000": 1} and q["target_hz"] == 32000.0
+    convert("crcns-aa4", tmp_path / "raw", tmp_path / "r.strf.h5", animals=["BlaBro09xxF"], resample_hz=24000,
+            **FAST)
+    assert validate(tmp_path / "r.strf.h5").ok
+
+
+def test_aa4_non_group_child_is_skipped_as_the_reference_reader(tmp_path):
+    import h5py as _h5
+
+    info = make_aa4(tmp_path / "raw")
+    unit = tmp_path / "raw" / "BlaBro09xxF" / "Site1_L1400R1400_e10_s0_ss1.h5"
+    with _h5.File(unit, "a") as f:
+        f["Song"]["1"].create_dataset("notes", data=np.arange(3))  # a dataset among the trial groups
+        f["Song"].create_dataset("summary", data=1.0)  # and among the stimulus groups
+    out = tmp_path / "g.strf.h5"
+    with pytest.warns(ConversionWarning, match="not groups"):
+        convert("crcns-aa4", tmp_path / "raw", out, **FAST)
+    with strfh5.FileContents(str(out)) as c:
+        n = c.neuron_ids.index("BlaBro09xxF/Site1_L1400R1400_e10_s0_ss1")
+        for s, md5 in enumerate(c.stim_ids):
+            want = info["expected"]["BlaBro09xxF/Site1_L1400R1400_e10_s0_ss1"].get(md5)
+            if want is not None:
+                got = c.row(s)[n].trials()
+                assert len(got) == len(want)
+                for g, w in zip(got, want):
+                    np.testing.assert_allclose(g, w)
+        (q,) = [q for q in c.info.metadata["provenance"]["quirks"] if q["kind"] == "non_group_child"]
+        assert sorted(q["paths"]) == ["/Song/1/notes", "/Song/summary"]
 
 
 # ---------------------------------------------------------------------- AC1
