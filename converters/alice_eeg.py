@@ -157,7 +157,7 @@ def _value(text: str):
     t = text.strip()
     if t == "" or t.lower() == "nan":
         return None
-    if re.fullmatch(r"[+-]?\d+", t):
+    if re.fullmatch(r"[+-]?[0-9]+", t):
         return int(t)
     if NUMBER_RE.match(t):
         v = float(t)

@@ -58,8 +58,9 @@ VERIFICATION_LEVELS = {
                         "other public readers expect; no real file of the release was available",
 }
 #: a decimal number as the releases write them: optional sign, digits, optional fraction and exponent
-#: (no ``_`` separators, no ``inf``/``nan``, no hexadecimal, unlike Python's ``float``)
-NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+#: in ASCII digits (no ``_`` separators, no ``inf``/``nan``, no hexadecimal, no non-ASCII digits, unlike
+#: Python's ``float``)
+NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,7 @@ def parse_number(text: str, where: str, *, integer: bool = False) -> float | int
     if not NUMBER_RE.match(t):
         raise RawDataError(f"{where}: {text!r} is not a decimal number")
     if integer:
-        if not re.fullmatch(r"[+-]?\d+", t):
+        if not re.fullmatch(r"[+-]?[0-9]+", t):
             raise RawDataError(f"{where}: {text!r} is not a whole number")
         return int(t)
     v = float(t)

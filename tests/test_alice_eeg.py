@@ -15,6 +15,7 @@ from strfh5.converters import alice_eeg  # noqa: E402
 from strfh5.converters.base import ConversionWarning  # noqa: E402
 from strfh5.spectrogram import n_frames  # noqa: E402
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError  # noqa: E402
+from provenance_check import assert_provenance  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +190,7 @@ def test_real_word_table_drives_segment_and_word_metadata(real_data, tmp_path):
             assert [w["Order"] for w in m["words"]] == [int(r["Order"]) for r in want]
         groups = {m["subject"]: m["dataset_groups"] for m in c.nrn_meta}
         assert groups == {"S01": ["use"], "S02": ["high_noise"]}
-        prov = c.info.metadata["provenance"]
+        prov = assert_provenance(c.info.metadata, "alice-eeg")
         assert prov["converter"]["id"] == "alice-eeg" and prov["verified"] == "real_sample"
         assert {f["name"]: f["known_hash"] for f in prov["release_files"]}["stimuli.zip"] == \
             "md5:4336a47bef7d3e63239c40c0623dc186"

@@ -22,6 +22,7 @@ from strfh5.errors import MissingRawFileError, RawDataError
 from strfh5.validation import validate
 
 from crcns_fixtures import make_aa1, make_aa2, spike_text, write_md5_wav
+from provenance_check import assert_provenance
 
 FAST = {"dt_ms": 5.0, "n_bands": 8}
 pytestmark = pytest.mark.filterwarnings("ignore::strfh5.converters.base.ConversionWarning")
@@ -160,7 +161,7 @@ def test_aa1_fixture_converts_with_every_quirk(tmp_path):
     with h5py.File(out, "r") as f:
         meta = json.loads(f["metadata"][()])
         transform = json.loads(f["stimuli"].attrs["transform"])
-    kinds = {q["kind"] for q in meta["provenance"]["quirks"]}
+    kinds = {q["kind"] for q in assert_provenance(meta, "crcns-aa1", {"dt_ms": 5.0, "n_bands": 8})["quirks"]}
     assert {"duplicate_stimulus", "stim_without_spikes", "spikes_without_stim"} <= kinds
     assert transform["hop_ms"] == 5.0 and transform["n_bands"] == 8 and len(transform["center_freqs"]) == 8
     # pre-onset and post-stimulus spikes are kept
@@ -235,6 +236,7 @@ def test_aa2_fixture_converts(tmp_path, header):
     assert by_id["blabla0101_3"]["area"] == "mld"
     assert by_id["blugr1612_2"]["stim_classes"] == ["conspecific", "flatrip"]
     assert [m["type"] for m in c.stim_meta] == ["conspecific"] * 2 + ["songrip"] * 2 + ["flatrip"]
+    assert_provenance(c.info.metadata, "crcns-aa2", {"n_bands": 8})
 
 
 def test_aa2_area_option_and_missing_csv(tmp_path):

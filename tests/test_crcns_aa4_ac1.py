@@ -17,6 +17,7 @@ from strfh5.errors import MissingRawFileError, RawDataError
 from strfh5.validation import validate
 
 from crcns_fixtures import make_ac1, make_aa4
+from provenance_check import assert_provenance
 
 FAST = {"dt_ms": 5.0, "n_bands": 8}
 pytestmark = pytest.mark.filterwarnings("ignore::strfh5.converters.base.ConversionWarning")
@@ -83,7 +84,8 @@ def test_aa4_mixed_rates_resampled_to_the_highest_by_default(tmp_path):
         for m, T in zip(c.stim_meta, c.n_bins):  # every spectrogram is of the wav at 32 kHz
             n32 = -(-m["n_samples"] * 32000 // int(m["sample_rate"]))  # resample_poly's output length
             assert T == n_frames(n32, 32000, 5.0)
-        (q,) = [q for q in c.info.metadata["provenance"]["quirks"] if q["kind"] == "mixed_sample_rates"]
+        prov = assert_provenance(c.info.metadata, "crcns-aa4", {"resample_hz": None})
+        (q,) = [q for q in prov["quirks"] if q["kind"] == "mixed_sample_rates"]
         assert q["rates"] == {"24414": 2, "32000": 1} and q["target_hz"] == 32000.0
     convert("crcns-aa4", tmp_path / "raw", tmp_path / "r.strf.h5", animals=["BlaBro09xxF"], resample_hz=24000,
             **FAST)
@@ -190,6 +192,7 @@ def test_ac1_asari_sequence_triggers_named_from_param_stimulus(tmp_path):
         assert m["trigger_duration_ms"] == [250.0] and m["n_samples"] == 4000  # 300 ms spliced, 250 ms kept
         assert c.n_bins[s] == n_frames(4000, info["rate"], 5.0) == 50
         assert c.repeats[c.stim_ids.index("asari/class6/3.mat"), 0] == 2  # 'Natural Sound' and 'natural_sound'
+        assert_provenance(c.info.metadata, "crcns-ac1", {"datasets": ["asari"]})
     # the spliced stimulus is the three segment files joined, in the sequence's order, cut at 250 ms
     stim = tmp_path / "raw" / "crcns-ac1" / "asari" / "Stimuli" / "class6"
     parts = [np.ravel(loadmat(str(stim / f"{k}.mat"), squeeze_me=True)["stimulus"]["sample"].item()) for k in (2, 1, 3)]

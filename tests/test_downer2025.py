@@ -13,6 +13,7 @@ from strfh5.contents import FileContents
 from strfh5.converters import downer2025
 from strfh5.spectrogram import n_frames
 from strfh5.errors import MissingRawFileError, RawDataError
+from provenance_check import assert_provenance
 
 PRE, POST = 500.0, 500.0
 
@@ -187,7 +188,7 @@ def test_stereo_wav_audio_from_channel_0_onsets_from_the_pulse_channel(tmp_path)
             start = int(round(onset * MVOC_FS))
             # the stored sound is channel 0 exactly: no pulse mixed in (a channel mean would halve it and add 0.45)
             np.testing.assert_array_equal(np.asarray(wave).reshape(-1), audio[start : start + m["n_samples"]])
-        kinds = {q["kind"] for q in meta["provenance"]["quirks"]}
+        kinds = {q["kind"] for q in assert_provenance(meta, "downer2025", {"stimuli": ["mvocs"]})["quirks"]}
         assert "first_presentation_triple_pulse" in kinds
 
 

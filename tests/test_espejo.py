@@ -11,6 +11,7 @@ from strfh5.converters import espejo
 from strfh5.errors import MissingRawFileError
 
 from nems_fixtures import make_espejo, make_espejo_site
+from provenance_check import assert_provenance
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,7 @@ def test_site_with_three_repeat_counts_converts_with_the_nems_split(tmp_path):
     espejo.convert(tmp_path / "raw", out)
     with strfh5.FileContents(out) as c:
         subset = {m["name"]: m["subset"] for m in c.stim_meta}
+        assert_provenance(c.info.metadata, "espejo", {"set": "NAT"})
         reps = {m["name"]: int(c.repeats[s, 0]) for s, m in enumerate(c.stim_meta)}
     # distinct counts 6, 4, 1 (mean 3.67): the 4-repeat sounds are val too
     assert reps == {"STIM_s0.wav": 6, "STIM_s1.wav": 4, "STIM_s2.wav": 4, "STIM_s3.wav": 1, "STIM_s4.wav": 1}

@@ -13,6 +13,7 @@ from strfh5.converters import le2025
 from strfh5.converters.base import ConversionWarning
 from strfh5.spectrogram import n_frames
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
+from provenance_check import assert_provenance
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +173,7 @@ def test_wav_name_outside_the_grammar_warns_and_is_skipped(tmp_path):
         out = le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8a-beta"], n_bands=8)
     with FileContents(str(out)) as c:
         assert not any("weird" in i for i in c.stim_ids) and len(c.stim_ids) > 0
-        quirks = c.info.metadata["provenance"]["quirks"]
+        quirks = assert_provenance(c.info.metadata, "le2025", {"subsets": ["nat8a-beta"]})["quirks"]
     kinds = {q["kind"]: q for q in quirks}
     assert kinds["unknown_wav_name"]["wav"] == "nat8a-stimuli/B189_weird.wav"
     assert (kinds["trials_of_skipped_wav"]["stimulus"], kinds["trials_of_skipped_wav"]["n_trials"]) == ("B189_weird", 1)

@@ -13,6 +13,7 @@ from strfh5.converters import nat4
 from strfh5.errors import MissingRawFileError, RawDataError
 
 from nems_fixtures import make_nat4
+from provenance_check import assert_provenance
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def test_fractional_est_values_are_kept_as_rates_with_the_quirk(tmp_path):
     with strfh5.FileContents(out) as c:
         assert c.info.response_kind == "continuous"
         meta = c.info.metadata
-        (q,) = [q for q in meta["provenance"]["quirks"] if q["kind"] == "fractional_est_values"]
+        (q,) = [q for q in assert_provenance(meta, "nat4")["quirks"] if q["kind"] == "fractional_est_values"]
         assert q["n_values"] == sum(int(np.count_nonzero(v != np.round(v))) for v in truth["est"].values())
         for s, name in enumerate(c.stim_ids):
             row = c.row(s)

@@ -12,6 +12,7 @@ import scipy.io
 import strfh5
 from strfh5.converters import ns1
 from strfh5.errors import MissingRawFileError, RawDataError
+from provenance_check import assert_provenance
 
 
 def _expected(raw, paths, T, dt):
@@ -207,7 +208,7 @@ def test_cluster_file_with_the_osf_1_suffix_is_found(tmp_path, osf_name):
     with strfh5.FileContents(out) as c:
         assert c.neuron_ids == ["expA/P01/cluster.01", "expA/P01/cluster.02"]
         np.testing.assert_allclose(c.row(0)[1].times, [7.0])
-        prov = c.info.metadata["provenance"]
+        prov = assert_provenance(c.info.metadata, "ns1")
     (q,) = [q for q in prov["quirks"] if q["kind"] == "cluster_file_suffix"]
     assert q["metadata_path"] == "expA/P01/cluster.02.data.mat" and q["file"] == f"expA/P01/{osf_name}"
 

@@ -10,6 +10,7 @@ from strfh5.converters import wingert2026
 from strfh5.errors import RawDataError
 
 from nems_fixtures import make_wingert
+from provenance_check import assert_provenance
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +136,10 @@ def test_duplicate_archive_with_different_bytes_is_deduplicated_by_cell_id(tmp_p
         by_id = dict(zip(c.neuron_ids, c.nrn_meta))
         assert by_id["PRN018b-010-1"]["archive"] == "PRN018a_0001c0ffee.tgz"
     with h5py.File(out, "r") as f:
-        prov = json.loads(f["metadata"][()])["provenance"]
+        meta = json.loads(f["metadata"][()])
+    prov = assert_provenance(meta, "wingert2026")
     (q,) = [q for q in prov["quirks"] if q["kind"] == "duplicate_cells"]
     assert q["archive"] == truth["duplicate"] and sorted(q["cells"]) == sorted(truth["sites"]["PRN018b"]["cells"])
-    assert prov["converter"]["id"] == "wingert2026" and prov["verified"] == "reference_reader"
 
 
 def test_cell_list_malformed_number_is_refused_with_row(tmp_path):
