@@ -276,37 +276,9 @@ def _position(ch: dict) -> list[float] | None:
 
 
 # ------------------------------------------------------------------ convert
-def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
-    """Convert the unpacked Alice EEG release in ``raw_dir`` to ``out_path`` (``binned``, continuous).
-
-    Options are those of :data:`SOURCE`; ``overwrite=True`` replaces an
-    existing output.
-    """
-    mne = _mne()
-    opts = check_options(SOURCE, options)
-    raw_dir = Path(raw_dir)
-    params = params_from_options(opts)
-    audio_fs = positive_number(opts["audio_fs"], "alice-eeg: option audio_fs", ConverterError)
-    params.resolved_f_max(audio_fs)
-    dt_ms = params.hop_ms
-    fs_out = 1000.0 / dt_ms
-
-    subjects = find_subjects(raw_dir)
-    wanted = opts["subjects"]
-    if wanted is not None:
-        missing = [s for s in wanted if s not in subjects]
-        if missing:
-            raise MissingRawFileError(f"{raw_dir}: subject(s) {', '.join(missing)} not found; "
-                                      f"available: {', '.join(subjects)}")
-        subjects = {s: subjects[s] for s in subjects if s in wanted}
-    wavs = _segment_wavs(raw_dir)
-    words = read_word_table(raw_dir / "stimuli" / WORD_TABLE)
-
-    log = QuirkLog(SOURCE.id)
-    index_path = next((p for p in (raw_dir / "datasets.mat", raw_dir / "stimuli" / "datasets.mat") if p.is_file()),
-                      None)
-    groups = read_dataset_index(index_path) if index_path is not None else None
-    # neurons, from the FIF headers (data are not read here)
+def _neurons(mne, subjects: dict, raw_dir: Path, wavs, fs_out: float, groups, log: QuirkLog) -> tuple:
+    """From the FIF headers (no data read): neuron ids and metadata (one per subject x EEG channel), each
+    subject's ``(first neuron index, EEG picks)`` and native sampling rate."""
     neuron_ids, nrn_meta, layout, native = [], [], {}, {}
     for sub, path in subjects.items():
         try:
@@ -343,6 +315,41 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             neuron_ids.append(f"{sub}/{name}")
             nrn_meta.append(m)
         del raw
+    return neuron_ids, nrn_meta, layout, native
+
+
+def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
+    """Convert the unpacked Alice EEG release in ``raw_dir`` to ``out_path`` (``binned``, continuous).
+
+    Options are those of :data:`SOURCE`; ``overwrite=True`` replaces an
+    existing output.
+    """
+    mne = _mne()
+    opts = check_options(SOURCE, options)
+    raw_dir = Path(raw_dir)
+    params = params_from_options(opts)
+    audio_fs = positive_number(opts["audio_fs"], "alice-eeg: option audio_fs", ConverterError)
+    params.resolved_f_max(audio_fs)
+    dt_ms = params.hop_ms
+    fs_out = 1000.0 / dt_ms
+
+    subjects = find_subjects(raw_dir)
+    wanted = opts["subjects"]
+    if wanted is not None:
+        missing = [s for s in wanted if s not in subjects]
+        if missing:
+            raise MissingRawFileError(f"{raw_dir}: subject(s) {', '.join(missing)} not found; "
+                                      f"available: {', '.join(subjects)}")
+        subjects = {s: subjects[s] for s in subjects if s in wanted}
+    wavs = _segment_wavs(raw_dir)
+    words = read_word_table(raw_dir / "stimuli" / WORD_TABLE)
+
+    log = QuirkLog(SOURCE.id)
+    index_path = next((p for p in (raw_dir / "datasets.mat", raw_dir / "stimuli" / "datasets.mat") if p.is_file()),
+                      None)
+    groups = read_dataset_index(index_path) if index_path is not None else None
+    # neurons, from the FIF headers (data are not read here)
+    neuron_ids, nrn_meta, layout, native = _neurons(mne, subjects, raw_dir, wavs, fs_out, groups, log)
 
     transform = resampled_transform(params, audio_fs)
     file_meta = SOURCE.file_meta(

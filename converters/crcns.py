@@ -274,46 +274,11 @@ class CellSpec:
     class_folders: dict[str, Path]
 
 
-def convert_aa(
-    source: SourceInfo,
-    cells: Sequence[CellSpec],
-    wav_path: Callable[[str, str], Path],
-    out_path,
-    options: dict,
-    stim_classes: Sequence[str],
-    log: QuirkLog | None = None,
-    extra_file_meta: dict | None = None,
-    stim_extra: Callable[[str, str, dict], dict] | None = None,
-) -> Path:
-    """Convert scanned AA cells into one ``events`` file (shared by AA1 and AA2).
+def _select(source: SourceInfo, cells: Sequence[CellSpec], wav_path, options: dict, stim_classes, log: QuirkLog):
+    """Scan the cells (file names only), order the stimuli, handle missing wavs and cells left without data.
 
-    Parameters
-    ----------
-    source : SourceInfo
-    cells : sequence of CellSpec
-        In output order.
-    wav_path : callable
-        ``(stim_class, wav_name) -> Path`` where the wav should be.
-    out_path : path-like
-    options : dict
-        Checked converter options: the spectrogram options, ``skip_missing_wavs``,
-        ``check_md5``, ``overwrite``.
-    stim_classes : sequence of str
-        Classes to read, in the order stimuli are laid out.
-    log : QuirkLog, optional
-    extra_file_meta : dict, optional
-        Merged into the file metadata.
-    stim_extra : callable, optional
-        ``(stim_class, wav_name, meta) -> dict`` of extra stimulus metadata.
-
-    Returns
-    -------
-    pathlib.Path
-        ``out_path``.
+    Returns ``(wavs, class of each wav, kept cells, their scans, their metadata)``.
     """
-    log = log or QuirkLog(source.id)
-    params = params_from_options(options)
-    keep_waveform = bool(options.get("keep_waveform"))
     # 1. scan every cell's class folders (file names only, no spike parsing)
     scans: list[dict[str, CellScan]] = []
     for cell in cells:
@@ -377,6 +342,51 @@ def convert_aa(
         if merged:
             meta["merged_protocols"] = merged
         nrn_meta.append(meta)
+    return wavs, stim_class_of, kept_cells, kept_scans, nrn_meta
+
+
+def convert_aa(
+    source: SourceInfo,
+    cells: Sequence[CellSpec],
+    wav_path: Callable[[str, str], Path],
+    out_path,
+    options: dict,
+    stim_classes: Sequence[str],
+    log: QuirkLog | None = None,
+    extra_file_meta: dict | None = None,
+    stim_extra: Callable[[str, str, dict], dict] | None = None,
+) -> Path:
+    """Convert scanned AA cells into one ``events`` file (shared by AA1 and AA2).
+
+    Parameters
+    ----------
+    source : SourceInfo
+    cells : sequence of CellSpec
+        In output order.
+    wav_path : callable
+        ``(stim_class, wav_name) -> Path`` where the wav should be.
+    out_path : path-like
+    options : dict
+        Checked converter options: the spectrogram options, ``skip_missing_wavs``,
+        ``check_md5``, ``overwrite``.
+    stim_classes : sequence of str
+        Classes to read, in the order stimuli are laid out.
+    log : QuirkLog, optional
+    extra_file_meta : dict, optional
+        Merged into the file metadata.
+    stim_extra : callable, optional
+        ``(stim_class, wav_name, meta) -> dict`` of extra stimulus metadata.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``.
+    """
+    log = log or QuirkLog(source.id)
+    params = params_from_options(options)
+    keep_waveform = bool(options.get("keep_waveform"))
+    wavs, stim_class_of, kept_cells, kept_scans, nrn_meta = _select(source, cells, wav_path, options, stim_classes,
+                                                                     log)
 
     # 4. stream: one stimulus row at a time
     file_meta = source.file_meta(

@@ -183,31 +183,8 @@ def read_unit(path, skipped: list | None = None) -> tuple[dict, list[dict]]:
     return attrs, stims
 
 
-def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
-    """Convert unpacked AA4 animal folders under ``raw_dir`` to ``out_path``.
-
-    Parameters
-    ----------
-    raw_dir : path-like
-        Folder holding ``<animal>/`` folders (any subset of the six).
-    out_path : path-like
-    overwrite : bool
-    **options
-        See ``SOURCE.options``: spectrogram options, ``animals``,
-        ``sort_types``, ``stim_types``, ``resample_hz``,
-        ``skip_missing_wavs``, ``keep_waveform``.
-    """
-    opts, raw, log = check_options(SOURCE, options), raw_folder(raw_dir), QuirkLog(SOURCE.id)
-    params = params_from_options(opts)
-    sort_types = set(opts["sort_types"]) if opts["sort_types"] else None
-    stim_types = set(opts["stim_types"]) if opts["stim_types"] else None
-    animals = [a for a in opts["animals"] if (raw / a).is_dir()]
-    if not animals:
-        raise MissingRawFileError(f"{raw}: none of the animal folders {list(opts['animals'])} is here")
-    for a in set(opts["animals"]) - set(animals):
-        log.add("missing_animal", f"{raw / a} is absent: animal skipped", animal=a)
-
-    # 1. read every unit (spike times are small: ~10 trials x ~150 stimuli per unit)
+def _read_units(raw: Path, animals: list[str], sort_types, stim_types, log: QuirkLog) -> tuple[list, dict]:
+    """Every selected unit: ``[(neuron id, meta, {md5: trials})]`` and ``{md5: stimulus info + wav per animal}``."""
     units = []  # (neuron id, meta, {md5: trials})
     stims: dict[str, dict] = {}  # md5 -> info (first seen) + wav per animal
     for a in animals:
@@ -246,6 +223,49 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                         cell=p.stem)
                 continue
             units.append((f"{a}/{p.stem}", meta, resp))
+    return units, stims
+
+
+def _target_rate(resample_hz, wavs: list[Path], log: QuirkLog) -> tuple[float, bool]:
+    """``(rate, resample)``: ``resample_hz`` if given; else the wavs' rate, or the highest when they differ."""
+    if resample_hz is not None:
+        return positive_number(resample_hz, "crcns-aa4: option resample_hz", ConverterError), True
+    rates = [wav_rate(p) for p in wavs]
+    target = max(rates)
+    if len(set(rates)) == 1:
+        return target, False
+    counts = {f"{r:g}": rates.count(r) for r in sorted(set(rates))}
+    log.add("mixed_sample_rates", f"the wavs have {len(counts)} sample rates ({counts} wavs per Hz): all "
+            f"resampled to the highest, {target:g} Hz (set resample_hz to choose)", rates=counts, target_hz=target)
+    return target, True
+
+
+def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
+    """Convert unpacked AA4 animal folders under ``raw_dir`` to ``out_path``.
+
+    Parameters
+    ----------
+    raw_dir : path-like
+        Folder holding ``<animal>/`` folders (any subset of the six).
+    out_path : path-like
+    overwrite : bool
+    **options
+        See ``SOURCE.options``: spectrogram options, ``animals``,
+        ``sort_types``, ``stim_types``, ``resample_hz``,
+        ``skip_missing_wavs``, ``keep_waveform``.
+    """
+    opts, raw, log = check_options(SOURCE, options), raw_folder(raw_dir), QuirkLog(SOURCE.id)
+    params = params_from_options(opts)
+    sort_types = set(opts["sort_types"]) if opts["sort_types"] else None
+    stim_types = set(opts["stim_types"]) if opts["stim_types"] else None
+    animals = [a for a in opts["animals"] if (raw / a).is_dir()]
+    if not animals:
+        raise MissingRawFileError(f"{raw}: none of the animal folders {list(opts['animals'])} is here")
+    for a in set(opts["animals"]) - set(animals):
+        log.add("missing_animal", f"{raw / a} is absent: animal skipped", animal=a)
+
+    # 1. read every unit (spike times are small: ~10 trials x ~150 stimuli per unit)
+    units, stims = _read_units(raw, animals, sort_types, stim_types, log)
     if not units:
         raise RawDataError(f"{raw}: no unit with data for the selected animals, sort types and stimulus types")
 
@@ -267,18 +287,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     order = [m for m in order if m in chosen]
     if not order:
         raise RawDataError(f"{raw}: no stimulus wav found")
-    resample = opts["resample_hz"] is not None
-    if resample:
-        target = positive_number(opts["resample_hz"], "crcns-aa4: option resample_hz", ConverterError)
-    else:
-        rates = {m: wav_rate(chosen[m]) for m in order}
-        target = max(rates.values())
-        if len(set(rates.values())) > 1:
-            resample = True
-            counts = {f"{r:g}": sum(1 for v in rates.values() if v == r) for r in sorted(set(rates.values()))}
-            log.add("mixed_sample_rates", f"the wavs have {len(counts)} sample rates ({counts} wavs per Hz): all "
-                    f"resampled to the highest, {target:g} Hz (set resample_hz to choose)", rates=counts,
-                    target_hz=target)
+    target, resample = _target_rate(opts["resample_hz"], [chosen[m] for m in order], log)
     transform = resampled_transform(params, target) if resample else transform_dict(params, target)
 
     ids = [u[0] for u in units]

@@ -441,6 +441,35 @@ def _session_test_ids(neurons: list[dict], min_reps: int) -> set[int]:
 
 
 # ------------------------------------------------------------------ convert
+def _write_responses(w, neurons: list[dict], classes: list[str], index: dict, durations_ms: list[float],
+                     pre_ms: float, post_ms: float) -> None:
+    """Every channel's trials, channel file by channel file: spikes in [onset - pre, onset + duration + post)."""
+    for n, c in enumerate(neurons):
+        spk_s, trial = _read_channel(c["path"])
+        spk = spk_s * 1000.0
+        onsets = trial["stimon"] * 1000.0
+        for cls, key in (("timit", "timitStimcode"), ("mvocs", "mVocStimcode")):
+            if cls not in classes:
+                continue
+            codes = trial[key]
+            for code in np.unique(codes[codes > 0]):
+                s = index.get((cls, int(code)))
+                if s is None:
+                    raise RawDataError(
+                        f"{c['path']}: trial.{key} names stimulus {int(code)}, which the release's "
+                        f"{'sentdet' if cls == 'timit' else 'mVocsStimCodes'} does not define"
+                    )
+                rows = []
+                for t0 in onsets[codes == code]:
+                    if not np.isfinite(t0):
+                        raise RawDataError(f"{c['path']}: trial.stimon is NaN for a trial of stimulus {int(code)}")
+                    lo = np.searchsorted(spk, t0 - pre_ms, side="left")
+                    hi = np.searchsorted(spk, t0 + durations_ms[s] + post_ms, side="left")
+                    rows.append(spk[lo:hi] - t0)
+                w.write_pair(s, n, rows)
+        del spk_s, spk, trial
+
+
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert the unpacked Downer 2025 release in ``raw_dir`` to ``out_path`` (``events``).
 
@@ -528,30 +557,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             del x, xr, S
         entries = [(cls, {"code": e["code"]}) for cls, e in entries]  # drop the sounds
 
-        for n, c in enumerate(neurons):
-            spk_s, trial = _read_channel(c["path"])
-            spk = spk_s * 1000.0
-            onsets = trial["stimon"] * 1000.0
-            for cls, key in (("timit", "timitStimcode"), ("mvocs", "mVocStimcode")):
-                if cls not in classes:
-                    continue
-                codes = trial[key]
-                for code in np.unique(codes[codes > 0]):
-                    s = index.get((cls, int(code)))
-                    if s is None:
-                        raise RawDataError(
-                            f"{c['path']}: trial.{key} names stimulus {int(code)}, which the release's "
-                            f"{'sentdet' if cls == 'timit' else 'mVocsStimCodes'} does not define"
-                        )
-                    rows = []
-                    for t0 in onsets[codes == code]:
-                        if not np.isfinite(t0):
-                            raise RawDataError(f"{c['path']}: trial.stimon is NaN for a trial of stimulus {int(code)}")
-                        lo = np.searchsorted(spk, t0 - pre_ms, side="left")
-                        hi = np.searchsorted(spk, t0 + durations_ms[s] + post_ms, side="left")
-                        rows.append(spk[lo:hi] - t0)
-                    w.write_pair(s, n, rows)
-            del spk_s, spk, trial
+        _write_responses(w, neurons, classes, index, durations_ms, pre_ms, post_ms)
         w.set_file_meta({**file_meta, "mvoc_onsets": mvoc_check,
                          "provenance": provenance(SOURCE, dict(opts, stimuli=classes), log)})
     return Path(out_path)

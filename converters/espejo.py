@@ -133,6 +133,29 @@ def _parse_cell(cell: str) -> dict:
     return {"site": site, "animal": am.group(0) if am else site, "electrode": el, "unit_in_electrode": unit}
 
 
+def _neurons(sites: list[dict], set_name: str, raw: Path, quirks: QuirkLog) -> tuple[list, list, list]:
+    """Neuron ids, metadata and ``(site index, cell)`` owners; a cell in several archives kept once per archive."""
+    neuron_ids, nrn_meta, owner = [], [], []
+    seen: set[str] = set()
+    for si, st in enumerate(sites):
+        for c in st["cells"]:
+            nid = c if c not in seen else f"{c}@{st['site']}"
+            if nid != c:
+                quirks.add("cell_in_several_archives", f"cell {c} also in {st['archive']}: kept as {nid}",
+                           cell_id=c, archive=st["archive"])
+            if nid in seen:
+                raise RawDataError(f"{raw}: cell {c} appears twice in recording {st['site']}")
+            seen.add(nid)
+            neuron_ids.append(nid)
+            meta = {"cell_id": c, "area": "A1", "set": set_name, "recording": st["site"], "archive": st["archive"],
+                    **_parse_cell(c)}
+            if st["rast"]:
+                meta["spike_times_from_bins"] = True
+            nrn_meta.append(meta)
+            owner.append((si, c))
+    return neuron_ids, nrn_meta, owner
+
+
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert one stimulus set of the Espejo release in ``raw_dir`` to ``out_path``."""
     opts = check_options(SOURCE, options)
@@ -195,24 +218,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     if len(F) != 1:
         raise RawDataError(f"{raw}: the {set_name} tiles have different numbers of channels {sorted(F)}")
 
-    neuron_ids, nrn_meta, owner = [], [], []
-    seen: set[str] = set()
-    for si, st in enumerate(sites):
-        for c in st["cells"]:
-            nid = c if c not in seen else f"{c}@{st['site']}"
-            if nid != c:
-                quirks.add("cell_in_several_archives", f"cell {c} also in {st['archive']}: kept as {nid}",
-                           cell_id=c, archive=st["archive"])
-            if nid in seen:
-                raise RawDataError(f"{raw}: cell {c} appears twice in recording {st['site']}")
-            seen.add(nid)
-            neuron_ids.append(nid)
-            meta = {"cell_id": c, "area": "A1", "set": set_name, "recording": st["site"], "archive": st["archive"],
-                    **_parse_cell(c)}
-            if st["rast"]:
-                meta["spike_times_from_bins"] = True
-            nrn_meta.append(meta)
-            owner.append((si, c))
+    neuron_ids, nrn_meta, owner = _neurons(sites, set_name, raw, quirks)
     F = F.pop()
     dt_ms = 1000.0 / fs
     file_meta = SOURCE.file_meta(

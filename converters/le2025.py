@@ -295,6 +295,59 @@ def _neuron_meta(unit: PproxUnit, path: Path, subset: str, tables: dict) -> dict
 
 
 # ------------------------------------------------------------------ convert
+def _stimulus_entries(root: Path, stimsets: list[str], log: QuirkLog) -> tuple[list, set]:
+    """``[(stimset, stem, wav, parsed name)]`` and the ``(stimset, stem)`` of wavs skipped for their name.
+
+    A wav whose name is outside the stimulus grammar is warned about and
+    skipped, as the authors' reader does (``unknown_wav_name`` quirk).
+    """
+    entries, unparsed = [], set()
+    for ss in stimsets:
+        for wav in _list_stimuli(root, ss):
+            try:
+                info = parse_stim_stem(wav.stem, ss)
+            except RawDataError as e:
+                log.add("unknown_wav_name", f"{e}: skipped (trials naming it are dropped)",
+                        wav=f"{ss}-stimuli/{wav.name}")
+                unparsed.add((ss, wav.stem))
+                continue
+            entries.append((ss, wav.stem, wav, info))
+    if not entries:
+        raise RawDataError(f"{root}: no stimulus wav of {', '.join(stimsets)} has a name of the stimulus grammar")
+    return entries, unparsed
+
+
+def _stim_meta(ss: str, stem: str, wav: Path, info: dict, sr: float, n: int, tables: dict) -> dict:
+    """The metadata of one stimulus: its name's parts, its set, rate and length, the motif's gap times."""
+    meta = {
+        "name": stem,
+        "type": info["variant"],
+        "variant": info["variant"],
+        "variant_description": VARIANTS[info["variant"]],
+        "motif": info["motif"],
+        "critical_interval": info["critical_interval"],
+        "stimulus_set": ss,
+        "syntax": "scrambled" if ss == "synth8b" else "natural",
+        "sample_rate": sr,
+        "n_samples": n,
+        "duration_s": float(n / sr),
+        "wav_file": f"{ss}-stimuli/{wav.name}",
+    }
+    if info.get("condition"):
+        meta["condition"] = info["condition"]
+    if "snr_db" in info:
+        meta["snr_db"] = info["snr_db"]
+    ci = info["critical_interval"]
+    mot = tables["motifs"].get(info["motif"])
+    if mot is not None:
+        meta["singer"] = mot["singer"]
+        if isinstance(ci, int) and ci in mot["cis"]:
+            a, b = mot["cis"][ci]
+            meta["ci_onset_s"] = a / 1000.0
+            meta["ci_offset_s"] = b / 1000.0
+    return meta
+
+
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert the unpacked Le 2025 release in ``raw_dir`` to ``out_path`` (``events``).
 
@@ -319,19 +372,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         if SUBSETS[sub][1] not in stimsets:
             stimsets.append(SUBSETS[sub][1])
     log = QuirkLog(SOURCE.id)
-    stim_entries = []  # (stimset, stem, path, meta)
-    unparsed: set[tuple[str, str]] = set()
-    for ss in stimsets:
-        for wav in _list_stimuli(root, ss):
-            try:
-                info = parse_stim_stem(wav.stem, ss)
-            except RawDataError as e:  # as the authors' reader: warn and skip the wav
-                log.add("unknown_wav_name", f"{e}: skipped (trials naming it are dropped)", wav=f"{ss}-stimuli/{wav.name}")
-                unparsed.add((ss, wav.stem))
-                continue
-            stim_entries.append((ss, wav.stem, wav, info))
-    if not stim_entries:
-        raise RawDataError(f"{root}: no stimulus wav of {', '.join(stimsets)} has a name of the stimulus grammar")
+    stim_entries, unparsed = _stimulus_entries(root, stimsets, log)
     stim_index = {(ss, stem): i for i, (ss, stem, _, _) in enumerate(stim_entries)}
 
     # pass 1: units, their metadata, and the stimuli they name
@@ -372,32 +413,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             x = x.mean(axis=0, keepdims=True) if x.shape[0] > 1 else x
             xr = resample_audio(x, sr, audio_fs, str(wav))
             S, _ = spectrogram(xr, audio_fs, params)
-            meta = {
-                "name": stem,
-                "type": info["variant"],
-                "variant": info["variant"],
-                "variant_description": VARIANTS[info["variant"]],
-                "motif": info["motif"],
-                "critical_interval": info["critical_interval"],
-                "stimulus_set": ss,
-                "syntax": "scrambled" if ss == "synth8b" else "natural",
-                "sample_rate": sr,
-                "n_samples": int(x.shape[-1]),
-                "duration_s": float(x.shape[-1] / sr),
-                "wav_file": f"{ss}-stimuli/{wav.name}",
-            }
-            if info.get("condition"):
-                meta["condition"] = info["condition"]
-            if "snr_db" in info:
-                meta["snr_db"] = info["snr_db"]
-            ci = info["critical_interval"]
-            mot = tables["motifs"].get(info["motif"])
-            if mot is not None:
-                meta["singer"] = mot["singer"]
-                if isinstance(ci, int) and ci in mot["cis"]:
-                    a, b = mot["cis"][ci]
-                    meta["ci_onset_s"] = a / 1000.0
-                    meta["ci_offset_s"] = b / 1000.0
+            meta = _stim_meta(ss, stem, wav, info, sr, int(x.shape[-1]), tables)
             w.add_stimulus(S, id=f"{ss}/{stem}", meta=meta, **waveform_kwargs(xr, audio_fs, opts["keep_waveform"]))
 
         # pass 2: responses, one unit at a time

@@ -214,6 +214,79 @@ def _est_integrality(x_resp, keep, subsets, resp, fs, cells, pop_path) -> tuple[
     return n_frac == 0, n_frac
 
 
+def _val_responses(raw, area, sites_path, val_names, T, fs, cells, out_path, quirks) -> dict[int, dict]:
+    """Trial-resolved val counts per population cell index, from the single-site recordings."""
+    key_to_n = {cell_key(c): i for i, c in enumerate(cells)}
+    val: dict[int, dict[str, np.ndarray]] = {}
+    if val_names:
+        if sites_path is None:
+            raise MissingRawFileError(
+                f"{raw}: {area}_single_sites (the per-site recordings with the validation repeats) is missing"
+            )
+        with tempfile.TemporaryDirectory(dir=Path(out_path).parent) as tmp:
+            archives = _site_archives(sites_path, Path(tmp))
+            if not archives:
+                raise MissingRawFileError(f"{sites_path}: no <site>.tgz single-site recordings found")
+            for arch in archives:
+                for chan, by_name in _val_counts(arch, val_names, T, fs).items():
+                    n = key_to_n.get(cell_key(chan))
+                    if n is None:
+                        quirks.add("site_cell_not_in_population",
+                                   f"{arch.name}: cell {chan} is not in the population recording; ignored",
+                                   cell_id=chan, archive=arch.name)
+                        continue
+                    if chan != cells[n]:
+                        quirks.add("cell_id_padding", f"{arch.name}: cell {chan} matched to population cell {cells[n]}",
+                                   single_site_id=chan, population_id=cells[n])
+                    if n in val:
+                        raise RawDataError(f"{arch}: cell {chan} also appears in another single-site recording")
+                    val[n] = by_name
+    return val
+
+
+def _est_row(r: np.ndarray, cells: list[str], name: str, whole: bool, quirks: QuirkLog) -> tuple[list, int]:
+    """One est stimulus' row from the population resp ``(N, T)``; NaN pairs missing. Returns (row, n missing)."""
+    row, missing = [], 0
+    for n in range(len(cells)):
+        v = r[n]
+        nan = np.isnan(v)
+        if nan.all():
+            row.append(None)
+            missing += 1
+            continue
+        if nan.any():
+            quirks.add("partial_nan", f"cell {cells[n]}, {name}: {int(nan.sum())} NaN bins; pair left out",
+                       cell_id=cells[n], name=name)
+            row.append(None)
+            continue
+        row.append(v.astype(np.int64 if whole else np.float32)[None])
+    return row, missing
+
+
+def _val_row(avg: np.ndarray, val: dict, name: str, n_cells: int, whole: bool) -> tuple[list, float]:
+    """One val stimulus' row (trial-resolved counts) and its largest difference from the population average."""
+    row, diff = [], 0.0
+    for n in range(n_cells):
+        counts = val.get(n, {}).get(name)
+        row.append(counts if counts is None or whole else counts.astype(np.float32))
+        if counts is not None and not np.isnan(avg[n]).all():
+            diff = max(diff, float(np.nanmax(np.abs(counts.mean(axis=0) - avg[n]))))
+    return row, diff
+
+
+def _neuron_meta(cells: list[str], area: str, csv_path: Path, quirks: QuirkLog) -> list[dict]:
+    """Neuron metadata of the population's cells (``auditory`` from the csv, None when a cell is absent)."""
+    auditory = _read_auditory(csv_path)
+    nrn_meta = []
+    for c in cells:
+        parts = parse_cell_id(c)
+        aud = auditory.get(cell_key(c))
+        if aud is None:
+            quirks.add("not_in_csv", f"cell {c} is not in {csv_path.name}: auditory = None", cell_id=c)
+        nrn_meta.append({"cell_id": c, "area": area, "auditory": aud, **parts})
+    return nrn_meta
+
+
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert one area of the NAT4 release in ``raw_dir`` to ``out_path`` (see module docstring)."""
     opts = check_options(SOURCE, options)
@@ -245,43 +318,11 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         b = resp.bounds(n)
         T[n] = int(round((b[0, 1] - b[0, 0]) * fs))
 
-    # auditory flags and neuron metadata
-    auditory = _read_auditory(csv_path)
-    nrn_meta = []
-    for c in cells:
-        parts = parse_cell_id(c)
-        aud = auditory.get(cell_key(c))
-        if aud is None:
-            quirks.add("not_in_csv", f"cell {c} is not in {csv_path.name}: auditory = None", cell_id=c)
-        nrn_meta.append({"cell_id": c, "area": area, "auditory": aud, **parts})
-    key_to_n = {cell_key(c): i for i, c in enumerate(cells)}
+    nrn_meta = _neuron_meta(cells, area, csv_path, quirks)
 
     # trial-resolved val responses from the single sites
     val_names = [n for n in keep if subsets[n] == "val"]
-    val: dict[int, dict[str, np.ndarray]] = {}
-    if val_names:
-        if sites_path is None:
-            raise MissingRawFileError(
-                f"{raw}: {area}_single_sites (the per-site recordings with the validation repeats) is missing"
-            )
-        with tempfile.TemporaryDirectory(dir=Path(out_path).parent) as tmp:
-            archives = _site_archives(sites_path, Path(tmp))
-            if not archives:
-                raise MissingRawFileError(f"{sites_path}: no <site>.tgz single-site recordings found")
-            for arch in archives:
-                for chan, by_name in _val_counts(arch, val_names, T, fs).items():
-                    n = key_to_n.get(cell_key(chan))
-                    if n is None:
-                        quirks.add("site_cell_not_in_population",
-                                   f"{arch.name}: cell {chan} is not in the population recording; ignored",
-                                   cell_id=chan, archive=arch.name)
-                        continue
-                    if chan != cells[n]:
-                        quirks.add("cell_id_padding", f"{arch.name}: cell {chan} matched to population cell {cells[n]}",
-                                   single_site_id=chan, population_id=cells[n])
-                    if n in val:
-                        raise RawDataError(f"{arch}: cell {chan} also appears in another single-site recording")
-                    val[n] = by_name
+    val = _val_responses(raw, area, sites_path, val_names, T, fs, cells, out_path, quirks)
 
     x_stim = stim.data
     x_resp = resp.data
@@ -325,29 +366,12 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             if not np.all(np.isfinite(spec)):
                 raise RawDataError(f"{pop_path}: the stim spectrogram contains NaN within epoch {name}")
             w.add_stimulus(spec[None].astype(np.float32), id=name, meta={"name": name, "subset": subsets[name]})
-            row = []
             if subsets[name] == "est":
-                r = x_resp[:, i0:i1]
-                for n in range(len(cells)):
-                    v = r[n]
-                    nan = np.isnan(v)
-                    if nan.all():
-                        row.append(None)
-                        n_missing_est += 1
-                        continue
-                    if nan.any():
-                        quirks.add("partial_nan", f"cell {cells[n]}, {name}: {int(nan.sum())} NaN bins; pair left out",
-                                   cell_id=cells[n], name=name)
-                        row.append(None)
-                        continue
-                    row.append(v.astype(np.int64 if whole else np.float32)[None])
+                row, missing = _est_row(x_resp[:, i0:i1], cells, name, whole, quirks)
+                n_missing_est += missing
             else:
-                avg = x_resp[:, i0:i1]
-                for n in range(len(cells)):
-                    counts = val.get(n, {}).get(name)
-                    row.append(counts if counts is None or whole else counts.astype(np.float32))
-                    if counts is not None and not np.isnan(avg[n]).all():
-                        val_diff = max(val_diff, float(np.nanmax(np.abs(counts.mean(axis=0) - avg[n]))))
+                row, diff = _val_row(x_resp[:, i0:i1], val, name, len(cells), whole)
+                val_diff = max(val_diff, diff)
             w.write_row(s, row)
         n_with_val = len(val)
         file_meta.update(

@@ -161,6 +161,72 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _distinct_archives(archives: list[Path], quirks: QuirkLog) -> tuple[list[Path], list[str]]:
+    """The archives to read (byte-identical copies of an earlier one dropped, recorded) and the dropped names."""
+    digests: dict[str, str] = {}
+    kept, dropped = [], []
+    for a in archives:
+        h = _sha256(a)
+        if h in digests:
+            dropped.append(a.name)
+            quirks.add("duplicate_archive", f"{a.name} is identical to {digests[h]}; dropped", archive=a.name,
+                       same_as=digests[h])
+            continue
+        digests[h] = a.name
+        kept.append(a)
+    return kept, dropped
+
+
+def _new_cells(arch: Path, chans: list[str], seen_cells: dict[str, str], quirks: QuirkLog) -> bool:
+    """Whether ``arch`` holds a cell not read from an earlier archive; cells seen before are recorded.
+
+    As deepSTRF: cells are deduplicated by cell id, the first archive's copy kept.
+    """
+    again = [c for c in chans if c in seen_cells]
+    if not again:
+        return True
+    firsts = sorted({seen_cells[c] for c in again})
+    new = len(again) < len(chans)
+    quirks.add("duplicate_cells",
+               f"{arch.name}: {len(again)} of its {len(chans)} cell(s) were already read from {', '.join(firsts)}; "
+               "the first archive's copy is kept" + ("" if new else ": archive dropped"),
+               archive=arch.name, same_as=firsts, cells=again)
+    return new
+
+
+def _site_stimuli(arch, resp, stim, fs, keep_silence, stim_tiles, stim_info, quirks) -> tuple[dict, set]:
+    """One site's stimuli: new tiles added to ``stim_tiles``/``stim_info``; returns (spikes per id, paddings)."""
+    per_name, site_pad = {}, set()
+    for n in resp.epochs.names("STIM_"):
+        b = np.round(resp.epochs.occurrences(n) * fs) / fs
+        pre = np.array([_silence(resp.epochs, s, e, "PreStimSilence", True) for s, e in b])
+        post = np.array([_silence(resp.epochs, s, e, "PostStimSilence", False) for s, e in b])
+        if np.ptp(pre) > 1e-6 or np.ptp(post) > 1e-6:
+            raise RawDataError(f"{arch}: the silence padding of {n} differs between its occurrences")
+        p0, p1 = int(round(pre[0] * fs)), int(round(post[0] * fs))
+        site_pad.add((pre[0], post[0]))
+        try:
+            tile = np.asarray(stim.data[n], dtype=np.float32)
+        except KeyError:
+            raise RawDataError(f"{arch}: the stim signal has no tile for epoch {n!r}") from None
+        if p0 + p1 >= tile.shape[1]:
+            raise RawDataError(f"{arch}: the silences of {n} cover its whole tile")
+        if keep_silence:
+            sid, info = padded_id(n, float(pre[0]), float(post[0])), {"pre_silence_s": float(pre[0]),
+                                                                      "post_silence_s": float(post[0])}
+        else:
+            sid, info = n, {}
+            tile = tile[:, p0 : tile.shape[1] - p1]
+        if sid not in stim_tiles:
+            stim_tiles[sid] = tile
+            stim_info[sid] = {"name": n, **info}
+        elif stim_tiles[sid].shape != tile.shape or not np.allclose(stim_tiles[sid], tile, rtol=1e-4, atol=1e-6):
+            quirks.add("tile_mismatch", f"{arch.name}: the tile of {sid} differs from the first site's; first kept",
+                       name=n, archive=arch.name)
+        per_name[sid] = spikes_in_epochs(resp, b, onset_offsets=None if keep_silence else pre)
+    return per_name, site_pad
+
+
 def padded_id(name: str, pre_s: float, post_s: float) -> str:
     """Stimulus id of epoch ``name`` kept with its silences (``keep_silence``): the name when unpadded."""
     return name if pre_s == 0 and post_s == 0 else f"{name}|pre{pre_s:g}s|post{post_s:g}s"
@@ -177,19 +243,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     archives = sorted(p for p in raw.rglob("*.tgz") if not p.name.startswith("._"))
     if not archives:
         raise MissingRawFileError(f"{raw}: no per-site archives recordings/<SITE>_<hash>.tgz (unpack recordings.zip)")
-    digests: dict[str, str] = {}
-    dropped = []
-    kept = []
-    for a in archives:
-        h = _sha256(a)
-        if h in digests:
-            dropped.append(a.name)
-            quirks.add("duplicate_archive", f"{a.name} is identical to {digests[h]}; dropped", archive=a.name,
-                       same_as=digests[h])
-            continue
-        digests[h] = a.name
-        kept.append(a)
-
+    kept, dropped = _distinct_archives(archives, quirks)
     stim_tiles: OrderedDict[str, np.ndarray] = OrderedDict()
     stim_info: dict[str, dict] = {}  # stimulus id -> epoch name and the silences its tile holds
     padding = {}
@@ -204,51 +258,13 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         if resp.epochs is None:
             raise RawDataError(f"{arch}: the resp signal has no epoch table")
         chans = list(resp.chans or list(resp.data))
-        again = [c for c in chans if c in seen_cells]
-        if again:
-            firsts = sorted({seen_cells[c] for c in again})
-            new = len(again) < len(chans)
-            quirks.add("duplicate_cells",
-                       f"{arch.name}: {len(again)} of its {len(chans)} cell(s) were already read from "
-                       f"{', '.join(firsts)}; the first archive's copy is kept"
-                       + ("" if new else ": archive dropped"),
-                       archive=arch.name, same_as=firsts, cells=again)
-            if not new:
-                dropped.append(arch.name)
-                continue
+        if not _new_cells(arch, chans, seen_cells, quirks):
+            dropped.append(arch.name)
+            continue
         fs = fs or stim.fs
         if stim.fs != fs:
             raise RawDataError(f"{arch}: stim fs {stim.fs} differs from {fs} of the other sites")
-        names = resp.epochs.names("STIM_")
-        per_name = {}
-        site_pad = set()
-        for n in names:
-            b = np.round(resp.epochs.occurrences(n) * fs) / fs
-            pre = np.array([_silence(resp.epochs, s, e, "PreStimSilence", True) for s, e in b])
-            post = np.array([_silence(resp.epochs, s, e, "PostStimSilence", False) for s, e in b])
-            if np.ptp(pre) > 1e-6 or np.ptp(post) > 1e-6:
-                raise RawDataError(f"{arch}: the silence padding of {n} differs between its occurrences")
-            p0, p1 = int(round(pre[0] * fs)), int(round(post[0] * fs))
-            site_pad.add((pre[0], post[0]))
-            try:
-                tile = np.asarray(stim.data[n], dtype=np.float32)
-            except KeyError:
-                raise RawDataError(f"{arch}: the stim signal has no tile for epoch {n!r}") from None
-            if p0 + p1 >= tile.shape[1]:
-                raise RawDataError(f"{arch}: the silences of {n} cover its whole tile")
-            if keep_silence:
-                sid, info = padded_id(n, float(pre[0]), float(post[0])), {"pre_silence_s": float(pre[0]),
-                                                                          "post_silence_s": float(post[0])}
-            else:
-                sid, info = n, {}
-                tile = tile[:, p0 : tile.shape[1] - p1]
-            if sid not in stim_tiles:
-                stim_tiles[sid] = tile
-                stim_info[sid] = {"name": n, **info}
-            elif stim_tiles[sid].shape != tile.shape or not np.allclose(stim_tiles[sid], tile, rtol=1e-4, atol=1e-6):
-                quirks.add("tile_mismatch", f"{arch.name}: the tile of {sid} differs from the first site's; first kept",
-                           name=n, archive=arch.name)
-            per_name[sid] = spikes_in_epochs(resp, b, onset_offsets=None if keep_silence else pre)
+        per_name, site_pad = _site_stimuli(arch, resp, stim, fs, keep_silence, stim_tiles, stim_info, quirks)
         padding[arch.name] = [{"pre_s": a, "post_s": b} for a, b in sorted(site_pad)]
         cells = []
         for c in chans:
