@@ -41,8 +41,8 @@ from pathlib import Path
 
 from strfh5.arguments import positive_number
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
-from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, provenance, read_csv_dicts,
-                   validated_output)
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, parse_number,
+                   provenance, read_csv_dicts, validated_output)
 from .base import find_root as _find_release_root
 from .pprox import PPROX_SCHEMA, PproxUnit, read_pprox
 from strfh5.spectrogram import SpectrogramParams, spectrogram
@@ -179,14 +179,13 @@ def parse_unit_name(stem: str) -> dict:
 
 
 def _age_days(text) -> int | None:
+    """Age in days from ``'1y20d'``, ``'200d'``, ``'2y'`` or a bare whole number; None for other forms."""
     if not text:
         return None
-    m = re.fullmatch(r"(?:(\d+)y)?(?:(\d+)d)?", str(text).strip())
+    t = str(text).strip()
+    m = re.fullmatch(r"(?:([0-9]+)y)?(?:([0-9]+)d)?", t)
     if m is None or not (m.group(1) or m.group(2)):
-        try:
-            return int(text)
-        except ValueError:
-            return None
+        return int(t) if re.fullmatch(r"[0-9]+", t) else None
     return int(m.group(1) or 0) * 365 + int(m.group(2) or 0)
 
 
@@ -205,10 +204,11 @@ def _tables(root: Path) -> dict:
             if not key:
                 continue
             entry = motifs.setdefault(key, {"cis": {}, "singer": bird})
-            try:
-                entry["cis"][int(r["gap"])] = (float(r["gap_start"]), float(r["gap_stop"]))
-            except (KeyError, TypeError, ValueError):
-                pass
+            if (r.get("gap") or "").strip():  # strict: a row with a gap must give its start and stop (ms)
+                where = f"{meta / 'song-birds.csv'} row for {bird} gap {r['gap']}"
+                entry["cis"][parse_number(r["gap"], f"{where}, gap", integer=True)] = (
+                    parse_number(r.get("gap_start") or "", f"{where}, gap_start"),
+                    parse_number(r.get("gap_stop") or "", f"{where}, gap_stop"))
             if r.get("uuid"):
                 entry["singer_uuid"] = r["uuid"]
         if r.get("group"):
@@ -281,9 +281,12 @@ def _neuron_meta(unit: PproxUnit, path: Path, subset: str, tables: dict) -> dict
     sex = binfo.get("sex") or (um.get("bird-sex") if legacy else None)
     if isinstance(sex, str) and sex:
         meta["sex"] = sex
-    age = _age_days(binfo.get("age")) or (_age_days(um.get("bird-age")) if legacy else None)
+    age_text = binfo.get("age") or (um.get("bird-age") if legacy else None)
+    age = _age_days(age_text)
     if age is not None:
         meta["age_days"] = age
+    elif isinstance(age_text, str) and age_text.strip():
+        meta["age"] = age_text.strip()  # a form _age_days does not read: kept as released, never dropped
     if legacy and isinstance(um.get("familiar"), str) and um["familiar"]:
         meta["familiar_group"] = um["familiar"]
         meta["familiar_motifs"] = tables["groups"].get(um["familiar"], [])

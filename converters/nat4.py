@@ -348,7 +348,8 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         ),
     )
     with validated_output(
-        out_path, encoding="binned", response_kind="counts" if whole else "continuous", dt_ms=dt_ms, stim_kind="spectrogram", stim_dims=(1, x_stim.shape[0]),
+        out_path, encoding="binned", response_kind="counts" if whole else "continuous", dt_ms=dt_ms,
+        stim_kind="spectrogram", stim_dims=(1, x_stim.shape[0]),
         neuron_ids=cells, nrn_meta=nrn_meta, file_meta=file_meta, source="nat4",
         transform={"kind": "ozgf", "n_bands": int(x_stim.shape[0]), "hop_ms": dt_ms, "compression": "log",
                    "library": "as released (LBHB baphy/NEMS ozgf: log-compressed gammatone filterbank)"},

@@ -230,3 +230,21 @@ def test_real_unit_and_recording_lists_every_name_parses(real_data):
             assert le2025.parse_unit_name(f"{n}_c1") == {**p, "cluster": 1}
     with pytest.raises(RawDataError, match="not <bird>_<penetration>_<site>"):
         le2025.parse_site_name("C43_1")
+
+
+def test_song_birds_gap_times_are_parsed_strictly(tmp_path):
+    make_release(tmp_path / "raw")
+    p = tmp_path / "raw" / "metadata" / "song-birds.csv"
+    p.write_text(p.read_text().replace("310.5", "31_0.5"))
+    with pytest.raises(RawDataError, match=r"song-birds.csv row for B189 gap 1, gap_start: '31_0.5'"):
+        le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8a-beta"], n_bands=8)
+
+
+def test_unread_age_kept_as_released(tmp_path):
+    make_release(tmp_path / "raw")
+    p = tmp_path / "raw" / "metadata" / "ephys-birds.csv"
+    p.write_text(p.read_text().replace("200d", "about 7 months"))
+    out = le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8a-beta"], n_bands=8)
+    with FileContents(str(out)) as c:
+        m = c.nrn_meta[0]
+    assert m["animal"] == "C43" and m["age"] == "about 7 months" and "age_days" not in m

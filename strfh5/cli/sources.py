@@ -11,9 +11,9 @@ _LABELS = {"release_files": "real release files", "real_sample": "real sample",
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("sources", help=HELP, description=HELP + " (id, citation, DOI, access terms, and how each "
-                               "converter was verified: real release files, a real sample, or the reference readers "
-                               "only).")
+    p = subparsers.add_parser("sources", help=HELP, description=(
+        HELP + " (id, citation, DOI, access terms, and how each converter was verified: real release files, a "
+        "real sample, or the reference readers only)."))
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run)
 
