@@ -208,8 +208,10 @@ def read_sessions_metadata(path: Path) -> dict:
     if not isinstance(coords, dict):
         raise RawDataError(f"{path}: session_coordinates must map session ids to [x, y]")
     for sid, xy in coords.items():
-        if isinstance(xy, (list, tuple)) and all(isinstance(v, (int, float)) for v in xy):
-            out["coord"][str(sid)] = [float(v) for v in xy]
+        if not (isinstance(xy, (list, tuple)) and len(xy) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xy)):
+            raise RawDataError(f"{path}: session_coordinates.{sid} must be [x, y] numbers, got {xy!r}")
+        out["coord"][str(sid)] = [float(v) for v in xy]
     out["bad"] = {str(s) for s in (doc.get("bad_sessions") or [])}
     reps = doc.get("stim_wise_num_repeats") or {}
     if not isinstance(reps, dict):

@@ -162,6 +162,9 @@ def test_bad_sessions_metadata_named(tmp_path):
         yml.write_text("\n".join(lines) + "\n")
         with pytest.raises(RawDataError, match="sessions_metadata.yml: stim_wise_num_repeats.timit"):
             downer2025.read_sessions_metadata(yml)
+    yml.write_text(text.replace("180502: [0.5, 3.25]", "180502: [0.5, north]"))
+    with pytest.raises(RawDataError, match=r"session_coordinates.180502 must be \[x, y\] numbers"):
+        downer2025.read_sessions_metadata(yml)
 
 
 def test_stereo_wav_audio_from_channel_0_onsets_from_the_pulse_channel(tmp_path):
