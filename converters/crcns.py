@@ -9,7 +9,11 @@ AA1 and AA2 publish each cell as ``<cell>/<stim class>/{stimN, spikeN}``:
     one line per trial, spike times in ms relative to stimulus onset separated
     by spaces (real files end each line with ``" \\n"``); negative times are
     pre-onset spikes (down to -2000 ms), times past the sound's end are kept.
-    An empty line is a trial without spikes.
+    An empty line is a trial without spikes.  Parsing is strict
+    (:func:`parse_spike_text`): a file whose last line lacks its line break
+    (truncated) and a token that is not a plain decimal number (``1_0.5``)
+    are refused with the file and line, never read as fewer trials or other
+    numbers.
 
 This module parses those files (:func:`parse_spike_file`,
 :func:`parse_stim_file`, :func:`parse_cell_name`), checks wav MD5s
