@@ -30,8 +30,14 @@ Conversion
   annotation is missing from a subject's file is recorded as missing
   (``repeats = 0``) and listed in the subject's neuron metadata.
 * Stimuli: the segment wavs (spectrogram of :mod:`.spectrogram`, optional
-  waveform), the word table of each segment as the ``words`` list of its
-  metadata.
+  waveform), the word table of each segment (``AliceChapterOne-EEG.csv``,
+  read strictly: segment numbers, onsets and offsets must be numbers) as
+  the ``words`` list of its metadata, every column kept.
+* When the original release's ``datasets.mat`` is placed in ``raw_dir``
+  (or ``stimuli/``), each subject's neurons list the groups it names them in
+  (``dataset_groups``: ``use`` / ``low_perf`` / ``high_noise``).
+* The four zips' MD5s are pinned (``strfh5 fetch`` checks them) from the
+  maintainers' ``download_alice.py`` (Eelbrain/Alice).
 
 ``mne`` is needed to read FIF files; it is imported when the converter runs.
 """
@@ -47,12 +53,14 @@ import numpy as np
 from strfh5.arguments import positive_number
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 from strfh5.optional import require
-from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
-                   validated_output)
+from .base import (NUMBER_RE, Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, parse_number,
+                   provenance, read_csv_dicts, validated_output)
+from .matlab import load_mat
 from strfh5.spectrogram import SpectrogramParams, spectrogram
 from .audio import params_from_options, rational_ratio, read_wav, resample_audio, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
-__all__ = ["SOURCE", "convert", "find_subjects", "read_word_table", "segment_onsets", "resample_segment"]
+__all__ = ["SOURCE", "convert", "find_subjects", "read_word_table", "read_dataset_index", "segment_onsets",
+           "resample_segment"]
 
 _DRUM = "https://drum.lib.umd.edu/bitstreams/{}/download"
 _SPEC_DEFAULTS = SpectrogramParams(kind="mel", n_bands=32, f_min=80.0, f_max=8000.0, window_ms=25.0)
@@ -72,13 +80,14 @@ SOURCE = SourceInfo(
     doi="10.13016/pulf-lndn",
     license="CC BY 4.0 (UMd DRUM)",
     access="open",
+    # MD5s as published by the release's maintainers (Eelbrain/Alice download_alice.py)
     files=tuple(
-        ReleaseFile(name=name, url=_DRUM.format(uuid), known_hash=None, size=None, unpack="zip")
-        for name, uuid in (
-            ("eeg.0.zip", "264ca110-f7f4-4fd5-9b00-896102b841ad"),
-            ("eeg.1.zip", "bef532d8-cf74-4b9d-9b4c-5c1f81610ce9"),
-            ("eeg.2.zip", "25fc51ae-d1fa-4094-85af-65dd4cf30251"),
-            ("stimuli.zip", "df241468-26ee-42df-b27f-3f438cfc5a3f"),
+        ReleaseFile(name=name, url=_DRUM.format(uuid), known_hash=f"md5:{md5}", size=None, unpack="zip")
+        for name, uuid, md5 in (
+            ("eeg.0.zip", "264ca110-f7f4-4fd5-9b00-896102b841ad", "d63d96a6e5080578dbf71320ddbec0a0"),
+            ("eeg.1.zip", "bef532d8-cf74-4b9d-9b4c-5c1f81610ce9", "bdc65f168db4c0f19bb0fed20eae129b"),
+            ("eeg.2.zip", "25fc51ae-d1fa-4094-85af-65dd4cf30251", "3fb33ca1c4640c863a71bddd45006815"),
+            ("stimuli.zip", "df241468-26ee-42df-b27f-3f438cfc5a3f", "4336a47bef7d3e63239c40c0623dc186"),
         )
     ),
     options=(
@@ -89,6 +98,11 @@ SOURCE = SourceInfo(
     schema="alice-eeg",
     species="human",
     homepage="https://drum.lib.umd.edu/handle/1903/27591",
+    verified="real_sample",
+    verification=("the release's word table (AliceChapterOne-EEG.csv, 2,129 words), its upstream README and "
+                  "datasets.mat are read in tests; the FIF files are fixtures written with mne in the Eelbrain "
+                  "layout; the four zips' MD5s are pinned from Eelbrain/Alice download_alice.py"),
+    version="2",
 )
 
 
@@ -135,25 +149,59 @@ def _segment_wavs(raw_dir: Path) -> list[tuple[int, Path]]:
 
 
 def _value(text: str):
+    """A word-table cell: int, float (:data:`~.base.NUMBER_RE` only), None for ``NaN``/empty, else the text."""
     t = text.strip()
-    if re.fullmatch(r"[+-]?\d+", t):
+    if t == "" or t.lower() == "nan":
+        return None
+    if re.fullmatch(r"[+-]?[0-9]+", t):
         return int(t)
-    try:
+    if NUMBER_RE.match(t):
         v = float(t)
-    except ValueError:
-        return t
-    return v if math.isfinite(v) else None
+        return v if math.isfinite(v) else None
+    return t
 
 
 def read_word_table(path: Path) -> dict[int, list[dict]]:
-    """Segment -> its words (one record per CSV row, numbers parsed), in file order."""
-    rows = read_csv_dicts(path, "the word table of stimuli.zip", required=("Segment",))
+    """Segment -> its words (one record per CSV row, numbers parsed), in file order.
+
+    Every column is kept (text stays text, numbers become int/float, ``NaN``
+    None).  ``Segment`` must be a whole number >= 1 and ``onset``/``offset``
+    decimal numbers with ``onset <= offset`` (s from the segment start);
+    anything else is refused with the file and row (:class:`RawDataError`).
+    """
+    rows = read_csv_dicts(path, "the word table of stimuli.zip", required=("Word", "Segment", "onset", "offset"))
     out: dict[int, list[dict]] = {}
-    for i, r in enumerate(rows):
-        seg = _value(r.get("Segment") or "")
-        if not isinstance(seg, int):
-            raise RawDataError(f"{path}: row {i + 2}: Segment {r.get('Segment')!r} is not a segment number")
+    for i, r in enumerate(rows, start=2):
+        where = f"{path} row {i}"
+        seg = parse_number(r.get("Segment") or "", f"{where}, Segment", integer=True)
+        if seg < 1:
+            raise RawDataError(f"{where}: Segment {seg} is not a segment number (1, 2, ...)")
+        on = parse_number(r.get("onset") or "", f"{where}, onset")
+        off = parse_number(r.get("offset") or "", f"{where}, offset")
+        if off < on:
+            raise RawDataError(f"{where}: offset {off} s is before onset {on} s")
         out.setdefault(seg, []).append({k: _value(v if isinstance(v, str) else "") for k, v in r.items()})
+    return out
+
+
+def read_dataset_index(path) -> dict[str, list[str]]:
+    """The original release's ``datasets.mat``: subject -> the groups that list it.
+
+    Groups: ``use`` (the 33 datasets of Brennan & Hale's main analysis),
+    ``low_perf`` (low comprehension score), ``high_noise``.  Entries are
+    ``'Sxx.mat'`` file names; the result is keyed by ``'Sxx'``.
+    """
+    p = Path(path)
+    d = load_mat(p, ["use", "low_perf", "high_noise"])
+    out: dict[str, list[str]] = {}
+    for group in ("use", "low_perf", "high_noise"):
+        if group not in d:
+            raise RawDataError(f"{p}: variable {group!r} not found (expected use, low_perf, high_noise)")
+        names = np.atleast_1d(d[group])
+        for k, n in enumerate(names):
+            if not isinstance(n, str) or not re.fullmatch(r"S\d{2}\.mat", n.strip()):
+                raise RawDataError(f"{p}: {group}({k + 1}) is {n!r}, expected a dataset name 'Sxx.mat'")
+            out.setdefault(n.strip()[:-4], []).append(group)
     return out
 
 
@@ -224,34 +272,9 @@ def _position(ch: dict) -> list[float] | None:
 
 
 # ------------------------------------------------------------------ convert
-def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
-    """Convert the unpacked Alice EEG release in ``raw_dir`` to ``out_path`` (``binned``, continuous).
-
-    Options are those of :data:`SOURCE`; ``overwrite=True`` replaces an
-    existing output.
-    """
-    mne = _mne()
-    opts = check_options(SOURCE, options)
-    raw_dir = Path(raw_dir)
-    params = params_from_options(opts)
-    audio_fs = positive_number(opts["audio_fs"], "alice-eeg: option audio_fs", ConverterError)
-    params.resolved_f_max(audio_fs)
-    dt_ms = params.hop_ms
-    fs_out = 1000.0 / dt_ms
-
-    subjects = find_subjects(raw_dir)
-    wanted = opts["subjects"]
-    if wanted is not None:
-        missing = [s for s in wanted if s not in subjects]
-        if missing:
-            raise MissingRawFileError(f"{raw_dir}: subject(s) {', '.join(missing)} not found; "
-                                      f"available: {', '.join(subjects)}")
-        subjects = {s: subjects[s] for s in subjects if s in wanted}
-    wavs = _segment_wavs(raw_dir)
-    words = read_word_table(raw_dir / "stimuli" / WORD_TABLE)
-
-    log = QuirkLog(SOURCE.id)
-    # neurons, from the FIF headers (data are not read here)
+def _neurons(mne, subjects: dict, raw_dir: Path, wavs, fs_out: float, groups, log: QuirkLog) -> tuple:
+    """From the FIF headers (no data read): neuron ids and metadata (one per subject x EEG channel), each
+    subject's ``(first neuron index, EEG picks)`` and native sampling rate."""
     neuron_ids, nrn_meta, layout, native = [], [], {}, {}
     for sub, path in subjects.items():
         try:
@@ -283,9 +306,46 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 m["position"] = pos
             if miss:
                 m["missing_segments"] = miss
+            if groups is not None:
+                m["dataset_groups"] = groups.get(sub, [])
             neuron_ids.append(f"{sub}/{name}")
             nrn_meta.append(m)
         del raw
+    return neuron_ids, nrn_meta, layout, native
+
+
+def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
+    """Convert the unpacked Alice EEG release in ``raw_dir`` to ``out_path`` (``binned``, continuous).
+
+    Options are those of :data:`SOURCE`; ``overwrite=True`` replaces an
+    existing output.
+    """
+    mne = _mne()
+    opts = check_options(SOURCE, options)
+    raw_dir = Path(raw_dir)
+    params = params_from_options(opts)
+    audio_fs = positive_number(opts["audio_fs"], "alice-eeg: option audio_fs", ConverterError)
+    params.resolved_f_max(audio_fs)
+    dt_ms = params.hop_ms
+    fs_out = 1000.0 / dt_ms
+
+    subjects = find_subjects(raw_dir)
+    wanted = opts["subjects"]
+    if wanted is not None:
+        missing = [s for s in wanted if s not in subjects]
+        if missing:
+            raise MissingRawFileError(f"{raw_dir}: subject(s) {', '.join(missing)} not found; "
+                                      f"available: {', '.join(subjects)}")
+        subjects = {s: subjects[s] for s in subjects if s in wanted}
+    wavs = _segment_wavs(raw_dir)
+    words = read_word_table(raw_dir / "stimuli" / WORD_TABLE)
+
+    log = QuirkLog(SOURCE.id)
+    index_path = next((p for p in (raw_dir / "datasets.mat", raw_dir / "stimuli" / "datasets.mat") if p.is_file()),
+                      None)
+    groups = read_dataset_index(index_path) if index_path is not None else None
+    # neurons, from the FIF headers (data are not read here)
+    neuron_ids, nrn_meta, layout, native = _neurons(mne, subjects, raw_dir, wavs, fs_out, groups, log)
 
     transform = resampled_transform(params, audio_fs)
     file_meta = SOURCE.file_meta(
@@ -350,6 +410,5 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 for c in range(y32.shape[0]):
                     w.write_pair(s, first + c, y32[c][None, :])
             del raw, data
-        if len(log):
-            w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
+        w.set_file_meta({**file_meta, "provenance": provenance(SOURCE, opts, log)})
     return Path(out_path)

@@ -54,6 +54,23 @@ def read_wav(path) -> tuple[np.ndarray, float]:
     return x, float(sr)
 
 
+def wav_rate(path) -> float:
+    """The sample rate of a WAV file, from its header (the samples are memory-mapped, not read)."""
+    wavfile = require("scipy.io.wavfile", extra="convert", purpose="reading WAV files")
+
+    p = Path(path)
+    if not p.is_file():
+        raise MissingRawFileError(f"{p}: sound file is missing")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            sr, data = wavfile.read(p, mmap=True)
+        del data
+    except (ValueError, OSError, EOFError):
+        return read_wav(p)[1]  # formats scipy cannot memory-map (24-bit, ...): read in full
+    return float(sr)
+
+
 # --------------------------------------------------------- converter options
 def spectrogram_options(defaults: SpectrogramParams | None = None, dt_ms: float = 1.0) -> tuple[Option, ...]:
     """The converter options that set the spectrogram (and ``dt_ms``, ``keep_waveform``).
@@ -90,14 +107,17 @@ def params_from_options(options: Mapping[str, Any]) -> SpectrogramParams:
 
 # ------------------------------------------------------------- resampling
 def rational_ratio(fs_out: float, fs_in: float, where: str = "resampling") -> tuple[int, int]:
-    """``(up, down)`` with ``fs_out / fs_in = up / down`` exactly (denominator <= 10000).
+    """``(up, down)`` with ``fs_out / fs_in = up / down`` exactly (denominator <= 100000).
+
+    Any two whole rates below 100 kHz qualify (24414 Hz -> 32000 Hz is
+    16000 / 12207, an AA4 case).
 
     Raises :class:`ConverterError` naming ``where`` when no such ratio exists
     (a resampling that would silently change the rate).
     """
     fs_out = positive_number(fs_out, "target sample rate", ConverterError, where)
     fs_in = positive_number(fs_in, "sample rate", ConverterError, where)
-    r = Fraction(fs_out / fs_in).limit_denominator(10000)
+    r = Fraction(fs_out / fs_in).limit_denominator(100000)
     if abs(float(r) - fs_out / fs_in) > 1e-9 * fs_out / fs_in:
         raise ConverterError(f"{where}: cannot resample {fs_in} Hz to {fs_out} Hz by a rational factor")
     return r.numerator, r.denominator

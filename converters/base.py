@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -43,7 +45,24 @@ __all__ = [
     "converter_meta",
     "read_csv_dicts",
     "raw_folder",
+    "VERIFICATION_LEVELS",
+    "NUMBER_RE",
+    "parse_number",
+    "provenance",
 ]
+
+#: how far a converter was checked against real data, strongest first (``SourceInfo.verified``)
+VERIFICATION_LEVELS = {
+    "release_files": "real release files: tested on files of the published release, values matched exactly",
+    "real_sample": "real sample: tested on real public pieces of the release (tables, lists, sample files), "
+                   "the rest on fixtures built to the reference readers",
+    "reference_reader": "reference reader only: tested on fixtures built to the layout the data owners' and "
+                        "other public readers expect; no real file of the release was available",
+}
+#: a decimal number as the releases write them: optional sign, digits, optional fraction and exponent
+#: in ASCII digits (no ``_`` separators, no ``inf``/``nan``, no hexadecimal, no non-ASCII digits, unlike
+#: Python's ``float``)
+NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,12 @@ class SourceInfo:
     schema: str | None = None  # folder name under schema/sources/
     species: str = ""
     homepage: str = ""
+    #: how the converter was checked against real data: a key of VERIFICATION_LEVELS
+    verified: str = "reference_reader"
+    #: what the check was (which real files, which reference readers)
+    verification: str = ""
+    #: converter version: bumped whenever the same raw release converts to different output
+    version: str = "1"
 
     def option(self, name: str) -> Option:
         for o in self.options:
@@ -268,13 +293,61 @@ def find_root(raw_dir, marker: str, what: str) -> Path:
 
 
 def converter_meta(source: SourceInfo, options: dict) -> dict:
-    """The ``converter`` record of the file metadata (id, library version, options used)."""
+    """The ``converter`` record of the file metadata (id, library and converter version, options used)."""
     from strfh5.version import __version__
 
     clean = {}
     for k, v in options.items():
         clean[k] = list(v) if isinstance(v, (tuple, set, frozenset)) else v
-    return {"id": source.id, "version": f"strfh5 {__version__}", "options": clean}
+    return {"id": source.id, "version": f"strfh5 {__version__}", "converter_version": source.version,
+            "options": clean}
+
+
+def provenance(source: SourceInfo, options: dict, log: "QuirkLog | None" = None, **extra) -> dict:
+    """The ``provenance`` record every converter stores in its file metadata.
+
+    Holds the ``converter`` record (:func:`converter_meta`), the release files
+    with their pinned hash (``known_hash``, None when the release publishes
+    none), the verification level of the converter (``verified``), the quirks
+    handled (``log.records()``) and ``extra`` entries, so a file can be traced
+    back to its raw release.
+    """
+    return {
+        "converter": converter_meta(source, options),
+        "release_files": [{"name": f.name, "url": f.url, "known_hash": f.known_hash, "optional": f.optional}
+                          for f in source.files],
+        "verified": source.verified,
+        "quirks": log.records() if log is not None else [],
+        **extra,
+    }
+
+
+def parse_number(text: str, where: str, *, integer: bool = False) -> float | int:
+    """A number written in a raw text file, parsed strictly.
+
+    Accepts what :data:`NUMBER_RE` describes (``-12``, ``3.5``, ``.5``,
+    ``1e-3``); refuses what Python's ``float`` would also take (``1_0.5``,
+    ``inf``, ``nan``, `` 0x1p3``), so a damaged token is never read as a
+    different number.
+
+    Raises
+    ------
+    RawDataError
+        Naming ``where`` (file and line or row) and the bad text.
+    """
+    from strfh5.errors import RawDataError
+
+    t = text.strip()
+    if not NUMBER_RE.match(t):
+        raise RawDataError(f"{where}: {text!r} is not a decimal number")
+    if integer:
+        if not re.fullmatch(r"[+-]?[0-9]+", t):
+            raise RawDataError(f"{where}: {text!r} is not a whole number")
+        return int(t)
+    v = float(t)
+    if not math.isfinite(v):
+        raise RawDataError(f"{where}: {text!r} is out of the float64 range")
+    return v
 
 
 def read_csv_dicts(path, what: str, required: Sequence[str] = ()) -> list[dict]:

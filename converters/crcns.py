@@ -9,7 +9,11 @@ AA1 and AA2 publish each cell as ``<cell>/<stim class>/{stimN, spikeN}``:
     one line per trial, spike times in ms relative to stimulus onset separated
     by spaces (real files end each line with ``" \\n"``); negative times are
     pre-onset spikes (down to -2000 ms), times past the sound's end are kept.
-    An empty line is a trial without spikes.
+    An empty line is a trial without spikes.  Parsing is strict
+    (:func:`parse_spike_text`): a file whose last line lacks its line break
+    (truncated) and a token that is not a plain decimal number (``1_0.5``)
+    are refused with the file and line, never read as fewer trials or other
+    numbers.
 
 This module parses those files (:func:`parse_spike_file`,
 :func:`parse_stim_file`, :func:`parse_cell_name`), checks wav MD5s
@@ -30,7 +34,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, SourceInfo, check_options, converter_meta, find_root, validated_output
+from .base import (NUMBER_RE, Option, QuirkLog, SourceInfo, check_options, converter_meta, find_root, provenance,
+                   validated_output)
 from strfh5.spectrogram import SpectrogramParams, spectrogram, transform_dict
 from .audio import params_from_options, read_wav, spectrogram_layout, waveform_kwargs
 
@@ -72,34 +77,43 @@ AA_WAV_OPTIONS = (
 
 # ------------------------------------------------------------------ parsing
 def parse_spike_text(text: str, where: str) -> list[np.ndarray]:
-    """Trials of a spike file's text: one float64 array (ms) per line.
+    """Trials of a spike file's text: one float64 array (ms) per line, parsed strictly.
 
-    Lines end with ``\\n`` (``\\r\\n`` accepted); the text after the last line
-    break, when empty, is not a trial.  A blank line is a trial without spikes.
+    Every line ends with ``\\n`` (``\\r\\n`` accepted); a blank line is a
+    trial without spikes; an empty text is a file without trials.  Refused
+    (:class:`RawDataError` naming ``where`` and the line):
+
+    * a non-empty text whose last line lacks its line break — every real
+      spike file ends with one, so the file was cut mid-line (a truncated
+      download would otherwise lose trials and shorten the last spike time);
+    * a token that is not a plain decimal number (:data:`~.base.NUMBER_RE`:
+      ``1_0.5``, ``inf``, ``nan``, ``0x10`` are refused, where Python's
+      ``float`` would read ``1_0.5`` as 10.5).
     """
-    lines = text.split("\n")
-    if lines and lines[-1].strip() == "":
-        lines.pop()
+    if text and not text.endswith("\n"):
+        n = text.count("\n") + 1
+        raise RawDataError(
+            f"{where} line {n}: the file ends without a line break after {text.rsplit(chr(10), 1)[-1][-40:]!r} — "
+            "every spike file of the release ends with one: a truncated file (download it again)"
+        )
+    lines = text.split("\n")[:-1] if text else []
     trials = []
     for i, line in enumerate(lines, start=1):
-        tokens = line.split()
-        try:
-            t = np.array([float(x) for x in tokens], dtype=np.float64)
-        except ValueError:
-            bad = next(x for x in tokens if not _is_float(x))
-            raise RawDataError(f"{where} line {i}: {bad!r} is not a spike time in ms") from None
+        if line.endswith("\r"):
+            line = line[:-1]
+        tokens = line.replace("\t", " ").split(" ")
+        values = []
+        for tok in tokens:
+            if tok == "":
+                continue
+            if not NUMBER_RE.match(tok):
+                raise RawDataError(f"{where} line {i}: {tok!r} is not a spike time in ms (a plain decimal number)")
+            values.append(float(tok))
+        t = np.array(values, dtype=np.float64)
         if t.size and not np.all(np.isfinite(t)):
             raise RawDataError(f"{where} line {i}: spike times must be finite numbers")
         trials.append(t)
     return trials
-
-
-def _is_float(x: str) -> bool:
-    try:
-        float(x)
-        return True
-    except ValueError:
-        return False
 
 
 def parse_spike_file(path) -> list[np.ndarray]:
@@ -119,6 +133,9 @@ def parse_stim_file(path) -> str:
         text = p.read_text(encoding="ascii")
     except UnicodeDecodeError:
         raise RawDataError(f"{p}: a stim file must hold a wav file name (ASCII text)") from None
+    if text and not text.endswith("\n"):
+        raise RawDataError(f"{p} line 1: the file ends without a line break (every stim file of the release "
+                           f"ends with one): a truncated file, got {text[:80]!r}")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(lines) != 1 or not lines[0].lower().endswith(".wav") or "/" in lines[0] or "\\" in lines[0]:
         raise RawDataError(f"{p}: expected one line naming a wav file (like '<MD5>.wav'), got {text[:80]!r}")
@@ -261,46 +278,11 @@ class CellSpec:
     class_folders: dict[str, Path]
 
 
-def convert_aa(
-    source: SourceInfo,
-    cells: Sequence[CellSpec],
-    wav_path: Callable[[str, str], Path],
-    out_path,
-    options: dict,
-    stim_classes: Sequence[str],
-    log: QuirkLog | None = None,
-    extra_file_meta: dict | None = None,
-    stim_extra: Callable[[str, str, dict], dict] | None = None,
-) -> Path:
-    """Convert scanned AA cells into one ``events`` file (shared by AA1 and AA2).
+def _select(source: SourceInfo, cells: Sequence[CellSpec], wav_path, options: dict, stim_classes, log: QuirkLog):
+    """Scan the cells (file names only), order the stimuli, handle missing wavs and cells left without data.
 
-    Parameters
-    ----------
-    source : SourceInfo
-    cells : sequence of CellSpec
-        In output order.
-    wav_path : callable
-        ``(stim_class, wav_name) -> Path`` where the wav should be.
-    out_path : path-like
-    options : dict
-        Checked converter options: the spectrogram options, ``skip_missing_wavs``,
-        ``check_md5``, ``overwrite``.
-    stim_classes : sequence of str
-        Classes to read, in the order stimuli are laid out.
-    log : QuirkLog, optional
-    extra_file_meta : dict, optional
-        Merged into the file metadata.
-    stim_extra : callable, optional
-        ``(stim_class, wav_name, meta) -> dict`` of extra stimulus metadata.
-
-    Returns
-    -------
-    pathlib.Path
-        ``out_path``.
+    Returns ``(wavs, class of each wav, kept cells, their scans, their metadata)``.
     """
-    log = log or QuirkLog(source.id)
-    params = params_from_options(options)
-    keep_waveform = bool(options.get("keep_waveform"))
     # 1. scan every cell's class folders (file names only, no spike parsing)
     scans: list[dict[str, CellScan]] = []
     for cell in cells:
@@ -364,6 +346,51 @@ def convert_aa(
         if merged:
             meta["merged_protocols"] = merged
         nrn_meta.append(meta)
+    return wavs, stim_class_of, kept_cells, kept_scans, nrn_meta
+
+
+def convert_aa(
+    source: SourceInfo,
+    cells: Sequence[CellSpec],
+    wav_path: Callable[[str, str], Path],
+    out_path,
+    options: dict,
+    stim_classes: Sequence[str],
+    log: QuirkLog | None = None,
+    extra_file_meta: dict | None = None,
+    stim_extra: Callable[[str, str, dict], dict] | None = None,
+) -> Path:
+    """Convert scanned AA cells into one ``events`` file (shared by AA1 and AA2).
+
+    Parameters
+    ----------
+    source : SourceInfo
+    cells : sequence of CellSpec
+        In output order.
+    wav_path : callable
+        ``(stim_class, wav_name) -> Path`` where the wav should be.
+    out_path : path-like
+    options : dict
+        Checked converter options: the spectrogram options, ``skip_missing_wavs``,
+        ``check_md5``, ``overwrite``.
+    stim_classes : sequence of str
+        Classes to read, in the order stimuli are laid out.
+    log : QuirkLog, optional
+    extra_file_meta : dict, optional
+        Merged into the file metadata.
+    stim_extra : callable, optional
+        ``(stim_class, wav_name, meta) -> dict`` of extra stimulus metadata.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``.
+    """
+    log = log or QuirkLog(source.id)
+    params = params_from_options(options)
+    keep_waveform = bool(options.get("keep_waveform"))
+    wavs, stim_class_of, kept_cells, kept_scans, nrn_meta = _select(source, cells, wav_path, options, stim_classes,
+                                                                     log)
 
     # 4. stream: one stimulus row at a time
     file_meta = source.file_meta(
@@ -412,6 +439,6 @@ def convert_aa(
                     trials.extend(got)
                 row.append(trials if trials else None)
             w.write_row(s, row)
-        w.set_file_meta({**file_meta, "provenance": {"quirks": log.records(),
-                                                     "n_cells_in_release_folder": len(cells)}})
+        w.set_file_meta({**file_meta, "provenance": provenance(source, options, log,
+                                                               n_cells_in_release_folder=len(cells))})
     return Path(out_path)

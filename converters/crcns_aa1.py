@@ -57,6 +57,10 @@ SOURCE = SourceInfo(
     schema="crcns-aa1",
     species="zebra finch (Taeniopygia guttata)",
     homepage="https://crcns.org/data-sets/aa/aa-1",
+    verified="real_sample",
+    verification=("real Theunissen-lab cells in the AA text format (public spike/stim files, MD5-named wavs) "
+                  "convert and match the raw spike files exactly; spike files parsed strictly"),
+    version="2",
 )
 
 

@@ -19,9 +19,14 @@ onset (negative = pre-onset).  An empty trial is stored as the scalar -999
 Output: ``events`` file with spike times in ms (seconds × 1000); stimulus id =
 upper-case ``stim_md5`` (one stimulus however many animals heard it); neuron
 id = ``<animal>/<unit file stem>``.  The release has no per-unit area label.
-Wavs of different sample rates cannot share one spectrogram transform: set
-``resample_hz`` to resample them all (the original rate stays in the
-stimulus metadata).
+Wavs of different sample rates cannot share one spectrogram transform: by
+default, when the selected wavs' rates differ, every wav is resampled
+(exact rational polyphase) to the highest of them, so no wav loses
+bandwidth, and the ``mixed_sample_rates`` quirk records the rates;
+``resample_hz`` chooses the rate instead (the original rate stays in the
+stimulus metadata).  A child that is not a group where a stimulus or trial
+group belongs is skipped and recorded (``non_group_child``), as deepSTRF's
+reader skips it.
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ import numpy as np
 
 from strfh5.arguments import positive_number
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
-from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, raw_folder,
-                   validated_output)
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, provenance,
+                   raw_folder, validated_output)
 from .crcns import AA_SPECTROGRAM
 from strfh5.spectrogram import spectrogram, transform_dict
-from .audio import match_rate, params_from_options, read_wav, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
+from .audio import (match_rate, params_from_options, read_wav, resampled_transform, spectrogram_layout,
+                    spectrogram_options, waveform_kwargs, wav_rate)
 
 __all__ = ["SOURCE", "ANIMALS", "convert", "parse_unit_name", "read_unit"]
 
@@ -70,12 +76,17 @@ SOURCE = SourceInfo(
         Option("sort_types", str, None, "keep units whose sortType is one of these (default: all)", multiple=True),
         Option("stim_types", str, None, "keep stimuli whose stim_type is one of these (song, call, mlnoise; "
                "default: all)", multiple=True),
-        Option("resample_hz", float, None, "resample every wav to this rate (needed when rates differ)"),
+        Option("resample_hz", float, None, "resample every wav to this rate (default: keep the rate, or the "
+               "highest rate when the wavs' rates differ)"),
         Option("skip_missing_wavs", bool, False, "leave out stimuli whose wav is missing instead of failing"),
     ),
     schema="crcns-aa4",
     species="zebra finch (Taeniopygia guttata)",
     homepage="https://crcns.org/data-sets/aa/aa-4/about-aa-4",
+    verified="reference_reader",
+    verification=("fixtures built to deepSTRF's crcns_aa4.py and the Theunissen-lab TDT-to-HDF5 writer "
+                  "(-999 empty trials, stim_md5); no file of this release was available"),
+    version="2",
 )
 
 
@@ -112,11 +123,19 @@ def _trial_key(name: str):
     return (0, int(name)) if name.isdigit() else (1, name)
 
 
-def read_unit(path) -> tuple[dict, list[dict]]:
+def _note(skipped: list | None, path: str) -> None:
+    if skipped is not None:
+        skipped.append(path)
+
+
+def read_unit(path, skipped: list | None = None) -> tuple[dict, list[dict]]:
     """Read one unit file: its attributes and, per stimulus group, its trials in ms.
 
     Returns ``(attrs, stims)`` where each stim is ``{"class_group", "number",
     "md5", "stim_type", "stim_class", "stim_duration", "trials": [ms arrays]}``.
+    A child that is not a group where a stimulus or trial group belongs is
+    skipped, as the reference reader (deepSTRF ``crcns_aa4.py``) does, and
+    its HDF5 path appended to ``skipped``.
     """
     import h5py
 
@@ -129,11 +148,15 @@ def read_unit(path) -> tuple[dict, list[dict]]:
         attrs = {k: _attr(f, k) for k in f.attrs}
         stims = []
         for cname in f:
-            if cname in METADATA_GROUPS or not isinstance(f[cname], h5py.Group):
+            if cname in METADATA_GROUPS:
+                continue
+            if not isinstance(f[cname], h5py.Group):
+                _note(skipped, f"/{cname}")
                 continue
             for sname in sorted(f[cname], key=_trial_key):
                 g = f[cname][sname]
                 if not isinstance(g, h5py.Group):
+                    _note(skipped, f"/{cname}/{sname}")
                     continue
                 md5 = _attr(g, "stim_md5")
                 if not md5:
@@ -141,7 +164,10 @@ def read_unit(path) -> tuple[dict, list[dict]]:
                 trials = []
                 for tname in sorted(g, key=_trial_key):
                     tg = g[tname]
-                    if not isinstance(tg, h5py.Group) or "spike_times" not in tg:
+                    if not isinstance(tg, h5py.Group):
+                        _note(skipped, f"/{cname}/{sname}/{tname}")
+                        continue
+                    if "spike_times" not in tg:
                         raise RawDataError(f"{p}: /{cname}/{sname}/{tname} has no spike_times dataset")
                     st = np.asarray(tg["spike_times"][()], dtype=np.float64).reshape(-1)
                     if st.size == 1 and st[0] == EMPTY_TRIAL:
@@ -157,36 +183,18 @@ def read_unit(path) -> tuple[dict, list[dict]]:
     return attrs, stims
 
 
-def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
-    """Convert unpacked AA4 animal folders under ``raw_dir`` to ``out_path``.
-
-    Parameters
-    ----------
-    raw_dir : path-like
-        Folder holding ``<animal>/`` folders (any subset of the six).
-    out_path : path-like
-    overwrite : bool
-    **options
-        See ``SOURCE.options``: spectrogram options, ``animals``,
-        ``sort_types``, ``stim_types``, ``resample_hz``,
-        ``skip_missing_wavs``, ``keep_waveform``.
-    """
-    opts, raw, log = check_options(SOURCE, options), raw_folder(raw_dir), QuirkLog(SOURCE.id)
-    params = params_from_options(opts)
-    sort_types = set(opts["sort_types"]) if opts["sort_types"] else None
-    stim_types = set(opts["stim_types"]) if opts["stim_types"] else None
-    animals = [a for a in opts["animals"] if (raw / a).is_dir()]
-    if not animals:
-        raise MissingRawFileError(f"{raw}: none of the animal folders {list(opts['animals'])} is here")
-    for a in set(opts["animals"]) - set(animals):
-        log.add("missing_animal", f"{raw / a} is absent: animal skipped", animal=a)
-
-    # 1. read every unit (spike times are small: ~10 trials x ~150 stimuli per unit)
+def _read_units(raw: Path, animals: list[str], sort_types, stim_types, log: QuirkLog) -> tuple[list, dict]:
+    """Every selected unit: ``[(neuron id, meta, {md5: trials})]`` and ``{md5: stimulus info + wav per animal}``."""
     units = []  # (neuron id, meta, {md5: trials})
     stims: dict[str, dict] = {}  # md5 -> info (first seen) + wav per animal
     for a in animals:
         for p in sorted((raw / a).glob("*.h5")):
-            attrs, ustims = read_unit(p)
+            odd: list[str] = []
+            attrs, ustims = read_unit(p, odd)
+            if odd:
+                log.add("non_group_child", f"{a}/{p.name}: {len(odd)} child(ren) that are not groups where stimulus "
+                        f"or trial groups belong ({', '.join(odd[:3])}{'...' if len(odd) > 3 else ''}): skipped",
+                        cell=p.stem, paths=odd)
             sort_type = str(attrs.get("sortType", ""))
             if sort_types is not None and sort_type not in sort_types:
                 continue
@@ -215,6 +223,49 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                         cell=p.stem)
                 continue
             units.append((f"{a}/{p.stem}", meta, resp))
+    return units, stims
+
+
+def _target_rate(resample_hz, wavs: list[Path], log: QuirkLog) -> tuple[float, bool]:
+    """``(rate, resample)``: ``resample_hz`` if given; else the wavs' rate, or the highest when they differ."""
+    if resample_hz is not None:
+        return positive_number(resample_hz, "crcns-aa4: option resample_hz", ConverterError), True
+    rates = [wav_rate(p) for p in wavs]
+    target = max(rates)
+    if len(set(rates)) == 1:
+        return target, False
+    counts = {f"{r:g}": rates.count(r) for r in sorted(set(rates))}
+    log.add("mixed_sample_rates", f"the wavs have {len(counts)} sample rates ({counts} wavs per Hz): all "
+            f"resampled to the highest, {target:g} Hz (set resample_hz to choose)", rates=counts, target_hz=target)
+    return target, True
+
+
+def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
+    """Convert unpacked AA4 animal folders under ``raw_dir`` to ``out_path``.
+
+    Parameters
+    ----------
+    raw_dir : path-like
+        Folder holding ``<animal>/`` folders (any subset of the six).
+    out_path : path-like
+    overwrite : bool
+    **options
+        See ``SOURCE.options``: spectrogram options, ``animals``,
+        ``sort_types``, ``stim_types``, ``resample_hz``,
+        ``skip_missing_wavs``, ``keep_waveform``.
+    """
+    opts, raw, log = check_options(SOURCE, options), raw_folder(raw_dir), QuirkLog(SOURCE.id)
+    params = params_from_options(opts)
+    sort_types = set(opts["sort_types"]) if opts["sort_types"] else None
+    stim_types = set(opts["stim_types"]) if opts["stim_types"] else None
+    animals = [a for a in opts["animals"] if (raw / a).is_dir()]
+    if not animals:
+        raise MissingRawFileError(f"{raw}: none of the animal folders {list(opts['animals'])} is here")
+    for a in set(opts["animals"]) - set(animals):
+        log.add("missing_animal", f"{raw / a} is absent: animal skipped", animal=a)
+
+    # 1. read every unit (spike times are small: ~10 trials x ~150 stimuli per unit)
+    units, stims = _read_units(raw, animals, sort_types, stim_types, log)
     if not units:
         raise RawDataError(f"{raw}: no unit with data for the selected animals, sort types and stimulus types")
 
@@ -236,9 +287,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     order = [m for m in order if m in chosen]
     if not order:
         raise RawDataError(f"{raw}: no stimulus wav found")
-    resample = opts["resample_hz"] is not None
-    target = (positive_number(opts["resample_hz"], "crcns-aa4: option resample_hz", ConverterError) if resample
-              else read_wav(chosen[order[0]])[1])
+    target, resample = _target_rate(opts["resample_hz"], [chosen[m] for m in order], log)
     transform = resampled_transform(params, target) if resample else transform_dict(params, target)
 
     ids = [u[0] for u in units]
@@ -264,5 +313,5 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             meta["duration_s"] = meta["n_samples"] / sr
             w.add_stimulus(S, id=m, meta=meta, **waveform_kwargs(wave, target, opts["keep_waveform"]))
             w.write_row(s, [u[2].get(m) or None for u in units])
-        w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
+        w.set_file_meta({**file_meta, "provenance": provenance(SOURCE, opts, log)})
     return Path(out_path)

@@ -20,8 +20,9 @@ Conversion
 ----------
 * Stimuli: the TIMIT sentences (``sentdet``, silence pads removed so that time
   0 is the speech onset, as ``stimon`` is) and the monkey vocalisations (cut
-  from the concatenated wav at their first onset, each lasting the shortest
-  interval between its onset and the next one), ids ``timit-<sentId>`` and
+  from channel 0 of the stereo ``MonkVocs_15Blocks.wav`` at their first
+  onset, each lasting the shortest interval between its onsets and the next
+  ones), ids ``timit-<sentId>`` and
   ``mvoc-<code>``, ``type`` ``timit`` / ``mvoc``. All are resampled to
   ``audio_fs`` (default 16 kHz, TIMIT's rate) before the spectrogram, so one
   transform describes them all. ``subset`` is ``test`` for the repeated test
@@ -31,6 +32,20 @@ Conversion
 * Responses (``events``): for every trial, the channel's spikes from
   ``pre_ms`` before onset to ``post_ms`` after the stimulus' end, in ms from
   onset. Pre-onset spikes are kept.
+* Vocalisation onsets, as the authors' code (bilalhsp/Auditory_Cortex
+  ``ucsf_metadata.py``) finds them: the wav is stereo, channel 0 the audio,
+  channel 1 onset pulses; an onset is a pulse's rising edge (zero to
+  non-zero); the first presentation carries three pulses (the 2nd and 3rd
+  dropped, recorded).  The pulse count must equal the number of
+  ``mVocsStimCodes``; ``mVocsStimOnTimes`` is only compared (largest
+  difference in ``mvoc_onsets``).  A mono wav falls back on
+  ``mVocsStimOnTimes`` (recorded).  Deliberate difference: the authors cut
+  every presentation up to the next pulse and clip its trailing silence;
+  here one stimulus per code lasts the *shortest* interval between its
+  onsets and the next, so every repeat shares one stimulus array and no
+  repeat's window holds the next vocalisation.
+* The sessions metadata is ``sessions_metadata.yml`` (the authors' code) or
+  ``session_metadata.yml`` (the README's name); either is accepted.
 * Bad sessions (``bad_sessions`` in the YAML) are converted and flagged in the
   neuron metadata (``bad_session``); they are left out only with
   ``exclude_bad_sessions=True``.
@@ -52,19 +67,23 @@ import numpy as np
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 from strfh5.optional import require
 from strfh5.arguments import positive_number
-from .base import Option, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, provenance,
+                   validated_output)
 from .base import find_root as _find_release_root
 from .matlab import as_float_vector, as_int_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
 from strfh5.spectrogram import SpectrogramParams, spectrogram
 from .audio import params_from_options, resample_audio, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
-__all__ = ["SOURCE", "convert", "parse_channel_file", "read_sessions_metadata", "list_neurons", "find_root"]
+__all__ = ["SOURCE", "convert", "parse_channel_file", "read_sessions_metadata", "metadata_file", "list_neurons",
+           "find_root", "pulse_onsets"]
 
 _TOP = "auditory_cortex_data"
 TIMIT_MAT = "stimuli/out_sentence_details_timit_all_loudness.mat"
 MVOC_MAT = "stimuli/SqMoPhys_MVOCStimcodes.mat"
 MVOC_WAV = "stimuli/MonkVocs_15Blocks.wav"
 YAML = "sessions_metadata.yml"
+#: the name the release's README gives the same file
+YAML_README = "session_metadata.yml"
 _CHANNEL = re.compile(r"^(?P<animal>[A-Za-z]+)_(?P<session>[0-9A-Za-z]+)_Ch(?P<ch>\d+)(?P<suffix>[A-Za-z][A-Za-z0-9]*)?_MUspk\.mat$")
 _HEMI_KEY = re.compile(r"^(?P<animal>[A-Za-z]+)_(?P<hemi>LH|RH)_sessions$")
 
@@ -113,6 +132,10 @@ SOURCE = SourceInfo(
     schema="downer2025",
     species="squirrel monkey (Saimiri sciureus)",
     homepage="https://doi.org/10.1371/journal.pcbi.1013334",
+    verified="reference_reader",
+    verification=("fixtures built to the authors' reader (bilalhsp/Auditory_Cortex ucsf_metadata.py: stereo "
+                  "wav with onset pulses, sentdet pads, stimulus codes); no file of this release was available"),
+    version="2",
 )
 
 
@@ -131,6 +154,21 @@ def parse_channel_file(name: str) -> dict | None:
         raise RawDataError(f"{name}: expected a channel file named <animal>_<session>_Ch<N>[suffix]_MUspk.mat")
     return {"animal": m.group("animal"), "session": m.group("session"), "channel": int(m.group("ch")),
             "suffix": m.group("suffix") or ""}
+
+
+def metadata_file(root: Path, log) -> Path:
+    """The sessions metadata YAML: ``sessions_metadata.yml`` (the authors' code) or ``session_metadata.yml``
+    (the README's name).  Both present: the first is read and the quirk recorded."""
+    names = [n for n in (YAML, YAML_README) if (root / n).is_file()]
+    if not names:
+        raise MissingRawFileError(f"{root / YAML}: sessions metadata is missing from the release (also looked for "
+                                  f"{YAML_README}, the README's name)")
+    if names == [YAML_README]:
+        log.add("metadata_file_name", f"the sessions metadata is named {YAML_README} (the README's name); read",
+                file=YAML_README)
+    elif len(names) == 2:
+        log.add("metadata_file_name", f"both {YAML} and {YAML_README} are present; {YAML} is read", file=YAML)
+    return root / names[0]
 
 
 def read_sessions_metadata(path: Path) -> dict:
@@ -166,8 +204,10 @@ def read_sessions_metadata(path: Path) -> dict:
     if not isinstance(coords, dict):
         raise RawDataError(f"{path}: session_coordinates must map session ids to [x, y]")
     for sid, xy in coords.items():
-        if isinstance(xy, (list, tuple)) and all(isinstance(v, (int, float)) for v in xy):
-            out["coord"][str(sid)] = [float(v) for v in xy]
+        if not (isinstance(xy, (list, tuple)) and len(xy) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xy)):
+            raise RawDataError(f"{path}: session_coordinates.{sid} must be [x, y] numbers, got {xy!r}")
+        out["coord"][str(sid)] = [float(v) for v in xy]
     out["bad"] = {str(s) for s in (doc.get("bad_sessions") or [])}
     reps = doc.get("stim_wise_num_repeats") or {}
     if not isinstance(reps, dict):
@@ -276,18 +316,64 @@ def _open_wav(path: Path):
     return sf, info
 
 
-def _mvoc_entries(root: Path) -> list[dict]:
+def pulse_onsets(wav: Path, channel: int = 1, block: int = 1 << 20) -> np.ndarray:
+    """Sample indices where ``channel`` of ``wav`` turns from zero to non-zero (rising pulse edges).
+
+    Read block by block (the release's wav is long), one channel kept.  A
+    pulse at the very first sample counts as an onset.
+    """
+    sf, info = _open_wav(wav)
+    if info.channels <= channel:
+        raise RawDataError(f"{wav}: has {info.channels} channel(s); the onset pulses are expected on channel "
+                           f"{channel}")
+    out, prev, pos = [], False, 0
+    for chunk in sf.blocks(str(wav), blocksize=block, dtype="float32", always_2d=True):
+        on = chunk[:, channel] != 0
+        edges = np.flatnonzero(on & ~np.concatenate([[prev], on[:-1]]))
+        out.append(edges + pos)
+        prev, pos = bool(on[-1]), pos + chunk.shape[0]
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def _mvoc_onsets(path: Path, wav: Path, codes: np.ndarray, table: np.ndarray, log) -> tuple[np.ndarray, dict]:
+    """Onsets (s) of the vocalisation sequence from the wav's pulse channel, as the authors' code finds them.
+
+    The first presentation is marked by three pulses (the 2nd and 3rd are
+    dropped: ``first_presentation_triple_pulse``); the pulse count must then
+    equal the number of codes.  ``mVocsStimOnTimes`` is only compared (the
+    largest difference is returned in the check record).
+    """
+    sf, info = _open_wav(wav)
+    if info.channels < 2:
+        log.add("no_pulse_channel", f"{wav.name} is mono: vocalisation onsets taken from {path.name} "
+                "mVocsStimOnTimes", wav=wav.name)
+        return table, {"source": "mVocsStimOnTimes"}
+    starts = pulse_onsets(wav)
+    if starts.size == codes.size + 2:
+        log.add("first_presentation_triple_pulse", f"{wav.name}: the first presentation starts with three onset "
+                "pulses; the 2nd and 3rd are not onsets", wav=wav.name)
+        starts = np.delete(starts, [1, 2])
+    if starts.size != codes.size:
+        raise RawDataError(f"{wav}: channel 1 holds {starts.size} onset pulses for the {codes.size} vocalisation "
+                           f"codes of {path.name}")
+    onsets = starts / float(info.samplerate)
+    diff = float(np.max(np.abs(onsets - table))) if table.size == onsets.size else None
+    return onsets, {"source": "wav channel 1 onset pulses", "max_abs_diff_vs_mVocsStimOnTimes_s": diff}
+
+
+def _mvoc_entries(root: Path, log) -> tuple[list[dict], dict]:
     path = root / MVOC_MAT
     m = load_mat(path, ["mVocsStimCodes", "mVocsStimOnTimes"])
     codes = as_int_vector(m["mVocsStimCodes"], f"{path}: mVocsStimCodes")
-    onsets = as_float_vector(m["mVocsStimOnTimes"], f"{path}: mVocsStimOnTimes")
-    if codes.size != onsets.size or codes.size == 0:
-        raise RawDataError(f"{path}: mVocsStimCodes ({codes.size}) and mVocsStimOnTimes ({onsets.size}) "
+    table = as_float_vector(m["mVocsStimOnTimes"], f"{path}: mVocsStimOnTimes")
+    if codes.size != table.size or codes.size == 0:
+        raise RawDataError(f"{path}: mVocsStimCodes ({codes.size}) and mVocsStimOnTimes ({table.size}) "
                            "must be equally long and non-empty")
-    if np.any(np.diff(onsets) <= 0):
-        raise RawDataError(f"{path}: mVocsStimOnTimes must increase")
     wav = root / MVOC_WAV
     sf, info = _open_wav(wav)
+    onsets, check = _mvoc_onsets(path, wav, codes, table, log)
+    if np.any(np.diff(onsets) <= 0):
+        raise RawDataError(f"{path}: the vocalisation onsets must increase")
     total = info.frames / info.samplerate
     if onsets[-1] >= total:
         raise RawDataError(f"{path}: last onset {onsets[-1]} s is past the end of {wav.name} ({total:.3f} s)")
@@ -302,15 +388,16 @@ def _mvoc_entries(root: Path) -> list[dict]:
         stop = start + int(round(dur * info.samplerate))
         out.append({"code": int(code), "name": f"mvoc_{int(code):03d}", "fs": float(info.samplerate),
                     "wav": (wav, start, stop), "occurrences": int(k.size), "wav_onset_s": float(onsets[k[0]])})
-    return out
+    return out, check
 
 
 def _mvoc_sound(e: dict) -> np.ndarray:
+    """Channel 0 of the wav (the audio; channel 1 holds the onset pulses) over the stimulus' slot."""
     sf = require("soundfile", extra="convert", purpose="reading downer2025's sound files")
 
     wav, start, stop = e["wav"]
     x, _ = sf.read(str(wav), start=start, stop=stop, dtype="float32", always_2d=True)
-    return x.mean(axis=1)
+    return x[:, 0].copy()
 
 
 # ------------------------------------------------------------------ responses
@@ -352,6 +439,35 @@ def _session_test_ids(neurons: list[dict], min_reps: int) -> set[int]:
 
 
 # ------------------------------------------------------------------ convert
+def _write_responses(w, neurons: list[dict], classes: list[str], index: dict, durations_ms: list[float],
+                     pre_ms: float, post_ms: float) -> None:
+    """Every channel's trials, channel file by channel file: spikes in [onset - pre, onset + duration + post)."""
+    for n, c in enumerate(neurons):
+        spk_s, trial = _read_channel(c["path"])
+        spk = spk_s * 1000.0
+        onsets = trial["stimon"] * 1000.0
+        for cls, key in (("timit", "timitStimcode"), ("mvocs", "mVocStimcode")):
+            if cls not in classes:
+                continue
+            codes = trial[key]
+            for code in np.unique(codes[codes > 0]):
+                s = index.get((cls, int(code)))
+                if s is None:
+                    raise RawDataError(
+                        f"{c['path']}: trial.{key} names stimulus {int(code)}, which the release's "
+                        f"{'sentdet' if cls == 'timit' else 'mVocsStimCodes'} does not define"
+                    )
+                rows = []
+                for t0 in onsets[codes == code]:
+                    if not np.isfinite(t0):
+                        raise RawDataError(f"{c['path']}: trial.stimon is NaN for a trial of stimulus {int(code)}")
+                    lo = np.searchsorted(spk, t0 - pre_ms, side="left")
+                    hi = np.searchsorted(spk, t0 + durations_ms[s] + post_ms, side="left")
+                    rows.append(spk[lo:hi] - t0)
+                w.write_pair(s, n, rows)
+        del spk_s, spk, trial
+
+
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert the unpacked Downer 2025 release in ``raw_dir`` to ``out_path`` (``events``).
 
@@ -371,7 +487,9 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     params.resolved_f_max(audio_fs)
 
     root = find_root(raw_dir)
-    smeta = read_sessions_metadata(root / YAML)
+    log = QuirkLog(SOURCE.id)
+    mvoc_check = None
+    smeta = read_sessions_metadata(metadata_file(root, log))
     neurons = list_neurons(root, smeta, sessions, bool(opts["exclude_bad_sessions"]))
     nrn_meta = [_neuron_meta(c, smeta) for c in neurons]
     neuron_ids = [m["cell_id"] for m in nrn_meta]
@@ -381,15 +499,15 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     if "timit" in classes:
         reps = smeta["repeats"].get("timit")
         if reps is None:
-            raise RawDataError(f"{root / YAML}: stim_wise_num_repeats has no 'timit' repeat count")
+            raise RawDataError(f"{root}: sessions metadata: stim_wise_num_repeats has no 'timit' repeat count")
         tids = _session_test_ids(neurons, reps)
         test_ids["timit"] = sorted(tids)
         entries += [("timit", dict(e, test=e["code"] in tids)) for e in _timit_entries(root)]
     if "mvocs" in classes:
         reps = smeta["repeats"].get("mvocs")
         if reps is None:
-            raise RawDataError(f"{root / YAML}: stim_wise_num_repeats has no 'mVocs' repeat count")
-        mv = _mvoc_entries(root)
+            raise RawDataError(f"{root}: sessions metadata: stim_wise_num_repeats has no 'mVocs' repeat count")
+        mv, mvoc_check = _mvoc_entries(root, log)
         test_ids["mvocs"] = sorted(e["code"] for e in mv if e["occurrences"] == reps)
         entries += [("mvocs", dict(e, test=e["occurrences"] == reps)) for e in mv]
     index = {(cls, e["code"]): s for s, (cls, e) in enumerate(entries)}
@@ -437,28 +555,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             del x, xr, S
         entries = [(cls, {"code": e["code"]}) for cls, e in entries]  # drop the sounds
 
-        for n, c in enumerate(neurons):
-            spk_s, trial = _read_channel(c["path"])
-            spk = spk_s * 1000.0
-            onsets = trial["stimon"] * 1000.0
-            for cls, key in (("timit", "timitStimcode"), ("mvocs", "mVocStimcode")):
-                if cls not in classes:
-                    continue
-                codes = trial[key]
-                for code in np.unique(codes[codes > 0]):
-                    s = index.get((cls, int(code)))
-                    if s is None:
-                        raise RawDataError(
-                            f"{c['path']}: trial.{key} names stimulus {int(code)}, which the release's "
-                            f"{'sentdet' if cls == 'timit' else 'mVocsStimCodes'} does not define"
-                        )
-                    rows = []
-                    for t0 in onsets[codes == code]:
-                        if not np.isfinite(t0):
-                            raise RawDataError(f"{c['path']}: trial.stimon is NaN for a trial of stimulus {int(code)}")
-                        lo = np.searchsorted(spk, t0 - pre_ms, side="left")
-                        hi = np.searchsorted(spk, t0 + durations_ms[s] + post_ms, side="left")
-                        rows.append(spk[lo:hi] - t0)
-                    w.write_pair(s, n, rows)
-            del spk_s, spk, trial
+        _write_responses(w, neurons, classes, index, durations_ms, pre_ms, post_ms)
+        w.set_file_meta({**file_meta, "mvoc_onsets": mvoc_check,
+                         "provenance": provenance(SOURCE, dict(opts, stimuli=classes), log)})
     return Path(out_path)

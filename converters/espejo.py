@@ -16,10 +16,13 @@ What the converter does
   is the released tile (pre-silence + sound + post-silence).  A name whose
   tile differs between sites keeps the first one, and the difference is
   recorded (``provenance.quirks``).
-* **est/val by occurrence count**, per site: the stimuli played the most
-  times at a site (when that is more than its least-played) are that site's
-  validation stimuli.  A stimulus is ``subset='val'`` when it is a
-  validation stimulus at some site (``val_sites`` lists them), else ``'est'``.
+* **est/val by occurrence count**, per site, as the paper's NEMS
+  ``split_using_epoch_occurrence_counts`` (:func:`split_by_occurrence`):
+  with three or more distinct repeat counts, val = the stimuli played more
+  often than the mean of the distinct counts; with two, the higher count;
+  with one, the last 20 % of the names in sorted order.  A stimulus is
+  ``subset='val'`` when it is a validation stimulus at some site
+  (``val_sites`` lists them), else ``'est'``.
 * **Responses** (``events``): for each occurrence ``[start, end)`` of the
   epoch (start rounded to the 100 Hz grid, as NEMS does), the spike times in
   it, in ms from the epoch start (= frame 0 of the stimulus).  A cell has a
@@ -43,7 +46,8 @@ from pathlib import Path
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, validated_output
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, provenance,
+                   validated_output)
 from .nems_recording import (POINT_PROCESS, RASTERIZED, TILED, counts_as_bin_centres, read_recording,
                              site_row, spikes_in_epochs)
 
@@ -74,16 +78,38 @@ SOURCE = SourceInfo(
                choices=("skip", "bin_centres")),
     ),
     schema="espejo",
+    verified="reference_reader",
+    verification=("fixtures built to the NEMS0 recording format and split rule (the NEMS reader itself matches a "
+                  "real NEMS recording exactly); no file of this release was available"),
+    version="2",
 )
 
 
 def split_by_occurrence(counts: dict[str, int]) -> tuple[list[str], list[str]]:
-    """``(est, val)`` names of one site: val = the most-played names when they beat the least-played."""
+    """``(est, val)`` names of one site, as NEMS ``split_using_epoch_occurrence_counts``.
+
+    Names are grouped by how many times the site played them:
+
+    * three or more distinct counts: val = the names whose count exceeds the
+      mean of the distinct counts, est = the others;
+    * two distinct counts: val = the names of the higher count;
+    * one count (every name played equally): the names sorted, the last
+      20 % (``n - floor(0.8 n)``) are val.
+
+    Both lists keep the order of ``counts``.
+    """
     if not counts:
         return [], []
-    hi, lo = max(counts.values()), min(counts.values())
-    val = [n for n, c in counts.items() if c == hi and hi > lo]
-    return [n for n in counts if n not in val], val
+    distinct = sorted(set(counts.values()))
+    if len(distinct) == 1:
+        names = sorted(counts)
+        val_set = set(names[int(np.floor(len(names) * 0.8)):])
+    elif len(distinct) == 2:
+        val_set = {n for n, c in counts.items() if c == distinct[1]}
+    else:
+        mean = float(np.mean(distinct))
+        val_set = {n for n, c in counts.items() if c > mean}
+    return [n for n in counts if n not in val_set], [n for n in counts if n in val_set]
 
 
 def _archives(raw: Path, set_name: str) -> list[Path]:
@@ -105,6 +131,29 @@ def _parse_cell(cell: str) -> dict:
         el = unit = None
     am = re.match(r"[A-Za-z]+", site)
     return {"site": site, "animal": am.group(0) if am else site, "electrode": el, "unit_in_electrode": unit}
+
+
+def _neurons(sites: list[dict], set_name: str, raw: Path, quirks: QuirkLog) -> tuple[list, list, list]:
+    """Neuron ids, metadata and ``(site index, cell)`` owners; a cell in several archives kept once per archive."""
+    neuron_ids, nrn_meta, owner = [], [], []
+    seen: set[str] = set()
+    for si, st in enumerate(sites):
+        for c in st["cells"]:
+            nid = c if c not in seen else f"{c}@{st['site']}"
+            if nid != c:
+                quirks.add("cell_in_several_archives", f"cell {c} also in {st['archive']}: kept as {nid}",
+                           cell_id=c, archive=st["archive"])
+            if nid in seen:
+                raise RawDataError(f"{raw}: cell {c} appears twice in recording {st['site']}")
+            seen.add(nid)
+            neuron_ids.append(nid)
+            meta = {"cell_id": c, "area": "A1", "set": set_name, "recording": st["site"], "archive": st["archive"],
+                    **_parse_cell(c)}
+            if st["rast"]:
+                meta["spike_times_from_bins"] = True
+            nrn_meta.append(meta)
+            owner.append((si, c))
+    return neuron_ids, nrn_meta, owner
 
 
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
@@ -169,30 +218,14 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     if len(F) != 1:
         raise RawDataError(f"{raw}: the {set_name} tiles have different numbers of channels {sorted(F)}")
 
-    neuron_ids, nrn_meta, owner = [], [], []
-    seen: set[str] = set()
-    for si, st in enumerate(sites):
-        for c in st["cells"]:
-            nid = c if c not in seen else f"{c}@{st['site']}"
-            if nid != c:
-                quirks.add("cell_in_several_archives", f"cell {c} also in {st['archive']}: kept as {nid}",
-                           cell_id=c, archive=st["archive"])
-            if nid in seen:
-                raise RawDataError(f"{raw}: cell {c} appears twice in recording {st['site']}")
-            seen.add(nid)
-            neuron_ids.append(nid)
-            meta = {"cell_id": c, "area": "A1", "set": set_name, "recording": st["site"], "archive": st["archive"],
-                    **_parse_cell(c)}
-            if st["rast"]:
-                meta["spike_times_from_bins"] = True
-            nrn_meta.append(meta)
-            owner.append((si, c))
+    neuron_ids, nrn_meta, owner = _neurons(sites, set_name, raw, quirks)
     F = F.pop()
     dt_ms = 1000.0 / fs
     file_meta = SOURCE.file_meta(
         set=set_name, preparation="awake, passive listening", response_units="ms",
         converter=converter_meta(SOURCE, opts),
-        split="per site: the most-played stimuli (more than the least-played) are validation stimuli",
+        split=("per site, NEMS split_using_epoch_occurrence_counts: >= 3 distinct repeat counts: val = count above "
+               "the mean of the distinct counts; 2: the higher count; 1: the last 20 % of the sorted names"),
     )
     kind = "ozgf" if set_name == "NAT" else "envelope"
     with validated_output(
@@ -208,6 +241,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 "duration_s": tile.shape[1] / fs,
             })
             w.write_row(s, site_row(sites, owner, name))
-        file_meta["provenance"] = {"quirks": quirks.records()}
+        file_meta["provenance"] = provenance(SOURCE, opts, quirks)
         w.set_file_meta(file_meta)
     return Path(out_path)

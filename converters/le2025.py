@@ -24,6 +24,11 @@ subsets' stimulus sets, resampled to one rate (``audio_fs``) so that one
 spectrogram transform describes them all; their variant (continuous, gap,
 noise, gap+burst, ...), motif and critical interval are stimulus metadata.
 
+A wav whose name is outside the stimulus grammar (:func:`parse_stim_stem`)
+is skipped with a warning, as the authors' reader (auditory-restoration
+``scripts/core.py``) does, and recorded (``unknown_wav_name`` quirk); the
+trials naming it are dropped and counted (``trials_of_skipped_wav``).
+
 Two passes over the pprox files keep memory bounded by one unit: the first
 reads unit metadata and checks every trial's stimulus exists, the second
 writes each unit's responses with :meth:`StreamWriter.write_pair`.
@@ -36,14 +41,14 @@ from pathlib import Path
 
 from strfh5.arguments import positive_number
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
-from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
-                    validated_output)
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, parse_number,
+                   provenance, read_csv_dicts, validated_output)
 from .base import find_root as _find_release_root
 from .pprox import PPROX_SCHEMA, PproxUnit, read_pprox
 from strfh5.spectrogram import SpectrogramParams, spectrogram
 from .audio import params_from_options, read_wav, resample_audio, resampled_transform, spectrogram_layout, spectrogram_options, waveform_kwargs
 
-__all__ = ["SOURCE", "SUBSETS", "convert", "parse_stim_stem", "find_root"]
+__all__ = ["parse_site_name", "parse_unit_name", "SOURCE", "SUBSETS", "convert", "parse_stim_stem", "find_root"]
 
 #: subset -> (responses folder, stimulus set, cohort)
 SUBSETS = {
@@ -75,6 +80,13 @@ _EP_STEM = re.compile(
 )
 _NAT8A_STEM = re.compile(r"^(?P<motif>[^_]+)_(?P<condition>[a-z0-9]+)$")
 _TOP = "zebf-auditory-restoration-1"
+_BIRD = r"(?P<bird>[A-Za-z]+\d+[a-z]?)"
+#: a recording site: ``<bird>_<penetration>_<site>`` (``C43_1_1``, ``C54a_4_3``)
+SITE_RE = re.compile(rf"^{_BIRD}_(?P<penetration>\d+)_(?P<site>\d+)$")
+#: a unit: ``<site>_c<cluster>`` (stimtrial schema) or, in the legacy nat8a-alpha cohort,
+#: ``<bird>_p<penetration>r<recording>_ch<channel>_c<cluster>`` (``O129_p2r3_ch4_c33``)
+UNIT_RE = re.compile(rf"^{_BIRD}_(?P<penetration>\d+)_(?P<site>\d+)_c(?P<cluster>\d+)$")
+LEGACY_UNIT_RE = re.compile(rf"^{_BIRD}_p(?P<penetration>\d+)r(?P<recording>\d+)_ch(?P<channel>\d+)_c(?P<cluster>\d+)$")
 
 _SPEC_DEFAULTS = SpectrogramParams(kind="mel", n_bands=50, f_min=1000.0, f_max=8000.0, window_ms=10.0)
 
@@ -105,6 +117,10 @@ SOURCE = SourceInfo(
     schema="le2025",
     species="zebra finch (Taeniopygia guttata)",
     homepage="https://github.com/melizalab/auditory-restoration",
+    verified="real_sample",
+    verification=("the authors' stimulus lists, per-motif gap tables and unit/recording lists parse in tests "
+                  "(every name); the pprox files and wavs are fixtures in both pprox schemas"),
+    version="2",
 )
 
 
@@ -140,15 +156,36 @@ def parse_stim_stem(stem: str, stimset: str) -> dict:
     return out
 
 
+def parse_site_name(name: str) -> dict:
+    """``'C43_1_1'`` -> ``{'bird': 'C43', 'penetration': 1, 'site': 1}``; :class:`RawDataError` otherwise."""
+    m = SITE_RE.match(name)
+    if m is None:
+        raise RawDataError(f"recording site {name!r} is not <bird>_<penetration>_<site> (like 'C43_1_1')")
+    return {"bird": m["bird"], "penetration": int(m["penetration"]), "site": int(m["site"])}
+
+
+def parse_unit_name(stem: str) -> dict:
+    """Bird, penetration, site/recording, channel and cluster of a unit file stem.
+
+    ``'C43_1_1_c3'`` -> ``{'bird': 'C43', 'penetration': 1, 'site': 1, 'cluster': 3}``;
+    ``'O129_p2r3_ch4_c33'`` -> ``{'bird': 'O129', 'penetration': 2, 'recording': 3, 'channel': 4,
+    'cluster': 33}``.  :class:`RawDataError` for any other name.
+    """
+    m = UNIT_RE.match(stem) or LEGACY_UNIT_RE.match(stem)
+    if m is None:
+        raise RawDataError(f"unit {stem!r} is neither <bird>_<penetration>_<site>_c<cluster> nor "
+                           "<bird>_p<penetration>r<recording>_ch<channel>_c<cluster>")
+    return {k: (v if k == "bird" else int(v)) for k, v in m.groupdict().items()}
+
+
 def _age_days(text) -> int | None:
+    """Age in days from ``'1y20d'``, ``'200d'``, ``'2y'`` or a bare whole number; None for other forms."""
     if not text:
         return None
-    m = re.fullmatch(r"(?:(\d+)y)?(?:(\d+)d)?", str(text).strip())
+    t = str(text).strip()
+    m = re.fullmatch(r"(?:([0-9]+)y)?(?:([0-9]+)d)?", t)
     if m is None or not (m.group(1) or m.group(2)):
-        try:
-            return int(text)
-        except ValueError:
-            return None
+        return int(t) if re.fullmatch(r"[0-9]+", t) else None
     return int(m.group(1) or 0) * 365 + int(m.group(2) or 0)
 
 
@@ -167,10 +204,11 @@ def _tables(root: Path) -> dict:
             if not key:
                 continue
             entry = motifs.setdefault(key, {"cis": {}, "singer": bird})
-            try:
-                entry["cis"][int(r["gap"])] = (float(r["gap_start"]), float(r["gap_stop"]))
-            except (KeyError, TypeError, ValueError):
-                pass
+            if (r.get("gap") or "").strip():  # strict: a row with a gap must give its start and stop (ms)
+                where = f"{meta / 'song-birds.csv'} row for {bird} gap {r['gap']}"
+                entry["cis"][parse_number(r["gap"], f"{where}, gap", integer=True)] = (
+                    parse_number(r.get("gap_start") or "", f"{where}, gap_start"),
+                    parse_number(r.get("gap_stop") or "", f"{where}, gap_stop"))
             if r.get("uuid"):
                 entry["singer_uuid"] = r["uuid"]
         if r.get("group"):
@@ -243,9 +281,12 @@ def _neuron_meta(unit: PproxUnit, path: Path, subset: str, tables: dict) -> dict
     sex = binfo.get("sex") or (um.get("bird-sex") if legacy else None)
     if isinstance(sex, str) and sex:
         meta["sex"] = sex
-    age = _age_days(binfo.get("age")) or (_age_days(um.get("bird-age")) if legacy else None)
+    age_text = binfo.get("age") or (um.get("bird-age") if legacy else None)
+    age = _age_days(age_text)
     if age is not None:
         meta["age_days"] = age
+    elif isinstance(age_text, str) and age_text.strip():
+        meta["age"] = age_text.strip()  # a form _age_days does not read: kept as released, never dropped
     if legacy and isinstance(um.get("familiar"), str) and um["familiar"]:
         meta["familiar_group"] = um["familiar"]
         meta["familiar_motifs"] = tables["groups"].get(um["familiar"], [])
@@ -257,6 +298,59 @@ def _neuron_meta(unit: PproxUnit, path: Path, subset: str, tables: dict) -> dict
 
 
 # ------------------------------------------------------------------ convert
+def _stimulus_entries(root: Path, stimsets: list[str], log: QuirkLog) -> tuple[list, set]:
+    """``[(stimset, stem, wav, parsed name)]`` and the ``(stimset, stem)`` of wavs skipped for their name.
+
+    A wav whose name is outside the stimulus grammar is warned about and
+    skipped, as the authors' reader does (``unknown_wav_name`` quirk).
+    """
+    entries, unparsed = [], set()
+    for ss in stimsets:
+        for wav in _list_stimuli(root, ss):
+            try:
+                info = parse_stim_stem(wav.stem, ss)
+            except RawDataError as e:
+                log.add("unknown_wav_name", f"{e}: skipped (trials naming it are dropped)",
+                        wav=f"{ss}-stimuli/{wav.name}")
+                unparsed.add((ss, wav.stem))
+                continue
+            entries.append((ss, wav.stem, wav, info))
+    if not entries:
+        raise RawDataError(f"{root}: no stimulus wav of {', '.join(stimsets)} has a name of the stimulus grammar")
+    return entries, unparsed
+
+
+def _stim_meta(ss: str, stem: str, wav: Path, info: dict, sr: float, n: int, tables: dict) -> dict:
+    """The metadata of one stimulus: its name's parts, its set, rate and length, the motif's gap times."""
+    meta = {
+        "name": stem,
+        "type": info["variant"],
+        "variant": info["variant"],
+        "variant_description": VARIANTS[info["variant"]],
+        "motif": info["motif"],
+        "critical_interval": info["critical_interval"],
+        "stimulus_set": ss,
+        "syntax": "scrambled" if ss == "synth8b" else "natural",
+        "sample_rate": sr,
+        "n_samples": n,
+        "duration_s": float(n / sr),
+        "wav_file": f"{ss}-stimuli/{wav.name}",
+    }
+    if info.get("condition"):
+        meta["condition"] = info["condition"]
+    if "snr_db" in info:
+        meta["snr_db"] = info["snr_db"]
+    ci = info["critical_interval"]
+    mot = tables["motifs"].get(info["motif"])
+    if mot is not None:
+        meta["singer"] = mot["singer"]
+        if isinstance(ci, int) and ci in mot["cis"]:
+            a, b = mot["cis"][ci]
+            meta["ci_onset_s"] = a / 1000.0
+            meta["ci_offset_s"] = b / 1000.0
+    return meta
+
+
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert the unpacked Le 2025 release in ``raw_dir`` to ``out_path`` (``events``).
 
@@ -280,11 +374,8 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     for sub in subsets:
         if SUBSETS[sub][1] not in stimsets:
             stimsets.append(SUBSETS[sub][1])
-    stim_entries = []  # (stimset, stem, path, meta)
-    for ss in stimsets:
-        for wav in _list_stimuli(root, ss):
-            info = parse_stim_stem(wav.stem, ss)
-            stim_entries.append((ss, wav.stem, wav, info))
+    log = QuirkLog(SOURCE.id)
+    stim_entries, unparsed = _stimulus_entries(root, stimsets, log)
     stim_index = {(ss, stem): i for i, (ss, stem, _, _) in enumerate(stim_entries)}
 
     # pass 1: units, their metadata, and the stimuli they name
@@ -298,7 +389,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             if opts["unknown_stimuli"] == "error":
                 for t in unit.trials:
                     name = _trial_stim_name(unit, t)
-                    if (ss, name) not in stim_index:
+                    if (ss, name) not in stim_index and (ss, name) not in unparsed:
                         raise RawDataError(
                             f"{path}: trial names stimulus {name!r}, which has no wav in {ss}-stimuli/ "
                             "(pass unknown_stimuli='skip' to drop such trials)"
@@ -315,7 +406,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         variants=VARIANTS,
     )
     skipped: dict[str, int] = {}
-    log = QuirkLog(SOURCE.id)
     with validated_output(
         out_path, overwrite=overwrite, encoding="events", neuron_ids=neuron_ids, nrn_meta=nrn_meta,
         file_meta=file_meta, source=SOURCE.id,
@@ -326,32 +416,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             x = x.mean(axis=0, keepdims=True) if x.shape[0] > 1 else x
             xr = resample_audio(x, sr, audio_fs, str(wav))
             S, _ = spectrogram(xr, audio_fs, params)
-            meta = {
-                "name": stem,
-                "type": info["variant"],
-                "variant": info["variant"],
-                "variant_description": VARIANTS[info["variant"]],
-                "motif": info["motif"],
-                "critical_interval": info["critical_interval"],
-                "stimulus_set": ss,
-                "syntax": "scrambled" if ss == "synth8b" else "natural",
-                "sample_rate": sr,
-                "n_samples": int(x.shape[-1]),
-                "duration_s": float(x.shape[-1] / sr),
-                "wav_file": f"{ss}-stimuli/{wav.name}",
-            }
-            if info.get("condition"):
-                meta["condition"] = info["condition"]
-            if "snr_db" in info:
-                meta["snr_db"] = info["snr_db"]
-            ci = info["critical_interval"]
-            mot = tables["motifs"].get(info["motif"])
-            if mot is not None:
-                meta["singer"] = mot["singer"]
-                if isinstance(ci, int) and ci in mot["cis"]:
-                    a, b = mot["cis"][ci]
-                    meta["ci_onset_s"] = a / 1000.0
-                    meta["ci_offset_s"] = b / 1000.0
+            meta = _stim_meta(ss, stem, wav, info, sr, int(x.shape[-1]), tables)
             w.add_stimulus(S, id=f"{ss}/{stem}", meta=meta, **waveform_kwargs(xr, audio_fs, opts["keep_waveform"]))
 
         # pass 2: responses, one unit at a time
@@ -362,12 +427,16 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             for name, trials in groups.items():
                 s = stim_index.get((ss, name))
                 if s is None:
-                    skipped[name] = skipped.get(name, 0) + len(trials)
+                    key = "unparsed" if (ss, name) in unparsed else "unknown"
+                    skipped[(key, name)] = skipped.get((key, name), 0) + len(trials)
                     continue
                 w.write_pair(s, n, [t.times_ms for t in trials])
-        for name, k in sorted(skipped.items()):
-            log.add("unknown_stimulus", f"{k} trial(s) name stimulus {name!r}, which has no wav: dropped",
-                    stimulus=name, n_trials=k)
-        if len(log):
-            w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
+        for (key, name), k in sorted(skipped.items()):
+            if key == "unparsed":
+                log.add("trials_of_skipped_wav", f"{k} trial(s) name stimulus {name!r}, whose wav was skipped "
+                        "(name outside the stimulus grammar): dropped", stimulus=name, n_trials=k)
+            else:
+                log.add("unknown_stimulus", f"{k} trial(s) name stimulus {name!r}, which has no wav: dropped",
+                        stimulus=name, n_trials=k)
+        w.set_file_meta({**file_meta, "provenance": provenance(SOURCE, dict(opts, subsets=subsets), log)})
     return Path(out_path)

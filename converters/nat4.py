@@ -19,8 +19,14 @@ What the converter does
 * **Estimation responses** (``binned`` counts at 10 ms, R = 1) are the
   population recording's ``resp`` over each est epoch.  A cell whose values
   are all NaN over an epoch was not recorded then: the pair is missing.
-  Values must be whole spike counts (the converter refuses anything else,
-  naming the file).
+  The release describes its est signal as rasterized rates and nothing
+  downstream (deepSTRF's NAT4 loaders, NEMS0) checks that the values are
+  whole counts.  When they all are, the file stores ``counts``; when any is
+  fractional the whole file stores the values as released
+  (``response_kind='continuous'``, float32, spikes/bin) — val counts
+  included — and the quirk ``fractional_est_values`` records how many
+  values were fractional (never rounded).  Negative or infinite values are
+  refused, naming the file, cell and epoch.
 * **Validation responses** are *trial-resolved*: for each cell, the spike
   times of its site's recording (``<site>.tgz``, point process at 1 kHz) in
   each occurrence ``[start, start + 1.5 s)`` of the val epoch are counted in
@@ -51,7 +57,8 @@ from pathlib import Path
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts, validated_output
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, provenance, read_csv_dicts,
+                   validated_output)
 from .nems_recording import POINT_PROCESS, RASTERIZED, read_recording
 
 __all__ = ["SOURCE", "convert", "parse_cell_id", "cell_key"]
@@ -86,6 +93,10 @@ SOURCE = SourceInfo(
         Option("subset", str, "all", "stimuli to keep", choices=("all", "est", "val")),
     ),
     schema="nat4",
+    verified="reference_reader",
+    verification=("fixtures built to deepSTRF's NAT4 loaders and the NEMS0 recording format (the NEMS reader "
+                  "itself matches a real NEMS recording exactly); no file of this release was available"),
+    version="2",
 )
 
 _CELL_RE = re.compile(r"^(?P<site>[A-Za-z]+\d+[a-z]?)-(?P<el>\d+)-(?P<unit>\d+)$")
@@ -182,6 +193,100 @@ def _val_counts(site_path: Path, val_names: list[str], T: dict[str, int], fs_out
     return out
 
 
+def _est_integrality(x_resp, keep, subsets, resp, fs, cells, pop_path) -> tuple[bool, int]:
+    """``(all est values whole, number of fractional values)`` over the kept est epochs.
+
+    Refuses negative or infinite values (NaN marks a cell not recorded).
+    """
+    n_frac = 0
+    for name in keep:
+        if subsets[name] != "est":
+            continue
+        b = resp.bounds(name)
+        r = x_resp[:, int(round(b[0, 0] * fs)) : int(round(b[0, 1] * fs))]
+        bad = np.isinf(r) | (r < 0)
+        if bad.any():
+            n = int(np.argwhere(bad)[0][0])
+            raise RawDataError(f"{pop_path}: resp of cell {cells[n]} over est epoch {name} holds a negative or "
+                               "infinite value (a spike count or rate cannot)")
+        fin = r[np.isfinite(r)]
+        n_frac += int(np.count_nonzero(fin != np.round(fin)))
+    return n_frac == 0, n_frac
+
+
+def _val_responses(raw, area, sites_path, val_names, T, fs, cells, out_path, quirks) -> dict[int, dict]:
+    """Trial-resolved val counts per population cell index, from the single-site recordings."""
+    key_to_n = {cell_key(c): i for i, c in enumerate(cells)}
+    val: dict[int, dict[str, np.ndarray]] = {}
+    if val_names:
+        if sites_path is None:
+            raise MissingRawFileError(
+                f"{raw}: {area}_single_sites (the per-site recordings with the validation repeats) is missing"
+            )
+        with tempfile.TemporaryDirectory(dir=Path(out_path).parent) as tmp:
+            archives = _site_archives(sites_path, Path(tmp))
+            if not archives:
+                raise MissingRawFileError(f"{sites_path}: no <site>.tgz single-site recordings found")
+            for arch in archives:
+                for chan, by_name in _val_counts(arch, val_names, T, fs).items():
+                    n = key_to_n.get(cell_key(chan))
+                    if n is None:
+                        quirks.add("site_cell_not_in_population",
+                                   f"{arch.name}: cell {chan} is not in the population recording; ignored",
+                                   cell_id=chan, archive=arch.name)
+                        continue
+                    if chan != cells[n]:
+                        quirks.add("cell_id_padding", f"{arch.name}: cell {chan} matched to population cell {cells[n]}",
+                                   single_site_id=chan, population_id=cells[n])
+                    if n in val:
+                        raise RawDataError(f"{arch}: cell {chan} also appears in another single-site recording")
+                    val[n] = by_name
+    return val
+
+
+def _est_row(r: np.ndarray, cells: list[str], name: str, whole: bool, quirks: QuirkLog) -> tuple[list, int]:
+    """One est stimulus' row from the population resp ``(N, T)``; NaN pairs missing. Returns (row, n missing)."""
+    row, missing = [], 0
+    for n in range(len(cells)):
+        v = r[n]
+        nan = np.isnan(v)
+        if nan.all():
+            row.append(None)
+            missing += 1
+            continue
+        if nan.any():
+            quirks.add("partial_nan", f"cell {cells[n]}, {name}: {int(nan.sum())} NaN bins; pair left out",
+                       cell_id=cells[n], name=name)
+            row.append(None)
+            continue
+        row.append(v.astype(np.int64 if whole else np.float32)[None])
+    return row, missing
+
+
+def _val_row(avg: np.ndarray, val: dict, name: str, n_cells: int, whole: bool) -> tuple[list, float]:
+    """One val stimulus' row (trial-resolved counts) and its largest difference from the population average."""
+    row, diff = [], 0.0
+    for n in range(n_cells):
+        counts = val.get(n, {}).get(name)
+        row.append(counts if counts is None or whole else counts.astype(np.float32))
+        if counts is not None and not np.isnan(avg[n]).all():
+            diff = max(diff, float(np.nanmax(np.abs(counts.mean(axis=0) - avg[n]))))
+    return row, diff
+
+
+def _neuron_meta(cells: list[str], area: str, csv_path: Path, quirks: QuirkLog) -> list[dict]:
+    """Neuron metadata of the population's cells (``auditory`` from the csv, None when a cell is absent)."""
+    auditory = _read_auditory(csv_path)
+    nrn_meta = []
+    for c in cells:
+        parts = parse_cell_id(c)
+        aud = auditory.get(cell_key(c))
+        if aud is None:
+            quirks.add("not_in_csv", f"cell {c} is not in {csv_path.name}: auditory = None", cell_id=c)
+        nrn_meta.append({"cell_id": c, "area": area, "auditory": aud, **parts})
+    return nrn_meta
+
+
 def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     """Convert one area of the NAT4 release in ``raw_dir`` to ``out_path`` (see module docstring)."""
     opts = check_options(SOURCE, options)
@@ -213,55 +318,29 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         b = resp.bounds(n)
         T[n] = int(round((b[0, 1] - b[0, 0]) * fs))
 
-    # auditory flags and neuron metadata
-    auditory = _read_auditory(csv_path)
-    nrn_meta = []
-    for c in cells:
-        parts = parse_cell_id(c)
-        aud = auditory.get(cell_key(c))
-        if aud is None:
-            quirks.add("not_in_csv", f"cell {c} is not in {csv_path.name}: auditory = None", cell_id=c)
-        nrn_meta.append({"cell_id": c, "area": area, "auditory": aud, **parts})
-    key_to_n = {cell_key(c): i for i, c in enumerate(cells)}
+    nrn_meta = _neuron_meta(cells, area, csv_path, quirks)
 
     # trial-resolved val responses from the single sites
     val_names = [n for n in keep if subsets[n] == "val"]
-    val: dict[int, dict[str, np.ndarray]] = {}
-    if val_names:
-        if sites_path is None:
-            raise MissingRawFileError(
-                f"{raw}: {area}_single_sites (the per-site recordings with the validation repeats) is missing"
-            )
-        with tempfile.TemporaryDirectory(dir=Path(out_path).parent) as tmp:
-            archives = _site_archives(sites_path, Path(tmp))
-            if not archives:
-                raise MissingRawFileError(f"{sites_path}: no <site>.tgz single-site recordings found")
-            for arch in archives:
-                for chan, by_name in _val_counts(arch, val_names, T, fs).items():
-                    n = key_to_n.get(cell_key(chan))
-                    if n is None:
-                        quirks.add("site_cell_not_in_population",
-                                   f"{arch.name}: cell {chan} is not in the population recording; ignored",
-                                   cell_id=chan, archive=arch.name)
-                        continue
-                    if chan != cells[n]:
-                        quirks.add("cell_id_padding", f"{arch.name}: cell {chan} matched to population cell {cells[n]}",
-                                   single_site_id=chan, population_id=cells[n])
-                    if n in val:
-                        raise RawDataError(f"{arch}: cell {chan} also appears in another single-site recording")
-                    val[n] = by_name
+    val = _val_responses(raw, area, sites_path, val_names, T, fs, cells, out_path, quirks)
 
     x_stim = stim.data
     x_resp = resp.data
     if x_resp.shape[0] != len(cells):
         raise RawDataError(f"{pop_path}: resp has {x_resp.shape[0]} channels for {len(cells)} cell ids")
+    whole, n_frac = _est_integrality(x_resp, keep, subsets, resp, fs, cells, pop_path)
+    if not whole:
+        quirks.add("fractional_est_values",
+                   f"{n_frac} est value(s) of {pop_path.name} are not whole spike counts (the release's rasterized "
+                   "rates): responses stored as released, response_kind 'continuous' (float32 spikes/bin)",
+                   n_values=n_frac)
     val_diff = 0.0
     n_missing_est = 0
     file_meta = SOURCE.file_meta(
         area=area,
         subset=subset,
         preparation="awake, passive listening",
-        response_units="spikes/bin",
+        response_units="spikes/bin" if whole else "spikes/bin (rasterized rates as released; not all whole)",
         converter=converter_meta(SOURCE, opts),
         val_responses=(
             "trial-resolved counts from the single-site recordings (1 kHz spike times counted in 10 ms bins); "
@@ -269,7 +348,8 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         ),
     )
     with validated_output(
-        out_path, encoding="binned", dt_ms=dt_ms, stim_kind="spectrogram", stim_dims=(1, x_stim.shape[0]),
+        out_path, encoding="binned", response_kind="counts" if whole else "continuous", dt_ms=dt_ms,
+        stim_kind="spectrogram", stim_dims=(1, x_stim.shape[0]),
         neuron_ids=cells, nrn_meta=nrn_meta, file_meta=file_meta, source="nat4",
         transform={"kind": "ozgf", "n_bands": int(x_stim.shape[0]), "hop_ms": dt_ms, "compression": "log",
                    "library": "as released (LBHB baphy/NEMS ozgf: log-compressed gammatone filterbank)"},
@@ -287,40 +367,19 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             if not np.all(np.isfinite(spec)):
                 raise RawDataError(f"{pop_path}: the stim spectrogram contains NaN within epoch {name}")
             w.add_stimulus(spec[None].astype(np.float32), id=name, meta={"name": name, "subset": subsets[name]})
-            row = []
             if subsets[name] == "est":
-                r = x_resp[:, i0:i1]
-                for n in range(len(cells)):
-                    v = r[n]
-                    nan = np.isnan(v)
-                    if nan.all():
-                        row.append(None)
-                        n_missing_est += 1
-                        continue
-                    if nan.any():
-                        quirks.add("partial_nan", f"cell {cells[n]}, {name}: {int(nan.sum())} NaN bins; pair left out",
-                                   cell_id=cells[n], name=name)
-                        row.append(None)
-                        continue
-                    if np.any(v < 0) or not np.array_equal(v, np.round(v)):
-                        raise RawDataError(
-                            f"{pop_path}: resp of cell {cells[n]} over est epoch {name} is not whole spike counts"
-                        )
-                    row.append(v.astype(np.int64)[None])
+                row, missing = _est_row(x_resp[:, i0:i1], cells, name, whole, quirks)
+                n_missing_est += missing
             else:
-                avg = x_resp[:, i0:i1]
-                for n in range(len(cells)):
-                    counts = val.get(n, {}).get(name)
-                    row.append(counts)
-                    if counts is not None and not np.isnan(avg[n]).all():
-                        val_diff = max(val_diff, float(np.nanmax(np.abs(counts.mean(axis=0) - avg[n]))))
+                row, diff = _val_row(x_resp[:, i0:i1], val, name, len(cells), whole)
+                val_diff = max(val_diff, diff)
             w.write_row(s, row)
         n_with_val = len(val)
         file_meta.update(
             val_check={"max_abs_diff_vs_population_average": val_diff, "cells_with_val": n_with_val,
                        "cells_without_val": len(cells) - n_with_val if val_names else None},
             est_pairs_missing=n_missing_est,
-            provenance={"quirks": quirks.records()},
+            provenance=provenance(SOURCE, opts, quirks),
         )
         w.set_file_meta(file_meta)
     return Path(out_path)

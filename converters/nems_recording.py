@@ -46,6 +46,7 @@ import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
 from strfh5.optional import require
+from .base import NUMBER_RE
 
 __all__ = [
     "RASTERIZED",
@@ -171,12 +172,11 @@ def read_epochs(source, where: str = "epoch table") -> Epochs:
             continue
         if len(row) < len(header):
             raise RawDataError(f"{where} line {lineno}: {len(row)} fields for the {len(header)} columns {header}")
-        try:
-            s, e = float(row[cols["start"]]), float(row[cols["end"]])
-        except ValueError:
+        if not (NUMBER_RE.match(row[cols["start"]].strip()) and NUMBER_RE.match(row[cols["end"]].strip())):
             raise RawDataError(
                 f"{where} line {lineno}: start/end {row[cols['start']]!r}, {row[cols['end']]!r} are not numbers"
-            ) from None
+            )
+        s, e = float(row[cols["start"]]), float(row[cols["end"]])
         if not (np.isfinite(s) and np.isfinite(e)) or e < s:
             raise RawDataError(f"{where} line {lineno}: bad epoch bounds start={s}, end={e}")
         starts.append(s)

@@ -33,6 +33,13 @@ What the converter does
   stimulus onset — as released, including spikes after the 5 s sound (the
   recording window is ~5.2 s; the reader's window decides).  A cluster without
   a set for a stimulus, or with zero repeats on it, has that pair missing.
+* **``_1`` suffix**: some cluster files on OSF carry a ``_1`` suffix the
+  metadata path lacks; as deepSTRF's NS1 loader, a missing
+  ``cluster.NN.data.mat`` is retried as ``cluster.NN.data_1.mat`` (then
+  ``cluster.NN_1.data.mat``) and the substitution is recorded
+  (``cluster_file_suffix`` quirk).  The neuron id stays the metadata path.
+  Where exactly OSF puts the suffix was not seen on a real download: both
+  places are tried, and two candidates at once are refused.
 * **Partial downloads**: a cluster named in the metadata whose file is absent
   raises :class:`~strfh5.errors.MissingRawFileError` naming it, unless
   ``partial=True``, which leaves it out with a warning and lists it in the
@@ -47,7 +54,8 @@ from pathlib import Path
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, require_file, validated_output
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, provenance, require_file,
+                   validated_output)
 from .matlab import as_float_vector, as_scalar, as_str, field, has_field, load_mat, struct_list
 from strfh5.spectrogram import SpectrogramParams, spectrogram, transform_dict
 from .audio import params_from_options, read_wav, spectrogram_layout, spectrogram_options, waveform_kwargs
@@ -69,6 +77,10 @@ SOURCE = SourceInfo(
     license="CC-BY 4.0 (OSF project ayw2p)",
     access="open",
     homepage="https://osf.io/ayw2p/",
+    verified="release_files",
+    verification=("12 real cluster files of the OSF release, its MetadataSHEnCneurons.mat and the 20 natural "
+                  "waveforms convert and match the .mat spike times exactly"),
+    version="2",
     species="ferret (Mustela putorius furo), anaesthetised",
     files=(
         ReleaseFile("MetadataSHEnCneurons.mat", "https://osf.io/download/gdwyd/"),
@@ -138,6 +150,43 @@ def _neuron_meta(rec: dict) -> dict:
         "electrode": as_int(rec["electrode"]) if np.isfinite(rec["electrode"]) else None,
         "passes_quality": bool(rec["single_t"] in ("Yes", "Maybe") and known),
     }
+
+
+def suffix_candidates(path: str) -> list[str]:
+    """Names a metadata ``path`` may have on OSF with the ``_1`` suffix, most likely first.
+
+    ``exp/pen/cluster.05.data.mat`` -> ``exp/pen/cluster.05.data_1.mat``,
+    ``exp/pen/cluster.05_1.data.mat``.
+    """
+    head, _, name = path.rpartition("/")
+    pre = f"{head}/" if head else ""
+    out = []
+    if name.endswith(".mat"):
+        out.append(f"{pre}{name[:-4]}_1.mat")
+    if name.endswith(".data.mat"):
+        out.append(f"{pre}{name[:-9]}_1.data.mat")
+    return out
+
+
+def cluster_file(spikes_root: Path, path: str, log: QuirkLog) -> Path | None:
+    """The cluster file of metadata ``path`` under ``spikes_root``, or None when absent.
+
+    When the name is absent but one of :func:`suffix_candidates` (OSF's
+    ``_1`` suffix) is present, that file is used and the quirk recorded
+    (``cluster_file_suffix``); two candidates present at once are refused.
+    """
+    p = spikes_root / path
+    if p.is_file():
+        return p
+    found = [c for c in suffix_candidates(path) if (spikes_root / c).is_file()]
+    if len(found) > 1:
+        raise RawDataError(f"{spikes_root}: {path} is absent and several suffixed files could stand for it: "
+                           f"{', '.join(found)}")
+    if not found:
+        return None
+    log.add("cluster_file_suffix", f"{path} is absent; {found[0]} (the OSF '_1' suffix) is read in its place",
+            metadata_path=path, file=found[0])
+    return spikes_root / found[0]
 
 
 def _cell_id(path: str) -> str:
@@ -215,8 +264,8 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     spikes_root = raw / "spikesandwav"
     clusters, missing = [], []
     for rec in meta:
-        p = spikes_root / rec["path"]
-        if not p.is_file():
+        p = cluster_file(spikes_root, rec["path"], log)
+        if p is None:
             missing.append(rec["path"])
             continue
         clusters.append((rec, _read_cluster(p)))
@@ -270,7 +319,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
         stimulus_sample_rate_note="WAV headers say 48828 Hz; the TDT rate is 48828.125 Hz",
     )
     _, sr0 = read_wav(stims[0][1])
-    file_meta["provenance"] = {"quirks": log.records()}
     with validated_output(
         out_path, encoding="events", neuron_ids=[m["cell_id"] for m in nrn_meta], nrn_meta=nrn_meta,
         file_meta=file_meta, source="ns1", overwrite=overwrite, **spectrogram_layout(params, transform_dict(params, sr0)),
@@ -287,4 +335,5 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 trials = sets.get(key)
                 row.append(trials if trials else None)
             w.write_row(s, row)
+        w.set_file_meta({**file_meta, "provenance": provenance(SOURCE, opts, log)})
     return Path(out_path)

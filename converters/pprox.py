@@ -169,6 +169,9 @@ def _number(v, where: str) -> float:
 def _times(v, where: str) -> np.ndarray:
     if not isinstance(v, list):
         raise RawDataError(f"{where}: expected an array of event times, got {type(v).__name__}")
+    odd = next((x for x in v if isinstance(x, bool) or not isinstance(x, (int, float))), None)
+    if odd is not None:  # a JSON string such as "1_0.5" would otherwise be read by numpy as 10.5
+        raise RawDataError(f"{where}: event times must be JSON numbers, got {odd!r}")
     try:
         a = np.asarray(v, dtype=np.float64)
     except (TypeError, ValueError):

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from strfh5.errors import RawDataError
-from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts,
-                   require_file, validated_output)
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, parse_number, provenance,
+                   read_csv_dicts, require_file, validated_output)
 from strfh5.spectrogram import SpectrogramParams, spectrogram, transform_dict
 from .audio import params_from_options, read_wav, spectrogram_layout, spectrogram_options, waveform_kwargs
 
@@ -53,6 +53,9 @@ SOURCE = SourceInfo(
     schema=None,  # folder under schema/sources/ (None: the core schemas)
     species="",
     homepage="",
+    verified="reference_reader",  # "release_files" | "real_sample" | "reference_reader" (base.VERIFICATION_LEVELS)
+    verification="(which real files or reference readers the tests check the converter against)",
+    version="1",  # bump whenever the same raw release converts to different output
 )
 
 
@@ -64,11 +67,8 @@ def read_spike_table(path) -> dict[tuple[str, str], list[np.ndarray]]:
     trials: dict[tuple[str, str], dict[str, list[float]]] = {}
     for i, r in enumerate(rows, start=2):
         times = trials.setdefault((r["neuron"], r["stimulus"]), {}).setdefault(r["trial"], [])
-        if r["time_ms"]:
-            try:
-                times.append(float(r["time_ms"]))
-            except ValueError:
-                raise RawDataError(f"{path} line {i}: time_ms {r['time_ms']!r} is not a number") from None
+        if r["time_ms"]:  # strict: '1_0.5', 'inf', 'nan' are refused, never read as other numbers
+            times.append(parse_number(r["time_ms"], f"{path} line {i}: time_ms"))
     out = {}
     for key, by_trial in trials.items():
         order = sorted(by_trial, key=lambda t: (0, int(t)) if t.lstrip("-").isdigit() else (1, t))
@@ -112,5 +112,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                     "duration_s": x.shape[-1] / sr}
             w.add_stimulus(S, id=wav.stem, meta=meta, **waveform_kwargs(x, sr, opts["keep_waveform"]))
             w.write_row(s, [spikes.get((n, wav.stem)) for n in ids])
-        w.set_file_meta({**file_meta, "provenance": {"quirks": log.records()}})
+        # provenance: converter version and options, release files and hashes, verification level, quirks
+        w.set_file_meta({**file_meta, "provenance": provenance(SOURCE, opts, log)})
     return Path(out_path)

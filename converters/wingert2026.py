@@ -24,9 +24,13 @@ What the converter does
   version of a sound is then its own stimulus, id
   ``<name>|pre<s>s|post<s>s`` (:func:`padded_id`), with ``pre_silence_s`` /
   ``post_silence_s`` in its metadata.
-* **Duplicate archives**: archives with identical content (``PRN018a_*`` and
-  ``PRN018b_*``) are read once; the later one (by name) is dropped and the
-  file metadata say so.  Archive names that differ from the site in their
+* **Duplicate archives and cells**: the two PRN018 archives hold the same
+  cells.  As deepSTRF does, cells are deduplicated **by cell id**: a cell
+  already read from an earlier archive (by name) is skipped in the later
+  one, whatever the archive bytes (a byte-identical archive is dropped
+  without being read; one whose cells were all seen is dropped too), and
+  each skip is recorded (``duplicate_archive`` / ``duplicate_cells`` quirks,
+  ``dropped_archives``).  Archive names that differ from the site in their
   cell ids (PRN015a/017a/018a) are handled: the site is the cell-id prefix.
 * **Subsets**: ``STIM_00*`` (high-repetition) = ``'val'``, others ``'est'``.
 * **Neurons**: every cell of every kept archive, with ``cell_list.csv``
@@ -49,7 +53,8 @@ from pathlib import Path
 import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
-from .base import Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, read_csv_dicts, validated_output
+from .base import (Option, QuirkLog, ReleaseFile, SourceInfo, check_options, converter_meta, parse_number, provenance,
+                   read_csv_dicts, validated_output)
 from .nems_recording import POINT_PROCESS, TILED, read_recording, site_row, spikes_in_epochs
 
 __all__ = ["SOURCE", "convert", "parse_cell_id", "padded_id"]
@@ -86,6 +91,10 @@ SOURCE = SourceInfo(
                "unpadded versions of a sound become separate stimuli) instead of trimming it to the sound"),
     ),
     schema="wingert2026",
+    verified="reference_reader",
+    verification=("fixtures built to the deepSTRF Wingert loader and the NEMS0 recording format (the NEMS reader "
+                  "itself matches a real NEMS recording exactly); no file of this release was available"),
+    version="2",
 )
 
 
@@ -108,23 +117,30 @@ def _cell_list(path: Path) -> dict[str, dict]:
     need = ("cellid", "siteid", "area", "layer", "depth", "narrow", "celltype", "sw", "goodpred")
     rows = read_csv_dicts(path, "cell_list.csv (cell metadata)", required=need)
 
-    def num(v):
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
+    def num(v, where):
+        t = (v or "").strip()
+        if t.lower() in ("", "nan", "none", "null", "na", "n/a"):
             return None
-        return x if np.isfinite(x) else None
+        return parse_number(t, where)
 
-    def boolean(v):
-        t = str(v).strip().lower()
-        return True if t in ("true", "1", "1.0") else False if t in ("false", "0", "0.0") else None
+    def boolean(v, where):
+        t = (v or "").strip().lower()
+        if t in ("", "nan", "none", "null", "na", "n/a"):
+            return None
+        if t in ("true", "1", "1.0"):
+            return True
+        if t in ("false", "0", "0.0"):
+            return False
+        raise RawDataError(f"{where}: {v!r} is not a boolean (True/False/1/0, or empty)")
 
     out = {}
-    for r in rows:
+    for i, r in enumerate(rows, start=2):
+        at = f"{path} row {i}"
         out[r["cellid"].strip()] = {
             "siteid": r["siteid"].strip(), "area": r["area"].strip() or None, "layer": r["layer"].strip() or None,
-            "depth": num(r["depth"]), "narrow": boolean(r["narrow"]), "celltype": r["celltype"].strip() or None,
-            "sw": num(r["sw"]), "goodpred": boolean(r["goodpred"]),
+            "depth": num(r["depth"], f"{at}, depth"), "narrow": boolean(r["narrow"], f"{at}, narrow"),
+            "celltype": r["celltype"].strip() or None, "sw": num(r["sw"], f"{at}, sw"),
+            "goodpred": boolean(r["goodpred"], f"{at}, goodpred"),
         }
     return out
 
@@ -135,6 +151,80 @@ def _silence(epochs, start: float, end: float, name: str, at_start: bool) -> flo
         return 0.0
     hit = b[np.isclose(b[:, 0], start, atol=1e-6)] if at_start else b[np.isclose(b[:, 1], end, atol=1e-6)]
     return float(hit[0, 1] - hit[0, 0]) if hit.shape[0] else 0.0
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _distinct_archives(archives: list[Path], quirks: QuirkLog) -> tuple[list[Path], list[str]]:
+    """The archives to read (byte-identical copies of an earlier one dropped, recorded) and the dropped names."""
+    digests: dict[str, str] = {}
+    kept, dropped = [], []
+    for a in archives:
+        h = _sha256(a)
+        if h in digests:
+            dropped.append(a.name)
+            quirks.add("duplicate_archive", f"{a.name} is identical to {digests[h]}; dropped", archive=a.name,
+                       same_as=digests[h])
+            continue
+        digests[h] = a.name
+        kept.append(a)
+    return kept, dropped
+
+
+def _new_cells(arch: Path, chans: list[str], seen_cells: dict[str, str], quirks: QuirkLog) -> bool:
+    """Whether ``arch`` holds a cell not read from an earlier archive; cells seen before are recorded.
+
+    As deepSTRF: cells are deduplicated by cell id, the first archive's copy kept.
+    """
+    again = [c for c in chans if c in seen_cells]
+    if not again:
+        return True
+    firsts = sorted({seen_cells[c] for c in again})
+    new = len(again) < len(chans)
+    quirks.add("duplicate_cells",
+               f"{arch.name}: {len(again)} of its {len(chans)} cell(s) were already read from {', '.join(firsts)}; "
+               "the first archive's copy is kept" + ("" if new else ": archive dropped"),
+               archive=arch.name, same_as=firsts, cells=again)
+    return new
+
+
+def _site_stimuli(arch, resp, stim, fs, keep_silence, stim_tiles, stim_info, quirks) -> tuple[dict, set]:
+    """One site's stimuli: new tiles added to ``stim_tiles``/``stim_info``; returns (spikes per id, paddings)."""
+    per_name, site_pad = {}, set()
+    for n in resp.epochs.names("STIM_"):
+        b = np.round(resp.epochs.occurrences(n) * fs) / fs
+        pre = np.array([_silence(resp.epochs, s, e, "PreStimSilence", True) for s, e in b])
+        post = np.array([_silence(resp.epochs, s, e, "PostStimSilence", False) for s, e in b])
+        if np.ptp(pre) > 1e-6 or np.ptp(post) > 1e-6:
+            raise RawDataError(f"{arch}: the silence padding of {n} differs between its occurrences")
+        p0, p1 = int(round(pre[0] * fs)), int(round(post[0] * fs))
+        site_pad.add((pre[0], post[0]))
+        try:
+            tile = np.asarray(stim.data[n], dtype=np.float32)
+        except KeyError:
+            raise RawDataError(f"{arch}: the stim signal has no tile for epoch {n!r}") from None
+        if p0 + p1 >= tile.shape[1]:
+            raise RawDataError(f"{arch}: the silences of {n} cover its whole tile")
+        if keep_silence:
+            sid, info = padded_id(n, float(pre[0]), float(post[0])), {"pre_silence_s": float(pre[0]),
+                                                                      "post_silence_s": float(post[0])}
+        else:
+            sid, info = n, {}
+            tile = tile[:, p0 : tile.shape[1] - p1]
+        if sid not in stim_tiles:
+            stim_tiles[sid] = tile
+            stim_info[sid] = {"name": n, **info}
+        elif stim_tiles[sid].shape != tile.shape or not np.allclose(stim_tiles[sid], tile, rtol=1e-4, atol=1e-6):
+            quirks.add("tile_mismatch", f"{arch.name}: the tile of {sid} differs from the first site's; first kept",
+                       name=n, archive=arch.name)
+        per_name[sid] = spikes_in_epochs(resp, b, onset_offsets=None if keep_silence else pre)
+    return per_name, site_pad
 
 
 def padded_id(name: str, pre_s: float, post_s: float) -> str:
@@ -153,19 +243,7 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
     archives = sorted(p for p in raw.rglob("*.tgz") if not p.name.startswith("._"))
     if not archives:
         raise MissingRawFileError(f"{raw}: no per-site archives recordings/<SITE>_<hash>.tgz (unpack recordings.zip)")
-    digests: dict[str, str] = {}
-    dropped = []
-    kept = []
-    for a in archives:
-        h = hashlib.sha256(a.read_bytes()).hexdigest()
-        if h in digests:
-            dropped.append(a.name)
-            quirks.add("duplicate_archive", f"{a.name} is identical to {digests[h]}; dropped", archive=a.name,
-                       same_as=digests[h])
-            continue
-        digests[h] = a.name
-        kept.append(a)
-
+    kept, dropped = _distinct_archives(archives, quirks)
     stim_tiles: OrderedDict[str, np.ndarray] = OrderedDict()
     stim_info: dict[str, dict] = {}  # stimulus id -> epoch name and the silences its tile holds
     padding = {}
@@ -179,44 +257,19 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
             raise RawDataError(f"{arch}: expected a point-process resp and a tiled stim, got {resp.kind}/{stim.kind}")
         if resp.epochs is None:
             raise RawDataError(f"{arch}: the resp signal has no epoch table")
+        chans = list(resp.chans or list(resp.data))
+        if not _new_cells(arch, chans, seen_cells, quirks):
+            dropped.append(arch.name)
+            continue
         fs = fs or stim.fs
         if stim.fs != fs:
             raise RawDataError(f"{arch}: stim fs {stim.fs} differs from {fs} of the other sites")
-        names = resp.epochs.names("STIM_")
-        per_name = {}
-        site_pad = set()
-        for n in names:
-            b = np.round(resp.epochs.occurrences(n) * fs) / fs
-            pre = np.array([_silence(resp.epochs, s, e, "PreStimSilence", True) for s, e in b])
-            post = np.array([_silence(resp.epochs, s, e, "PostStimSilence", False) for s, e in b])
-            if np.ptp(pre) > 1e-6 or np.ptp(post) > 1e-6:
-                raise RawDataError(f"{arch}: the silence padding of {n} differs between its occurrences")
-            p0, p1 = int(round(pre[0] * fs)), int(round(post[0] * fs))
-            site_pad.add((pre[0], post[0]))
-            try:
-                tile = np.asarray(stim.data[n], dtype=np.float32)
-            except KeyError:
-                raise RawDataError(f"{arch}: the stim signal has no tile for epoch {n!r}") from None
-            if p0 + p1 >= tile.shape[1]:
-                raise RawDataError(f"{arch}: the silences of {n} cover its whole tile")
-            if keep_silence:
-                sid, info = padded_id(n, float(pre[0]), float(post[0])), {"pre_silence_s": float(pre[0]),
-                                                                          "post_silence_s": float(post[0])}
-            else:
-                sid, info = n, {}
-                tile = tile[:, p0 : tile.shape[1] - p1]
-            if sid not in stim_tiles:
-                stim_tiles[sid] = tile
-                stim_info[sid] = {"name": n, **info}
-            elif stim_tiles[sid].shape != tile.shape or not np.allclose(stim_tiles[sid], tile, rtol=1e-4, atol=1e-6):
-                quirks.add("tile_mismatch", f"{arch.name}: the tile of {sid} differs from the first site's; first kept",
-                           name=n, archive=arch.name)
-            per_name[sid] = spikes_in_epochs(resp, b, onset_offsets=None if keep_silence else pre)
+        per_name, site_pad = _site_stimuli(arch, resp, stim, fs, keep_silence, stim_tiles, stim_info, quirks)
         padding[arch.name] = [{"pre_s": a, "post_s": b} for a, b in sorted(site_pad)]
         cells = []
-        for c in resp.chans or list(resp.data):
+        for c in chans:
             if c in seen_cells:
-                raise RawDataError(f"{arch}: cell {c} is also in {seen_cells[c]} (archives not identical)")
+                continue
             seen_cells[c] = arch.name
             info = cells_info.get(c)
             if info is None and not opts["include_unlabeled"]:
@@ -274,6 +327,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 "duration_s": tile.shape[1] / fs,
             })
             w.write_row(s, site_row(sites, owner, sid))
-        file_meta["provenance"] = {"quirks": quirks.records()}
+        file_meta["provenance"] = provenance(SOURCE, opts, quirks)
         w.set_file_meta(file_meta)
     return Path(out_path)

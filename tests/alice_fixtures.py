@@ -36,7 +36,10 @@ def signal(subject: str, ch: int, t):
     return AMP * np.sin(2 * np.pi * FREQS[ch] * np.asarray(t) + SUBJECTS[subject][4])
 
 
-def make_release(root, drop_annotation: tuple[str, int] | None = None) -> Path:
+def make_release(root, drop_annotation: tuple[str, int] | None = None, word_table: Path | None = None,
+                 datasets_mat: Path | None = None) -> Path:
+    """Write the miniature release; ``word_table`` / ``datasets_mat``: real files to copy in place of the
+    written word table / to add as the original release's ``datasets.mat``."""
     import mne
 
     mne.set_log_level("ERROR")
@@ -68,6 +71,11 @@ def make_release(root, drop_annotation: tuple[str, int] | None = None) -> Path:
         n = int(dur * WAV_FS)
         x = 0.2 * np.sin(2 * np.pi * 440 * k * np.arange(n) / WAV_FS)
         wavfile.write(st / f"{k}.wav", WAV_FS, (x * 32767).astype(np.int16))
+    if datasets_mat is not None:
+        (root / "datasets.mat").write_bytes(Path(datasets_mat).read_bytes())
+    if word_table is not None:
+        (st / "AliceChapterOne-EEG.csv").write_bytes(Path(word_table).read_bytes())
+        return root
     (st / "AliceChapterOne-EEG.csv").write_text(
         "Word,Segment,onset,offset,Order,LogFreq,IsLexical,NGRAM\n"
         "Alice,1,0.046,0.41,1,8.5,1,5.2\n"

@@ -275,7 +275,8 @@ def make_ac1(root: Path, seed: int = 5) -> dict:
     rng = np.random.default_rng(seed)
     root = Path(root)
     sr = 16000
-    stim_n = {"wehr/fragments/1.mat": 4000, "wehr/category1/2.mat": 3200, "asari/class6/3.mat": 2400}
+    stim_n = {"wehr/fragments/1.mat": 4000, "wehr/category1/2.mat": 3200, "asari/class6/3.mat": 2400,
+              "asari/class6/1.mat": 800, "asari/class6/2.mat": 1600}
     for sid, n in stim_n.items():
         ds, rel = sid.split("/", 1)
         x = rng.standard_normal(n) * 0.1
@@ -291,27 +292,37 @@ def make_ac1(root: Path, seed: int = 5) -> dict:
         sf, scale = 4000.0, 0.05
         raw = rng.integers(-2000, 2000, size=6000).astype(np.float64)
         onset1 = 401 + 13 * i
-        trig = np.array([(typ, float(onset1), {"description": "nat", "duration": 250.0},
+        trig = np.array([(typ, float(onset1), {"description": "nat", "duration": stim_n[sid] * 1000.0 / sr},
                           "C:\\data\\wehr\\Stimuli\\" + sid.split("/", 1)[1].replace("/", "\\")),
                          ("tone", 10.0, {"description": "tone", "duration": 25.0}, "")],
                         dtype=[("type", object), ("time", object), ("param", object), ("file", object)])
         _savemat(root / "crcns-ac1" / "wehr" / "Results" / wsess / f"{wsess}-{i + 1:03d}.mat",
                  response={"trace": raw, "scale": scale, "sf": sf}, triggers=trig)
         traces.setdefault((f"wehr/{wsess}", sid), []).append((raw * scale, sf, onset1 - 1))
-    # Asari: one file, two triggers of the same stimulus; the second runs past the end of the trace
+    # Asari (as the release's readers and deepSTRF expect): triggers carry no 'file'; the recording's
+    # param.stimulus(i).file lists the ensemble and each natural trigger's description says which segments it
+    # spliced ('Sequence N: i j k', 1-based); the response spans the trigger's param.duration. Type spellings vary.
     asess = "20050505-ha2-001"
     sf, scale = 10000.0, 0.1
     raw = rng.integers(-500, 500, size=3600).astype(np.float64)
-    trig = np.array([("naturalsound", 101.0, {"description": "class6/3", "duration": 150.0, "file": "class6/3.mat"}),
-                     ("naturalsound", 2201.0, {"description": "class6/3", "duration": 150.0,
-                                               "file": "class6/3.mat"}),
-                     ("naturalsound", 3000.0, {"description": "Sequence 1: 2  1  3", "duration": 150.0})],
+    plist = np.zeros((1, 3), dtype=[("file", object), ("description", object)])
+    for i, f in enumerate(("class6/1.mat", "class6/2.mat", "class6/3.mat")):
+        plist[0, i] = (f, f"clip {f}")
+    trig = np.array([("Natural Sound", 101.0, {"description": "Sequence 1: 3", "duration": 150.0}),
+                     ("natural_sound", 2201.0, {"description": "Sequence 1: 3", "duration": 150.0}),
+                     ("naturalsound", 501.0, {"description": "Sequence 2: 2  1  3", "duration": 250.0}),
+                     ("naturalsound", 3000.0, {"description": "class6/3", "duration": 150.0}),
+                     ("tone", 50.0, {"description": "Sequence 9: 1", "duration": 25.0})],
                     dtype=[("type", object), ("time", object), ("param", object)])
     _savemat(root / "asari-results-1" / asess / f"{asess}-data.mat",
              response={"trace": raw, "scale": scale, "sf": sf}, triggers=trig,
-             param={"recording": {"site": "thalamus", "type": "cell-attached"}})
+             param={"recording": {"site": "thalamus", "type": "cell-attached"}, "stimulus": plist})
     for onset1 in (101, 2201):
         traces.setdefault((f"asari/{asess}", "asari/class6/3.mat"), []).append((raw * scale, sf, onset1 - 1))
+    seq = "asari/class6/2.mat+class6/1.mat+class6/3.mat@250ms"  # 300 ms spliced, the trigger keeps 250 ms
+    traces.setdefault((f"asari/{asess}", seq), []).append((raw * scale, sf, 500))
+    stim_n[seq] = 4000
+    del stim_n["asari/class6/1.mat"], stim_n["asari/class6/2.mat"]
     for k, v in traces.items():
         repeats[k] = len(v)
     return {"cells": [f"wehr/{wsess}", f"asari/{asess}"], "repeats": repeats, "traces": traces,

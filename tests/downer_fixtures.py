@@ -57,14 +57,19 @@ def _struct_array(records: list[dict]) -> np.ndarray:
 
 
 def make_release(root, n_sessions: int = 3, channels=(("", 1), ("", 2), ("p", 3)), events_mb: float = 0.0,
-                 seed: int = 0, top: bool = True) -> dict:
-    """Write the miniature release; returns the ground truth (see module docstring)."""
+                 seed: int = 0, top: bool = True, yaml_name: str = "sessions_metadata.yml") -> dict:
+    """Write the miniature release; returns the ground truth (see module docstring).
+
+    The vocalisation wav is stereo as released: channel 0 the audio, channel 1 onset pulses (5 ms, three at
+    the first presentation, as the authors' reader expects); ``mVocsStimOnTimes`` is written 3 ms off the
+    pulses, so a converter that uses it instead of the pulses cuts the sounds in the wrong place.
+    """
     rng = np.random.default_rng(seed)
     root = Path(root)
     base = root / "auditory_cortex_data" if top else root
     (base / "stimuli").mkdir(parents=True)
     (base / "sessions").mkdir()
-    (base / "sessions_metadata.yml").write_text(YAML_TEXT % (TIMIT_TEST_REPS, MVOC_TEST_REPS))
+    (base / yaml_name).write_text(YAML_TEXT % (TIMIT_TEST_REPS, MVOC_TEST_REPS))
 
     # TIMIT sentences, 0.5 s pads, stored in MATLAB as a 1xN struct array
     sent, timit_dur = [], {}
@@ -93,17 +98,26 @@ def make_release(root, n_sessions: int = 3, channels=(("", 1), ("", 2), ("p", 3)
         chunks.append(tone)
         t += n / MVOC_FS
     mono = np.concatenate(chunks)
+    pulses = np.zeros(mono.size)
+    starts = [int(round(o * MVOC_FS)) for o in onsets]
+    width = int(0.005 * MVOC_FS)
+    for st in starts + [starts[0] + int(0.012 * MVOC_FS), starts[0] + int(0.024 * MVOC_FS)]:
+        pulses[st : st + width] = 0.9
+    onsets = [st / MVOC_FS for st in starts]
+    audio16 = (mono * 32767).astype(np.int16)
     wavfile.write(base / "stimuli" / "MonkVocs_15Blocks.wav", MVOC_FS,
-                  (np.stack([mono, 0.5 * mono], axis=1) * 32767).astype(np.int16))
+                  np.stack([audio16, (pulses * 32767).astype(np.int16)], axis=1))
     savemat(base / "stimuli" / "SqMoPhys_MVOCStimcodes.mat",
-            {"mVocsStimCodes": np.array(seq, dtype=float)[None], "mVocsStimOnTimes": np.array(onsets)[None]})
+            {"mVocsStimCodes": np.array(seq, dtype=float)[None],
+             "mVocsStimOnTimes": (np.array(onsets) + 0.003)[None]})
     mvoc_dur = {}
     for code in set(seq):
         idx = [i for i, c in enumerate(seq) if c == code]
         ends = [onsets[i + 1] if i + 1 < len(onsets) else mono.size / MVOC_FS for i in idx]
         mvoc_dur[code] = min(e - onsets[i] for e, i in zip(ends, idx))
 
-    truth = {"timit_dur": timit_dur, "mvoc_dur": mvoc_dur, "sessions": {}, "channels": {}}
+    truth = {"timit_dur": timit_dur, "mvoc_dur": mvoc_dur, "sessions": {}, "channels": {}, "mvoc_onsets": onsets,
+             "mvoc_seq": seq, "mvoc_audio": audio16}
     for animal, sess in SESSIONS[:n_sessions]:
         d = base / "sessions" / sess
         d.mkdir()

@@ -10,6 +10,7 @@ depend on floating-point edge cases.
 from __future__ import annotations
 
 import csv
+import gzip
 import zipfile
 from pathlib import Path
 
@@ -58,8 +59,10 @@ def nat4_cell_ids():
 
 
 def make_nat4(root: Path, *, area="A1", n_est=30, n_val=3, reps=20, no_val=("DRX006b-11-1", "DRX006b-12-1",
-              "DRX006b-13-1"), nan_pairs=(), seed=0, zip_sites=False) -> dict:
+              "DRX006b-13-1"), nan_pairs=(), seed=0, zip_sites=False, fractional_est=False) -> dict:
     """Write an ``<area>`` NAT4 release under ``root``; return the truth.
+
+    ``fractional_est``: est values are rasterized rates (multiples of 0.25 spikes/bin, many not whole).
 
     Population: val stims first (pre-averaged), then est stims (R = 1);
     single sites: the val stims at ``reps`` repeats (and est stims once).
@@ -100,7 +103,7 @@ def make_nat4(root: Path, *, area="A1", n_est=30, n_val=3, reps=20, no_val=("DRX
             elif (name, c) in nan_pairs:
                 pass
             else:
-                r = rng.poisson(0.4, size=T)
+                r = rng.poisson(0.4, size=T) * (0.25 if fractional_est else 1)
                 resp[n, i0 : i0 + T] = r
                 truth_est[(name, c)] = r
     rec = f"{area}_NAT4_ozgf.fs100.ch18"
@@ -162,13 +165,16 @@ def make_nat4(root: Path, *, area="A1", n_est=30, n_val=3, reps=20, no_val=("DRX
 
 # -------------------------------------------------------------------- Espejo
 def make_espejo_site(path: Path, site: str, cells, *, sounds: dict, high: list, low: list, high_reps=10,
-                     low_reps=2, F=18, pre=0.5, post=0.5, rasterized_resp=False, seed=0, folder="") -> dict:
+                     low_reps=2, F=18, pre=0.5, post=0.5, rasterized_resp=False, seed=0, folder="",
+                     extra_reps: dict | None = None) -> dict:
     """One Espejo per-site archive: PointProcess resp (s), TiledSignal stim; returns the spike truth.
 
-    ``sounds`` maps stim name -> ``(F, T)`` tile (shared across sites).
+    ``sounds`` maps stim name -> ``(F, T)`` tile (shared across sites); ``extra_reps`` plays more
+    names (name -> repeat count) besides ``high`` and ``low``.
     """
     rng = np.random.default_rng(seed)
     order = [n for n in high for _ in range(high_reps)] + [n for n in low for _ in range(low_reps)]
+    order += [n for n, k in (extra_reps or {}).items() for _ in range(k)]
     order = list(rng.permutation(order))
     rows, bnds, t = [], [], 0.0
     for name in order:
@@ -240,9 +246,12 @@ def make_espejo(root: Path, *, seed=0) -> dict:
 
 
 # ------------------------------------------------------------------- Wingert
-def make_wingert(root: Path, *, seed=0) -> dict:
+def make_wingert(root: Path, *, seed=0, rewritten_duplicate=False) -> dict:
     """A Wingert 2026 release: 3 sites (one old T=2000-style, two new with 1 s silence pads),
-    a duplicate PRN018a/b pair, cell_list.csv; durations shortened (2 s sequences)."""
+    a duplicate PRN018a/b pair, cell_list.csv; durations shortened (2 s sequences).
+
+    ``rewritten_duplicate``: the duplicate archive holds the same recording written again (same content,
+    different bytes: another gzip time stamp), as the release's two PRN018 archives."""
     rng = np.random.default_rng(seed)
     rec_dir = root / "recordings"
     rec_dir.mkdir(parents=True)
@@ -300,7 +309,10 @@ def make_wingert(root: Path, *, seed=0) -> dict:
                               f"{rng.integers(100, 1500)}", "False", "RS", f"{rng.random():.3f}", "True"])
     # the duplicate archive: byte-identical copy under the other session letter
     dup = rec_dir / "PRN018b_0001c0ffee.tgz"
-    dup.write_bytes(out["sites"]["PRN018b"]["archive"].read_bytes())
+    data = out["sites"]["PRN018b"]["archive"].read_bytes()
+    if rewritten_duplicate:
+        data = gzip.compress(gzip.decompress(data), mtime=1_700_000_001)
+    dup.write_bytes(data)
     out["duplicate"] = dup.name
     # one cell missing from the cell list (unlabeled)
     cell_rows = [r for r in cell_rows if r[0] != "PRN018b-031-3"]

@@ -15,6 +15,7 @@ from strfh5.converters import alice_eeg  # noqa: E402
 from strfh5.converters.base import ConversionWarning  # noqa: E402
 from strfh5.spectrogram import n_frames  # noqa: E402
 from strfh5.errors import ConverterError, MissingDependencyError, MissingRawFileError, RawDataError  # noqa: E402
+from provenance_check import assert_provenance  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,36 @@ def test_resample_segment_filters_above_the_new_nyquist():
     # before the first native sample -> NaN
     y = alice_eeg.resample_segment(np.vstack([low]), fs, -5, 10, 2, 5)
     assert np.isnan(y[0, :2]).all() and np.isfinite(y[0, 2:]).all()
+
+
+def test_real_word_table_drives_segment_and_word_metadata(real_data, tmp_path):
+    """With the release's own word table (and datasets.mat), each segment's stimulus lists its real words."""
+    import csv
+
+    table = real_data / "alice-eeg" / "AliceChapterOne-EEG.csv"
+    raw = make_release(tmp_path / "raw", word_table=table, datasets_mat=real_data / "alice-eeg" / "datasets.mat")
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    c, out = _convert(raw, tmp_path, "w.strf.h5")
+    with c:
+        assert [m["segment"] for m in c.stim_meta] == sorted(SEG_DUR)
+        for m in c.stim_meta:
+            want = [r for r in rows if int(r["Segment"]) == m["segment"]]
+            assert m["n_words"] == len(want) > 0
+            assert [w["Word"] for w in m["words"]] == [r["Word"] for r in want]
+            assert [w["onset"] for w in m["words"]] == [float(r["onset"]) for r in want]
+            assert [w["Order"] for w in m["words"]] == [int(r["Order"]) for r in want]
+        groups = {m["subject"]: m["dataset_groups"] for m in c.nrn_meta}
+        assert groups == {"S01": ["use"], "S02": ["high_noise"]}
+        prov = assert_provenance(c.info.metadata, "alice-eeg")
+        assert prov["converter"]["id"] == "alice-eeg" and prov["verified"] == "real_sample"
+        assert {f["name"]: f["known_hash"] for f in prov["release_files"]}["stimuli.zip"] == \
+            "md5:4336a47bef7d3e63239c40c0623dc186"
+
+
+def test_release_md5s_are_pinned():
+    hashes = {f.name: f.known_hash for f in alice_eeg.SOURCE.files}
+    assert hashes == {"eeg.0.zip": "md5:d63d96a6e5080578dbf71320ddbec0a0",
+                      "eeg.1.zip": "md5:bdc65f168db4c0f19bb0fed20eae129b",
+                      "eeg.2.zip": "md5:3fb33ca1c4640c863a71bddd45006815",
+                      "stimuli.zip": "md5:4336a47bef7d3e63239c40c0623dc186"}

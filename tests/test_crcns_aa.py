@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from strfh5.spectrogram import n_frames
 from strfh5.errors import MissingRawFileError, RawDataError
 from strfh5.validation import validate
 
-from crcns_fixtures import make_aa1, make_aa2, spike_text
+from crcns_fixtures import make_aa1, make_aa2, spike_text, write_md5_wav
+from provenance_check import assert_provenance
 
 FAST = {"dt_ms": 5.0, "n_bands": 8}
 pytestmark = pytest.mark.filterwarnings("ignore::strfh5.converters.base.ConversionWarning")
@@ -61,7 +63,6 @@ def test_parse_spike_text_trailing_space_empty_trials_and_negatives():
     text = "-1999.500 0.125 12.000 \n\n \n5001.250 \n"
     trials = parse_spike_text(text, "x")
     assert [t.tolist() for t in trials] == [[-1999.5, 0.125, 12.0], [], [], [5001.25]]
-    assert parse_spike_text("1.0 2.0", "x")[0].tolist() == [1.0, 2.0]  # no final line break
     assert parse_spike_text("", "x") == []
     assert len(parse_spike_text("1 \r\n2 \r\n", "x")) == 2
 
@@ -71,6 +72,42 @@ def test_parse_spike_text_refuses_garbage(tmp_path):
     p.write_text("1.0 abc \n")
     with pytest.raises(RawDataError, match=r"spike1 line 1: 'abc'"):
         parse_spike_file(p)
+
+
+def test_spike_file_truncated_mid_line_is_refused_with_file_and_line(tmp_path):
+    """Issue 15 / 12.11: ten trials cut in the last line must not convert to fewer, shorter trials."""
+    full = "".join(f"{-12.5 + r} 100.25 1398.781 \n" for r in range(10))
+    assert len(parse_spike_text(full, "x")) == 10
+    p = tmp_path / "spike3"
+    p.write_text(full[: full.rindex("1398.781") + 3])  # cut inside the last spike time: '...100.25 139'
+    with pytest.raises(RawDataError, match=r"spike3 line 10: .*ends without a line break.*truncated"):
+        parse_spike_file(p)
+    p.write_text("1.0 2.0")  # one line, no final line break
+    with pytest.raises(RawDataError, match=r"spike3 line 1: "):
+        parse_spike_file(p)
+
+
+@pytest.mark.parametrize("token", ["1_0.5", "inf", "nan", "-Infinity", "0x10", "1,5", "1.2.3", "+-1", "1e", "٣"])
+def test_spike_file_odd_tokens_are_refused_with_line(tmp_path, token):
+    p = tmp_path / "spike7"
+    p.write_text(f"1.5 2.5 \n3.0 {token} 4.0 \n", encoding="utf-8")
+    with pytest.raises(RawDataError, match=r"spike7"):
+        parse_spike_file(p)
+    if token.isascii():
+        with pytest.raises(RawDataError, match=rf"spike7 line 2: '{re.escape(token)}'"):
+            parse_spike_file(p)
+
+
+def test_spike_file_plain_numbers_accepted():
+    trials = parse_spike_text("-2000 .5 1e3 +3.25 7. \n", "x")
+    assert trials[0].tolist() == [-2000.0, 0.5, 1000.0, 3.25, 7.0]
+
+
+def test_stim_file_without_final_line_break_is_refused(tmp_path):
+    p = tmp_path / "stim4"
+    p.write_text("DB500570216F0412EE8D9F7D64F3")
+    with pytest.raises(RawDataError, match=r"stim4 line 1: .*truncated"):
+        parse_stim_file(p)
 
 
 def test_parse_stim_file(tmp_path):
@@ -124,7 +161,7 @@ def test_aa1_fixture_converts_with_every_quirk(tmp_path):
     with h5py.File(out, "r") as f:
         meta = json.loads(f["metadata"][()])
         transform = json.loads(f["stimuli"].attrs["transform"])
-    kinds = {q["kind"] for q in meta["provenance"]["quirks"]}
+    kinds = {q["kind"] for q in assert_provenance(meta, "crcns-aa1", {"dt_ms": 5.0, "n_bands": 8})["quirks"]}
     assert {"duplicate_stimulus", "stim_without_spikes", "spikes_without_stim"} <= kinds
     assert transform["hop_ms"] == 5.0 and transform["n_bands"] == 8 and len(transform["center_freqs"]) == 8
     # pre-onset and post-stimulus spikes are kept
@@ -199,6 +236,7 @@ def test_aa2_fixture_converts(tmp_path, header):
     assert by_id["blabla0101_3"]["area"] == "mld"
     assert by_id["blugr1612_2"]["stim_classes"] == ["conspecific", "flatrip"]
     assert [m["type"] for m in c.stim_meta] == ["conspecific"] * 2 + ["songrip"] * 2 + ["flatrip"]
+    assert_provenance(c.info.metadata, "crcns-aa2", {"n_bands": 8})
 
 
 def test_aa2_area_option_and_missing_csv(tmp_path):
@@ -295,3 +333,73 @@ def test_real_cells_other_classes_need_skip_missing_wavs(real_data, tmp_path):
     c = strfh5.FileContents(str(tmp_path / "x.strf.h5"))
     assert c.S == 20 and {m["type"] for m in c.stim_meta} == {"conspecific"}
     c.close()
+
+
+@pytest.mark.real
+def test_real_spike_files_parse_strictly_and_a_truncated_copy_is_refused(real_data, tmp_path):
+    files = sorted((real_data / "crcns-aa" / "all_cells").glob("*/*/spike*"))
+    assert len(files) > 60
+    for f in files:
+        text = f.read_text()
+        want = [[float(x) for x in line.split()] for line in text.split("\n")[:-1]]
+        assert [t.tolist() for t in parse_spike_file(f)] == want
+    longest = max(files, key=lambda f: f.stat().st_size)
+    cut = tmp_path / "spike1"
+    cut.write_bytes(longest.read_bytes()[:-5])
+    n_lines = longest.read_text().count("\n")
+    with pytest.raises(RawDataError, match=rf"spike1 line {n_lines}: .*truncated"):
+        parse_spike_file(cut)
+
+
+def test_aa1_conversion_refuses_a_truncated_or_odd_spike_file(tmp_path):
+    make_aa1(tmp_path / "raw")
+    spike = sorted((tmp_path / "raw").glob("*_cells/*/conspecific/spike1"))[0]
+    good = spike.read_bytes()
+    spike.write_bytes(good.rstrip(b"\n")[:-2])
+    with pytest.raises(RawDataError, match=rf"{re.escape(str(spike))} line \d+: .*truncated"):
+        convert("crcns-aa1", tmp_path / "raw", tmp_path / "a.strf.h5", **FAST)
+    spike.write_bytes(b"1_0.5 \n" + good)
+    with pytest.raises(RawDataError, match=rf"{re.escape(str(spike))} line 1: '1_0.5'"):
+        convert("crcns-aa1", tmp_path / "raw", tmp_path / "a.strf.h5", **FAST)
+    assert not (tmp_path / "a.strf.h5").exists()
+
+
+def _aa2_table(real: Path) -> list[dict]:
+    lines = (real / "crcns-aa2" / "crcns_torun.tbl").read_text().splitlines()
+    head = lines[0].split("\t")
+    return [dict(zip(head, ln.split("\t"))) for ln in lines[1:] if ln.strip()]
+
+
+@pytest.mark.real
+def test_real_aa2_cell_table_every_name_and_area_is_accepted(real_data, tmp_path):
+    """The authors' AA2 cell table (328 cells): each name parses, each area converts to its region/area."""
+    from strfh5.converters.crcns_aa2 import REGION_AREA
+
+    from crcns_fixtures import random_trials, write_protocol
+
+    rows = _aa2_table(real_data)
+    assert len(rows) == 328
+    for r in rows:
+        parsed = parse_cell_name(r["cell"])
+        assert parsed and r["cell"].startswith(parsed["animal"] + "_"), r["cell"]
+        assert r["area"] in REGION_AREA, r["area"]
+    # an AA2 release whose cell_regions.csv is the table: every cell converts with its region and area
+    root = tmp_path / "aa2"
+    wav = write_md5_wav(root / "all_stims", 3200, seed=3)
+    rng = np.random.default_rng(0)
+    for r in rows:
+        write_protocol(root / "all_cells" / r["cell"] / "conspecific", 1, wav, random_trials(rng, 2, 100.0))
+    (root / "cell_regions.csv").write_text("cell,region\n" + "".join(f"{r['cell']},{r['area']}\n" for r in rows))
+    (root / "cell_stim_classes.csv").write_text("".join(f"{r['cell']},conspecific\n" for r in rows))
+    (root / "stim_data.csv").write_text(f"{wav},32000,16,3200,conspecific\n")
+    out = tmp_path / "t.strf.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConversionWarning)  # no cell or region may need a quirk
+        convert("crcns-aa2", root, out, stim_classes=["conspecific"], **FAST)
+    with strfh5.FileContents(str(out)) as c:
+        meta = dict(zip(c.neuron_ids, c.nrn_meta))
+    assert sorted(meta) == sorted(r["cell"] for r in rows)
+    for r in rows:
+        m = meta[r["cell"]]
+        assert m["region"] == r["area"] and m["area"] == REGION_AREA[r["area"]]
+        assert {k: m[k] for k in parse_cell_name(r["cell"])} == parse_cell_name(r["cell"])

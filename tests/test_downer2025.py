@@ -13,6 +13,7 @@ from strfh5.contents import FileContents
 from strfh5.converters import downer2025
 from strfh5.spectrogram import n_frames
 from strfh5.errors import MissingRawFileError, RawDataError
+from provenance_check import assert_provenance
 
 PRE, POST = 500.0, 500.0
 
@@ -161,3 +162,61 @@ def test_bad_sessions_metadata_named(tmp_path):
         yml.write_text("\n".join(lines) + "\n")
         with pytest.raises(RawDataError, match="sessions_metadata.yml: stim_wise_num_repeats.timit"):
             downer2025.read_sessions_metadata(yml)
+    yml.write_text(text.replace("180502: [0.5, 3.25]", "180502: [0.5, north]"))
+    with pytest.raises(RawDataError, match=r"session_coordinates.180502 must be \[x, y\] numbers"):
+        downer2025.read_sessions_metadata(yml)
+
+
+def test_stereo_wav_audio_from_channel_0_onsets_from_the_pulse_channel(tmp_path):
+    """The vocalisation wav is stereo: channel 0 audio, channel 1 onset pulses (the authors' reader)."""
+    from downer_fixtures import MVOC_FS
+
+    truth = make_release(tmp_path / "raw", n_sessions=1)
+    out = tmp_path / "v.strf.h5"
+    with pytest.warns(UserWarning, match="three onset pulses"):
+        downer2025.convert(tmp_path / "raw", out, stimuli=["mvocs"], audio_fs=float(MVOC_FS), keep_waveform=True,
+                           n_bands=8)
+    audio = truth["mvoc_audio"].astype(np.float32) / 32768.0
+    with FileContents(str(out)) as c:
+        meta = c.info.metadata
+        assert meta["mvoc_onsets"]["source"] == "wav channel 1 onset pulses"
+        assert meta["mvoc_onsets"]["max_abs_diff_vs_mVocsStimOnTimes_s"] == pytest.approx(0.003, abs=1e-6)
+        for s, m in enumerate(c.stim_meta):
+            code = m["stim_code"]
+            first = truth["mvoc_seq"].index(code)
+            onset = truth["mvoc_onsets"][first]
+            assert m["sequence_onset_s"] == pytest.approx(onset, abs=1e-9)  # the pulse, not the table's +3 ms
+            assert m["duration_s"] == pytest.approx(truth["mvoc_dur"][code], abs=1.0 / MVOC_FS)
+            wave, sr = c.waveform(s)
+            start = int(round(onset * MVOC_FS))
+            # the stored sound is channel 0 exactly: no pulse mixed in (a channel mean would halve it and add 0.45)
+            np.testing.assert_array_equal(np.asarray(wave).reshape(-1), audio[start : start + m["n_samples"]])
+        kinds = {q["kind"] for q in assert_provenance(meta, "downer2025", {"stimuli": ["mvocs"]})["quirks"]}
+        assert "first_presentation_triple_pulse" in kinds
+
+
+def test_pulse_count_must_match_the_codes(tmp_path):
+    from scipy.io import wavfile
+
+    make_release(tmp_path / "raw", n_sessions=1)
+    wav = tmp_path / "raw" / "auditory_cortex_data" / "stimuli" / "MonkVocs_15Blocks.wav"
+    sr, x = wavfile.read(wav)
+    x = x.copy()
+    x[-10:, 1] = 1000  # a spurious pulse at the end
+    wavfile.write(wav, sr, x)
+    with pytest.raises(RawDataError, match=r"channel 1 holds 9 onset pulses for the 6 vocalisation codes"):
+        downer2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", stimuli=["mvocs"], n_bands=8)
+    assert downer2025.pulse_onsets(wav).size == 9  # 6 onsets + 2 extra first pulses + the spurious one
+
+
+@pytest.mark.parametrize("name", ["sessions_metadata.yml", "session_metadata.yml"])
+def test_both_metadata_file_names_are_accepted(tmp_path, name):
+    make_release(tmp_path / "raw", n_sessions=1, yaml_name=name)
+    out = downer2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", stimuli=["timit"], n_bands=8)
+    with FileContents(str(out)) as c:
+        assert c.nrn_meta[0]["hemisphere"] == "RH"
+        kinds = [q["kind"] for q in c.info.metadata["provenance"]["quirks"]]
+    assert ("metadata_file_name" in kinds) == (name == "session_metadata.yml")
+    (tmp_path / "raw" / "auditory_cortex_data" / name).unlink()
+    with pytest.raises(MissingRawFileError, match="session_metadata.yml"):
+        downer2025.convert(tmp_path / "raw", tmp_path / "y.strf.h5", stimuli=["timit"], n_bands=8)

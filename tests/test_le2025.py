@@ -1,5 +1,6 @@
 """The Le, Bjoring & Meliza 2025 converter on a miniature release in the published layout."""
 
+import csv
 import json
 
 import h5py
@@ -12,6 +13,7 @@ from strfh5.converters import le2025
 from strfh5.converters.base import ConversionWarning
 from strfh5.spectrogram import n_frames
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
+from provenance_check import assert_provenance
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +129,6 @@ def test_bad_release_errors(tmp_path):
     with pytest.raises(MissingRawFileError, match="metadata"):
         le2025.convert(tmp_path, tmp_path / "x.strf.h5")
     make_release(tmp_path / "raw")
-    (tmp_path / "raw" / "nat8a-stimuli" / "B189_weird.wav").write_bytes(b"RIFF")
-    with pytest.raises(RawDataError, match="B189_weird"):
-        le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8a-beta"])
     with pytest.raises(ConverterError, match="subsets"):
         le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat9"])
     with pytest.raises(ConverterError, match="Nyquist"):
@@ -159,3 +158,93 @@ def test_cli_convert_matches_the_api(tmp_path, capsys):
     assert main(["convert", "le2025", "--raw", str(tmp_path / "raw"), "-o", str(tmp_path / "x.strf.h5"),
                  "--audio-fs", "-1"]) == 2
     assert "audio_fs" in capsys.readouterr().err
+
+
+def test_wav_name_outside_the_grammar_warns_and_is_skipped(tmp_path):
+    """As the authors' reader (auditory-restoration core.py): warn and skip, do not abort."""
+    make_release(tmp_path / "raw")
+    (tmp_path / "raw" / "nat8a-stimuli" / "B189_weird.wav").write_bytes(b"RIFF")  # never read
+    unit = tmp_path / "raw" / "nat8a-beta-responses" / "C43_1_1_c3.pprox"
+    doc = json.loads(unit.read_text())
+    extra = dict(doc["pprox"][0], stimulus={"name": "B189_weird", "interval": [0.0, 0.1]}, index=999)
+    doc["pprox"].append(extra)
+    unit.write_text(json.dumps(doc))
+    with pytest.warns(ConversionWarning, match="B189_weird.wav: expected a stem"):
+        out = le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8a-beta"], n_bands=8)
+    with FileContents(str(out)) as c:
+        assert not any("weird" in i for i in c.stim_ids) and len(c.stim_ids) > 0
+        quirks = assert_provenance(c.info.metadata, "le2025", {"subsets": ["nat8a-beta"]})["quirks"]
+    kinds = {q["kind"]: q for q in quirks}
+    assert kinds["unknown_wav_name"]["wav"] == "nat8a-stimuli/B189_weird.wav"
+    assert (kinds["trials_of_skipped_wav"]["stimulus"], kinds["trials_of_skipped_wav"]["n_trials"]) == ("B189_weird", 1)
+
+
+def _lines(path):
+    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+
+
+@pytest.mark.real
+def test_real_stimulus_lists_every_name_parses(real_data):
+    d = real_data / "le2025"
+    for ss in ("nat8a", "nat8b", "synth8b"):
+        names = _lines(d / f"{ss}-stimuli.txt")
+        assert len(names) > 60
+        parsed = {n: le2025.parse_stim_stem(n, ss) for n in names}
+        assert all(p["motif"] and p["variant"] in le2025.VARIANTS for p in parsed.values())
+        # the per-motif gap tables: each stimulus parses to its motif, variant and gap (critical interval)
+        with open(d / f"{ss}-info.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows
+        for r in rows:
+            p = le2025.parse_stim_stem(r["stimulus"], ss)
+            assert p["motif"] == r["motif"]
+            gap = r["gap"] or None  # empty for the continuous versions
+            if ss == "nat8a":
+                assert p["condition"] == r["type"] + (gap or "")
+                assert p["critical_interval"] == (int(gap) if gap else None)
+            else:
+                assert p["variant"] == r["type"]
+                assert (p["critical_interval"] is None) == (gap is None)
+                if gap:
+                    assert str(p["critical_interval"]).startswith(gap)
+                # the table's snr column says 30 for the CM rows although their names say snr0: the name is
+                # what the converter reads (the wav's file name), so only the other variants must agree
+                if "snr_db" in p and r["type"] != "CM":
+                    assert p["snr_db"] == int(r["snr"])
+
+
+@pytest.mark.real
+def test_real_unit_and_recording_lists_every_name_parses(real_data):
+    d = real_data / "le2025"
+    for f in ("nat8a-alpha-178B.txt", "nat8a-alpha-180B.txt"):
+        for n in _lines(d / f):
+            p = le2025.parse_unit_name(n)
+            assert n.startswith(p["bird"] + "_p") and p["cluster"] >= 0
+    for n in _lines(d / "nat8a-beta-recordings.txt"):
+        assert le2025.parse_site_name(n)["bird"] == n.split("_")[0]
+    for f in ("nat8b-recordings.yml", "synth8b-recordings.yml"):
+        sites = [ln.strip()[2:] for ln in (d / f).read_text().splitlines() if ln.strip().startswith("- ")]
+        assert len(sites) > 10
+        for n in sites:
+            p = le2025.parse_site_name(n)
+            assert le2025.parse_unit_name(f"{n}_c1") == {**p, "cluster": 1}
+    with pytest.raises(RawDataError, match="not <bird>_<penetration>_<site>"):
+        le2025.parse_site_name("C43_1")
+
+
+def test_song_birds_gap_times_are_parsed_strictly(tmp_path):
+    make_release(tmp_path / "raw")
+    p = tmp_path / "raw" / "metadata" / "song-birds.csv"
+    p.write_text(p.read_text().replace("310.5", "31_0.5"))
+    with pytest.raises(RawDataError, match=r"song-birds.csv row for B189 gap 1, gap_start: '31_0.5'"):
+        le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8a-beta"], n_bands=8)
+
+
+def test_unread_age_kept_as_released(tmp_path):
+    make_release(tmp_path / "raw")
+    p = tmp_path / "raw" / "metadata" / "ephys-birds.csv"
+    p.write_text(p.read_text().replace("200d", "about 7 months"))
+    out = le2025.convert(tmp_path / "raw", tmp_path / "x.strf.h5", subsets=["nat8a-beta"], n_bands=8)
+    with FileContents(str(out)) as c:
+        m = c.nrn_meta[0]
+    assert m["animal"] == "C43" and m["age"] == "about 7 months" and "age_days" not in m

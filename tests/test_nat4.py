@@ -13,6 +13,7 @@ from strfh5.converters import nat4
 from strfh5.errors import MissingRawFileError, RawDataError
 
 from nems_fixtures import make_nat4
+from provenance_check import assert_provenance
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,49 @@ def test_errors(tmp_path):
     with pytest.raises(RawDataError, match="not <site>-<electrode>-<unit>"):
         nat4.parse_cell_id("ARM029a_04_1")
     assert nat4.cell_key("TNC015a-3-1") == nat4.cell_key("TNC015a-03-1")
+
+
+def test_fractional_est_values_are_kept_as_rates_with_the_quirk(tmp_path):
+    """The release's est signal is rasterized rates: fractional values convert, unrounded, as continuous."""
+    truth = make_nat4(tmp_path / "raw", n_est=4, n_val=1, reps=3, fractional_est=True)
+    assert any(np.any(v != np.round(v)) for v in truth["est"].values())
+    out = tmp_path / "f.strf.h5"
+    with pytest.warns(UserWarning, match="not whole spike counts"):
+        nat4.convert(tmp_path / "raw", out)
+    assert strfh5.validate(out).ok
+    with strfh5.FileContents(out) as c:
+        assert c.info.response_kind == "continuous"
+        meta = c.info.metadata
+        (q,) = [q for q in assert_provenance(meta, "nat4")["quirks"] if q["kind"] == "fractional_est_values"]
+        assert q["n_values"] == sum(int(np.count_nonzero(v != np.round(v))) for v in truth["est"].values())
+        for s, name in enumerate(c.stim_ids):
+            row = c.row(s)
+            for n, cell in enumerate(c.neuron_ids):
+                if name in truth["est_names"]:
+                    np.testing.assert_array_equal(row[n][0], truth["est"][(name, cell)].astype(np.float32))
+                elif (name, cell) in truth["val"]:
+                    np.testing.assert_array_equal(row[n], truth["val"][(name, cell)].astype(np.float32))
+
+
+def test_negative_est_value_is_refused(tmp_path):
+    import tarfile
+
+    make_nat4(tmp_path / "raw", n_est=2, n_val=1, reps=2)
+    src = tmp_path / "raw" / "A1_NAT4_ozgf.fs100.ch18.tgz"
+    with tarfile.open(src) as tf:
+        tf.extractall(tmp_path / "x", filter="data")
+    src.unlink()
+    csv_path = next((tmp_path / "x").rglob("*.resp.csv"))
+    lines = csv_path.read_text().splitlines()
+    for i in range(len(lines) - 1, 0, -1):  # the last sample holding a value: an est epoch
+        cells = lines[i].split(",")
+        if any(v.strip() not in ("", "nan", "NaN") for v in cells):
+            k = next(j for j, v in enumerate(cells) if v.strip() not in ("", "nan", "NaN"))
+            cells[k] = "-1"
+            lines[i] = ",".join(cells)
+            break
+    csv_path.write_text("\n".join(lines) + "\n")
+    folder = csv_path.parent
+    folder.rename(tmp_path / "raw" / "A1_NAT4_ozgf.fs100.ch18")
+    with pytest.raises(RawDataError, match="negative or infinite"):
+        nat4.convert(tmp_path / "raw", tmp_path / "n.strf.h5")

@@ -166,3 +166,12 @@ def test_segments_contiguous_accepted_gaps_refused(tmp_path):
                      ([[10, 0]], "ending before")):
         with pytest.raises(RawDataError, match=f"bad.resp.json.*{why}"):
             read_recording(write("bad", bad))
+
+
+def test_epoch_table_odd_number_refused_with_line():
+    from strfh5.converters.nems_recording import read_epochs
+
+    ep = read_epochs("start,end,name\n0.5,1.25e1,TRIAL\n", "t")
+    assert ep.start.tolist() == [0.5] and ep.end.tolist() == [12.5] and ep.name == ["TRIAL"]
+    with pytest.raises(RawDataError, match=r"t line 3: start/end '1_0', '2.0' are not numbers"):
+        read_epochs("start,end,name\n0.0,1.0,TRIAL\n1_0,2.0,STIM_a\n", "t")

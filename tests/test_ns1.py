@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -10,7 +11,8 @@ import scipy.io
 
 import strfh5
 from strfh5.converters import ns1
-from strfh5.errors import MissingRawFileError
+from strfh5.errors import MissingRawFileError, RawDataError
+from provenance_check import assert_provenance
 
 
 def _expected(raw, paths, T, dt):
@@ -137,10 +139,9 @@ def _write_cluster(path, sets):
                                                                       "length_signal_ms"])}})
 
 
-def test_written_release_missing_sets_and_drc(tmp_path):
+def _written_release(raw):
     from scipy.io import wavfile
 
-    raw = tmp_path / "raw"
     wav_dir = raw / "spikesandwav" / "SH.En.C"
     wav_dir.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -148,7 +149,7 @@ def test_written_release_missing_sets_and_drc(tmp_path):
     for src, st, k in ns1.NATURAL_ORDER:
         wavfile.write(wav_dir / f"source.{src}.sound.0.snr.0.token.0.fw.{st}.frozen.{k}", sr,
                       rng.standard_normal(sr // 10).astype(np.float32))
-    drc = tmp_path / "drc"
+    drc = raw.parent / "drc"
     drc.mkdir()
     wavfile.write(drc / "source.9.set.10.token.0.wav", sr, rng.standard_normal(sr // 10).astype(np.float32))
     nat = [(src, st, k, 0) for src, st, k in ns1.NATURAL_ORDER]
@@ -165,6 +166,12 @@ def test_written_release_missing_sets_and_drc(tmp_path):
           "NoiseRatio": 6.0, "singleT": "Maybe", "singleN": 1.0}],
         ["path", "NrOfElectrodes", "ElectrodeNumber", "depth", "NoiseRatio", "singleT", "singleN"])
     scipy.io.savemat(str(raw / "MetadataSHEnCneurons.mat"), {"neuron": neurons})
+    return drc
+
+
+def test_written_release_missing_sets_and_drc(tmp_path):
+    raw = tmp_path / "raw"
+    drc = _written_release(raw)
     out = tmp_path / "o.strf.h5"
     with pytest.warns(UserWarning, match="DRC"):
         ns1.convert(raw, out)
@@ -186,3 +193,31 @@ def test_written_release_missing_sets_and_drc(tmp_path):
     (drc / "source.9.set.10.token.0.wav").rename(drc / "other.wav")
     with pytest.raises(MissingRawFileError, match="no DRC waveforms"):
         ns1.convert(raw, tmp_path / "e.strf.h5", drc_dir=str(drc))
+
+
+@pytest.mark.parametrize("osf_name", ["cluster.02.data_1.mat", "cluster.02_1.data.mat"])
+def test_cluster_file_with_the_osf_1_suffix_is_found(tmp_path, osf_name):
+    """Some OSF cluster files carry a '_1' suffix the metadata path lacks: retried, as deepSTRF's loader."""
+    raw = tmp_path / "raw"
+    _written_release(raw)
+    pen = raw / "spikesandwav" / "expA" / "P01"
+    (pen / "cluster.02.data.mat").rename(pen / osf_name)
+    out = tmp_path / "o.strf.h5"
+    with pytest.warns(UserWarning, match=rf"{re.escape(osf_name)} \(the OSF '_1' suffix\)"):
+        ns1.convert(raw, out)
+    with strfh5.FileContents(out) as c:
+        assert c.neuron_ids == ["expA/P01/cluster.01", "expA/P01/cluster.02"]
+        np.testing.assert_allclose(c.row(0)[1].times, [7.0])
+        prov = assert_provenance(c.info.metadata, "ns1")
+    (q,) = [q for q in prov["quirks"] if q["kind"] == "cluster_file_suffix"]
+    assert q["metadata_path"] == "expA/P01/cluster.02.data.mat" and q["file"] == f"expA/P01/{osf_name}"
+
+
+def test_two_suffixed_candidates_are_refused(tmp_path):
+    raw = tmp_path / "raw"
+    _written_release(raw)
+    pen = raw / "spikesandwav" / "expA" / "P01"
+    (pen / "cluster.02.data.mat").rename(pen / "cluster.02.data_1.mat")
+    (pen / "cluster.02_1.data.mat").write_bytes((pen / "cluster.02.data_1.mat").read_bytes())
+    with pytest.raises(RawDataError, match="several suffixed files"):
+        ns1.convert(raw, tmp_path / "o.strf.h5")

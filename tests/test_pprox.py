@@ -71,6 +71,8 @@ def test_schema_and_structure_disagreeing_is_refused():
     ({"no": "pprox"}, "'pprox' array"),
     ({"$schema": LEGACY, "pprox": [{"stimulus": "a", "event": [1.0]}]}, "onset"),
     ({"$schema": LEGACY, "pprox": [{"stimulus": "a", "stim_on": 0, "event": [1, "x"]}]}, "numbers"),
+    ({"$schema": LEGACY, "pprox": [{"stimulus": "a", "stim_on": 0, "event": [1, "1_0.5"]}]}, "JSON numbers, got '1_0.5'"),
+    ({"$schema": LEGACY, "pprox": [{"stimulus": "a", "stim_on": 0, "event": [1, True]}]}, "JSON numbers, got True"),
     ({"$schema": LEGACY, "pprox": [{"stimulus": "a", "stim_on": 0, "event": [1], "events": [1]}]}, "time unit"),
     ({"$schema": STIMTRIAL, "pprox": [{"stimulus": {"name": "a"}, "events": []}]}, "stimulus.interval"),
     ({"$schema": STIMTRIAL, "pprox": [{"stimulus": {"name": "a", "interval": [0]}, "events": []}]}, "interval"),

@@ -10,6 +10,7 @@ from strfh5.converters import wingert2026
 from strfh5.errors import RawDataError
 
 from nems_fixtures import make_wingert
+from provenance_check import assert_provenance
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,39 @@ def test_citation_is_the_zenodo_record_and_says_what_is_unverified():
     cit = wingert2026.SOURCE.citation
     assert "10.5281/zenodo.18331549" in cit and "2026" in cit and "Unverified" in cit
     assert wingert2026.SOURCE.doi == "10.5281/zenodo.18331549"
+
+
+def test_duplicate_archive_with_different_bytes_is_deduplicated_by_cell_id(tmp_path):
+    """The PRN018 archives hold the same cells but are not byte-identical: deepSTRF keeps each cell once."""
+    import json
+
+    import h5py
+
+    truth = make_wingert(tmp_path / "raw", rewritten_duplicate=True)
+    archives = sorted((tmp_path / "raw" / "recordings").glob("PRN018*.tgz"))
+    assert archives[0].read_bytes() != archives[1].read_bytes()
+    out = tmp_path / "w.strf.h5"
+    with pytest.warns(UserWarning, match="already read from PRN018a_0001c0ffee.tgz"):
+        wingert2026.convert(tmp_path / "raw", out)
+    with strfh5.FileContents(out) as c:
+        assert len(c.neuron_ids) == 7 and len(set(c.neuron_ids)) == 7
+        assert c.info.metadata["dropped_archives"] == [truth["duplicate"]]
+        by_id = dict(zip(c.neuron_ids, c.nrn_meta))
+        assert by_id["PRN018b-010-1"]["archive"] == "PRN018a_0001c0ffee.tgz"
+    with h5py.File(out, "r") as f:
+        meta = json.loads(f["metadata"][()])
+    prov = assert_provenance(meta, "wingert2026")
+    (q,) = [q for q in prov["quirks"] if q["kind"] == "duplicate_cells"]
+    assert q["archive"] == truth["duplicate"] and sorted(q["cells"]) == sorted(truth["sites"]["PRN018b"]["cells"])
+
+
+def test_cell_list_malformed_number_is_refused_with_row(tmp_path):
+    make_wingert(tmp_path / "raw")
+    p = tmp_path / "raw" / "cell_list.csv"
+    lines = p.read_text().splitlines()
+    parts = lines[2].split(",")
+    parts[4] = "1_000"  # depth
+    lines[2] = ",".join(parts)
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RawDataError, match=r"cell_list.csv row 3, depth: '1_000'"):
+        wingert2026.convert(tmp_path / "raw", tmp_path / "x.strf.h5")

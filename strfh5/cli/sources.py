@@ -5,17 +5,28 @@ from __future__ import annotations
 import json
 
 HELP = "list the public releases strfh5 can fetch and convert"
+#: short labels of the verification levels, strongest first
+_LABELS = {"release_files": "real release files", "real_sample": "real sample",
+           "reference_reader": "reference reader only"}
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("sources", help=HELP, description=HELP + " (id, citation, DOI, access terms).")
+    p = subparsers.add_parser("sources", help=HELP, description=(
+        HELP + " (id, citation, DOI, access terms, and how each converter was verified: real release files, a "
+        "real sample, or the reference readers only)."))
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run)
 
 
 def describe(source_id: str) -> dict:
-    """A JSON-ready record of one source (``available: False`` and the reason when its converter cannot be loaded)."""
+    """A JSON-ready record of one source (``available: False`` when its converter cannot be imported).
+
+    ``verified`` says how the converter was checked against real data (one
+    of ``VERIFICATION_LEVELS``: real release files, a real sample, or the
+    reference readers only) and ``verification`` what the check was.
+    """
     from ..converters import get_converter
+    from ..converters.base import VERIFICATION_LEVELS
     from ..errors import ConverterError
 
     try:
@@ -32,6 +43,10 @@ def describe(source_id: str) -> dict:
         "access": info.access,
         "species": info.species,
         "homepage": info.homepage,
+        "verified": info.verified,
+        "verified_meaning": VERIFICATION_LEVELS.get(info.verified, "unknown level"),
+        "verification": info.verification,
+        "converter_version": info.version,
         "files": [{"name": f.name, "url": f.url, "known_hash": f.known_hash, "size": f.size,
                    "credentials": f.credentials, "optional": f.optional} for f in info.files],
         "options": [{"name": o.name, "type": getattr(o.type, "__name__", str(o.type)), "default": o.default,
@@ -55,5 +70,6 @@ def run(args) -> int:
         print(f"  access:   {r['access']}")
         print(f"  citation: {r['citation']}")
         print(f"  doi:      {r['doi']}   licence: {r['license']}")
+        print(f"  verified: {_LABELS.get(r['verified'], r['verified'])} — {r['verification']}")
         print()
     return 0
