@@ -56,6 +56,10 @@ SOURCE = SourceInfo(
     license="(the licence of the NWB dataset, e.g. on its DANDI page)",
     access="a local .nwb file: a file format, not one release, so nothing to fetch (download DANDI assets "
            "with the dandi client first)",
+    verified="reference_reader",
+    verification=("NWB files built in the tests as DANDI datasets lay out units and stimulus presentations "
+                  "(pynwb), and round trips of strfh5 exports (the demo and the real CRCNS AA1 cells) that "
+                  "give back responses, stimuli and ids exactly; no DANDI asset was available here"),
     options=(
         *spectrogram_options(SpectrogramParams(n_bands=32, f_min=250.0, f_max=8000.0), dt_ms=5.0),
         Option("intervals", str, None, "presentations table under /intervals (default: 'presentations', "

@@ -17,7 +17,7 @@ EXPECTED_LEVELS = {
     "crcns-aa1": "real_sample", "crcns-aa2": "real_sample", "ns1": "release_files", "alice-eeg": "real_sample",
     "le2025": "real_sample", "crcns-aa4": "reference_reader", "crcns-ac1": "reference_reader",
     "nat4": "reference_reader", "espejo": "reference_reader", "wingert2026": "reference_reader",
-    "downer2025": "reference_reader",
+    "downer2025": "reference_reader", "nwb": "reference_reader",
 }
 
 
