@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Iterator
 
 from strfh5.errors import ConverterError
+from .base import check_options
 
 __all__ = ["GROUP", "SOURCES", "get_converter", "convert", "refresh", "entry_point"]
 
@@ -164,8 +165,6 @@ def get_converter(source_id: str) -> ModuleType:
 
 def convert(source_id: str, raw_dir, out_path, **options):
     """Convert the release of ``source_id`` unpacked in ``raw_dir`` to ``out_path``."""
-    from .base import check_options
-
     mod = get_converter(source_id)
     overwrite = bool(options.pop("overwrite", False))
     return mod.convert(raw_dir, out_path, overwrite=overwrite, **check_options(mod.SOURCE, options))

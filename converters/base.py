@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from strfh5.errors import ConverterError, MissingRawFileError
+from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
+from strfh5.validation import validate
+from strfh5.version import __version__
+from strfh5.writer import StreamWriter
 
 __all__ = [
     "SourceInfo",
@@ -207,9 +210,6 @@ def validated_output(out_path, **writer_kwargs) -> Iterator:
     :func:`strfh5.validate` (errors refuse the file: it is removed and a
     :class:`ConverterError` lists the findings) and renamed to ``out_path``.
     """
-    from strfh5.writer import StreamWriter
-    from strfh5.validation import validate
-
     out_path = Path(out_path)
     overwrite = writer_kwargs.pop("overwrite", False)
     if out_path.exists() and not overwrite:
@@ -294,8 +294,6 @@ def find_root(raw_dir, marker: str, what: str) -> Path:
 
 def converter_meta(source: SourceInfo, options: dict) -> dict:
     """The ``converter`` record of the file metadata (id, library and converter version, options used)."""
-    from strfh5.version import __version__
-
     clean = {}
     for k, v in options.items():
         clean[k] = list(v) if isinstance(v, (tuple, set, frozenset)) else v
@@ -335,8 +333,6 @@ def parse_number(text: str, where: str, *, integer: bool = False) -> float | int
     RawDataError
         Naming ``where`` (file and line or row) and the bad text.
     """
-    from strfh5.errors import RawDataError
-
     t = text.strip()
     if not NUMBER_RE.match(t):
         raise RawDataError(f"{where}: {text!r} is not a decimal number")
@@ -368,8 +364,6 @@ def read_csv_dicts(path, what: str, required: Sequence[str] = ()) -> list[dict]:
     RawDataError
         It is not UTF-8 CSV text, or its header lacks a ``required`` column.
     """
-    from strfh5.errors import RawDataError
-
     p = Path(path)
     if not p.is_file():
         raise MissingRawFileError(f"{p}: {what} is missing from the raw release folder")

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from strfh5.errors import RawDataError
+
 from .base import Option, ReleaseFile, SourceInfo
 from .crcns import AA_SPECTROGRAM, AA_WAV_OPTIONS, CellSpec, convert_aa, parse_cell_name, start_aa
 from .audio import spectrogram_options
@@ -107,8 +109,6 @@ def convert(raw_dir, out_path, *, overwrite: bool = False, **options) -> Path:
                 log.add("cell_without_class", f"{area}/{d.name} has no {c} folder", cell=d.name, stim_class=c)
         cells.append(CellSpec(nid, meta, folders))
     if not cells:
-        from strfh5.errors import RawDataError
-
         raise RawDataError(f"{root}: no cell folders under {', '.join(AREAS[a] for a in areas)}")
 
     def wav_path(stim_class: str, name: str) -> Path:

@@ -43,6 +43,7 @@ from typing import Iterable, Sequence
 
 from strfh5.errors import ConverterError, CredentialsError, DownloadError
 from strfh5.optional import require
+from . import get_converter
 from .base import ReleaseFile, SourceInfo
 
 __all__ = [
@@ -410,6 +411,4 @@ def fetch(source_id: str, cache_dir=None, progress: bool = True, files: Iterable
     >>> raw = fetch("crcns-aa1")                                     # doctest: +SKIP
     >>> strfh5.converters.convert("crcns-aa1", raw, "aa1.strf.h5")    # doctest: +SKIP
     """
-    from . import get_converter
-
     return fetch_release(get_converter(source_id).SOURCE, cache_dir=cache_dir, progress=progress, files=files)

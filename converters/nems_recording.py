@@ -21,8 +21,8 @@ NEMS versions carry a ``NN.`` prefix (``view`` selects one).
 
 :func:`read_recording` returns a :class:`Recording` of :class:`Signal` objects;
 data are read when first used, so metadata and epochs can be read from a
-release whose data files are absent.  :func:`write_recording` writes the same
-layout (the tests build release-shaped fixtures with it).
+release whose data files are absent.  (The tests build release-shaped
+fixtures with a writer of the same layout, ``tests/nems_writer.py``.)
 
 Epoch bounds follow NEMS: an occurrence ``[start, end)`` covers samples
 ``round(start * fs)`` to ``round(end * fs)`` of a rasterized signal, and the
@@ -31,7 +31,6 @@ spike times ``t`` with ``start <= t < end`` of a point process.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -46,7 +45,7 @@ import numpy as np
 
 from strfh5.errors import MissingRawFileError, RawDataError
 from strfh5.optional import require
-from .base import NUMBER_RE
+from .nems_epochs import Epochs, read_epochs
 
 __all__ = [
     "RASTERIZED",
@@ -57,8 +56,6 @@ __all__ = [
     "Recording",
     "read_recording",
     "read_epochs",
-    "write_epochs",
-    "write_recording",
     "signal_kind",
     "spikes_in_epochs",
     "counts_as_bin_centres",
@@ -88,110 +85,6 @@ def signal_kind(signal_type: str | None, where: str = "signal") -> str:
     raise RawDataError(
         f"{where}: unknown signal_type {text!r} (expected one naming RasterizedSignal, PointProcess or TiledSignal)"
     )
-
-
-# ------------------------------------------------------------------- epochs
-@dataclass
-class Epochs:
-    """An epoch table: ``start``/``end`` times (s) and ``name`` per row, in file order."""
-
-    start: np.ndarray
-    end: np.ndarray
-    name: list[str]
-
-    def __post_init__(self):
-        self.start = np.asarray(self.start, dtype=np.float64).reshape(-1)
-        self.end = np.asarray(self.end, dtype=np.float64).reshape(-1)
-        self.name = [str(n) for n in self.name]
-        if not (self.start.size == self.end.size == len(self.name)):
-            raise RawDataError(
-                f"epoch table columns differ in length: {self.start.size} starts, {self.end.size} ends, "
-                f"{len(self.name)} names"
-            )
-
-    def __len__(self) -> int:
-        return len(self.name)
-
-    def names(self, prefix: str | None = None) -> list[str]:
-        """Distinct epoch names in order of first occurrence (optionally only those starting with ``prefix``)."""
-        seen: dict[str, None] = OrderedDict()
-        for n in self.name:
-            if prefix is None or n.startswith(prefix):
-                seen.setdefault(n, None)
-        return list(seen)
-
-    def counts(self, prefix: str | None = None) -> "OrderedDict[str, int]":
-        """Occurrences of each distinct name (first-occurrence order)."""
-        out: OrderedDict[str, int] = OrderedDict()
-        for n in self.name:
-            if prefix is None or n.startswith(prefix):
-                out[n] = out.get(n, 0) + 1
-        return out
-
-    def occurrences(self, name: str) -> np.ndarray:
-        """``(K, 2)`` array of the ``[start, end]`` of every occurrence of ``name``, sorted by start."""
-        idx = [i for i, n in enumerate(self.name) if n == name]
-        b = np.stack([self.start[idx], self.end[idx]], axis=1) if idx else np.zeros((0, 2))
-        return b[np.argsort(b[:, 0], kind="stable")]
-
-    def within(self, name: str, start: float, end: float, tol: float = 1e-6) -> np.ndarray:
-        """Occurrences of ``name`` that lie inside ``[start, end]`` (``tol`` s slack)."""
-        b = self.occurrences(name)
-        keep = (b[:, 0] >= start - tol) & (b[:, 1] <= end + tol)
-        return b[keep]
-
-
-def read_epochs(source, where: str = "epoch table") -> Epochs:
-    """Parse an epoch CSV (path, bytes, text or binary/text file object).
-
-    The header must name ``start``, ``end`` and ``name`` (any order, extra
-    columns ignored); names may be CSV-quoted.
-    """
-    if isinstance(source, (str, os.PathLike)) and Path(source).exists():
-        text = Path(source).read_text(encoding="utf-8")
-    elif isinstance(source, bytes):
-        text = source.decode("utf-8")
-    elif hasattr(source, "read"):
-        raw = source.read()
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    else:
-        text = str(source)
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise RawDataError(f"{where}: empty epoch table (expected a header 'start,end,name')") from None
-    cols = {}
-    for key in ("start", "end", "name"):
-        if key not in header:
-            raise RawDataError(f"{where}: header {header} lacks the column {key!r} (expected start, end, name)")
-        cols[key] = header.index(key)
-    starts, ends, names = [], [], []
-    for lineno, row in enumerate(reader, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) < len(header):
-            raise RawDataError(f"{where} line {lineno}: {len(row)} fields for the {len(header)} columns {header}")
-        if not (NUMBER_RE.match(row[cols["start"]].strip()) and NUMBER_RE.match(row[cols["end"]].strip())):
-            raise RawDataError(
-                f"{where} line {lineno}: start/end {row[cols['start']]!r}, {row[cols['end']]!r} are not numbers"
-            )
-        s, e = float(row[cols["start"]]), float(row[cols["end"]])
-        if not (np.isfinite(s) and np.isfinite(e)) or e < s:
-            raise RawDataError(f"{where} line {lineno}: bad epoch bounds start={s}, end={e}")
-        starts.append(s)
-        ends.append(e)
-        names.append(row[cols["name"]])
-    return Epochs(np.array(starts), np.array(ends), names)
-
-
-def write_epochs(fh, epochs: Epochs, columns: Sequence[str] = ("start", "end", "name")) -> None:
-    """Write an epoch table to a text file object (header ``columns``; names quoted when needed)."""
-    w = csv.writer(fh, lineterminator="\n")
-    w.writerow(list(columns))
-    for s, e, n in zip(epochs.start, epochs.end, epochs.name):
-        vals = {"start": repr(float(s)), "end": repr(float(e)), "name": n}
-        w.writerow([vals[c] for c in columns])
 
 
 # ------------------------------------------------------------- file access
@@ -618,112 +511,6 @@ def _all_names(files) -> list[str]:
 
 
 # ------------------------------------------------------------------ writer
-def write_recording(
-    path,
-    name: str,
-    signals: Sequence[Mapping[str, Any]],
-    *,
-    meta: dict | None = None,
-    folder: str | None = "",
-    legacy: bool = False,
-    epoch_columns: Sequence[str] = ("start", "end", "name"),
-    raster_format: str = "csv",
-    module: str = "nems0.signal",
-) -> Path:
-    """Write a NEMS recording in the published layout (tests use it to build releases).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A ``.tgz``/``.tar.gz`` archive, or a folder when it has no such suffix.
-    name : str
-        Recording name (file prefix).
-    signals : sequence of mappings
-        Each with ``name``, ``fs``, ``kind`` (``'rasterized'``,
-        ``'point_process'``, ``'tiled'``), ``data`` (``(C, T)`` array; dict
-        channel -> spike times in s; dict epoch name -> ``(F, T)``),
-        ``epochs`` (:class:`Epochs` or None), optional ``chans``, ``meta``,
-        ``segments``.
-    meta : dict, optional
-        Recording metadata, written as ``<name>.meta.json`` when given.
-    folder : str or None
-        Folder inside the archive (``""`` means ``<name>/``, None the top).
-    legacy : bool
-        Write sidecars as 2017-2018 NEMS did (no ``signal_type``, no segments).
-    epoch_columns : sequence of str
-        Header order of the epoch tables.
-    raster_format : {'csv', 'h5'}
-        How rasterized signals are stored.
-    module : str
-        Module named in ``signal_type`` (``nems0.signal``, ``nems.signal``).
-    """
-    path = Path(path)
-    files: dict[str, bytes] = OrderedDict()
-    if meta is not None:
-        files[f"{name}.meta.json"] = json.dumps(meta).encode()
-    for sig in signals:
-        sname = sig["name"]
-        kind = sig.get("kind", RASTERIZED)
-        if kind not in _KINDS:
-            raise ValueError(f"signal {sname!r}: kind {kind!r} is not one of {_KINDS}")
-        base = f"{name}.{sname}"
-        data = sig["data"]
-        chans = sig.get("chans")
-        if chans is None and kind == POINT_PROCESS:
-            chans = list(data)
-        side = {"name": sname, "chans": chans, "fs": sig["fs"], "meta": sig.get("meta"), "recording": name}
-        if not legacy:
-            side["segments"] = sig.get("segments", [[0, 0]])
-            side["signal_type"] = f"<class '{module}.{_CLASS_NAMES[kind]}'>"
-            side["normalization"] = "none"
-            side["norm_baseline"] = [[0]]
-            side["norm_gain"] = [[1]]
-        files[f"{base}.json"] = json.dumps(side).encode()
-        if sig.get("epochs") is not None:
-            buf = io.StringIO()
-            write_epochs(buf, sig["epochs"], epoch_columns)
-            files[f"{base}.epoch.csv"] = buf.getvalue().encode()
-        if data is None:
-            continue
-        if kind == RASTERIZED and raster_format == "csv":
-            x = np.asarray(data, dtype=np.float64)
-            buf = io.StringIO()
-            np.savetxt(buf, x.T, fmt="%.18e", delimiter=",")
-            files[f"{base}.csv"] = buf.getvalue().encode()
-        else:
-            import h5py
-
-            bio = io.BytesIO()
-            with h5py.File(bio, "w") as f:
-                if kind == RASTERIZED:
-                    f.create_dataset("raster", data=np.asarray(data, dtype=np.float64))
-                else:
-                    for key, arr in data.items():
-                        f.create_dataset(key, data=np.asarray(arr), compression="gzip")
-            files[f"{base}.h5"] = bio.getvalue()
-    prefix = (name if folder == "" else folder or "").strip("/")
-    if str(path).endswith((".tgz", ".tar.gz")):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(path, "w:gz") as tf:
-            if prefix:
-                d = tarfile.TarInfo(prefix)
-                d.type = tarfile.DIRTYPE
-                d.mode = 0o755
-                tf.addfile(d)
-            for fname, blob in files.items():
-                ti = tarfile.TarInfo(f"{prefix}/{fname}" if prefix else fname)
-                ti.size = len(blob)
-                ti.mode = 0o644
-                tf.addfile(ti, io.BytesIO(blob))
-    else:
-        root = path / prefix if prefix else path
-        root.mkdir(parents=True, exist_ok=True)
-        for fname, blob in files.items():
-            (root / fname).write_bytes(blob)
-    return path
-
-
-# ------------------------------------------------------- converter helpers
 def spikes_in_epochs(signal: Signal, bounds: np.ndarray, onset_offsets=None) -> dict[str, list[np.ndarray]]:
     """Spike times (ms) of every channel of a point process in each ``[start, end)`` of ``bounds``.
 

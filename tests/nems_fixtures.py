@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from strfh5.converters.nems_recording import Epochs, write_recording
+from strfh5.converters.nems_recording import Epochs
+from nems_writer import write_recording
 
 FS = 100.0  # Hz: 10 ms bins
 

@@ -146,11 +146,21 @@ def test_modules_in_dependency_order_import_in_a_fresh_interpreter():
     assert r.returncode == 0, r.stderr[-3000:]
 
 
+def _code_lines(fn: ast.FunctionDef) -> int:
+    """Lines of a function without its docstring (numpydoc docstrings are long on purpose)."""
+    n = fn.end_lineno - fn.lineno + 1
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        n -= body[0].end_lineno - body[0].lineno + 1
+    return n
+
+
 def _long_functions(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [f"{path.relative_to(ROOT)}:{n.lineno} {n.name} ({n.end_lineno - n.lineno + 1} lines)"
+    return [f"{path.relative_to(ROOT)}:{n.lineno} {n.name} ({_code_lines(n)} lines without the docstring)"
             for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and n.end_lineno - n.lineno + 1 > MAX_FUNCTION_LINES]
+            and _code_lines(n) > MAX_FUNCTION_LINES]
 
 
 def test_sizes():

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from strfh5.errors import MissingRawFileError, RawDataError
+from nems_writer import write_recording
 from strfh5.converters.nems_recording import (
-    Epochs, POINT_PROCESS, RASTERIZED, TILED, read_epochs, read_recording, signal_kind, write_recording,
+    Epochs, POINT_PROCESS, RASTERIZED, TILED, read_epochs, read_recording, signal_kind,
 )
 
 
