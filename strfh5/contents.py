@@ -281,11 +281,18 @@ class FileContents(Contents):
         # for lazy DataLoader epochs (H5Dopen follows a concatenated file's links)
         name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}".encode()
         try:
-            dsid = h5py.h5d.open(self._handle().id, name)
+            gid = h5py.h5g.open(self._handle().id, f"/{L.stim_group_path(s)}".encode())
+            link_type = gid.links.get_info(L.STIM_DATA.encode()).type
+            dsid = h5py.h5d.open(gid, L.STIM_DATA.encode()) if link_type == h5py.h5l.TYPE_HARD else None
         except KeyError:
             from .errors import MissingObjectError
 
             raise MissingObjectError(f"{self.path}: stimulus dataset '{name.decode()}' is missing") from None
+        if dsid is None or dsid.get_create_plist().get_layout() == h5py.h5d.VIRTUAL:
+            from .errors import SourceFileError
+
+            raise SourceFileError(f"{self.path}: stimulus dataset '{name.decode()}' is a link or a virtual "
+                                  "dataset; stimulus data must be stored in the stimulus group (SPEC 1.1 §12)")
         out = np.empty(dsid.shape, dtype=dsid.dtype)
         if out.size:
             dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
