@@ -283,13 +283,11 @@ class ReadGrid:
 
     # ------------------------------------------------------------- stimuli
     def stimulus(self, contents: Contents, s: int) -> np.ndarray:
-        """Stimulus ``s`` on this grid (float32), waveforms as stored."""
+        """Stimulus ``s`` on this grid (float32, or float64 where float32 would overflow), waveforms as stored."""
         a = np.asarray(contents.stim(s))
-        if self.stim_kind == L.STIM_WAVEFORM:
-            return a.astype(np.float32, copy=False)
+        if self.stim_kind == L.STIM_WAVEFORM or self.is_identity:
+            return _present(a)
         nb = int(contents.n_bins[s])
-        if self.is_identity:
-            return a.astype(np.float32, copy=False)
         T = self.n_bins(nb)
         if self.k is not None:
             frames = pool_time(a.astype(np.float64), self.k, "mean") if self.k > 1 else a
@@ -310,7 +308,20 @@ class ReadGrid:
                 f"{self.path}: window start {start:g} ms is not a multiple of dt_ms={self.dt:g}; stimulus "
                 "frames could not be aligned with the response bins"
             )
-        return place_in_window(np.asarray(frames), offset, T).astype(np.float32, copy=False)
+        return _present(place_in_window(np.asarray(frames), offset, T))
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _present(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32, unless a finite value lies beyond float32's range: then float64 (SPEC 1.1 §5.2)."""
+    if a.dtype.itemsize > 4 and a.size:
+        with np.errstate(invalid="ignore"):
+            big = np.nanmax(np.abs(a[np.isfinite(a)])) if np.isfinite(a).any() else 0.0
+        if big > _F32_MAX:
+            return a.astype(np.float64, copy=False)
+    return a.astype(np.float32, copy=False)
 
 
 def _recompute_spectrogram(contents: Contents, s: int, grid: ReadGrid) -> np.ndarray:
