@@ -103,7 +103,8 @@ def _kept_waveform_inf(f):
 
 
 def _external_link(f):
-    f["extra_link"] = h5py.ExternalLink("other.strf.h5", "/metadata")
+    del f["stimuli/000001"]
+    f["stimuli/000001"] = h5py.ExternalLink("other.strf.h5", "/stimuli/000001")
 
 
 def _virtual_repeats(f):
@@ -230,7 +231,7 @@ PLAIN = [
     ("E703_no_source", ["E703"], [], A, "binned", {"file_meta": {}}, None, None),
     ("E704_unknown_schema", ["E704"], [], A, "binned", {},
      attr("schema_neuron", "https://example.org/neuron.json"), None),
-    ("E801_external_link", ["E801"], ["W205"], R, "binned", {}, _external_link, None),
+    ("E801_external_link", ["E801"], [], R, "binned", {}, _external_link, None),
     ("E802_virtual_repeats", ["E802"], [], R, "binned", {}, _virtual_repeats, None),
     ("W803_soft_link", [], ["W205", "W803"], "read", "binned", {}, _soft_link, None),
     ("E804_no_sources", ["E804", "E909"], [], R, "binned", {}, attr("concatenated", np.bool_(True)), None),
