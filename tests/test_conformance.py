@@ -40,6 +40,8 @@ LIBRARY_XFAIL = {
     ("reads", "E403_no_data"): _RAW.format("RuntimeError"),
     ("reads", "E408_flipped_chunk"): _RAW.format("OSError"),
     ("reads", "E507_garbage_descriptors"): _RAW.format("OSError"),
+    ("reads", "big_counts"): "counts are presented as float32 even above 2^24, where float32 cannot hold them "
+                             "(SPEC 1.1 §11.1)",
     ("reads", "zero_length"): "a read leaving a stimulus with T = 0 bins is refused; SPEC 1.1 §11.1 returns "
                               "(R, 0) responses and an empty stimulus time axis",
     ("validate", "big_endian_vlen"): "big-endian VLEN data are misread (SPEC 1.1 §12, issue 12 class 5)",
@@ -150,7 +152,9 @@ def test_library_reader_refuses_or_returns_the_expected_reads(name):
                 w = _nested(want) if want else np.zeros((0, read["T"][s]))
                 got = rows[s][n]
                 assert got.shape == (len(want), read["T"][s]), (name, read, s, n)
-                assert np.array_equal(got, w.reshape(got.shape).astype(got.dtype), equal_nan=True), (name, read, s, n)
+                if exp["values"]["response_kind"] == "continuous":  # float64 means rounded to the returned type
+                    w = w.astype(got.dtype)
+                assert np.array_equal(got.astype(np.float64), w.reshape(got.shape), equal_nan=True), (name, read, s, n)
 
 
 def _library_values(path) -> dict:

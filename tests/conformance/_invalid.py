@@ -194,6 +194,8 @@ PLAIN = [
      lambda f: f.create_dataset("counts", shape=(2, 2), dtype=h5py.vlen_dtype(np.uint8)), None),
     ("W210_wide_counts", [], ["W210"], "read", "binned", {"count_dtype": "u4"}, None, None),
     ("E301_duplicate_stim_id", ["E301"], [], A, "events", {"stim_ids": ["x", "x"]}, None, None),
+    ("E701_invalid_utf8_id", ["E701"], ["W207"], R, "binned", {"fixed_strings": True},
+     replace("neurons/ids", np.array([b"n0", b"n\xff"], dtype="S2")), None),
     ("E302_duplicate_neuron_id", ["E302"], [], A, "binned", {"neuron_ids": ["n", "n"]}, None, None),
     ("E401_missing_group", ["E401"], [], A, "events", {}, delete("stimuli/000001"), None),
     ("E402_noncanonical_group", ["E402"], [], A, "binned", {},

@@ -104,7 +104,14 @@ def fixed_strings() -> dict:
     """Ids and metadata stored as fixed-length strings (MATLAB style): valid, W207."""
     d = binned_counts()
     return dict(d, fixed_strings=True, uuid=U.format(6), stims=[d["stims"][0], d["stims"][0][..., :3]],
-                stim_meta=[{"name": "a"}, {"name": "b"}])
+                stim_meta=[{"name": "a"}, {"name": "bé"}], neuron_ids=["c0", "cü1"])  # UTF-8 bytes in ASCII strings
+
+
+def big_counts() -> dict:
+    """Binned uint32 counts above 2^24 (float32 cannot hold them: SPEC §11.1)."""
+    return W.defaults(stims=[np.zeros((1, 1, 2), np.float32)], encoding="binned", response_kind="counts",
+                      count_dtype="u4", dt_ms=1.0, uuid=U.format(12), neuron_ids=["n"],
+                      transform={"kind": "none"}, responses=[[np.array([[16777217, 3]])]])
 
 
 def big_endian_fixed() -> dict:

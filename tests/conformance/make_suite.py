@@ -56,6 +56,7 @@ def valid_cases() -> list[dict]:
         ("big_endian_vlen", V.big_endian_vlen, [(None, None)], ["W210"], "read_or_refuse", ["1.3", "7", "12"]),
         ("zero_length", V.zero_length, V.ZERO_READS, ["W413"], "read", ["11.1"]),
         ("empty", V.empty, [(None, None)], ["W413"], "read", ["3.2"]),
+        ("big_counts", V.big_counts, [(None, None), (2.0, None)], [], "read", ["11.1"]),
         ("version_1_0", V.version_1_0, [(None, None)], ["W413"], "read", ["2"]),
     ]
     out = []
