@@ -1,4 +1,4 @@
-"""Invalid concatenated files (SPEC §9, §12): codes E805 and E901–E911.
+"""Invalid concatenated files (SPEC §9, §12): codes E901–E911.
 
 They share one folder of sources, ``cases/_concat_sources/``; each case's
 expected.json opens its own concatenated file there.
