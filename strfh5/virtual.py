@@ -365,8 +365,11 @@ def _source_file_findings(rec: SourceRecord, path: str, encoding: str, vdtypes: 
                            SourceFileError)
             return
         try:
-            major, _minor = L.parse_version(attr_str(src.attrs.get(L.ATTR_VERSION, "")))
-        except ValueError as e:
+            raw = src.attrs.get(L.ATTR_VERSION, "")
+            if not isinstance(raw, (str, bytes)):  # SPEC 1.1 §2: a stored number is not a version
+                raise ValueError(f"format version {raw!r} is not a string")
+            major, _minor = L.parse_version(attr_str(raw))
+        except (ValueError, UnicodeDecodeError) as e:
             yield _Finding("E904", "sources.strfh5", obj, f"{name}: {e}", SourceFileError)
             return
         if major != L.FORMAT_VERSION[0]:

@@ -274,3 +274,15 @@ def test_spec_plain_bin_events_gives_the_expected_reads(name):
                 dt = read["dt_ms"] or plain["dt_ms"]
                 got = ns["bin_events"](plain["responses"][s][n], nb, plain["dt_ms"], dt, w[0], w[1])
                 assert got.shape == (len(want), read["T"][s]) and np.array_equal(got, _nested(want).reshape(got.shape))
+
+
+def test_prefix_environment_makes_the_concatenated_case_refused(monkeypatch):
+    """E912 depends on the environment, not the file (README): the valid case 'concat' with HDF5_VDS_PREFIX set."""
+    path = _path("concat", _expected("concat"))
+    monkeypatch.setenv("HDF5_VDS_PREFIX", "/tmp")
+    assert "E912" in {f.code for f in strfh5.validate(path).findings}
+    with pytest.raises(StrfH5Error, match="HDF5_VDS_PREFIX"):
+        strfh5.load(path)
+    ns = _plain_reader()
+    with pytest.raises(ns["Refused"], match="HDF5_VDS_PREFIX"):
+        ns["read_plain"](path)
