@@ -39,7 +39,6 @@ LIBRARY_XFAIL = {
     ("reads", "E401_missing_group"): _RAW.format("ValueError"),
     ("reads", "E403_no_data"): _RAW.format("RuntimeError"),
     ("reads", "E408_flipped_chunk"): _RAW.format("OSError"),
-    ("reads", "E507_garbage_descriptors"): _RAW.format("OSError"),
     ("reads", "big_counts"): "counts are presented as float32 even above 2^24, where float32 cannot hold them "
                              "(SPEC 1.1 §11.1)",
     ("reads", "zero_length"): "a read leaving a stimulus with T = 0 bins is refused; SPEC 1.1 §11.1 returns "
@@ -94,9 +93,23 @@ def test_every_case_has_a_valid_expectation_document():
 
 
 # ------------------------------------------------------------------ validator
+#: cases not even run against the library: they would exhaust memory (SPEC 1.1 §12.1 item 4, to port)
+LIBRARY_NOT_RUN = {
+    ("reads", "E507_garbage_descriptors"): "the reader hands HDF5 descriptors claiming 4 GiB elements and "
+                                           "allocates ~4.4 GB before failing with a raw OSError (issue 12 class 3)",
+}
+
+
 def _marks(kind: str):
-    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=LIBRARY_XFAIL[(kind, n)]))
-            if (kind, n) in LIBRARY_XFAIL else n for n in CASES]
+    out = []
+    for n in CASES:
+        if (kind, n) in LIBRARY_NOT_RUN:
+            out.append(pytest.param(n, marks=pytest.mark.xfail(run=False, reason=LIBRARY_NOT_RUN[(kind, n)])))
+        elif (kind, n) in LIBRARY_XFAIL:
+            out.append(pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=LIBRARY_XFAIL[(kind, n)])))
+        else:
+            out.append(n)
+    return out
 
 
 @pytest.mark.parametrize("name", _marks("validate"))
