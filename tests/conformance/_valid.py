@@ -41,6 +41,20 @@ def events_spectrogram() -> dict:
                     None]])
 
 
+def mel_recompute() -> dict:
+    """A mel spectrogram file (SPEC §11.6, Slaney mel) read at bin widths that need recomputation."""
+    rng = np.random.default_rng(6)
+    sr, dt = 16000.0, 4.0
+    t = _transform("mel", sr, dt, 3)
+    w = rng.standard_normal((2, 300)).astype(np.float32)  # two channels, averaged to mono
+    return W.defaults(stims=[recompute(w.astype(np.float64), sr, t, dt)], waveforms=[(w, sr)], transform=t,
+                      dt_ms=dt, uuid=U.format(13), neuron_ids=["m"], responses=[[[np.array([1.0, 17.0])]]],
+                      file_meta={"source": "user", "title": "conformance: mel recipe"})
+
+
+MEL_READS = [(None, None), (3.0, None), (2.5, (-5.0, 15.0))]
+
+
 EVENTS_READS = [(None, None), (10.0, None), (15.0, None), (2.5, None), (3.0, None), (5.0, (-10.0, 20.0)),
                 (5.0, (10.0, None)), (5.0, (2.5, 20.0)), (1.0, (-3.0, 4.0))]
 

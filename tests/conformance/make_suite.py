@@ -47,6 +47,7 @@ def valid_cases() -> list[dict]:
     """(name, description, spec sections, builder, reads grid, warnings, reader) of each valid case."""
     plain = [
         ("events_spectrogram", V.events_spectrogram, V.EVENTS_READS, [], "read", ["4.2", "5.2", "5.3", "11"]),
+        ("mel_recompute", V.mel_recompute, V.MEL_READS, [], "read", ["11.6"]),
         ("bin_edges", V.bin_edges, V.EDGE_READS, [], "read", ["11.2", "5.2"]),
         ("binned_counts", V.binned_counts, V.COUNTS_READS, ["W413"], "read", ["4.3", "5.2", "11.3"]),
         ("continuous_video", V.continuous_video, V.CONT_READS, [], "read", ["4.3", "5.2", "11.3", "11.5"]),
