@@ -205,7 +205,10 @@ class ReadGrid:
         return self.stim_kind == L.STIM_SPECTROGRAM and self.k is None
 
     def stimulus(self, a: np.ndarray, s_n_bins: int, waveform=None, transform=None, what: str = "") -> np.ndarray:
-        """A stored stimulus on this grid (float32); waveforms as stored.
+        """A stored stimulus on this grid; waveforms as stored.
+
+        Returned as float32, or float64 where a finite value lies beyond
+        float32's range (SPEC 1.1 §5.2: never squashed to inf).
 
         Parameters
         ----------
@@ -223,7 +226,7 @@ class ReadGrid:
         """
         a = np.asarray(a)
         if self.stim_kind == L.STIM_WAVEFORM or self.is_identity:
-            return a.astype(np.float32, copy=False)
+            return _present(a)
         T = self.n_bins(s_n_bins)
         if self.k is not None:
             frames = pool_time(a.astype(np.float64), self.k, "mean") if self.k > 1 else a
@@ -244,7 +247,20 @@ class ReadGrid:
                 f"{self.path}: window start {start:g} ms is not a multiple of dt_ms={self.dt:g}; stimulus "
                 "frames could not be aligned with the response bins"
             )
-        return place_in_window(np.asarray(frames), offset, T).astype(np.float32, copy=False)
+        return _present(place_in_window(np.asarray(frames), offset, T))
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _present(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32, unless a finite value lies beyond float32's range: then float64 (SPEC 1.1 §5.2)."""
+    if a.dtype.itemsize > 4 and a.size:
+        with np.errstate(invalid="ignore"):
+            big = np.nanmax(np.abs(a[np.isfinite(a)])) if np.isfinite(a).any() else 0.0
+        if big > _F32_MAX:
+            return a.astype(np.float64, copy=False)
+    return a.astype(np.float32, copy=False)
 
 
 def recompute_spectrogram(waveform, transform, grid: ReadGrid, what: str = "") -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Names, types and small rules of the strfh5 1.0 on-disk layout.
+"""Names, types and small rules of the strfh5 1.x on-disk layout.
 
 This module is the code counterpart of SPEC.md §3–§8: every HDF5 object name,
 attribute name, enumerated value and dtype rule the format defines lives here,
@@ -17,8 +17,8 @@ import numpy as np
 
 # ---------------------------------------------------------------- version (§2)
 FORMAT_NAME = "strfh5"
-FORMAT_VERSION = (1, 0)
-FORMAT_VERSION_STR = "1.0"
+FORMAT_VERSION = (1, 1)
+FORMAT_VERSION_STR = "1.1"
 
 # ------------------------------------------------------------ root attrs (§3)
 ATTR_FORMAT = "strfh5_format"
@@ -150,11 +150,24 @@ def repeats_dtype(max_repeats: int) -> np.dtype:
     return smallest_uint(max(int(max_repeats), 0))
 
 
-def parse_version(text: str) -> tuple[int, int]:
-    """Parse a ``"MAJOR.MINOR"`` version string; raises ValueError when malformed."""
-    m = re.fullmatch(r"(\d+)\.(\d+)", str(text).strip())
+_VERSION_RE = re.compile(r"(0|[1-9][0-9]*)[.](0|[1-9][0-9]*)")
+
+
+def parse_version(text) -> tuple[int, int]:
+    """Parse a ``"MAJOR.MINOR"`` version string (SPEC §2); raises ValueError when malformed.
+
+    The grammar is ASCII only: ``MAJOR.MINOR`` where each part is ``0`` or a
+    decimal without leading zeros; no whitespace, sign or other digit
+    characters (``' 1.0'``, ``'01.0'`` and full-width digits are refused).
+    ``text`` must already be a ``str``: a number stored in place of the string
+    is refused too.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"format version {text!r} is not a string (expected 'MAJOR.MINOR')")
+    m = _VERSION_RE.fullmatch(text) if text.isascii() else None
     if not m:
-        raise ValueError(f"malformed format version {text!r} (expected 'MAJOR.MINOR')")
+        raise ValueError(f"malformed format version {text!r} (expected 'MAJOR.MINOR', ASCII digits, "
+                         "no leading zeros or whitespace)")
     return int(m.group(1)), int(m.group(2))
 
 

@@ -49,9 +49,10 @@ def golden(tmp_path):
     return unpack
 
 
-def test_golden_corpus_present():
-    """Every kind of file of format 1.0 is represented."""
-    names = {f for f, (v, _) in EXPECTED.items() if v == "1.0"}
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_golden_corpus_present(version):
+    """Every kind of file of each format version is represented."""
+    names = {f for f, (v, _) in EXPECTED.items() if v == version}
     kinds = {EXPECTED[f][1]["stim_kind"] for f in names} | {EXPECTED[f][1]["response_kind"] for f in names}
     assert {"spectrogram", "waveform", "video", "spike_times", "counts", "continuous"} <= kinds
     assert any(any(w is not None for w in EXPECTED[f][1]["waveforms"]) for f in names)  # a kept waveform
@@ -123,3 +124,12 @@ def test_golden_validates_and_loads(golden, fname):
     masks = np.array([[el is not None for el in row] for row in exp["rows"]], dtype=bool)
     assert np.array_equal(ds.nrn_masks.numpy(), masks)
     assert ds.get_S() == len(exp["stim_ids"]) and ds.get_N() == len(exp["neuron_ids"])
+
+
+def test_golden_1_1_stimulus_beyond_float32_is_not_squashed(golden):
+    """SPEC 1.1 §5.2: a finite float64 stimulus value beyond float32's range is never presented as inf."""
+    ds = strfh5.load(golden("v1.1_widths.strf.h5.gz"))
+    wide, half = ds.stims[0], ds.stims[1]
+    assert str(wide.dtype) == "torch.float64" and wide[0, 0, 1].item() == 1e300
+    assert str(half.dtype) == "torch.float32" and half.flatten().tolist() == [0.25, -2.0]
+    assert ds.row_tensors(0)[0].tolist() == [[1.0, 1.0, 2.0]]  # 0 | 5 | 10 and 15 (15 on the closed last edge)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import strfh5
+from strfh5 import layout as L
 
 H5DUMP = shutil.which("h5dump")
 pytestmark = pytest.mark.skipif(H5DUMP is None, reason="h5dump not installed (apt-get install hdf5-tools)")
@@ -53,4 +54,4 @@ def test_h5dump_binned_file_dataset_and_attrs(tmp_path):
     out = _dump("-d", "/responses", str(path))
     assert "H5T_STD_U16LE" in out and "65000" in out
     attrs = _dump("-A", str(path))
-    assert '"binned"' in attrs and '"1.0"' in attrs
+    assert '"binned"' in attrs and f'"{L.FORMAT_VERSION_STR}"' in attrs

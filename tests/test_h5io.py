@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import strfh5
+from strfh5 import layout as L
 from strfh5.errors import CorruptDataError, MissingObjectError, NotStrfH5FileError, UnsupportedVersionError
 
 
@@ -39,7 +40,7 @@ def test_newer_major_is_refused_newer_minor_is_read_with_a_warning(small_file):
     with h5py.File(small_file, "r+") as f:
         f.attrs["strfh5_version"] = "1.7"
         f["future_object"] = np.arange(3)
-    with pytest.warns(UserWarning, match="newer than 1.0"):
+    with pytest.warns(UserWarning, match=f"newer than {L.FORMAT_VERSION_STR}"):
         fc = strfh5.FileContents(small_file)
     assert fc.repeats.tolist() == [[1, 0], [2, 1]]
     fc.close()

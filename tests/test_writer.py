@@ -192,7 +192,7 @@ def test_root_attributes_and_tables(tmp_path):
         w.add_stimulus(_stim(), id="x", meta={"name": "x.wav", "type": "song"})
     with h5py.File(p) as f:
         a = f.attrs
-        assert a["strfh5_format"] == "strfh5" and a["strfh5_version"] == "1.0"
+        assert a["strfh5_format"] == "strfh5" and a["strfh5_version"] == L.FORMAT_VERSION_STR
         assert a["encoding"] == "binned" and a["response_kind"] == "counts"
         assert a["modality"] == "audio" and list(a["stim_dims"]) == [1, 4]
         assert a["created_by"].startswith("strfh5 ")

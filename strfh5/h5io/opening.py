@@ -12,6 +12,7 @@ import stat
 import warnings
 
 import h5py
+import numpy as np
 
 from .. import layout as L
 from ..errors import FileFormatError, MissingObjectError, NotStrfH5FileError, UnsupportedVersionError
@@ -25,9 +26,12 @@ __all__ = ["open_file", "check_version", "require_object", "require_attr"]
 
 def check_version(text, path: str) -> tuple[int, int]:
     """Check a file's format version against this library (SPEC §2)."""
+    raw = text[()] if isinstance(text, np.ndarray) and text.shape == () else text
     try:
-        major, minor = L.parse_version(attr_str(text))
-    except ValueError as e:
+        if not isinstance(raw, (str, bytes)):  # SPEC 1.1 §2: a number is not a version string
+            raise ValueError(f"format version {raw!r} is stored as {type(raw).__name__}, not a string")
+        major, minor = L.parse_version(attr_str(raw))
+    except (ValueError, UnicodeDecodeError) as e:
         raise NotStrfH5FileError(f"{path}: {e}") from None
     if major > L.FORMAT_VERSION[0]:
         raise UnsupportedVersionError(
@@ -118,6 +122,13 @@ def _check_markers(f: h5py.File, path: str) -> None:
     if L.ATTR_VERSION not in f.attrs:
         raise MissingObjectError(f"{path}: root attribute '{L.ATTR_VERSION}' is missing")
     check_version(f.attrs[L.ATTR_VERSION], path)
+    if L.ATTR_CONCATENATED in f.attrs:  # SPEC 1.1 §3.1: present only as TRUE
+        flag = np.asarray(f.attrs[L.ATTR_CONCATENATED])
+        if flag.shape != () or flag.dtype.kind not in "biu" or int(flag) != 1:
+            raise FileFormatError(
+                f"{path}: root attribute '{L.ATTR_CONCATENATED}' = {flag!r}; it is present only in "
+                "concatenated files and then TRUE (a file with it FALSE is refused)"
+            )
 
 
 def require_object(f: h5py.File, name: str, path: str):

@@ -121,11 +121,12 @@ def resolve_source_path(recorded: str, folder: str, allow_external: bool = False
         Why the path is refused under the policy of SPEC §9, or None.
     """
     text = str(recorded)
-    if not text or text.strip() != text or "\x00" in text:
-        return "", f"source path {text!r} is empty or malformed"
+    if not text or text.strip() != text or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "", f"source path {text!r} is empty, has surrounding whitespace or control characters"
     if "\\" in text:
         return "", f"source path {text!r} contains a backslash (source paths use '/' separators)"
-    is_abs = text.startswith("/") or (len(text) > 1 and text[1] == ":")
+    # SPEC 1.1 §9.3: '/...' and a first segment holding ':' (C:x, c:/x, file:x) are absolute forms
+    is_abs = text.startswith("/") or ":" in text.split("/", 1)[0]
     norm = posixpath.normpath(text)
     if is_abs:
         resolved = os.path.normpath(text)
@@ -133,11 +134,19 @@ def resolve_source_path(recorded: str, folder: str, allow_external: bool = False
             return resolved, f"source path {text!r} is absolute"
         return resolved, None
     resolved = os.path.normpath(os.path.join(os.path.abspath(folder), *norm.split("/")))
-    if norm == "." or norm.endswith("/.."):
+    if norm == "." or norm.endswith("/..") or norm == ".." or text.endswith("/"):
         return resolved, f"source path {text!r} does not name a file"
-    if norm == ".." or norm.startswith("../"):
-        if not allow_external:
+    if norm != text:
+        return resolved, (f"source path {text!r} is not in canonical form (expected {norm!r}: no '.', empty "
+                          "or inner '..' segments)")
+    if not allow_external:
+        if norm.startswith("../"):
             return resolved, f"source path {text!r} leaves the folder of the concatenated file"
+        real_folder = os.path.realpath(folder)
+        real = os.path.realpath(resolved)
+        if os.path.commonpath([real_folder, real]) != real_folder:
+            return resolved, (f"source path {text!r} resolves through a symbolic link to {real}, outside the "
+                              f"folder of the concatenated file ({real_folder})")
     return resolved, None
 
 
@@ -329,8 +338,11 @@ def _source_file_findings(rec: SourceRecord, path: str, encoding: str, vdtypes: 
                            SourceFileError)
             return
         try:
-            major, _minor = L.parse_version(attr_str(src.attrs.get(L.ATTR_VERSION, "")))
-        except ValueError as e:
+            raw = src.attrs.get(L.ATTR_VERSION, "")
+            if not isinstance(raw, (str, bytes)):  # SPEC 1.1 §2: a stored number is not a version
+                raise ValueError(f"format version {raw!r} is not a string")
+            major, _minor = L.parse_version(attr_str(raw))
+        except (ValueError, UnicodeDecodeError) as e:
             yield _Finding("E904", "sources.strfh5", obj, f"{name}: {e}", SourceFileError)
             return
         if major != L.FORMAT_VERSION[0]:
@@ -405,7 +417,7 @@ def _iter_findings(f: h5py.File, path: str, allow_external: bool, deep: bool) ->
                            f"{path}: source {rec.index}: {problem}; a shared file must not make a reader open "
                            "arbitrary paths (pass allow_external=True to accept it)", UnsafeSourcePathError)
             continue
-        allowed[posixpath.normpath(rec.path)] = rec.resolved
+        allowed[rec.path] = rec.resolved  # SPEC 1.1 §9.3: names equal recorded paths character for character
         safe.append(rec)
     # virtual mappings and links must target recorded sources only
     vdtypes = {}
@@ -429,7 +441,7 @@ def _iter_findings(f: h5py.File, path: str, allow_external: bool, deep: bool) ->
         for m in ds.virtual_sources():
             fname = unescape_vds_name(m.file_name)
             target = m.dset_name.lstrip("/")
-            if posixpath.normpath(fname) not in allowed or fname in (".", ""):
+            if fname not in allowed:
                 _r, problem = resolve_source_path(fname, folder, allow_external)
                 why = f"({problem})" if problem else "(not a source recorded in /sources)"
                 yield _Finding("E907", "sources.mapping", f"/{dname}",
@@ -439,9 +451,10 @@ def _iter_findings(f: h5py.File, path: str, allow_external: bool, deep: bool) ->
                 yield _Finding("E907", "sources.mapping", f"/{dname}",
                                f"{path}: /{dname} maps '/{target}' of {fname!r}; it must map '/{dname}'",
                                CorruptDataError)
+    expected = _expected_links(records, S)
     for obj, fname, target in _external_links(f, deep=False):
         parent, name = posixpath.split(obj)
-        if posixpath.normpath(fname) not in allowed:
+        if fname not in allowed:
             _r, problem = resolve_source_path(fname, folder, allow_external)
             yield _Finding("E908", "sources.links", obj,
                            f"{path}: {obj} is an external link to {fname!r}, which is "
@@ -457,6 +470,11 @@ def _iter_findings(f: h5py.File, path: str, allow_external: bool, deep: bool) ->
                 yield _Finding("E908", "sources.links", obj,
                                f"{path}: {obj} links to {target!r} in {fname!r}; expected a /{L.STIMULI}/<index> group",
                                CorruptDataError)
+            elif L.stim_group_name(int(name)) == name and expected.get(int(name)) not in (None, (fname, target)):
+                want_file, want_obj = expected[int(name)]
+                yield _Finding("E908", "sources.links", obj,
+                               f"{path}: {obj} links to {target!r} in {fname!r}, but row {int(name)} holds "
+                               f"{want_obj!r} of source {want_file!r} (SPEC §9.2)", CorruptDataError)
     stim = f.get(L.STIMULI)
     if isinstance(stim, h5py.Group):
         have = {n for n, _t in _iter_links(stim)}
@@ -466,6 +484,16 @@ def _iter_findings(f: h5py.File, path: str, allow_external: bool, deep: bool) ->
                            f"{path}: /{L.STIMULI} lacks the groups (links) of stimuli {missing[:10]}", CorruptDataError)
     for rec in safe:
         yield from _source_file_findings(rec, path, encoding, vdtypes, deep=deep)
+
+
+def _expected_links(records: list[SourceRecord], S: int) -> dict[int, tuple[str, str]]:
+    """Row -> (recorded path, '/stimuli/<j>') of the first source row held by it (SPEC §9.2)."""
+    out: dict[int, tuple[str, str]] = {}
+    for rec in records:
+        for j, row in enumerate(rec.stim_rows.tolist()):
+            if 0 <= row < S and row not in out:
+                out[row] = (rec.path, f"/{L.stim_group_path(j)}")
+    return out
 
 
 def check_sources(f: h5py.File, path, allow_external: bool = False) -> None:

@@ -30,8 +30,13 @@ def read_json(text, where: str) -> Any:
 
 
 def read_strings(ds) -> list[str]:
-    """A 1-D string dataset as a list of ``str``."""
-    return [attr_str(x) for x in ds.asstr()[()]] if ds.shape != (0,) else []
+    """A 1-D string dataset as a list of ``str``, decoded as strict UTF-8 whatever its declared charset (SPEC §1.3)."""
+    if ds.shape == (0,):
+        return []
+    try:
+        return [attr_str(x) for x in ds.asstr("utf-8", "strict")[()]]
+    except UnicodeDecodeError as e:
+        raise CorruptDataError(f"{ds.file.filename}: {ds.name} holds a string that is not valid UTF-8 ({e})") from None
 
 
 def read_json_table(ds, where: str) -> list[dict]:

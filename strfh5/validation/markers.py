@@ -17,7 +17,7 @@ from ..errors import StrfH5Error
 from ..h5io import remote
 from ..version import __version__
 from .context import Context
-from .values import decode
+from .values import decode, is_string_dtype
 
 __all__ = ["open_file", "check_markers"]
 
@@ -106,6 +106,9 @@ def check_markers(ctx: Context) -> bool:
                 f"root attribute '{L.ATTR_VERSION}' is missing; checked as format {L.FORMAT_VERSION_STR}")
         return True
     try:
+        aid = a.get_id(L.ATTR_VERSION)
+        if not is_string_dtype(aid.dtype) or aid.shape != ():
+            raise ValueError("not a scalar string")  # a stored number is not a version string (SPEC §2)
         text = decode(a[L.ATTR_VERSION])
         major, minor = L.parse_version(text)
     except Exception:  # noqa: BLE001

@@ -189,3 +189,7 @@ def _check_concatenated(ctx: Context) -> None:
     else:
         ctx.concatenated = bool(val)
         ctx.info["concatenated"] = ctx.concatenated
+        if not val:  # SPEC 1.1 §3.1: present only as TRUE; readers refuse FALSE
+            ctx.add("E103", f"/@{L.ATTR_CONCATENATED}",
+                    "'concatenated' is FALSE; the attribute is present only in concatenated files, and then TRUE "
+                    "(remove it from a plain file); readers refuse the file")

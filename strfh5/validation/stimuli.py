@@ -67,6 +67,8 @@ def check_stimulus(ctx: Context, stimuli: h5py.Group, s: int, kind, dims) -> Non
     if ds is None:
         return
     dp = f"{gp}/{L.STIM_DATA}"
+    if _virtual(ctx, ds, dp):
+        return
     shape_ok = True
     if np.dtype(ds.dtype).kind != "f" or little_endian(ds.dtype) not in L.STIM_DTYPES:
         ctx.add("E404", dp, f"stimulus data are {dtype_name(ds.dtype)}; expected float16, float32 or float64")
@@ -98,7 +100,7 @@ def _check_kept_waveform(ctx: Context, g: h5py.Group, s: int) -> None:
     """The optional ``waveform`` kept next to a spectrogram or video (E409, E410, W411, E412)."""
     wp = f"/{L.stim_group_path(s)}/{L.STIM_WAVEFORM_DS}"
     w = ctx.lookup(f"{L.stim_group_path(s)}/{L.STIM_WAVEFORM_DS}", kind=h5py.Dataset)
-    if w is None:
+    if w is None or _virtual(ctx, w, wp):
         return
     ok = True
     if len(w.shape) != 2 or np.dtype(w.dtype).kind != "f":
@@ -109,6 +111,20 @@ def _check_kept_waveform(ctx: Context, g: h5py.Group, s: int) -> None:
     check_filters(ctx, w, wp)
     if ok and ctx.data_readable(w):
         check_finite(ctx, w, wp, "E410", f"kept waveform of stimulus {s}")
+
+
+def _virtual(ctx: Context, ds: h5py.Dataset, dp: str) -> bool:
+    """Whether ``ds`` is a virtual dataset, which is never read (SPEC 1.1 §9.4, §12).
+
+    In a plain file it is reported by the link checks (E802); reached through a
+    concatenated file's stimulus link it lies in a source and is E911.
+    """
+    if not ds.is_virtual:
+        return False
+    if ctx.concatenated:
+        ctx.add("E911", dp, "a source's stimulus dataset is a virtual dataset; readers refuse it and its data "
+                            "were not read (stimulus datasets of a source hold their data themselves)")
+    return True
 
 
 def check_sample_rate(ctx: Context, ds: h5py.Dataset, dp: str) -> None:

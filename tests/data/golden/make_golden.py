@@ -1,6 +1,6 @@
 """Write the golden files of this format version and the values they must read back as.
 
-Run once per format version (``python tests/data/golden/make_golden.py``) and
+Run once per format version (``python tests/data/golden/make_golden.py 1.1``) and
 commit the result; NEVER regenerate the files of a released version — later
 versions of strfh5 must keep reading them exactly as recorded in
 ``expected_<version>.json``.  The expected values are built from the inputs
@@ -34,8 +34,8 @@ def _values(a) -> list:
     return a.tolist()
 
 
-def cases() -> dict[str, dict]:
-    """The golden datasets (keyword arguments of strfh5.contents_from_lists)."""
+def cases(version: str = "1.0") -> dict[str, dict]:
+    """The golden datasets of ``version`` (keyword arguments of strfh5.contents_from_lists)."""
     rng = np.random.default_rng(20240611)
     out = {}
     # 1. events, float64 spike times (negative = pre-onset, beyond T*dt = post-stimulus),
@@ -95,10 +95,20 @@ def cases() -> dict[str, dict]:
         stim_meta=[{"name": "movie-1"}],
         file_meta={"source": "user", "title": "golden: video"},
     )
+    if version != "1.0":
+        # 6. (1.1) stimuli of different float widths, one beyond float32's range (SPEC 1.1 §5.2),
+        #    float32 spike times exactly on bin edges (SPEC 1.1 §11.2)
+        out["widths"] = dict(
+            stims=[np.array([[[0.5, 1e300, -1e-300]]]), np.array([[[0.25, -2.0]]], np.float16)],
+            spike_times=[[[np.array([0.0, 5.0, 10.0, 15.0], np.float32)]], [[np.array([], np.float32)]]],
+            dt_ms=5.0,
+            stim_meta=[{"name": "wide"}, {"name": "half"}],
+            file_meta={"source": "user", "title": "golden: stimulus widths"},
+        )
     return out
 
 
-def expected(kw: dict, path: str) -> dict:
+def expected(kw: dict, path: str, version: str) -> dict:
     """The values the file at ``path`` must read back as (from the inputs; ids/dtypes from the file)."""
     import h5py
 
@@ -128,7 +138,7 @@ def expected(kw: dict, path: str) -> dict:
         }
     waves = kw.get("waveforms") or [None] * S
     return {
-        "format_version": "1.0",
+        "format_version": version,
         "encoding": "events" if events else "binned",
         "response_kind": "spike_times" if events else kw.get("response_kind", "counts"),
         "dt_ms": float(kw["dt_ms"]),
@@ -151,17 +161,17 @@ def expected(kw: dict, path: str) -> dict:
     }
 
 
-def main(version: str = "1.0") -> None:
+def main(version: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
     import strfh5
 
     out = {"strfh5_version": strfh5.__version__, "format_version": version, "files": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, kw in cases().items():
+        for name, kw in cases(version).items():
             fname = f"v{version}_{name}.strf.h5"
             path = os.path.join(tmp, fname)
             strfh5.save(strfh5.contents_from_lists(**kw), path)
-            out["files"][fname + ".gz"] = expected(kw, path)
+            out["files"][fname + ".gz"] = expected(kw, path, version)
             with open(path, "rb") as src, gzip.GzipFile(os.path.join(HERE, fname + ".gz"), "wb", mtime=0) as dst:
                 shutil.copyfileobj(src, dst)
     with open(os.path.join(HERE, f"expected_v{version}.json"), "w", encoding="utf-8") as fh:
@@ -170,4 +180,4 @@ def main(version: str = "1.0") -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "1.0")
