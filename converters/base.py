@@ -111,6 +111,7 @@ class SourceInfo:
     schema: str | None = None  # folder name under schema/sources/
     species: str = ""
     homepage: str = ""
+    audio: tuple = ()  # (sample rate in Hz, bits per sample, "int" or "float") of the release's sounds, if known
 
     def option(self, name: str) -> Option:
         for o in self.options:

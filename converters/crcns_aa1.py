@@ -57,6 +57,7 @@ SOURCE = SourceInfo(
     schema="crcns-aa1",
     species="zebra finch (Taeniopygia guttata)",
     homepage="https://crcns.org/data-sets/aa/aa-1",
+    audio=(32000.0, 16, "int"),
 )
 
 

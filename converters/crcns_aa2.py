@@ -70,6 +70,7 @@ SOURCE = SourceInfo(
     schema="crcns-aa2",
     species="zebra finch (Taeniopygia guttata)",
     homepage="https://crcns.org/data-sets/aa/aa-2",
+    audio=(32000.0, 16, "int"),
 )
 
 

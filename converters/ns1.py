@@ -69,6 +69,7 @@ SOURCE = SourceInfo(
     license="CC-BY 4.0 (OSF project ayw2p)",
     access="open",
     homepage="https://osf.io/ayw2p/",
+    audio=(48828.0, 32, "float"),
     species="ferret (Mustela putorius furo), anaesthetised",
     files=(
         ReleaseFile("MetadataSHEnCneurons.mat", "https://osf.io/download/gdwyd/"),

@@ -40,13 +40,13 @@ import numpy as np
 import torch
 
 from . import layout as L
-from .binning import ReadGrid, plan
+from .binning import ReadGrid, load_argument, plan, spectrogram_record
 from .concatenation.memory import concat_neural_datasets
 from .contents import Contents
 from .errors import BinningError, InvalidDataError, SelectionError, StrfH5Error, TransformError
 from .optional import require
 from .quality import compute_neuron_quality
-from .rows import EagerRows, Item, LazyRows, ResponseRow
+from .rows import EagerRows, Item, LazyRows, ResponseRow, check_waveforms
 from .selection import as_index, as_indices, matching_attr, matching_pred, neurons_with_data, visible
 from .transforms import ResponseStats, StimStats, check_not_applied, hann_window, smooth_window_bins
 
@@ -96,12 +96,15 @@ class NeuralDataset(torch.utils.data.Dataset):
         Reader-side transforms applied, in order, each with a ``name``.
     """
 
-    def __init__(self, contents: Contents, *, lazy: bool = False, dt_ms=None, window_ms=None):
+    def __init__(self, contents: Contents, *, lazy: bool = False, dt_ms=None, window_ms=None, spectrogram=None):
         super().__init__()
         if not isinstance(contents, Contents):
             raise StrfH5Error(f"NeuralDataset needs a strfh5 Contents object, got {type(contents).__name__}")
         self.contents = contents
-        self.grid: ReadGrid = plan(contents.info, dt_ms, window_ms, where=contents.path or "<memory>")
+        self.grid: ReadGrid = plan(contents.info, dt_ms, window_ms, where=contents.path or "<memory>",
+                                   spectrogram=spectrogram)
+        if self.grid.needs_waveform:
+            check_waveforms(contents, self.grid)
         info = contents.info
         self.info = info
         self.encoding = info.encoding
@@ -130,6 +133,10 @@ class NeuralDataset(torch.utils.data.Dataset):
         self.transforms: list[dict] = []
         if not self.grid.is_identity:
             self.transforms.append({"name": "bin", "dt_ms": self.grid.dt, "window_ms": self.window_ms})
+        if self.grid.spectrogram:
+            self.transforms.append({"name": "spectrogram", "recomputed_from": "waveform",
+                                    **{load_argument(f): v for f, v in self.grid.spectrogram},
+                                    "transform": spectrogram_record(info, self.grid)})
         self.response_normalization: dict | None = None
         self.stim_normalization: dict | None = None
         self._view_cache = None
@@ -421,8 +428,10 @@ class NeuralDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         lazy = ", lazy=True" if self.lazy else ""
+        spec = ", ".join(f"{load_argument(f)}={v!r}" for f, v in self.grid.spectrogram)
+        spec = f", spectrogram recomputed ({spec})" if spec else ""
         return (f"{type(self).__name__}(N_neurons={self.N_neurons}, selected={len(self.I)}, "
-                f"N_stims={self.get_S()}, dt_ms={self.dt:g}{lazy})")
+                f"N_stims={self.get_S()}, dt_ms={self.dt:g}{spec}{lazy})")
 
     # ----------------------------------------------------------- tables
     def _table(self, ids, metas, kind):
@@ -586,3 +595,6 @@ class AudioNeuralDataset(NeuralDataset):
         super().__init__(contents, **kw)
         dims = contents.info.stim_dims
         self.F = int(dims[1]) if contents.info.stim_kind == L.STIM_SPECTROGRAM and len(dims) > 1 else None
+        if self.F is not None and self.grid.n_bands is not None:
+            self.F = int(self.grid.n_bands)
+
