@@ -157,6 +157,11 @@ class ReadGrid:
         ``(field, value)`` pairs, only those that differ from the stored
         record; see :func:`spectrogram_changes`); empty when the stored
         spectrograms are read.
+    recompute : bool
+        Recompute spectrograms from the kept waveforms even at a multiple
+        of the file's bin width (where they would otherwise be pooled):
+        :func:`strfh5.rewrite` uses it so the file it writes holds the recipe
+        at its own ``dt_ms``.
     """
 
     file_dt: float
@@ -169,6 +174,7 @@ class ReadGrid:
     m: int | None
     path: str = "<memory>"
     spectrogram: tuple = ()
+    recompute: bool = False
 
     @property
     def is_identity(self) -> bool:
@@ -233,7 +239,7 @@ class ReadGrid:
         That is when ``dt`` is not a multiple of the file's, or when
         spectrogram parameters other than the stored ones were asked for.
         """
-        return self.stim_kind == L.STIM_SPECTROGRAM and (self.k is None or bool(self.spectrogram))
+        return self.stim_kind == L.STIM_SPECTROGRAM and (self.k is None or bool(self.spectrogram) or self.recompute)
 
     def stimulus(self, a: np.ndarray, s_n_bins: int, waveform=None, transform=None, what: str = "") -> np.ndarray:
         """A stored stimulus on this grid (float32); waveforms as stored.

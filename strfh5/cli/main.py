@@ -27,6 +27,7 @@ COMMANDS = (
     "demo",
     "concat",
     "materialize",
+    "rewrite",
     "quality",
     "convert",
     "fetch",
