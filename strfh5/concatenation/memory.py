@@ -167,15 +167,15 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
         kinds differ, which is refused (a file holds one stimulus kind).  Lazy
         when every input is lazy (nothing is read), eager otherwise.  Eager
         inputs keep their transformed responses and stimuli; ``transforms``
-        lists the inputs' transforms, so they are not applied twice.
-        Selections start empty (all neurons, all stimuli).
+        lists the inputs' transforms (not applied twice).  No selection.
 
     Raises
     ------
     IncompatibleDatasetsError
-        The inputs differ in bin width ``dt``, stored ``dt_ms``, response
-        window, encoding, stimulus kind, F or (H, W), or response kind — the
-        message names both values and the input positions.
+        The inputs differ in loaded bin width ``dt``, response window,
+        encoding, stimulus kind, F or (H, W), or response kind (the message
+        names both values and the input positions); inputs stored at other
+        ``dt_ms`` or F but loaded alike are pooled as loaded.
     DuplicateIdError
         A neuron id in two inputs (without ``allow_duplicate_neurons``).
     TransformError
@@ -184,8 +184,7 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
 
     Examples
     --------
-    >>> combined = strfh5.concat_neural_datasets([aa1, aa2])   # doctest: +SKIP
-    >>> combined = aa1 + aa2                                   # doctest: +SKIP
+    >>> combined = aa1 + aa2    # = strfh5.concat_neural_datasets([aa1, aa2])  # doctest: +SKIP
     """
     datasets = list(datasets)
     if not datasets:
@@ -215,8 +214,7 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
         if a.window_ms != b.window_ms:
             raise IncompatibleDatasetsError(
                 f"cannot concatenate {pair}: response windows differ ({a.window_ms!r} vs {b.window_ms!r})")
-    parts = _parts(datasets, names)
-    contents = ConcatContents(parts, merge_stimuli=merge_stimuli,
+    contents = ConcatContents(_parts(datasets, names), merge_stimuli=merge_stimuli,
                               allow_duplicate_neurons=allow_duplicate_neurons, names=names)
     cls = _result_class(datasets, contents)
     dt_ms = None if float(a.dt) == float(contents.info.dt_ms) else a.dt
