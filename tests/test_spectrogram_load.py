@@ -246,3 +246,29 @@ def test_int16_waveform_without_valid_scale_is_refused(tmp_path):
     with pytest.raises(strfh5.errors.MissingObjectError, match="scale"):
         c.waveform(1)
     c.close()
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_concatenation_keeps_recomputed_spectrograms(tmp_path, lazy):
+    a_path, _, _ = _file(tmp_path, name="a.strf.h5")
+    b = strfh5.from_lists([np.ones((1, 20, 100), np.float32)], spike_times=[[[np.array([3.0, 40.0])]]], dt_ms=5,
+                          neuron_ids=["z"], stim_ids=["b0"])
+    b_path = strfh5.save(b, tmp_path / "b.strf.h5")
+    a = strfh5.load(a_path, lazy=lazy, dt_ms=5, n_bands=20)
+    both = a + strfh5.load(b_path, lazy=lazy)  # stored 1 ms / 16 bands and 5 ms / 20 bands, loaded alike
+    assert both.F == 20 and both.get_dt() == 5 and both.lazy == lazy and both.N_neurons == 3
+    assert torch.equal(both.stims[1], a.stims[1]) and torch.equal(both.responses[2][0], a.responses[2][0])
+    assert torch.equal(both.responses[3][2], torch.tensor([[1.0] + [0.0] * 7 + [1.0] + [0.0] * 91]))
+    # two inputs of the same stored settings, one loaded with other bands: refused (F differs), not mixed
+    with pytest.raises(strfh5.errors.IncompatibleDatasetsError, match="F differs"):
+        a + strfh5.load(a_path, lazy=lazy, dt_ms=5)
+    # same stored settings, other recomputed parameters: each input keeps its own stimuli
+    x = strfh5.load(a_path, lazy=lazy, dt_ms=5, n_bands=20)
+    y = strfh5.load(a_path, lazy=lazy, dt_ms=5, n_bands=20, f_max=7000.0)
+    xy = strfh5.concat_neural_datasets([x, y], allow_duplicate_neurons=True)
+    assert xy.F == 20 and torch.equal(xy.stims[4], y.stims[1]) and not torch.equal(xy.stims[4], x.stims[1])
+
+
+def test_integer_waveforms_are_refused_not_silently_unscaled():
+    with pytest.raises(SpectrogramError, match="scale"):
+        spectrogram(np.ones((1, 4000), np.int16), 16000.0, SpectrogramParams(n_bands=8))

@@ -130,15 +130,27 @@ class LoadedContents(Contents):
 
 
 def _parts(datasets, names) -> list[Contents]:
-    """The contents to concatenate: the stored ones, or the loaded state when the stored settings differ."""
+    """The contents to concatenate: the stored ones, or each input's loaded state.
+
+    The loaded state (:class:`LoadedContents`) is used when an input's
+    spectrograms were recomputed at load, or when the stored settings differ
+    while the loaded ones agree (checked by the caller).
+    """
     stored = [d.contents for d in datasets]
-    try:
-        check_compatible([c.info for c in stored], names)
-        return stored
-    except IncompatibleDatasetsError:
-        if any(d.window_ms is not None for d in datasets) or any(
-                getattr(d.contents.info, "encoding", None) != datasets[0].contents.info.encoding for d in datasets):
-            raise
+    recomputed = [i for i, d in enumerate(datasets) if getattr(getattr(d, "grid", None), "spectrogram", ())]
+    if not recomputed:
+        try:
+            check_compatible([c.info for c in stored], names)
+            return stored
+        except IncompatibleDatasetsError:
+            if any(d.window_ms is not None for d in datasets) or len({c.info.encoding for c in stored}) > 1:
+                raise
+    windowed = [i for i, d in enumerate(datasets) if d.window_ms is not None]
+    if windowed:
+        raise IncompatibleDatasetsError(
+            f"cannot concatenate: {names[windowed[0]]} was loaded with a response window and the inputs' "
+            "stimuli were recomputed or stored at other settings; load them without window_ms, or rewrite one "
+            "file at the other's settings (strfh5 rewrite)")
     return [LoadedContents(d) for d in datasets]
 
 
