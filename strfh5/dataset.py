@@ -73,6 +73,9 @@ class NeuralDataset(torch.utils.data.Dataset):
         :mod:`strfh5.binning` for the rules).
     window_ms : (float, float or None), optional
         Response window relative to stimulus onset (events files only).
+    spectrogram : dict, optional
+        ``{load argument: value}`` of :func:`strfh5.load` (``n_bands``, ...):
+        spectrograms recomputed from the kept waveforms.
 
     Attributes
     ----------
@@ -82,7 +85,6 @@ class NeuralDataset(torch.utils.data.Dataset):
         ``responses[s][n]``: ``(R, T)`` float32 tensor, or a ``(1, 1)`` NaN tensor when missing.
     stim_meta, nrn_meta : list of dict
     stim_ids, neuron_ids : list of str
-        Stable ids from the file.
     N_neurons : int
     dt : float
         Bin width in ms (as passed, or the file's).
@@ -105,8 +107,7 @@ class NeuralDataset(torch.utils.data.Dataset):
                                    spectrogram=spectrogram)
         if self.grid.needs_waveform:
             check_waveforms(contents, self.grid)
-        info = contents.info
-        self.info = info
+        self.info = info = contents.info
         self.encoding = info.encoding
         self.stim_kind = info.stim_kind
         self.response_kind = info.response_kind
@@ -131,14 +132,13 @@ class NeuralDataset(torch.utils.data.Dataset):
         self.I: list[int] = []
         self.S_sel: list[int] | None = None
         self.transforms: list[dict] = []
-        if not self.grid.is_identity:
+        if not (self.grid.k == 1 and self.grid.window is None):
             self.transforms.append({"name": "bin", "dt_ms": self.grid.dt, "window_ms": self.window_ms})
         if self.grid.spectrogram:
             self.transforms.append({"name": "spectrogram", "recomputed_from": "waveform",
                                     **{load_argument(f): v for f, v in self.grid.spectrogram},
                                     "transform": spectrogram_record(info, self.grid)})
-        self.response_normalization: dict | None = None
-        self.stim_normalization: dict | None = None
+        self.response_normalization = self.stim_normalization = None  # dict once normalised
         self._view_cache = None
         self._rows = LazyRows(contents, self.grid, self.N_neurons) if lazy else EagerRows.load(contents, self.grid)
 

@@ -272,3 +272,19 @@ def test_concatenation_keeps_recomputed_spectrograms(tmp_path, lazy):
 def test_integer_waveforms_are_refused_not_silently_unscaled():
     with pytest.raises(SpectrogramError, match="scale"):
         spectrogram(np.ones((1, 4000), np.int16), 16000.0, SpectrogramParams(n_bands=8))
+
+
+def test_sources_state_the_waveform_cost(capsys):
+    from strfh5.cli.sources import describe
+
+    aa1 = describe("crcns-aa1")["waveforms"]
+    assert "kept by default" in aa1 and "int16 + scale: 64 kB per second of sound" in aa1
+    assert "195 kB per second" in describe("ns1")["waveforms"]  # 48828 Hz float32
+    assert describe("nat4")["waveforms"] is None  # no waveform to keep
+    assert main_sources() == 0 and "waveforms: kept by default" in capsys.readouterr().out
+
+
+def main_sources():
+    from strfh5.cli.main import main
+
+    return main(["sources"])
