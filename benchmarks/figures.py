@@ -114,6 +114,45 @@ def prepare_large(data_dir: str, target_gb: float, quick: bool = False) -> dict:
     return dict(path=path, generation_s=secs, bytes=os.path.getsize(path))
 
 
+#: the file of the spectrogram figures: AA1-like, waveforms kept (quick, full)
+SPECTRO_PARAMS = (dict(n_stimuli=6, n_neurons=20, n_bins=(150, 200), seed=14),
+                  dict(n_stimuli=30, n_neurons=100, n_bins=(330, 501), seed=14))
+
+
+def prepare_spectro(data_dir: str, quick: bool) -> dict:
+    """An AA1-like file (32 kHz sounds, 5 ms, 32 mel bands) keeping its waveforms, unless cached."""
+    import strfh5
+
+    from . import scales
+
+    params = dict(SPECTRO_PARAMS[0 if quick else 1], keep_waveform=True)
+    parts = dict(preset="aa1", params=params)
+    path = scales.cache_path(data_dir, "spectro-aa1" + ("-quick" if quick else ""), parts)
+    path, secs = scales._ensure(path, lambda p: strfh5.write_simulated(p, preset="aa1", **params), parts)
+    return dict(path=path, generation_s=secs, bytes=os.path.getsize(path))
+
+
+def spectro_epoch(path: str, n_bands: int | None = None, k: int = 3, batch: int = 8, budget_s: float = 60.0) -> dict:
+    """One lazy DataLoader epoch (workers 0): stored spectrograms (``n_bands`` None) or recomputed ones.
+
+    With ``n_bands`` every item recomputes its spectrogram from the kept
+    waveform (``strfh5.load(path, lazy=True, n_bands=n_bands)``).
+    """
+    import strfh5
+
+    ds = strfh5.load(path, lazy=True, n_bands=n_bands)
+    counts = {}
+
+    def run():
+        nb = 0
+        for _ in _loader(ds, 0, batch):
+            nb += 1
+        counts["batches"] = nb
+
+    times = repeat(run, k, budget_s)
+    return _timed(times, batches=counts["batches"], items=len(ds), F=ds.F, recomputed=n_bands is not None)
+
+
 # ------------------------------------------------------------------ loading
 def eager_load(path: str, k: int = 3, budget_s: float = 60.0) -> dict:
     import strfh5
@@ -437,5 +476,6 @@ FIGURES: dict[str, Callable[..., dict]] = {
         eager_load, torch_load, naive_load, raw_rows, lazy_open, epoch, random_access,
         quality_time, quality_reference, quality_memory, concat_time, concat_iteration, large_epoch,
         prepare_remote, remote_transfer,
+        prepare_spectro, spectro_epoch,
     )
 }

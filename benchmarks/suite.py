@@ -344,6 +344,19 @@ def run(opts: Options) -> dict:
         _row(rows, "concat", "time flat in source size", b, "s", baseline="concat of the small sources", base_value=a,
              ratio=b / a, note="1 GB sources vs small sources")
 
+    # ---------------------------------------------------------------- spectrograms at load
+    sp = prepare("prepare_spectro", "spectrograms: AA1-like file keeping its waveforms", data_dir=data_dir,
+                 quick=quick)
+    log("spectrograms: lazy epoch, stored vs recomputed (n_bands=34)")
+    st = call("spectro_epoch", path=sp["path"], n_bands=None, k=k, budget_s=budget)
+    rc = call("spectro_epoch", path=sp["path"], n_bands=34, k=k, budget_s=budget)
+    raw["spectrograms"] = dict(path=sp["path"], stored=st, recomputed=rc)
+    a, b = _med(rc), _med(st)
+    _row(rows, "spectrograms at load", "epoch lazy, recomputed (n_bands=34)", a, "s",
+         baseline="epoch lazy, stored spectrograms (32 bands)", base_value=b, ratio=_ratio(a, b), rss=_rss(rc),
+         base_rss=_rss(st), error=_err(rc, st),
+         note="workers 0; every item recomputes its spectrogram from the kept 32 kHz waveform")
+
     # ---------------------------------------------------------------- large
     if opts.large:
         lg = prepare("prepare_large", f"large (>= {opts.large_gb:g} GB)", data_dir=data_dir, target_gb=opts.large_gb,

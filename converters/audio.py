@@ -87,7 +87,8 @@ def spectrogram_options(defaults: SpectrogramParams | None = None, dt_ms: float 
         Option("f_max", float, d.f_max, "highest band edge, Hz (at most the Nyquist frequency)"),
         Option("window_ms", float, d.window_ms, "analysis window, ms"),
         Option("compression", str, d.compression, "amplitude compression", choices=COMPRESSIONS),
-        Option("keep_waveform", bool, False, "store each stimulus' waveform beside its spectrogram"),
+        Option("keep_waveform", bool, True, "store each stimulus' waveform beside its spectrogram (int16 + scale "
+               "when the source is 16-bit PCM), so readers can recompute spectrograms at load"),
     )
 
 

@@ -139,6 +139,7 @@ class SourceInfo:
     verification: str = ""
     #: converter version: bumped whenever the same raw release converts to different output
     version: str = "1"
+    audio: tuple = ()  # (sample rate in Hz, bits per sample, "int" or "float") of the release's sounds, if known
 
     def option(self, name: str) -> Option:
         for o in self.options:

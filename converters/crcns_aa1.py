@@ -63,6 +63,7 @@ SOURCE = SourceInfo(
     verification=("real Theunissen-lab cells in the AA text format (public spike/stim files, MD5-named wavs) "
                   "convert and match the raw spike files exactly; spike files parsed strictly"),
     version="2",
+    audio=(32000.0, 16, "int"),
 )
 
 

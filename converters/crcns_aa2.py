@@ -75,6 +75,7 @@ SOURCE = SourceInfo(
                   "raw spike files exactly; the authors' table of the 328 AA2 cells: every cell name and region "
                   "is accepted; spike files parsed strictly (truncated files and odd tokens refused)"),
     version="2",
+    audio=(32000.0, 16, "int"),
 )
 
 

@@ -81,6 +81,7 @@ SOURCE = SourceInfo(
     verification=("12 real cluster files of the OSF release, its MetadataSHEnCneurons.mat and the 20 natural "
                   "waveforms convert and match the .mat spike times exactly"),
     version="2",
+    audio=(48828.0, 32, "float"),
     species="ferret (Mustela putorius furo), anaesthetised",
     files=(
         ReleaseFile("MetadataSHEnCneurons.mat", "https://osf.io/download/gdwyd/"),

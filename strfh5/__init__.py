@@ -35,6 +35,7 @@ _LAZY = {
     "quality": ("compute_neuron_quality",),
     "plotting": ("plot_stim_with_response", "plot_coverage"),
     "simulate": ("simulate_dataset", "write_simulated"),
+    "rewriting": ("rewrite",),  # the module is not named rewrite: strfh5.rewrite is the function
 }
 _LAZY_NAMES = {name: mod for mod, names in _LAZY.items() for name in names}
 

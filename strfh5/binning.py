@@ -26,6 +26,11 @@ Rules
   frames).  Any other bin width needs the stimulus waveform stored in the file
   and recomputes the spectrogram with the file's stored transform parameters
   (``/stimuli@transform``) through :mod:`strfh5.spectrogram`.
+  Spectrogram parameters asked for at load (``n_bands``, ``f_min``,
+  ``f_max``, ``spec_window_ms``, ``compression``, ``spec_kind``; see
+  :data:`SPECTROGRAM_ARGUMENTS`) that differ from the stored ones also
+  recompute every spectrogram from its kept waveform, with the stored recipe
+  and those parameters, at the read bin width.
   **Video** stimuli are pooled at ``k × file_dt`` and frames repeated at
   ``file_dt / m`` (a frame is shown for its whole duration).  **Waveform**
   stimuli are returned as stored.
@@ -42,9 +47,20 @@ from . import layout as L
 from .arguments import positive_number
 from .records import FileInfo, RawRow
 from .errors import BinningError, SpectrogramError
-from .spectrogram import compute_spectrogram
+from .spectrogram import compute_spectrogram, params_from_transform, transform_dict
 
-__all__ = ["ReadGrid", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window", "recompute_spectrogram"]
+__all__ = ["ReadGrid", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window", "recompute_spectrogram",
+           "SPECTROGRAM_ARGUMENTS", "spectrogram_changes", "spectrogram_record",
+           "load_argument"]
+
+#: ``load()`` argument -> field of the ``/stimuli@transform`` record it sets.  ``window_ms`` already
+#: names the response window of :func:`plan`, so the analysis window is ``spec_window_ms``; ``kind``
+#: is ``spec_kind`` as in the converters' options.
+SPECTROGRAM_ARGUMENTS = {"n_bands": "n_bands", "f_min": "f_min", "f_max": "f_max",
+                         "spec_window_ms": "window_ms", "compression": "compression", "spec_kind": "kind"}
+#: how a file can be re-made with its waveforms kept (quoted when none is stored)
+KEEP_WAVEFORM_HINT = ("convert the release again keeping the waveforms (strfh5 convert ... --keep-waveform, the "
+                      "default where the release publishes them)")
 
 _TOL = 1e-9
 
@@ -136,6 +152,16 @@ class ReadGrid:
         ``file_dt / dt`` when it is an integer (finer reads).
     path : str
         Where the data come from, for messages.
+    spectrogram : tuple of (str, value)
+        Fields of the stored ``/stimuli@transform`` replaced at load (sorted
+        ``(field, value)`` pairs, only those that differ from the stored
+        record; see :func:`spectrogram_changes`); empty when the stored
+        spectrograms are read.
+    recompute : bool
+        Recompute spectrograms from the kept waveforms even at a multiple
+        of the file's bin width (where they would otherwise be pooled):
+        :func:`strfh5.rewrite` uses it so the file it writes holds the recipe
+        at its own ``dt_ms``.
     """
 
     file_dt: float
@@ -147,10 +173,17 @@ class ReadGrid:
     k: int | None
     m: int | None
     path: str = "<memory>"
+    spectrogram: tuple = ()
+    recompute: bool = False
 
     @property
     def is_identity(self) -> bool:
-        return self.k == 1 and self.window is None
+        return self.k == 1 and self.window is None and not self.spectrogram
+
+    @property
+    def n_bands(self) -> int | None:
+        """Number of bands asked for at load (None: the stored F)."""
+        return dict(self.spectrogram).get("n_bands")
 
     def start(self, s_n_bins: int) -> float:
         """Window start (ms from onset)."""
@@ -201,8 +234,12 @@ class ReadGrid:
     # ------------------------------------------------------------- stimuli
     @property
     def needs_waveform(self) -> bool:
-        """True when spectrograms must be recomputed from the kept waveform (dt not a multiple)."""
-        return self.stim_kind == L.STIM_SPECTROGRAM and self.k is None
+        """True when spectrograms must be recomputed from the kept waveform.
+
+        That is when ``dt`` is not a multiple of the file's, or when
+        spectrogram parameters other than the stored ones were asked for.
+        """
+        return self.stim_kind == L.STIM_SPECTROGRAM and (self.k is None or bool(self.spectrogram) or self.recompute)
 
     def stimulus(self, a: np.ndarray, s_n_bins: int, waveform=None, transform=None, what: str = "") -> np.ndarray:
         """A stored stimulus on this grid; waveforms as stored.
@@ -212,8 +249,9 @@ class ReadGrid:
 
         Parameters
         ----------
-        a : numpy.ndarray
-            The stimulus as stored.
+        a : numpy.ndarray or None
+            The stimulus as stored (None allowed when :attr:`needs_waveform`:
+            it is recomputed, not read).
         s_n_bins : int
             Its response length in the file's bins.
         waveform : (numpy.ndarray, float), optional
@@ -224,10 +262,12 @@ class ReadGrid:
         what : str
             Names the stimulus in messages.
         """
+        if self.needs_waveform:
+            frames = recompute_spectrogram(waveform, transform, self, what)
+            return self._placed(frames, s_n_bins)
         a = np.asarray(a)
         if self.stim_kind == L.STIM_WAVEFORM or self.is_identity:
             return _present(a)
-        T = self.n_bins(s_n_bins)
         if self.k is not None:
             frames = pool_time(a.astype(np.float64), self.k, "mean") if self.k > 1 else a
         elif self.stim_kind == L.STIM_VIDEO and self.m is not None:
@@ -237,8 +277,13 @@ class ReadGrid:
                 f"{self.path}: video frames are stored every {self.file_dt:g} ms; dt_ms={self.dt:g} is neither "
                 f"an integer multiple nor an integer fraction of it, so frames cannot be pooled or repeated"
             )
-        else:
-            frames = recompute_spectrogram(waveform, transform, self, what)
+        else:  # pragma: no cover - needs_waveform covers spectrograms at other widths
+            raise BinningError(f"{self.path}: stimulus {what} cannot be read at dt_ms={self.dt:g}")
+        return self._placed(frames, s_n_bins)
+
+    def _placed(self, frames, s_n_bins: int) -> np.ndarray:
+        """Frames (starting at onset) placed on this grid's response window."""
+        T = self.n_bins(s_n_bins)
         start = self.start(s_n_bins)
         off = start / self.dt
         offset = int(round(off))
@@ -263,41 +308,130 @@ def _present(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float32, copy=False)
 
 
+def _recompute_reason(grid: ReadGrid) -> str:
+    if grid.spectrogram:
+        asked = ", ".join(f"{load_argument(f)}={v!r}" for f, v in grid.spectrogram)
+        return (f"{grid.path}: spectrograms asked for with {asked} (the file stores others) are recomputed from "
+                f"the stimulus waveforms")
+    return (f"{grid.path}: spectrograms are stored at dt_ms={grid.file_dt:g}; reading at dt_ms={grid.dt:g} "
+            f"(not an integer multiple) needs the stimulus waveform to recompute them")
+
+
+def load_argument(field: str) -> str:
+    """The ``load`` argument that sets field ``field`` of the stored transform."""
+    return next(a for a, f in SPECTROGRAM_ARGUMENTS.items() if f == field)
+
+
 def recompute_spectrogram(waveform, transform, grid: ReadGrid, what: str = "") -> np.ndarray:
     """Recompute a spectrogram at ``grid.dt`` from its kept waveform (SPEC §5.3).
 
     Uses :func:`strfh5.spectrogram.compute_spectrogram` with the file's
-    ``/stimuli@transform`` record and ``hop_ms`` set to ``grid.dt``; frames
-    then go through the same window placement as pooled frames.
+    ``/stimuli@transform`` record, the fields of ``grid.spectrogram``
+    replaced and ``hop_ms`` set to ``grid.dt``; frames then go through the
+    same window placement as pooled frames.
+
+    Raises
+    ------
+    BinningError
+        No waveform is stored for the stimulus (the message names the way
+        out: ``--keep-waveform``), or no recomputable transform.
     """
-    why = (
-        f"{grid.path}: spectrograms are stored at dt_ms={grid.file_dt:g}; reading at dt_ms={grid.dt:g} "
-        f"(not an integer multiple) needs the stimulus waveform to recompute them"
-    )
+    why = _recompute_reason(grid)
     if waveform is None:
-        raise BinningError(
-            f"{why}, but stimulus {what} has no stored waveform. Read at an integer "
-            f"multiple of {grid.file_dt:g} ms, or convert the release again keeping the waveforms"
-        )
+        way = (f"To recompute them, {KEEP_WAVEFORM_HINT}" if grid.spectrogram else
+               f"Read at an integer multiple of {grid.file_dt:g} ms, or {KEEP_WAVEFORM_HINT}")
+        raise BinningError(f"{why}, but stimulus {what} has no stored waveform. {way}")
     if not transform:
         raise BinningError(f"{why}, but the file stores no /stimuli@transform parameters to recompute them with")
     wave, sr = waveform
+    record = {**dict(transform), **dict(grid.spectrogram), "hop_ms": float(grid.dt)}
     try:
-        out = compute_spectrogram(np.asarray(wave), float(sr), {**dict(transform), "hop_ms": float(grid.dt)})
+        out = compute_spectrogram(np.asarray(wave), float(sr), record)
     except SpectrogramError as e:
         raise BinningError(f"{why}, but the stored transform cannot be recomputed: {e}") from None
     out = np.asarray(out, dtype=np.float64)
     return out[None] if out.ndim == 2 else out
 
 
-def plan(info: FileInfo, dt_ms=None, window_ms=None, where: str = "<memory>") -> ReadGrid:
+def spectrogram_changes(info: FileInfo, requested: dict | None, where: str = "<memory>") -> tuple:
+    """The fields of the stored transform that spectrogram arguments of ``load`` change.
+
+    Parameters
+    ----------
+    info : FileInfo
+        The file (its ``stim_kind`` and ``transform``).
+    requested : dict or None
+        ``{load argument: value}`` with keys from :data:`SPECTROGRAM_ARGUMENTS`;
+        None values mean "as stored".
+
+    Returns
+    -------
+    tuple of (field, value)
+        Sorted pairs that differ from the stored record (empty: read the
+        stored spectrograms).
+
+    Raises
+    ------
+    BinningError
+        Spectrogram arguments on a file without spectrogram stimuli, or whose
+        transform was not made by the recipe of :mod:`strfh5.spectrogram`.
+    SpectrogramError
+        A value the recipe refuses (e.g. ``n_bands=0``, ``f_max`` above the
+        Nyquist frequency of the stored sounds).
+    """
+    given = {a: v for a, v in (requested or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(SPECTROGRAM_ARGUMENTS))
+    if unknown:  # pragma: no cover - load's signature names them
+        raise BinningError(f"{where}: unknown spectrogram argument(s) {unknown}; valid: {list(SPECTROGRAM_ARGUMENTS)}")
+    if not given:
+        return ()
+    args = ", ".join(f"{a}={v!r}" for a, v in given.items())
+    if info.stim_kind != L.STIM_SPECTROGRAM:
+        raise BinningError(f"{where}: {args} apply to spectrogram stimuli; this file's stimuli are {info.stim_kind}")
+    stored = info.transform or {}
+    try:
+        base = params_from_transform(stored)
+    except SpectrogramError as e:
+        raise BinningError(f"{where}: cannot recompute spectrograms with {args}: {e}") from None
+    fields = {SPECTROGRAM_ARGUMENTS[a]: v for a, v in given.items()}
+    for name, cast in (("n_bands", int), ("f_min", float), ("f_max", float), ("window_ms", float)):
+        if name in fields:
+            v = fields[name]
+            if isinstance(v, (str, bool)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise SpectrogramError(f"{where}: {load_argument(name)} must be a number, got {v!r}")
+            if name == "n_bands" and int(v) != v:
+                raise SpectrogramError(f"{where}: n_bands must be a positive integer, got {v!r}")
+            fields[name] = cast(v)
+    new = params_from_transform(stored, **fields)  # validates the combination
+    if "sample_rate" in stored:
+        new.resolved_f_max(float(stored["sample_rate"]))
+    changed = {f: v for f, v in fields.items() if getattr(base, f) != v}
+    return tuple(sorted(changed.items()))
+
+
+def spectrogram_record(info: FileInfo, grid: ReadGrid) -> dict:
+    """The ``stimuli@transform`` record of the spectrograms ``grid`` recomputes (for ``ds.transforms``)."""
+    stored = dict(info.transform or {})
+    p = params_from_transform(stored, **dict(grid.spectrogram), hop_ms=float(grid.dt))
+    rec = transform_dict(p, float(stored["sample_rate"])) if "sample_rate" in stored else dict(stored)
+    notes = {k: v for k, v in (stored.get("params") or {}).items() if k not in rec.get("params", {})}
+    if notes:
+        rec["params"] = {**rec.get("params", {}), **notes}
+    return rec
+
+
+def plan(info: FileInfo, dt_ms=None, window_ms=None, where: str = "<memory>", spectrogram=None) -> ReadGrid:
     """Check a requested bin width / window against a file; return the :class:`ReadGrid`.
+
+    ``spectrogram`` is ``{load argument: value}`` (see
+    :func:`spectrogram_changes`).
 
     Raises
     ------
     BinningError
         ``dt_ms`` not a positive number, a binned file read at a non-multiple
-        of its dt, a window on a binned file, or a malformed window.
+        of its dt, a window on a binned file, or a malformed window;
+        spectrogram arguments the file cannot be read with.
     """
     file_dt = float(info.dt_ms)
     dt = file_dt if dt_ms is None else positive_number(dt_ms, "dt_ms", BinningError, where=where)
@@ -341,4 +475,5 @@ def plan(info: FileInfo, dt_ms=None, window_ms=None, where: str = "<memory>") ->
         k=k,
         m=m,
         path=where,
+        spectrogram=spectrogram_changes(info, spectrogram, where),
     )

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from . import layout as L
-from .h5io import FileHandle, read_elements, read_raw_row, read_sample_rate, read_stimulus, read_tables, \
+from .h5io import FileHandle, has_waveform, read_elements, read_raw_row, read_sample_rate, read_stimulus, read_tables, \
     read_waveform, response_dtype
 from .records import Events, FileInfo, RawRow
 
@@ -75,6 +75,10 @@ class Contents(abc.ABC):
     def waveform(self, s: int) -> tuple[np.ndarray, float] | None:
         """The stored source waveform of stimulus ``s`` and its sample rate, if kept."""
         raise NotImplementedError
+
+    def has_waveform(self, s: int) -> bool:
+        """True when stimulus ``s`` keeps its source waveform."""
+        return self.waveform(s) is not None
 
     @abc.abstractmethod
     def stim_sample_rate(self, s: int) -> float | None:
@@ -215,6 +219,9 @@ class FileContents(Contents):
 
     def waveform(self, s: int):
         return read_waveform(self.handle, s)
+
+    def has_waveform(self, s: int) -> bool:
+        return has_waveform(self.handle, s)
 
     def raw_row(self, s: int, neurons=None, dtype=None) -> RawRow:
         return read_raw_row(self.handle, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons, dtype)

@@ -40,13 +40,13 @@ import numpy as np
 import torch
 
 from . import layout as L
-from .binning import ReadGrid, plan
+from .binning import ReadGrid, load_argument, plan, spectrogram_record
 from .concatenation.memory import concat_neural_datasets
 from .contents import Contents
 from .errors import BinningError, InvalidDataError, SelectionError, StrfH5Error, TransformError
 from .optional import require
 from .quality import compute_neuron_quality
-from .rows import EagerRows, Item, LazyRows, ResponseRow
+from .rows import EagerRows, Item, LazyRows, ResponseRow, check_waveforms
 from .selection import as_index, as_indices, matching_attr, matching_pred, neurons_with_data, visible
 from .transforms import ResponseStats, StimStats, check_not_applied, hann_window, smooth_window_bins
 
@@ -73,6 +73,9 @@ class NeuralDataset(torch.utils.data.Dataset):
         :mod:`strfh5.binning` for the rules).
     window_ms : (float, float or None), optional
         Response window relative to stimulus onset (events files only).
+    spectrogram : dict, optional
+        ``{load argument: value}`` of :func:`strfh5.load` (``n_bands``, ...):
+        spectrograms recomputed from the kept waveforms.
 
     Attributes
     ----------
@@ -82,7 +85,6 @@ class NeuralDataset(torch.utils.data.Dataset):
         ``responses[s][n]``: ``(R, T)`` float32 tensor, or a ``(1, 1)`` NaN tensor when missing.
     stim_meta, nrn_meta : list of dict
     stim_ids, neuron_ids : list of str
-        Stable ids from the file.
     N_neurons : int
     dt : float
         Bin width in ms (as passed, or the file's).
@@ -96,14 +98,16 @@ class NeuralDataset(torch.utils.data.Dataset):
         Reader-side transforms applied, in order, each with a ``name``.
     """
 
-    def __init__(self, contents: Contents, *, lazy: bool = False, dt_ms=None, window_ms=None):
+    def __init__(self, contents: Contents, *, lazy: bool = False, dt_ms=None, window_ms=None, spectrogram=None):
         super().__init__()
         if not isinstance(contents, Contents):
             raise StrfH5Error(f"NeuralDataset needs a strfh5 Contents object, got {type(contents).__name__}")
         self.contents = contents
-        self.grid: ReadGrid = plan(contents.info, dt_ms, window_ms, where=contents.path or "<memory>")
-        info = contents.info
-        self.info = info
+        self.grid: ReadGrid = plan(contents.info, dt_ms, window_ms, where=contents.path or "<memory>",
+                                   spectrogram=spectrogram)
+        if self.grid.needs_waveform:
+            check_waveforms(contents, self.grid)
+        self.info = info = contents.info
         self.encoding = info.encoding
         self.stim_kind = info.stim_kind
         self.response_kind = info.response_kind
@@ -128,10 +132,13 @@ class NeuralDataset(torch.utils.data.Dataset):
         self.I: list[int] = []
         self.S_sel: list[int] | None = None
         self.transforms: list[dict] = []
-        if not self.grid.is_identity:
+        if not (self.grid.k == 1 and self.grid.window is None):
             self.transforms.append({"name": "bin", "dt_ms": self.grid.dt, "window_ms": self.window_ms})
-        self.response_normalization: dict | None = None
-        self.stim_normalization: dict | None = None
+        if self.grid.spectrogram:
+            self.transforms.append({"name": "spectrogram", "recomputed_from": "waveform",
+                                    **{load_argument(f): v for f, v in self.grid.spectrogram},
+                                    "transform": spectrogram_record(info, self.grid)})
+        self.response_normalization = self.stim_normalization = None  # dict once normalised
         self._view_cache = None
         self._rows = LazyRows(contents, self.grid, self.N_neurons) if lazy else EagerRows.load(contents, self.grid)
 
@@ -421,8 +428,10 @@ class NeuralDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         lazy = ", lazy=True" if self.lazy else ""
+        spec = ", ".join(f"{load_argument(f)}={v!r}" for f, v in self.grid.spectrogram)
+        spec = f", spectrogram recomputed ({spec})" if spec else ""
         return (f"{type(self).__name__}(N_neurons={self.N_neurons}, selected={len(self.I)}, "
-                f"N_stims={self.get_S()}, dt_ms={self.dt:g}{lazy})")
+                f"N_stims={self.get_S()}, dt_ms={self.dt:g}{spec}{lazy})")
 
     # ----------------------------------------------------------- tables
     def _table(self, ids, metas, kind):
@@ -586,3 +595,6 @@ class AudioNeuralDataset(NeuralDataset):
         super().__init__(contents, **kw)
         dims = contents.info.stim_dims
         self.F = int(dims[1]) if contents.info.stim_kind == L.STIM_SPECTROGRAM and len(dims) > 1 else None
+        if self.F is not None and self.grid.n_bands is not None:
+            self.F = int(self.grid.n_bands)
+

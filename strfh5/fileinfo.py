@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import layout as L
-from .h5io import FileHandle, read_sources, read_tables, response_dtype
+from .h5io import FileHandle, read_sources, read_tables, response_dtype, waveform_summary
 from .h5io.remote import file_size
 
 __all__ = ["info", "format_info"]
@@ -81,7 +81,9 @@ def info(path, *, allow_external: bool = False) -> dict[str, Any]:
         ``repeats`` and ``n_bins`` / ``duration_ms`` ranges, counts of
         stimulus types/subsets and neuron areas, ``size_bytes``, ``uuid``,
         ``format_version``, ``created_by``, ``created_at``, ``schemas``,
-        ``title``, ``source``, ``transform``, and for concatenated files
+        ``title``, ``source``, ``transform``, ``waveforms`` (spectrogram and
+        video files: ``kept`` = how many stimuli keep their source waveform,
+        their ``dtypes`` and ``stored_bytes``), and for concatenated files
         ``sources`` (path, UUID, whether it exists, its size and block sizes)
         and ``shared_stim_ids`` (stimulus ids present in more than one source).
 
@@ -137,6 +139,7 @@ def info(path, *, allow_external: bool = False) -> dict[str, Any]:
             "schemas": dict(fi.schemas),
             "transform": fi.transform,
             "concatenated": fi.concatenated,
+            "waveforms": None if fi.stim_kind == L.STIM_WAVEFORM else waveform_summary(handle, S),
         }
         if fi.concatenated:
             d.update(_sources(f, path, t["stim_ids"], allow_external))
@@ -169,6 +172,16 @@ def _dims(d: dict) -> str:
     if d["stim_kind"] == L.STIM_VIDEO:
         return f"(C={dims[0]}, H={dims[1]}, W={dims[2]}, T)"
     return f"(C={dims[0]}, T_audio)"
+
+
+def _waveforms(wf: dict, S: int, stim_kind: str) -> str:
+    if not wf["kept"]:
+        return ("none stored (spectrograms cannot be recomputed at load; re-convert with --keep-waveform)"
+                if stim_kind == L.STIM_SPECTROGRAM else "none stored")
+    what = f"stored for {wf['kept']} / {S} stimuli ({', '.join(wf['dtypes'])}, {_size(wf['stored_bytes'])})"
+    if stim_kind == L.STIM_SPECTROGRAM and wf["kept"] == S:
+        what += "; spectrograms can be recomputed at load (load(..., n_bands=...))"
+    return what
 
 
 def format_info(d: dict) -> str:
@@ -213,6 +226,9 @@ def format_info(d: dict) -> str:
         if "compression" in tr:
             parts.append(f"compression {tr['compression']}")
         lines.append("  transform   : " + ", ".join(parts))
+    wf = d.get("waveforms")
+    if wf is not None:
+        lines.append("  waveforms   : " + _waveforms(wf, d["S"], d["stim_kind"]))
     lines.append(f"  uuid        : {d['uuid']}")
     lines.append(f"  created     : {d['created_at']} by {d['created_by']}")
     sch = d["schemas"]

@@ -17,13 +17,20 @@ from .video import VideoNeuralDataset
 __all__ = ["load", "from_lists", "dataset_from_contents"]
 
 
-def dataset_from_contents(contents: Contents, lazy: bool = False, dt_ms=None, window_ms=None) -> NeuralDataset:
-    """The dataset class of ``contents``'s modality (audio or video) over ``contents``."""
+def dataset_from_contents(contents: Contents, lazy: bool = False, dt_ms=None, window_ms=None,
+                          spectrogram=None) -> NeuralDataset:
+    """The dataset class of ``contents``'s modality (audio or video) over ``contents``.
+
+    ``spectrogram`` is ``{load argument: value}`` (see :func:`load`).
+    """
     cls = VideoNeuralDataset if contents.info.modality == L.MODALITY_VIDEO else AudioNeuralDataset
+    if spectrogram and any(v is not None for v in spectrogram.values()):
+        return cls(contents, lazy=lazy, dt_ms=dt_ms, window_ms=window_ms, spectrogram=spectrogram)
     return cls(contents, lazy=lazy, dt_ms=dt_ms, window_ms=window_ms)
 
 
-def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: bool = False) -> NeuralDataset:
+def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: bool = False, *, n_bands=None,
+         f_min=None, f_max=None, spec_window_ms=None, compression=None, spec_kind=None) -> NeuralDataset:
     """Open a ``*.strf.h5`` file as a :class:`~strfh5.dataset.NeuralDataset`.
 
     Parameters
@@ -43,6 +50,16 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
         None = each stimulus's end); stimuli are zero-padded to it.
     allow_external : bool, default False
         Open a concatenated file whose sources lie outside its folder.
+    n_bands, f_min, f_max, spec_window_ms, compression, spec_kind : optional
+        Spectrogram parameters (the fields ``n_bands``, ``f_min``, ``f_max``,
+        ``window_ms``, ``compression`` and ``kind`` of the file's
+        ``/stimuli@transform``; the analysis window is ``spec_window_ms``
+        because ``window_ms`` is the response window).  When one differs
+        from the stored value, every spectrogram is recomputed from its kept
+        waveform with the file's recipe (:mod:`strfh5.spectrogram`) and these
+        parameters, at ``dt_ms`` — at load (eager) or per item (lazy).
+        ``F`` is then ``n_bands`` and ``transforms`` records a
+        ``spectrogram`` entry with the recomputed transform.
 
     Returns
     -------
@@ -53,7 +70,12 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     FileNotFoundError, strfh5.errors.FileFormatError
         The path does not exist or is not a readable strfh5 file.
     strfh5.errors.BinningError
-        ``dt_ms`` / ``window_ms`` the file cannot be read at.
+        ``dt_ms`` / ``window_ms`` the file cannot be read at; spectrogram
+        parameters on a file whose stimuli keep no waveform (the message
+        names ``--keep-waveform``) or are not spectrograms.
+    strfh5.errors.SpectrogramError
+        A spectrogram parameter the recipe refuses (``n_bands=0``, ``f_max``
+        above Nyquist, ...).
 
     Examples
     --------
@@ -62,12 +84,16 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     (10, (1, 32, 60))
     >>> len(ds.select_pop_by_nrn_attr("area", "A1"))
     10
+    >>> strfh5.load("demo.strf.h5", dt_ms=10, n_bands=20).F   # spectrograms recomputed from the waveforms
+    20
     >>> with strfh5.load("demo.strf.h5", lazy=True) as ds:
     ...     item = ds[0]
     """
     contents = FileContents(path, allow_external=allow_external)
     try:
-        ds = dataset_from_contents(contents, lazy=lazy, dt_ms=dt_ms, window_ms=window_ms)
+        spec = dict(n_bands=n_bands, f_min=f_min, f_max=f_max, spec_window_ms=spec_window_ms,
+                    compression=compression, spec_kind=spec_kind)
+        ds = dataset_from_contents(contents, lazy=lazy, dt_ms=dt_ms, window_ms=window_ms, spectrogram=spec)
     except BaseException:
         contents.close()
         raise

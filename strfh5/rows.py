@@ -29,7 +29,7 @@ from .errors import TransformError
 from .selection import position
 from .transforms import affine_rows, smooth_rows, standardize_stim
 
-__all__ = ["Item", "ResponseRow", "gather_rows", "read_block", "read_stim", "EagerRows", "LazyRows"]
+__all__ = ["Item", "ResponseRow", "gather_rows", "read_block", "read_stim", "check_waveforms", "EagerRows", "LazyRows"]
 
 
 class Item(FieldDict):
@@ -136,13 +136,32 @@ def read_block(contents: Contents, grid: ReadGrid, s: int, neurons=None) -> tupl
 
 
 def read_stim(contents: Contents, grid: ReadGrid, s: int) -> torch.Tensor:
-    """Read stimulus ``s`` on ``grid`` (raw, before transforms)."""
-    waveform = transform = None
+    """Read stimulus ``s`` on ``grid`` (raw, before transforms).
+
+    Spectrograms the grid recomputes (another band count, other parameters,
+    a bin width that is not a multiple of the file's) are computed here from
+    the kept waveform; the stored spectrogram is then not read.
+    """
+    what = f"{s} ({contents.stim_ids[s]!r})"
     if grid.needs_waveform:
-        waveform, transform = contents.waveform(s), contents.info.transform
-    a = grid.stimulus(contents.stim(s), int(contents.n_bins[s]), waveform, transform,
-                      what=f"{s} ({contents.stim_ids[s]!r})")
+        a = grid.stimulus(None, int(contents.n_bins[s]), contents.waveform(s), contents.info.transform, what=what)
+    else:
+        a = grid.stimulus(contents.stim(s), int(contents.n_bins[s]), what=what)
     return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def check_waveforms(contents: Contents, grid: ReadGrid) -> None:
+    """Refuse, at open, a read that recomputes spectrograms while a stimulus keeps no waveform.
+
+    Raises the :class:`~strfh5.errors.BinningError` the first such item
+    would raise, naming how many stimuli lack one.
+    """
+    missing = [s for s in range(contents.S) if not contents.has_waveform(s)]
+    if missing:
+        s = missing[0]
+        more = f" (nor do {len(missing) - 1} other stimuli)" if len(missing) > 1 else ""
+        grid.stimulus(None, int(contents.n_bins[s]), None, contents.info.transform,
+                      what=f"{s} ({contents.stim_ids[s]!r}){more}")
 
 
 def apply_resp_op(op: tuple, data: torch.Tensor, row_neurons: np.ndarray) -> torch.Tensor:

@@ -190,6 +190,9 @@ def n_frames(n_samples: int, sample_rate: float, dt_ms: float) -> int:
 def to_mono(waveform) -> np.ndarray:
     """A 1-D float64 waveform: ``(T,)`` kept, ``(C, T)`` averaged over C (C <= T assumed)."""
     w = np.asarray(waveform)
+    if w.dtype.kind in "iu":  # before averaging channels, which would make it float unscaled
+        raise SpectrogramError("waveform must be floating point (scale integer PCM first, e.g. with read_wav, or "
+                               "multiply a kept int16 waveform by its 'scale' attribute)")
     if w.ndim == 2:
         if w.shape[0] > w.shape[1]:
             raise SpectrogramError(
@@ -198,8 +201,6 @@ def to_mono(waveform) -> np.ndarray:
         w = w.mean(axis=0)
     if w.ndim != 1:
         raise SpectrogramError(f"waveform must be 1-D or (channels, samples), got shape {w.shape}")
-    if w.dtype.kind in "iu":
-        raise SpectrogramError("waveform must be floating point (scale integer PCM first, e.g. with read_wav)")
     w = w.astype(np.float64, copy=False)
     if w.size and not np.all(np.isfinite(w)):
         raise SpectrogramError("waveform contains NaN or Inf")

@@ -281,8 +281,11 @@ class StreamWriter:
                 raise InvalidDataError(f"{where}: waveform contains NaN or Inf")
             if sample_rate is None or not np.isfinite(sample_rate) or sample_rate <= 0:
                 raise InvalidDataError(f"{where}: a kept waveform needs a positive sample_rate")
-            self._create_array(g, L.STIM_WAVEFORM_DS, w)
+            stored, scale = compact_waveform(w)
+            self._create_array(g, L.STIM_WAVEFORM_DS, stored)
             g[L.STIM_WAVEFORM_DS].attrs[L.ATTR_SAMPLE_RATE] = float(sample_rate)
+            if scale is not None:
+                g[L.STIM_WAVEFORM_DS].attrs[L.ATTR_WAVEFORM_SCALE] = float(scale)
         self.stim_ids.append(sid)
         self._stim_ids_set.add(sid)
         self.stim_meta_json.append(meta_json)
@@ -436,6 +439,27 @@ class StreamWriter:
         else:
             self.abort()
         return False
+
+
+def compact_waveform(w: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """A kept waveform as it is stored: int16 with its scale when that is lossless, else as given.
+
+    A float waveform whose every sample is ``k / 32768`` for an integer ``k``
+    in ``[-32768, 32767]`` (16-bit PCM read by ``read_wav``) is stored as the
+    int16 ``k`` with ``scale = 1/32768`` (half the bytes of float32; see
+    ``docs/spec-additions/compact-waveforms.md``); readers return
+    ``k * scale`` as float32, equal to the waveform given.  Any other
+    waveform is stored as given (scale None).
+    """
+    if w.dtype.kind != "f" or not w.size:
+        return w, None
+    q = w.astype(np.float64) * 32768.0
+    if q.min() < -32768 or q.max() > 32767 or not np.array_equal(q, np.round(q)):
+        return w, None
+    k = q.astype(L.WAVEFORM_INT_DTYPE)
+    if not np.array_equal((k.astype(np.float32) * np.float32(L.WAVEFORM_INT16_SCALE)).astype(w.dtype), w):
+        return w, None  # pragma: no cover - exact by construction for float32/float64 inputs
+    return k, L.WAVEFORM_INT16_SCALE
 
 
 def write_root_attrs(f: h5py.File, *, uuid, encoding, dt_ms, stim_kind, stim_dims, response_kind, schemas,

@@ -57,6 +57,10 @@ def test_quick_run_measures_every_figure(quick_run, capsys):
     baselines_seen = {r["baseline"] for r in doc["rows"] if r["figure"] == "eager load"}
     assert baselines_seen == {"(a) torch.load", "(b) naive HDF5 load", "(c) raw h5py rows"}
     assert {"compute_neuron_quality", "peak memory above start (lazy)"} <= _figures(doc, "quality")
+    assert "epoch lazy, recomputed (n_bands=34)" in _figures(doc, "spectrograms at load")
+    sp = doc["raw"]["spectrograms"]
+    assert sp["recomputed"]["F"] == 34 and sp["stored"]["F"] == 32
+    assert sp["recomputed"]["items"] == sp["stored"]["items"] > 0
     cfigs = _figures(doc, "concat 2 x")
     assert {"on-disk concat time", "on-disk concat size", "lazy epoch over concat"} <= cfigs
     # every goal row has a ratio or a value and a PASS/MISS status

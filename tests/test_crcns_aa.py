@@ -207,7 +207,7 @@ def test_aa1_keep_waveform_and_overwrite(tmp_path):
 
     with h5py.File(out, "r") as f:
         transform = json.loads(f["stimuli"].attrs["transform"])
-        wf = f["stimuli/000000/waveform"][()]
+        wf = f["stimuli/000000/waveform"][()] * f["stimuli/000000/waveform"].attrs["scale"]  # int16 + scale
         sr = f["stimuli/000000/waveform"].attrs["sample_rate"]
         stored = f["stimuli/000000/data"][()]
     np.testing.assert_array_equal(compute_spectrogram(wf, sr, transform), stored)

@@ -80,7 +80,7 @@ def test_bad_parameters_are_refused():
 def test_options_round_trip():
     opts = {o.name: o.default for o in spectrogram_options(SpectrogramParams(n_bands=20), dt_ms=5.0)}
     p = params_from_options(opts)
-    assert p.n_bands == 20 and p.hop_ms == 5.0 and opts["keep_waveform"] is False
+    assert p.n_bands == 20 and p.hop_ms == 5.0 and opts["keep_waveform"] is True  # kept by default (issue 14)
 
 
 def test_read_wav_scales_pcm(tmp_path):

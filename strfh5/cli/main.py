@@ -28,6 +28,7 @@ COMMANDS = (
     "concat",
     "materialize",
     "export-nwb",
+    "rewrite",
     "quality",
     "convert",
     "fetch",

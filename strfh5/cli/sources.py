@@ -47,12 +47,32 @@ def describe(source_id: str) -> dict:
         "verified_meaning": VERIFICATION_LEVELS.get(info.verified, "unknown level"),
         "verification": info.verification,
         "converter_version": info.version,
+        "waveforms": waveform_cost(info),
         "files": [{"name": f.name, "url": f.url, "known_hash": f.known_hash, "size": f.size,
                    "credentials": f.credentials, "optional": f.optional} for f in info.files],
         "options": [{"name": o.name, "type": getattr(o.type, "__name__", str(o.type)), "default": o.default,
                      "choices": list(o.choices) if o.choices else None, "multiple": o.multiple, "help": o.help}
                     for o in info.options],
     }
+
+
+def waveform_cost(info) -> str | None:
+    """What keeping the release's waveforms costs per second of sound (None: the converter keeps none)."""
+    opts = {o.name: o for o in info.options}
+    if "keep_waveform" not in opts:
+        return None
+    default = "kept by default" if opts["keep_waveform"].default else "left out by default (--keep-waveform)"
+    if not info.audio:
+        return f"{default}; 2 bytes per sample for 16-bit PCM sounds (int16 + scale), 4 for float sounds"
+    sr, bits, kind = info.audio
+    per_s = sr * (2 if kind == "int" else 4)
+    spec = ""
+    if "n_bands" in opts and "dt_ms" in opts:
+        spec_s = opts["n_bands"].default * 1000.0 / opts["dt_ms"].default * 4
+        spec = f" (the default spectrogram: {spec_s / 1000:.0f} kB/s)"
+    stored = "int16 + scale" if kind == "int" else f"float{bits}"
+    return (f"{default}; {sr:g} Hz {bits}-bit {kind} sounds stored as {stored}: {per_s / 1000:.0f} kB per second "
+            f"of sound before compression{spec}")
 
 
 def run(args) -> int:
@@ -71,5 +91,7 @@ def run(args) -> int:
         print(f"  citation: {r['citation']}")
         print(f"  doi:      {r['doi']}   licence: {r['license']}")
         print(f"  verified: {_LABELS.get(r['verified'], r['verified'])} — {r['verification']}")
+        if r.get("waveforms"):
+            print(f"  waveforms: {r['waveforms']}")
         print()
     return 0

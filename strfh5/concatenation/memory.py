@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import copy
 import inspect
+from dataclasses import replace
 
 import numpy as np
 import torch
 
+from .. import layout as L
 from ..contents import Contents
 from ..errors import IncompatibleDatasetsError, TransformError
 from .contents import ConcatContents
+from .rules import check_compatible
 
 __all__ = ["concat_neural_datasets"]
 
@@ -63,7 +66,92 @@ def _result_class(datasets, contents: Contents):
 
 
 def _non_bin(transforms) -> list[dict]:
-    return [t for t in transforms if t.get("name") not in ("bin", "rebin")]
+    """Transforms other than the read settings (bin width, spectrograms recomputed at load)."""
+    return [t for t in transforms if t.get("name") not in ("bin", "rebin", "spectrogram")]
+
+
+class LoadedContents(Contents):
+    """An input's contents as it was loaded: its bin width, its (recomputed) stimuli, F.
+
+    Lets inputs stored at different settings but loaded at equal ones be
+    concatenated in memory (the loaded state is what deepSTRF compares).
+    Events rows are the stored spike times (valid at any bin width); binned
+    rows are the loaded (pooled) rows; stimuli come from the dataset
+    (recomputed per access when it is lazy).  Used only when the inputs'
+    stored settings differ and their response windows are the defaults.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        c = dataset.contents
+        dims = tuple(c.info.stim_dims)
+        if getattr(dataset, "F", None) is not None:
+            dims = (dims[0], int(dataset.F)) + dims[2:]
+        record = next((t for t in dataset.transforms if t.get("name") == "spectrogram"), None)
+        transform = record["transform"] if record else (c.info.transform if float(dataset.dt) == c.info.dt_ms
+                                                        else None)
+        self.info = replace(c.info, dt_ms=float(dataset.dt), stim_dims=dims, transform=copy.deepcopy(transform))
+        self.stim_ids, self.neuron_ids = c.stim_ids, c.neuron_ids
+        self.stim_meta, self.nrn_meta = c.stim_meta, c.nrn_meta
+        self.n_bins = np.asarray(dataset.n_bins, dtype=np.int64)
+        self.repeats = np.asarray(c.repeats)
+        self.path = c.path
+
+    def stim(self, s: int) -> np.ndarray:
+        return self.dataset.stims[s].numpy()
+
+    def waveform(self, s: int):
+        return self.dataset.contents.waveform(s)
+
+    def stim_sample_rate(self, s: int):
+        return self.dataset.contents.stim_sample_rate(s)
+
+    def stored_dtype(self) -> np.dtype:
+        if self.info.encoding == L.ENCODING_EVENTS:
+            return self.dataset.contents.stored_dtype()
+        return L.CONTINUOUS_DTYPE if self.info.response_kind == L.RESPONSE_CONTINUOUS else np.dtype("<i8")
+
+    def row(self, s: int, neurons=None) -> list:
+        c = self.dataset.contents
+        if self.info.encoding == L.ENCODING_EVENTS:
+            return c.row(s, neurons)
+        data, reps = self.dataset.row_block(s, None if neurons is None else list(neurons))
+        data = data.numpy()
+        if self.info.response_kind != L.RESPONSE_CONTINUOUS:
+            data = np.rint(data).astype(np.int64)
+        out, at = [], 0
+        for r in reps:
+            out.append(data[at: at + int(r)] if r else None)
+            at += int(r)
+        return out
+
+    def close(self) -> None:
+        self.dataset.contents.close()
+
+
+def _parts(datasets, names) -> list[Contents]:
+    """The contents to concatenate: the stored ones, or each input's loaded state.
+
+    The loaded state (:class:`LoadedContents`) is used when an input's
+    spectrograms were recomputed at load, or when the stored settings differ
+    while the loaded ones agree (checked by the caller).
+    """
+    stored = [d.contents for d in datasets]
+    recomputed = [i for i, d in enumerate(datasets) if getattr(getattr(d, "grid", None), "spectrogram", ())]
+    if not recomputed:
+        try:
+            check_compatible([c.info for c in stored], names)
+            return stored
+        except IncompatibleDatasetsError:
+            if any(d.window_ms is not None for d in datasets) or len({c.info.encoding for c in stored}) > 1:
+                raise
+    windowed = [i for i, d in enumerate(datasets) if d.window_ms is not None]
+    if windowed:
+        raise IncompatibleDatasetsError(
+            f"cannot concatenate: {names[windowed[0]]} was loaded with a response window and the inputs' "
+            "stimuli were recomputed or stored at other settings; load them without window_ms, or rewrite one "
+            "file at the other's settings (strfh5 rewrite)")
+    return [LoadedContents(d) for d in datasets]
 
 
 def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_duplicate_neurons: bool = False):
@@ -91,15 +179,15 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
         kinds differ, which is refused (a file holds one stimulus kind).  Lazy
         when every input is lazy (nothing is read), eager otherwise.  Eager
         inputs keep their transformed responses and stimuli; ``transforms``
-        lists the inputs' transforms, so they are not applied twice.
-        Selections start empty (all neurons, all stimuli).
+        lists the inputs' transforms (not applied twice).  No selection.
 
     Raises
     ------
     IncompatibleDatasetsError
-        The inputs differ in bin width ``dt``, stored ``dt_ms``, response
-        window, encoding, stimulus kind, F or (H, W), or response kind — the
-        message names both values and the input positions.
+        The inputs differ in loaded bin width ``dt``, response window,
+        encoding, stimulus kind, F or (H, W), or response kind (the message
+        names both values and the input positions); inputs stored at other
+        ``dt_ms`` or F but loaded alike are pooled as loaded.
     DuplicateIdError
         A neuron id in two inputs (without ``allow_duplicate_neurons``).
     TransformError
@@ -143,7 +231,7 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
         if a.window_ms != b.window_ms:
             raise IncompatibleDatasetsError(
                 f"cannot concatenate {pair}: response windows differ ({a.window_ms!r} vs {b.window_ms!r})")
-    contents = ConcatContents([d.contents for d in datasets], merge_stimuli=merge_stimuli,
+    contents = ConcatContents(_parts(datasets, names), merge_stimuli=merge_stimuli,
                               allow_duplicate_neurons=allow_duplicate_neurons, names=names)
     cls = _result_class(datasets, contents)
     dt_ms = None if float(a.dt) == float(contents.info.dt_ms) else a.dt

@@ -6,10 +6,10 @@ import h5py
 import numpy as np
 
 from .. import layout as L
-from ..errors import MissingObjectError, SourceFileError
+from ..errors import CorruptDataError, MissingObjectError, SourceFileError
 from .handle import FileHandle
 
-__all__ = ["read_stimulus", "read_waveform", "read_sample_rate", "response_dtype"]
+__all__ = ["read_stimulus", "read_waveform", "has_waveform", "waveform_summary", "read_sample_rate", "response_dtype"]
 
 
 def read_stimulus(handle: FileHandle, s: int) -> np.ndarray:
@@ -37,13 +37,47 @@ def read_sample_rate(handle: FileHandle, s: int) -> float:
     return float(handle.file[L.stim_group_path(s)][L.STIM_DATA].attrs[L.ATTR_SAMPLE_RATE])
 
 
+def has_waveform(handle: FileHandle, s: int) -> bool:
+    """True when stimulus ``s`` keeps its source waveform (a group lookup; reads no data)."""
+    return L.STIM_WAVEFORM_DS in handle.file[L.stim_group_path(s)]
+
+
 def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None:
-    """The source waveform kept beside stimulus ``s`` and its sample rate, or None."""
+    """The source waveform kept beside stimulus ``s`` and its sample rate, or None.
+
+    A waveform stored compactly as int16 with a ``scale`` attribute (see
+    ``docs/spec-additions/compact-waveforms.md``) is returned as float32
+    ``int16 * scale``; a float waveform as stored.
+    """
     g = handle.file[L.stim_group_path(s)]
     if L.STIM_WAVEFORM_DS not in g:
         return None
     ds = g[L.STIM_WAVEFORM_DS]
-    return ds[()], float(ds.attrs[L.ATTR_SAMPLE_RATE])
+    w = ds[()]
+    if w.dtype.kind in "iu":
+        if L.ATTR_WAVEFORM_SCALE not in ds.attrs:
+            raise MissingObjectError(f"{handle.path}: kept waveform {ds.name} is stored as {w.dtype} without the "
+                                   f"'{L.ATTR_WAVEFORM_SCALE}' attribute that gives its amplitude")
+        scale = float(np.asarray(ds.attrs[L.ATTR_WAVEFORM_SCALE]).reshape(()))
+        if not (np.isfinite(scale) and scale > 0):
+            raise CorruptDataError(f"{handle.path}: kept waveform {ds.name} has scale {scale!r}; it must be a "
+                                   "positive finite number")
+        w = (w.astype(np.float32) * np.float32(scale)).astype(np.float32)
+    return w, float(ds.attrs[L.ATTR_SAMPLE_RATE])
+
+
+def waveform_summary(handle: FileHandle, S: int) -> dict:
+    """Which stimuli keep a source waveform: ``{'kept', 'dtypes', 'stored_bytes'}`` (reads no data)."""
+    kept, dtypes, nbytes = 0, set(), 0
+    for s in range(S):
+        g = handle.file[L.stim_group_path(s)]
+        if L.STIM_WAVEFORM_DS not in g:
+            continue
+        ds = g[L.STIM_WAVEFORM_DS]
+        kept += 1
+        dtypes.add(str(ds.dtype) + (" + scale" if L.ATTR_WAVEFORM_SCALE in ds.attrs else ""))
+        nbytes += int(ds.id.get_storage_size())
+    return {"kept": kept, "dtypes": sorted(dtypes), "stored_bytes": nbytes}
 
 
 def response_dtype(handle: FileHandle) -> np.dtype:

@@ -103,13 +103,17 @@ def _check_kept_waveform(ctx: Context, g: h5py.Group, s: int) -> None:
     if w is None or _virtual(ctx, w, wp):
         return
     ok = True
-    if len(w.shape) != 2 or np.dtype(w.dtype).kind != "f":
-        ctx.add("E410", wp, f"kept waveform must be a floating-point (C, T_audio) array, found "
-                            f"{dtype_name(w.dtype)} of shape {w.shape}")
+    compact = np.dtype(w.dtype) == L.WAVEFORM_INT_DTYPE
+    if len(w.shape) != 2 or (np.dtype(w.dtype).kind != "f" and not compact):
+        ctx.add("E410", wp, f"kept waveform must be a floating-point or int16-with-scale (C, T_audio) array, "
+                            f"found {dtype_name(w.dtype)} of shape {w.shape}")
         ok = False
+    if compact and not _valid_scale(w):
+        ctx.add("E410", f"{wp}@{L.ATTR_WAVEFORM_SCALE}", "an int16 kept waveform needs a positive finite scalar "
+                                                        "'scale' attribute (the amplitude of one integer unit)")
     check_sample_rate(ctx, w, wp)
     check_filters(ctx, w, wp)
-    if ok and ctx.data_readable(w):
+    if ok and not compact and ctx.data_readable(w):
         check_finite(ctx, w, wp, "E410", f"kept waveform of stimulus {s}")
 
 
@@ -125,6 +129,17 @@ def _virtual(ctx: Context, ds: h5py.Dataset, dp: str) -> bool:
         ctx.add("E911", dp, "a source's stimulus dataset is a virtual dataset; readers refuse it and its data "
                             "were not read (stimulus datasets of a source hold their data themselves)")
     return True
+
+
+def _valid_scale(w: h5py.Dataset) -> bool:
+    """True when an int16 kept waveform has a positive finite scalar ``scale``."""
+    if L.ATTR_WAVEFORM_SCALE not in w.attrs:
+        return False
+    aid = w.attrs.get_id(L.ATTR_WAVEFORM_SCALE)
+    if aid.shape != () or np.dtype(aid.dtype).kind not in "fiu":
+        return False
+    v = float(w.attrs[L.ATTR_WAVEFORM_SCALE])
+    return bool(np.isfinite(v) and v > 0)
 
 
 def check_sample_rate(ctx: Context, ds: h5py.Dataset, dp: str) -> None:
