@@ -410,8 +410,9 @@ class NeuralDataset(torch.utils.data.Dataset):
         return Item(
             stims=self._rows.stim(s),
             responses=self._rows.item_responses(s, vis),
-            neuron_indices=list(vis),
+            mask=torch.from_numpy(self._masks_np[s, np.asarray(vis, dtype=np.int64)].copy()),
             stim_meta=self.stim_meta[s],
+            neuron_indices=list(vis),
             stim_index=s,
         )
 
