@@ -40,9 +40,11 @@ import numpy as np
 import torch
 
 from . import layout as L
+from .arguments import number_argument
 from .binning import ReadGrid, plan
 from .concatenation.memory import concat_neural_datasets
 from .contents import Contents
+from .contract import ContractMethods, describe_dataset
 from .errors import BinningError, InvalidDataError, SelectionError, StrfH5Error, TransformError
 from .optional import require
 from .quality import compute_neuron_quality
@@ -53,7 +55,7 @@ from .transforms import ResponseStats, StimStats, check_not_applied, hann_window
 __all__ = ["NeuralDataset", "AudioNeuralDataset"]
 
 
-class NeuralDataset(torch.utils.data.Dataset):
+class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
     """A stimulus/neural-response dataset in the deepSTRF paradigm.
 
     Build one with :func:`strfh5.load` or :func:`strfh5.from_lists`; the
@@ -101,6 +103,8 @@ class NeuralDataset(torch.utils.data.Dataset):
         if not isinstance(contents, Contents):
             raise StrfH5Error(f"NeuralDataset needs a strfh5 Contents object, got {type(contents).__name__}")
         self.contents = contents
+        if dt_ms is not None:
+            dt_ms = number_argument(dt_ms, "dt_ms", BinningError, where=contents.path or "<memory>")
         self.grid: ReadGrid = plan(contents.info, dt_ms, window_ms, where=contents.path or "<memory>")
         info = contents.info
         self.info = info
@@ -421,9 +425,7 @@ class NeuralDataset(torch.utils.data.Dataset):
             yield self[j]
 
     def __repr__(self) -> str:
-        lazy = ", lazy=True" if self.lazy else ""
-        return (f"{type(self).__name__}(N_neurons={self.N_neurons}, selected={len(self.I)}, "
-                f"N_stims={self.get_S()}, dt_ms={self.dt:g}{lazy})")
+        return describe_dataset(self)
 
     # ----------------------------------------------------------- tables
     def _table(self, ids, metas, kind):

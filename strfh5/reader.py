@@ -12,6 +12,7 @@ from . import layout as L
 from .build import contents_from_lists
 from .contents import Contents, FileContents
 from .dataset import AudioNeuralDataset, NeuralDataset
+from .subsetting import filter_contents
 from .video import VideoNeuralDataset
 
 __all__ = ["load", "from_lists", "dataset_from_contents"]
@@ -23,7 +24,8 @@ def dataset_from_contents(contents: Contents, lazy: bool = False, dt_ms=None, wi
     return cls(contents, lazy=lazy, dt_ms=dt_ms, window_ms=window_ms)
 
 
-def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: bool = False) -> NeuralDataset:
+def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: bool = False, *, areas=None,
+         stimuli=None, subset=None) -> NeuralDataset:
     """Open a ``*.strf.h5`` file as a :class:`~strfh5.dataset.NeuralDataset`.
 
     Parameters
@@ -43,6 +45,13 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
         None = each stimulus's end); stimuli are zero-padded to it.
     allow_external : bool, default False
         Open a concatenated file whose sources lie outside its folder.
+    areas, stimuli, subset : optional
+        deepSTRF's constructor filters: keep the neurons whose
+        ``nrn_meta['area']`` is in ``areas``, the stimuli whose
+        ``stim_meta['type']`` is in ``stimuli`` and (NAT4) whose
+        ``stim_meta['subset']`` is ``subset`` (``'all'`` keeps all). Each is
+        a value or a sequence of values; stimuli and neurons left without a
+        recorded pair are dropped (see :func:`strfh5.subsetting.filter_contents`).
 
     Returns
     -------
@@ -53,7 +62,12 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     FileNotFoundError, strfh5.errors.FileFormatError
         The path does not exist or is not a readable strfh5 file.
     strfh5.errors.BinningError
-        ``dt_ms`` / ``window_ms`` the file cannot be read at.
+        ``dt_ms`` / ``window_ms`` the file cannot be read at — also when lazy:
+        the first stimulus is read at open, so an impossible ``dt_ms`` (a
+        spectrogram file without waveforms, video frames that cannot be
+        pooled or repeated) fails here, not at the first item.
+    strfh5.errors.SelectionError
+        A filter value no record has (the message lists those present).
 
     Examples
     --------
@@ -64,7 +78,10 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     """
     contents = FileContents(path, allow_external=allow_external)
     try:
+        contents = filter_contents(contents, areas=areas, stimuli=stimuli, subset=subset)
         ds = dataset_from_contents(contents, lazy=lazy, dt_ms=dt_ms, window_ms=window_ms)
+        if lazy and ds.get_S():
+            ds.stims[0]  # an impossible dt_ms fails at open, as it does for an eager load
     except BaseException:
         contents.close()
         raise
