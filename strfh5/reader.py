@@ -110,7 +110,12 @@ def from_lists(stims, responses=None, **kwargs):
         Bin width of the responses / stimulus frames, in ms.
     stim_meta, nrn_meta : list of dict, optional
     stim_ids, neuron_ids : list of str, optional
-        Stable ids; default to the positions ``"0", "1", ...``.
+        Stable ids.  By default a unique metadata key gives them
+        (``cell_id``, ``unit_id``, ``neuron_id`` or ``id`` for neurons;
+        ``stim_id``, ``name`` or ``id`` for stimuli), else the positions
+        prefixed by a tag from the dataset's UUID (``"1f0c2a9e.0"``, ...), so
+        datasets built separately concatenate without duplicate ids (see
+        :func:`strfh5.build.default_ids`).
     stim_kind : str, optional
         Inferred from the stimulus axes when omitted.
     n_bins, sample_rates : list, optional
