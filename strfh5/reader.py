@@ -67,7 +67,7 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
         spectrogram file without waveforms, video frames that cannot be
         pooled or repeated) fails here, not at the first item.
     strfh5.errors.SelectionError
-        A filter value no record has (the message lists those present).
+        A filter that matches no record (the message lists the values present).
 
     Examples
     --------

@@ -82,11 +82,10 @@ def _wanted(value, name: str) -> set:
 
 def _matching(records: list[dict], key: str, wanted: set, name: str, where: str) -> np.ndarray:
     hit = np.array([r.get(key) in wanted for r in records], dtype=bool)
-    missing = sorted(map(repr, wanted - {r.get(key) for r in records}))
-    if missing:
+    if not hit.any():
         present = sorted({repr(r[key]) for r in records if key in r})
-        raise SelectionError(f"{where}: load({name}=...) asks for {', '.join(missing)}, which no record has under "
-                             f"{key!r}; values present: {', '.join(present) or 'none (no record has the key)'}")
+        raise SelectionError(f"{where}: load({name}={sorted(wanted, key=repr)!r}) matches no record's {key!r}; "
+                             f"values present: {', '.join(present) or 'none (no record has the key)'}")
     return hit
 
 
@@ -110,8 +109,10 @@ def filter_contents(contents: Contents, **filters) -> Contents:
     Raises
     ------
     SelectionError
-        A value no record has (the message lists those present), an empty
-        filter, or a filter that leaves no recorded pair.
+        A filter none of whose values a record has (the message lists the
+        values present), an empty filter, or filters that together leave no
+        recorded pair.  A value absent from the file while others match is
+        accepted, as deepSTRF's constructors accept it.
     """
     where = contents.path or "<memory>"
     keep_s = np.ones(contents.S, dtype=bool)
