@@ -20,8 +20,11 @@ def describe(value) -> str:
         return f"<array {value.shape} {value.dtype}>"
     if isinstance(value, (list, tuple)) or hasattr(value, "reps"):
         shapes = {tuple(t.shape) for t in list(value)[:64] if hasattr(t, "shape")}
-        kind = "tensors" if shapes else "items"
-        return f"<{len(value)} {kind}" + (f", shapes {sorted(shapes)[:3]}" if shapes else "") + ">"
+        if shapes:
+            more = ", ..." if len(shapes) > 3 else ""
+            return f"<{len(value)} tensors of shapes {sorted(shapes)[:3]}{more}>"
+        text = repr(list(value))
+        return text if len(text) <= 80 else f"<list of {len(value)}>"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
