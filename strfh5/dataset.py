@@ -456,9 +456,9 @@ class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
             return self
         return NotImplemented
 
-    def compute_neuron_quality(self, max_ccmax_iters: int = 126, seed: int = 0) -> dict:
+    def compute_neuron_quality(self, max_ccmax_iters: int = 126, seed: int = 0, progress: bool | None = None) -> dict:
         """Per-neuron SNR and CCmax written into ``nrn_meta`` (see :func:`strfh5.quality.compute_neuron_quality`)."""
-        return compute_neuron_quality(self, max_ccmax_iters=max_ccmax_iters, seed=seed)
+        return compute_neuron_quality(self, max_ccmax_iters=max_ccmax_iters, seed=seed, progress=progress)
 
     # ------------------------------------------------------- lifecycle
     def close(self) -> None:
