@@ -48,7 +48,8 @@ def number_argument(value, name: str, error: Type[StrfH5Error] = InvalidDataErro
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise error(f"{prefix}{name} must be a number (int or float), got {value!r} of type {type(value).__name__}")
+        raise error(f"{prefix}{name} must be a positive number (int or float), got {value!r} of type "
+                    f"{type(value).__name__}")
     positive_number(value, name, error, where)
     return value
 

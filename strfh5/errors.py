@@ -15,7 +15,7 @@ broadly or as narrowly as they need::
     │   └── SourceFileError        a concatenated file's source is missing or replaced
     │       └── UnsafeSourcePathError  a source path leaves the file's folder
     ├── InvalidDataError           data handed to the writer violate the format
-    │   └── DatasetContractError   a dataset's state breaks the deepSTRF contract (ds.validate(); also an AssertionError)
+    │   └── DatasetContractError   a dataset breaks deepSTRF's contract (ds.validate(); an AssertionError)
     ├── MetadataError              metadata that is not JSON or fails its schema
     ├── SchemaNotFoundError        a schema id the library does not ship
     ├── SelectionError             a bad index or selection argument

@@ -275,3 +275,20 @@ def test_from_blocks_builds_an_eager_dataset_and_checks_its_blocks(parts):
         AudioNeuralDataset.from_blocks(parts[0], [blocks[0], (data[:, :-1], reps), blocks[2]], stims)
     with pytest.raises(InvalidDataError, match="repeats of block 1"):
         AudioNeuralDataset.from_blocks(parts[0], [blocks[0], (data, reps + 1), blocks[2]], stims)
+
+
+def test_disk_concat_refusal_names_the_rewrite_command(tmp_path):
+    ev = str(tmp_path / "ev.strf.h5")
+    bn = str(tmp_path / "bn.strf.h5")
+    fine = str(tmp_path / "fine.strf.h5")
+    strfh5.save(make_contents("ev", 2, 2, seed=1), ev)
+    strfh5.save(make_contents("bn", 2, 2, seed=2, events=False), bn)
+    strfh5.save(make_contents("fi", 2, 2, seed=3, dt_ms=1.0), fine)
+    with pytest.raises(IncompatibleDatasetsError, match="encodings differ") as e:
+        strfh5.concat([ev, bn], tmp_path / "x.strf.h5")
+    assert "strfh5 rewrite IN -o OUT --dt-ms 5 --encoding binned" in str(e.value) and "(a + b)" in str(e.value)
+    with pytest.raises(IncompatibleDatasetsError, match="stored dt_ms differs") as e:
+        strfh5.concat([ev, fine], tmp_path / "y.strf.h5")
+    assert "strfh5 rewrite IN -o OUT --dt-ms 5 --encoding binned" in str(e.value)
+    # the same inputs pool in memory
+    assert (strfh5.load(ev) + strfh5.load(bn) + strfh5.load(fine, dt_ms=5)).N_neurons == 6

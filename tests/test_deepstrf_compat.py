@@ -73,7 +73,7 @@ def test_lazy_load_checks_dt_at_open(aa_file, tmp_path):
 def test_argument_errors_name_the_argument(aa_file):
     path, _ = aa_file
     for bad in ("5", True, [5], None if False else "five"):
-        with pytest.raises(BinningError, match=r"dt_ms must be a number \(int or float\), got"):
+        with pytest.raises(BinningError, match=r"dt_ms must be a positive number \(int or float\), got"):
             strfh5.load(path, dt_ms=bad)
     with pytest.raises(BinningError, match="dt_ms must be a positive number"):
         strfh5.load(path, dt_ms=-5)
@@ -121,7 +121,7 @@ def test_video_helpers_as_deepstrf_calls_them():
     out, T = v.change_video_temporal_resolution(x, 10, 30)
     assert T == 3 and torch.equal(out, x[..., [0, 3, 6]])
     assert v.change_video_temporal_resolution(x, 10, 10) == (x, 7)
-    with pytest.raises(TransformError, match="native_dt must be a number"):
+    with pytest.raises(TransformError, match="native_dt must be a positive number"):
         v.change_video_temporal_resolution(x, "10", 30)
     g = torch.Generator().manual_seed(0)
     noisy = v.add_noise_to_videos(x, noise_level=0.5, generator=g)
