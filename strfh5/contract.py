@@ -120,7 +120,13 @@ def describe_dataset(ds) -> str:
     if ds.file_dt != float(ds.dt):
         parts.append(f"stored dt_ms={ds.file_dt:g}")
     path = getattr(ds.contents, "path", None)
-    parts.append(f"file={path!r}" if path else "in memory")
+    sources = [getattr(p, "path", None) for p in getattr(ds.contents, "parts", ())]
+    if path:
+        parts.append(f"file={path!r}")
+    elif sources:
+        parts.append(f"concatenation of {len(sources)}: files={[p or '<memory>' for p in sources]!r}")
+    else:
+        parts.append("in memory")
     if ds.lazy:
         parts.append("lazy=True")
     names = [t.get("name", "?") for t in ds.transforms if t.get("name") != "bin"]

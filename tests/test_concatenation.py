@@ -145,6 +145,7 @@ def test_loaded_state_pools_events_with_binned_and_stored_dt(tmp_path, lazy):
     assert combined.lazy == lazy and combined.dt == 5 and combined.encoding == "binned"
     assert combined.N_neurons == 9 and combined.get_S() == 7
     assert "dt_ms=5" in repr(combined) and "encoding='binned'" in repr(combined)
+    assert "concatenation of 3: files=" in repr(combined) and paths[2] in repr(combined)
     # every item equals the input's own item: the loaded states, unchanged
     s0 = n0 = 0
     for d in dss:
