@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from tqdm.auto import tqdm
+
 from strfh5.errors import ConverterError, MissingRawFileError, RawDataError
 from strfh5.validation import validate
 from strfh5.version import __version__
@@ -217,11 +219,14 @@ def validated_output(out_path, **writer_kwargs) -> Iterator:
         raise FileExistsError(f"{out_path} exists (pass overwrite=True / --overwrite to replace it)")
     staged = out_path.with_name(out_path.name + ".unvalidated")
     writer = StreamWriter(staged, overwrite=True, **writer_kwargs)
+    bar = _count_rows(writer, out_path.name)
     try:
         yield writer
     except BaseException:
+        bar.close()
         writer.abort()
         raise
+    bar.close()
     writer.close()
     try:
         report = validate(staged)
@@ -232,6 +237,20 @@ def validated_output(out_path, **writer_kwargs) -> Iterator:
     finally:
         if staged.exists():
             staged.unlink()
+
+
+def _count_rows(writer, name: str):
+    """A tqdm bar (quiet when stderr is not a terminal) ticking once per stimulus row the writer writes."""
+    bar = tqdm(desc=f"convert {name}", unit="stim", disable=None, leave=False)
+    write_row = writer.write_row
+
+    def counted(*args, **kwargs):
+        out = write_row(*args, **kwargs)
+        bar.update()
+        return out
+
+    writer.write_row = counted
+    return bar
 
 
 # ------------------------------------------------------------ shared helpers

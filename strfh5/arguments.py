@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import InvalidDataError, StrfH5Error
 
-__all__ = ["positive_number", "as_numpy"]
+__all__ = ["positive_number", "number_argument", "as_numpy"]
 
 
 def positive_number(value, name: str, error: Type[StrfH5Error] = InvalidDataError, where: str = "") -> float:
@@ -31,6 +31,27 @@ def positive_number(value, name: str, error: Type[StrfH5Error] = InvalidDataErro
     if not math.isfinite(x) or x <= 0:
         raise error(f"{prefix}{name} must be a positive number, got {value!r}")
     return x
+
+
+def number_argument(value, name: str, error: Type[StrfH5Error] = InvalidDataError, where: str = ""):
+    """``value`` when it is a finite, positive real number (kept as given: ``5`` stays ``5``).
+
+    Strings, booleans and other types are refused with ``error`` naming
+    ``name`` and the type, so ``dt_ms='5'`` fails where it is passed rather
+    than deep inside.  numpy scalars and one-element tensors become Python
+    numbers.
+
+    >>> number_argument(5, "dt_ms")
+    5
+    """
+    prefix = f"{where}: " if where else ""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise error(f"{prefix}{name} must be a positive number (int or float), got {value!r} of type "
+                    f"{type(value).__name__}")
+    positive_number(value, name, error, where)
+    return value
 
 
 def as_numpy(x) -> np.ndarray:

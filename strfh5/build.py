@@ -9,6 +9,7 @@ rules with the same element checks the writer applies, and returns a
 from __future__ import annotations
 
 import json
+import uuid as _uuid
 from typing import Sequence
 
 import numpy as np
@@ -21,7 +22,33 @@ from .records import FileInfo
 from .errors import InvalidDataError
 from .elements import check_unique_ids, normalize_binned, normalize_events
 
-__all__ = ["contents_from_lists"]
+__all__ = ["contents_from_lists", "default_ids", "NEURON_ID_KEYS", "STIM_ID_KEYS"]
+
+#: metadata keys whose values become neuron / stimulus ids when unique (first match wins)
+NEURON_ID_KEYS = ("cell_id", "unit_id", "neuron_id", "id")
+STIM_ID_KEYS = ("stim_id", "name", "id")
+
+
+def default_ids(ids, metas, count: int, keys: Sequence[str], file_uuid: str) -> list[str]:
+    """The ids of ``count`` records: ``ids`` when given, else a unique metadata key, else tagged positions.
+
+    Without ``ids``, the first of ``keys`` that every record of ``metas`` has,
+    with distinct non-empty string or integer values, gives the ids (a
+    ``cell_id`` is the neuron's id); otherwise the ids are the positions
+    prefixed by the first 8 hex digits of the dataset's UUID
+    (``"1f0c2a9e.0"``, ``"1f0c2a9e.1"``, ...), so two datasets built
+    independently never share an id and concatenate without a DuplicateIdError.
+    """
+    if ids is not None:
+        return [str(x) for x in ids]
+    if metas is not None and len(metas) == count and count:
+        for key in keys:
+            vals = [m.get(key) if isinstance(m, dict) else None for m in metas]
+            if all(isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) for v in vals) \
+                    and len(set(map(str, vals))) == count:
+                return [str(v) for v in vals]
+    tag = file_uuid.replace("-", "")[:8]
+    return [f"{tag}.{i}" for i in range(count)]
 
 
 def _infer_stim_kind(stims: Sequence) -> str:
@@ -115,8 +142,9 @@ def contents_from_lists(
             raise InvalidDataError("n_bins differs from the stimuli's time axes")
     if len(nb) != S:
         raise InvalidDataError(f"n_bins has {len(nb)} entries for {S} stimuli")
-    stim_ids = [str(x) for x in stim_ids] if stim_ids is not None else [str(i) for i in range(S)]
-    neuron_ids = [str(x) for x in neuron_ids] if neuron_ids is not None else [str(i) for i in range(N)]
+    file_uuid = str(_uuid.uuid4())
+    stim_ids = default_ids(stim_ids, stim_meta, S, STIM_ID_KEYS, file_uuid)
+    neuron_ids = default_ids(neuron_ids, nrn_meta, N, NEURON_ID_KEYS, file_uuid)
     if len(stim_ids) != S or len(neuron_ids) != N:
         raise InvalidDataError(f"{len(stim_ids)} stim ids for {S} stimuli / {len(neuron_ids)} neuron ids for {N} neurons")
     check_unique_ids(stim_ids, "stimulus")
@@ -161,6 +189,7 @@ def contents_from_lists(
         schemas=schemas,
         metadata=file_meta,
         transform=transform,
+        uuid=file_uuid,
     )
     return MemoryContents(
         info, out_stims, rows, stim_ids, neuron_ids, stim_meta, nrn_meta, nb, waveforms=wf,

@@ -9,39 +9,78 @@ import torch
 
 from .errors import StrfH5Error
 
-__all__ = ["neural_collate", "Batch", "FieldDict"]
+__all__ = ["neural_collate", "Batch", "FieldDict", "describe"]
+
+
+def describe(value) -> str:
+    """A short description of a field value: a tensor's shape and dtype, a list's length (for reprs)."""
+    if isinstance(value, torch.Tensor):
+        return f"<tensor {tuple(value.shape)} {str(value.dtype).replace('torch.', '')}>"
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape} {value.dtype}>"
+    if isinstance(value, (list, tuple)) or hasattr(value, "reps"):
+        shapes = {tuple(t.shape) for t in list(value)[:64] if hasattr(t, "shape")}
+        if shapes:
+            more = ", ..." if len(shapes) > 3 else ""
+            return f"<{len(value)} tensors of shapes {sorted(shapes)[:3]}{more}>"
+        text = repr(list(value))
+        return text if len(text) <= 80 else f"<list of {len(value)}>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class FieldDict(dict):
-    """A dict whose fields can also be read by position (``d[0]`` is the first value).
+    """A dict that also behaves as deepSTRF's tuple of its first fields.
 
-    deepSTRF items and batches are tuples; strfh5 hands out dicts with the
-    same fields in the same order, so code indexing them by position keeps
-    working.  ``what`` names the record in the IndexError message.
+    deepSTRF items and batches are tuples; strfh5 hands out dicts whose
+    leading fields (:attr:`fields`) are those tuple's values in the same
+    order.  Indexing by name works as for any dict (``d['stims']``); indexing
+    by position (``d[0]``), iterating, unpacking (``a, b, c, d = item``) and
+    ``len`` follow the tuple.  Use ``keys()`` / ``items()`` to iterate over
+    the names, including the extra fields after the tuple ones.  ``what``
+    names the record in messages.
     """
 
     what = "record"
+    #: the fields of the deepSTRF tuple, in its order
+    fields: tuple = ()
+
+    def _tuple(self) -> tuple:
+        return tuple(dict.__getitem__(self, k) for k in self.fields if k in self)
 
     def __getitem__(self, key):
+        if isinstance(key, slice):
+            return self._tuple()[key]
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            vals = list(self.values())
+            vals = self._tuple()
             try:
                 return vals[key]
             except IndexError:
-                raise IndexError(f"{self.what} position {key} out of range: its {len(vals)} fields are "
-                                 f"{tuple(self.keys())}") from None
+                raise IndexError(f"{self.what} position {key} out of range: it unpacks as the {len(vals)} "
+                                 f"fields {self.fields} (by name: {tuple(self.keys())})") from None
         return super().__getitem__(key)
+
+    def __iter__(self):
+        return iter(self._tuple())
+
+    def __len__(self) -> int:
+        return len(self._tuple())
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={describe(v)}" for k, v in self.items())
+        return f"{type(self).__name__}({body})"
 
 
 class Batch(FieldDict):
-    """A collated batch: a dict that can also be indexed by position.
+    """A collated batch: deepSTRF's 4-tuple ``(stims, responses, valid_mask, stim_meta)``, also a dict.
 
-    Keys, in order: ``stims``, ``responses``, ``valid_mask``, ``stim_meta``,
-    then ``neuron_indices`` and ``stim_indices``; ``batch[0]`` is
-    ``batch['stims']``.
+    ``stims, responses, valid_mask, stim_metas = batch`` unpacks as in
+    deepSTRF; ``batch['stims']`` indexes by name; the extra fields
+    ``neuron_indices`` and ``stim_indices`` are reached by name only.
     """
 
     what = "batch"
+    fields = ("stims", "responses", "valid_mask", "stim_meta")
 
 
 def _field(item, key: str, pos: int):
@@ -86,14 +125,15 @@ def neural_collate(batch: Sequence) -> Batch:
     Parameters
     ----------
     batch : sequence of items
-        Items of a :class:`~strfh5.dataset.NeuralDataset` (dicts with
-        ``stims``, ``responses``, ``stim_meta``, ...), or deepSTRF-style
-        tuples ``(stims, responses, ...)``.
+        Items of a :class:`~strfh5.dataset.NeuralDataset` (:class:`~strfh5.rows.Item`),
+        or deepSTRF-style tuples ``(stims, responses, mask, stim_meta)``
+        (``(stims, responses, stim_meta)`` also accepted).
 
     Returns
     -------
     Batch
-        ``stims``: ``(B, *stim_dims, T_max)`` right-padded with zeros (works
+        Unpacks as deepSTRF's ``(stims, responses, valid_mask, stim_metas)``
+        and indexes by name. ``stims``: ``(B, *stim_dims, T_max)`` right-padded with zeros (works
         for spectrograms, waveforms and videos); ``responses``: ``(B, N,
         R_max, T_max)`` float32 right-padded with NaN (missing pairs are all
         NaN); ``valid_mask``: ``(B, N, R_max, T_max)`` bool, ``~isnan``;
@@ -110,7 +150,7 @@ def neural_collate(batch: Sequence) -> Batch:
         raise StrfH5Error("neural_collate: empty batch")
     stims = [_field(it, "stims", 0) for it in batch]
     resps = [_field(it, "responses", 1) for it in batch]
-    metas = [_field(it, "stim_meta", 3 if isinstance(batch[0], dict) else 2) for it in batch]
+    metas = [_field(it, "stim_meta", 3 if len(it) >= 4 else 2) for it in batch]
     B = len(batch)
     lead = tuple(stims[0].shape[:-1])
     for b, x in enumerate(stims):

@@ -40,9 +40,11 @@ import numpy as np
 import torch
 
 from . import layout as L
+from .arguments import number_argument
 from .binning import ReadGrid, load_argument, plan, spectrogram_record
 from .concatenation.memory import concat_neural_datasets
 from .contents import Contents
+from .contract import ContractMethods, describe_dataset
 from .errors import BinningError, InvalidDataError, SelectionError, StrfH5Error, TransformError
 from .optional import require
 from .quality import compute_neuron_quality
@@ -53,7 +55,7 @@ from .transforms import ResponseStats, StimStats, check_not_applied, hann_window
 __all__ = ["NeuralDataset", "AudioNeuralDataset"]
 
 
-class NeuralDataset(torch.utils.data.Dataset):
+class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
     """A stimulus/neural-response dataset in the deepSTRF paradigm.
 
     Build one with :func:`strfh5.load` or :func:`strfh5.from_lists`; the
@@ -103,6 +105,8 @@ class NeuralDataset(torch.utils.data.Dataset):
         if not isinstance(contents, Contents):
             raise StrfH5Error(f"NeuralDataset needs a strfh5 Contents object, got {type(contents).__name__}")
         self.contents = contents
+        if dt_ms is not None:
+            dt_ms = number_argument(dt_ms, "dt_ms", BinningError, where=contents.path or "<memory>")
         self.grid: ReadGrid = plan(contents.info, dt_ms, window_ms, where=contents.path or "<memory>",
                                    spectrogram=spectrogram)
         if self.grid.needs_waveform:
@@ -417,8 +421,9 @@ class NeuralDataset(torch.utils.data.Dataset):
         return Item(
             stims=self._rows.stim(s),
             responses=self._rows.item_responses(s, vis),
-            neuron_indices=list(vis),
+            mask=torch.from_numpy(self._masks_np[s, np.asarray(vis, dtype=np.int64)].copy()),
             stim_meta=self.stim_meta[s],
+            neuron_indices=list(vis),
             stim_index=s,
         )
 
@@ -427,11 +432,7 @@ class NeuralDataset(torch.utils.data.Dataset):
             yield self[j]
 
     def __repr__(self) -> str:
-        lazy = ", lazy=True" if self.lazy else ""
-        spec = ", ".join(f"{load_argument(f)}={v!r}" for f, v in self.grid.spectrogram)
-        spec = f", spectrogram recomputed ({spec})" if spec else ""
-        return (f"{type(self).__name__}(N_neurons={self.N_neurons}, selected={len(self.I)}, "
-                f"N_stims={self.get_S()}, dt_ms={self.dt:g}{spec}{lazy})")
+        return describe_dataset(self)
 
     # ----------------------------------------------------------- tables
     def _table(self, ids, metas, kind):
@@ -462,9 +463,9 @@ class NeuralDataset(torch.utils.data.Dataset):
             return self
         return NotImplemented
 
-    def compute_neuron_quality(self, max_ccmax_iters: int = 126, seed: int = 0) -> dict:
+    def compute_neuron_quality(self, max_ccmax_iters: int = 126, seed: int = 0, progress: bool | None = None) -> dict:
         """Per-neuron SNR and CCmax written into ``nrn_meta`` (see :func:`strfh5.quality.compute_neuron_quality`)."""
-        return compute_neuron_quality(self, max_ccmax_iters=max_ccmax_iters, seed=seed)
+        return compute_neuron_quality(self, max_ccmax_iters=max_ccmax_iters, seed=seed, progress=progress)
 
     # ------------------------------------------------------- lifecycle
     def close(self) -> None:

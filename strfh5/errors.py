@@ -16,13 +16,14 @@ broadly or as narrowly as they need::
     │   │   └── UnsafeSourcePathError  a source path leaves the file's folder
     │   └── RemoteAccessError      a file over HTTP that cannot (or may not) be read remotely
     ├── InvalidDataError           data handed to the writer violate the format
+    │   └── DatasetContractError   a dataset breaks deepSTRF's contract (ds.validate(); an AssertionError)
     ├── MetadataError              metadata that is not JSON or fails its schema
     ├── SchemaNotFoundError        a schema id the library does not ship
     ├── SelectionError             a bad index or selection argument
     ├── TransformError             a reader-side transform cannot be applied
     │   ├── BinningError           a bin width the file cannot be read at
     │   └── SpectrogramError       spectrogram parameters the recipe cannot use (also a ConverterError)
-    ├── IncompatibleDatasetsError  datasets that cannot be concatenated
+    ├── IncompatibleDatasetsError  datasets that cannot be concatenated (also an AssertionError, as in deepSTRF)
     ├── DuplicateIdError           the same stable id twice where that is refused
     ├── ConverterError             a converter cannot proceed
     │   ├── RawDataError           a raw release file is not what the converter expects
@@ -47,6 +48,7 @@ __all__ = [
     "UnsafeSourcePathError",
     "RemoteAccessError",
     "InvalidDataError",
+    "DatasetContractError",
     "MetadataError",
     "SchemaNotFoundError",
     "SelectionError",
@@ -110,6 +112,14 @@ class InvalidDataError(StrfH5Error, ValueError):
     """Data handed to the writer (or to ``from_lists``) violate the format."""
 
 
+class DatasetContractError(InvalidDataError, AssertionError):
+    """A dataset's in-memory state breaks the deepSTRF subclass contract (raised by ``ds.validate()``).
+
+    Also an :class:`AssertionError`: deepSTRF's ``validate()`` asserts, so code
+    catching ``AssertionError`` keeps working.
+    """
+
+
 class MetadataError(StrfH5Error, ValueError):
     """A metadata record is not valid JSON or does not satisfy its schema."""
 
@@ -138,8 +148,13 @@ class SpectrogramError(TransformError, ConverterError):
     """Spectrogram parameters or a waveform the recipe (SPEC §5.3) cannot use."""
 
 
-class IncompatibleDatasetsError(StrfH5Error, ValueError):
-    """Datasets that differ in dt, F, (H, W), encoding or stimulus kind."""
+class IncompatibleDatasetsError(StrfH5Error, ValueError, AssertionError):
+    """Datasets that differ in dt, F, (H, W), encoding or stimulus kind.
+
+    Also an :class:`AssertionError`: deepSTRF's ``_concat_check_compat``
+    asserts, so ``except AssertionError`` around ``a + b`` keeps catching the
+    refusal (see docs/coming-from-deepstrf.md).
+    """
 
 
 class DuplicateIdError(StrfH5Error, ValueError):

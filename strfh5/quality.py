@@ -22,6 +22,7 @@ import math
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from .annotate import update_metadata
 from .errors import MetricError
@@ -43,7 +44,8 @@ def json_number(x: float):
     return x if math.isfinite(x) else None
 
 
-def compute_neuron_quality(ds, max_ccmax_iters: int = DEFAULT_MAX_ITERS, seed: int = 0) -> dict[str, torch.Tensor]:
+def compute_neuron_quality(ds, max_ccmax_iters: int = DEFAULT_MAX_ITERS, seed: int = 0,
+                           progress: bool | None = None) -> dict[str, torch.Tensor]:
     """Write per-neuron SNR and CCmax into ``ds.nrn_meta`` and return them.
 
     Parameters
@@ -59,6 +61,9 @@ def compute_neuron_quality(ds, max_ccmax_iters: int = DEFAULT_MAX_ITERS, seed: i
         (see :func:`strfh5.metrics.half_splits`).
     seed : int, default 0
         Seed of the random split draws; results are reproducible.
+    progress : bool, optional
+        A tqdm bar per stimulus on stderr: True always, False never, None
+        (default) when stderr is a terminal.
 
     Returns
     -------
@@ -97,7 +102,8 @@ def compute_neuron_quality(ds, max_ccmax_iters: int = DEFAULT_MAX_ITERS, seed: i
     S, N = int(ds.get_S()), int(ds.get_N())
     powers = PowerPool(N)
     splits = SplitPool(N, max_iters, seed)
-    for s in range(S):
+    steps = tqdm(range(S), desc="quality", unit="stim", leave=False, disable=None if progress is None else not progress)
+    for s in steps:
         row = ds.row_tensors(s)
         if len(row) != N:
             raise MetricError(f"row_tensors({s}) returned {len(row)} elements for N = {N} neurons")

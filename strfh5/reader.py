@@ -12,6 +12,7 @@ from . import layout as L
 from .build import contents_from_lists
 from .contents import Contents, FileContents
 from .dataset import AudioNeuralDataset, NeuralDataset
+from .subsetting import filter_contents
 from .video import VideoNeuralDataset
 
 __all__ = ["load", "from_lists", "dataset_from_contents"]
@@ -30,7 +31,8 @@ def dataset_from_contents(contents: Contents, lazy: bool = False, dt_ms=None, wi
 
 
 def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: bool = False, *, n_bands=None,
-         f_min=None, f_max=None, spec_window_ms=None, compression=None, spec_kind=None) -> NeuralDataset:
+         f_min=None, f_max=None, spec_window_ms=None, compression=None, spec_kind=None, areas=None, stimuli=None,
+         subset=None) -> NeuralDataset:
     """Open a ``*.strf.h5`` file as a :class:`~strfh5.dataset.NeuralDataset`.
 
     Parameters
@@ -60,6 +62,13 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
         parameters, at ``dt_ms`` — at load (eager) or per item (lazy).
         ``F`` is then ``n_bands`` and ``transforms`` records a
         ``spectrogram`` entry with the recomputed transform.
+    areas, stimuli, subset : optional
+        deepSTRF's constructor filters: keep the neurons whose
+        ``nrn_meta['area']`` is in ``areas``, the stimuli whose
+        ``stim_meta['type']`` is in ``stimuli`` and (NAT4) whose
+        ``stim_meta['subset']`` is ``subset`` (``'all'`` keeps all). Each is
+        a value or a sequence of values; stimuli and neurons left without a
+        recorded pair are dropped (see :func:`strfh5.subsetting.filter_contents`).
 
     Returns
     -------
@@ -76,6 +85,12 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     strfh5.errors.SpectrogramError
         A spectrogram parameter the recipe refuses (``n_bands=0``, ``f_max``
         above Nyquist, ...).
+        ``dt_ms`` / ``window_ms`` the file cannot be read at — also when lazy:
+        the first stimulus is read at open, so an impossible ``dt_ms`` (a
+        spectrogram file without waveforms, video frames that cannot be
+        pooled or repeated) fails here, not at the first item.
+    strfh5.errors.SelectionError
+        A filter that matches no record (the message lists the values present).
 
     Examples
     --------
@@ -91,9 +106,12 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     """
     contents = FileContents(path, allow_external=allow_external)
     try:
+        contents = filter_contents(contents, areas=areas, stimuli=stimuli, subset=subset)
         spec = dict(n_bands=n_bands, f_min=f_min, f_max=f_max, spec_window_ms=spec_window_ms,
                     compression=compression, spec_kind=spec_kind)
         ds = dataset_from_contents(contents, lazy=lazy, dt_ms=dt_ms, window_ms=window_ms, spectrogram=spec)
+        if lazy and ds.get_S():
+            ds.stims[0]  # an impossible dt_ms fails at open, as it does for an eager load
     except BaseException:
         contents.close()
         raise
@@ -122,7 +140,12 @@ def from_lists(stims, responses=None, **kwargs):
         Bin width of the responses / stimulus frames, in ms.
     stim_meta, nrn_meta : list of dict, optional
     stim_ids, neuron_ids : list of str, optional
-        Stable ids; default to the positions ``"0", "1", ...``.
+        Stable ids.  By default a unique metadata key gives them
+        (``cell_id``, ``unit_id``, ``neuron_id`` or ``id`` for neurons;
+        ``stim_id``, ``name`` or ``id`` for stimuli), else the positions
+        prefixed by a tag from the dataset's UUID (``"1f0c2a9e.0"``, ...), so
+        datasets built separately concatenate without duplicate ids (see
+        :func:`strfh5.build.default_ids`).
     stim_kind : str, optional
         Inferred from the stimulus axes when omitted.
     n_bins, sample_rates : list, optional

@@ -33,15 +33,18 @@ __all__ = ["Item", "ResponseRow", "gather_rows", "read_block", "read_stim", "che
 
 
 class Item(FieldDict):
-    """One dataset item: a dict that can also be indexed by position.
+    """One dataset item: deepSTRF's 4-tuple ``(stims, responses, mask, stim_meta)``, also a dict.
 
-    Keys, in order: ``stims``, ``responses`` (list of the visible neurons'
-    ``(R, T)`` tensors), ``neuron_indices``, ``stim_meta``, ``stim_index``.
-    ``item[3]`` is ``item['stim_meta']`` (deepSTRF notebooks index items by
-    position).
+    ``stim, responses, mask, meta = ds[i]`` unpacks as in deepSTRF and
+    ``item[3]`` is the stimulus metadata; ``item['stims']`` indexes by name.
+    Fields: ``stims``; ``responses`` (the visible neurons' ``(R, T)`` tensors,
+    ``(1, 1)`` NaN where missing); ``mask`` (``(N_visible,)`` bool, True where
+    the pair was recorded); ``stim_meta``; then, by name only,
+    ``neuron_indices`` (the visible neurons) and ``stim_index``.
     """
 
     what = "item"
+    fields = ("stims", "responses", "mask", "stim_meta")
 
 
 class ResponseRow(Sequence):

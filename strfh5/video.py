@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from . import layout as L
+from .arguments import number_argument
 from .build import contents_from_lists
 from .contents import Contents
 from .dataset import AudioNeuralDataset, NeuralDataset
@@ -203,6 +204,41 @@ class VideoNeuralDataset(NeuralDataset):
             raise TransformError(f"change_temporal_resolution: transforms already applied ({', '.join(applied)}); "
                                  "rebin first, then transform")
         return VideoNeuralDataset(self.contents, lazy=self.lazy, dt_ms=dt_ms, window_ms=self.window_ms)
+
+    def add_noise_to_videos(self, video_tensor: torch.Tensor, noise_level: float = 0.1, *,
+                            generator: torch.Generator | None = None) -> torch.Tensor:
+        """``video_tensor`` plus Gaussian noise of standard deviation ``noise_level`` (deepSTRF's helper).
+
+        Pure: returns a new tensor and leaves the dataset unchanged (as in
+        deepSTRF).  ``generator`` makes the noise reproducible.
+        """
+        if not isinstance(video_tensor, torch.Tensor):
+            raise TransformError(f"add_noise_to_videos: video_tensor must be a tensor, got "
+                                 f"{type(video_tensor).__name__}")
+        level = number_argument(noise_level, "noise_level", TransformError) if noise_level != 0 else 0
+        noise = torch.randn(video_tensor.shape, generator=generator, dtype=video_tensor.dtype)
+        return video_tensor + noise * level
+
+    def change_video_temporal_resolution(self, video: torch.Tensor, native_dt, target_dt) -> tuple[torch.Tensor, int]:
+        """deepSTRF's helper: keep one frame in every ``target_dt / native_dt``; returns ``(video, T)``.
+
+        ``target_dt`` must be an integer multiple of ``native_dt``
+        (TransformError otherwise).  Pure, like deepSTRF's: the dataset is
+        unchanged.  Frames are *subsampled* here, as in deepSTRF; reading the
+        dataset at a coarser ``dt_ms`` (:meth:`change_temporal_resolution`,
+        ``strfh5.load(..., dt_ms=...)``) *averages* them instead.
+        """
+        native = number_argument(native_dt, "native_dt", TransformError)
+        target = number_argument(target_dt, "target_dt", TransformError)
+        ratio = round(target / native)
+        if ratio < 1 or abs(target / native - ratio) > 1e-9:
+            raise TransformError(f"change_video_temporal_resolution: target_dt={target_dt!r} must be an integer "
+                                 f"multiple of native_dt={native_dt!r}")
+        if not isinstance(video, torch.Tensor):
+            raise TransformError(f"change_video_temporal_resolution: video must be a tensor, got "
+                                 f"{type(video).__name__}")
+        out = video if ratio == 1 else video[..., ::ratio]
+        return out, int(out.shape[-1])
 
     def split_into_clips(self, clip_bins: int, *, drop_last: bool = True) -> "VideoNeuralDataset":
         """Split every stimulus and its responses into clips of ``clip_bins`` bins (see :func:`strfh5.video.split_into_clips`)."""

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import h5py
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import layout as L
 from . import schema as _schema
@@ -510,11 +511,15 @@ def save(dataset, path, *, overwrite: bool = False) -> str:
     return write_contents(contents, path, overwrite=overwrite)
 
 
-def write_contents(contents: Contents, path, **writer_kwargs) -> str:
+def write_contents(contents: Contents, path, *, progress: bool | None = False, progress_desc: str | None = None,
+                   **writer_kwargs) -> str:
     """Stream ``contents`` (in memory or another file) into a new file, row by row.
 
     ``writer_kwargs`` override the :class:`StreamWriter` arguments taken from
-    the contents (e.g. ``file_meta``, ``overwrite``). Returns the path written.
+    the contents (e.g. ``file_meta``, ``overwrite``). ``progress``: a tqdm bar
+    per stimulus row on stderr (True always, None when stderr is a terminal,
+    False never), labelled ``progress_desc`` (the file name by default).
+    Returns the path written.
     """
     info = contents.info
     kwargs = dict(
@@ -532,8 +537,10 @@ def write_contents(contents: Contents, path, **writer_kwargs) -> str:
     )
     kwargs.update(writer_kwargs)
     w = StreamWriter(path, **kwargs)
+    rows = tqdm(range(contents.S), desc=progress_desc or os.path.basename(os.fspath(path)), unit="stim", leave=False,
+                disable=None if progress is None else not progress)
     with w:
-        for s in range(contents.S):
+        for s in rows:
             if info.stim_kind == L.STIM_WAVEFORM:
                 w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
                                n_bins=int(contents.n_bins[s]), sample_rate=contents.stim_sample_rate(s))

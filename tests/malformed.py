@@ -67,7 +67,7 @@ def build_binned(path: str) -> str:
         [rng.integers(0, 5, (3, 9)), rng.integers(0, 5, (1, 9)), None],
         [None, rng.integers(0, 5, (2, 7)), rng.integers(0, 5, (4, 7))],
     ]
-    c = strfh5.contents_from_lists(_stims(rng, T), responses=resp, dt_ms=10.0,
+    c = strfh5.contents_from_lists(_stims(rng, T), responses=resp, dt_ms=10.0, neuron_ids=["0", "1", "2"],
                                    transform={"kind": "synthetic"})
     return strfh5.save(c, path)
 

@@ -11,7 +11,6 @@ printed in SPEC.md §15 is extracted from the specification and must return the
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from pathlib import Path

@@ -192,7 +192,6 @@ def test_cli_fetch_then_convert(tmp_path, template_registered, monkeypatch, caps
 def test_every_source_declares_the_contract(source_id):
     """id, citation, DOI, licence, access, release files with URLs, an existing source schema, options, convert."""
     import inspect
-    from pathlib import Path
 
     mod = get_converter(source_id)
     info = mod.SOURCE

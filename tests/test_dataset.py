@@ -69,8 +69,15 @@ def test_iteration_and_items(ds_resp):
     assert len(ds) == 4
     item = ds[1]
     assert isinstance(item, Item)
-    assert list(item.keys()) == ["stims", "responses", "neuron_indices", "stim_meta", "stim_index"]
+    assert list(item.keys()) == ["stims", "responses", "mask", "stim_meta", "neuron_indices", "stim_index"]
     assert item[3] is item["stim_meta"] and item[0] is item["stims"]
+    # iterating / unpacking gives deepSTRF's 4-tuple (stim, responses, mask, stim_meta)
+    stim, resps, mask, meta = item
+    assert stim is item["stims"] and resps is item["responses"] and meta is item["stim_meta"] and len(item) == 4
+    assert mask.dtype == torch.bool and mask.tolist() == [bool(ds.nrn_masks[1, n]) for n in range(5)]
+    assert item[1:3] == (resps, mask)
+    with pytest.raises(IndexError, match="neuron_indices"):
+        item[4]
     assert item["stim_index"] == 1 and item["neuron_indices"] == [0, 1, 2, 3, 4]
     assert len(item["responses"]) == 5
     assert ds[-1]["stim_index"] == 3

@@ -187,7 +187,7 @@ def test_cli_table_json_and_write(tmp_path, capsys):
     assert path.read_bytes() == before  # no --write: file untouched
     assert cli_main(["quality", str(path), "--json", "--max-ccmax-iters", "20", "--seed", "3"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert [n["id"] for n in doc["neurons"]] == [str(i) for i in range(6)]
+    assert [n["id"] for n in doc["neurons"]] == [f"u{i}" for i in range(6)]  # from_lists took the cell_ids
     for n in doc["neurons"]:
         v = float(expected["ccmax"][n["index"]])
         assert (n["ccmax"] is None and not math.isfinite(v)) or n["ccmax"] == pytest.approx(v, rel=1e-12)

@@ -163,8 +163,10 @@ def test_video_helpers(tmp_path):
     assert torch.equal(v.stims[1], lazy.stims[1])
     with pytest.raises(TransformError):
         v.from_rgb_to_grayscale(force=True)
-    clips = strfh5.load(path).split_into_clips(3)
-    assert clips.get_S() == 3 and clips.stim_ids == ["0#clip0", "1#clip0", "1#clip1"]
+    src = strfh5.load(path)
+    clips = src.split_into_clips(3)
+    ids = src.stim_ids
+    assert clips.get_S() == 3 and clips.stim_ids == [f"{ids[0]}#clip0", f"{ids[1]}#clip0", f"{ids[1]}#clip1"]
     assert clips.stims[2].shape == (3, 8, 6, 3)
     np.testing.assert_array_equal(clips.responses[2][0].numpy(), resp[1][0][:, 3:6])
     assert clips.stim_meta[2]["clip_start_bin"] == 3

@@ -54,7 +54,9 @@ class ConcatContents(Contents):
         names = list(names) if names is not None else [f"input {i}" for i in range(len(parts))]
         check_compatible([p.info for p in parts], names)
         if not allow_duplicate_neurons:
-            check_duplicate_neurons([p.neuron_ids for p in parts])
+            check_duplicate_neurons([p.neuron_ids for p in parts], "allow_duplicate_neurons=True to "
+                                    "strfh5.concat_neural_datasets([a, b], allow_duplicate_neurons=True) (a + b "
+                                    "cannot take options)")
         self.parts = parts
         self.path = None
         # ---- stimulus rows

@@ -15,7 +15,8 @@ from ..writer import write_contents
 __all__ = ["materialize"]
 
 
-def materialize(path, out, *, overwrite: bool = False, allow_external: bool = False) -> str:
+def materialize(path, out, *, overwrite: bool = False, allow_external: bool = False,
+                progress: bool | None = None) -> str:
     """Write a self-contained copy of a (concatenated) strfh5 file.
 
     Responses and stimuli are copied row by row through
@@ -33,6 +34,9 @@ def materialize(path, out, *, overwrite: bool = False, allow_external: bool = Fa
         The copy to write.
     overwrite, allow_external : bool
         Replace ``out``; accept sources outside the input's folder.
+    progress : bool, optional
+        A tqdm bar per stimulus row on stderr: True always, False never, None
+        (default) when stderr is a terminal.
 
     Returns
     -------
@@ -50,7 +54,8 @@ def materialize(path, out, *, overwrite: bool = False, allow_external: bool = Fa
         info = contents.info
         meta = dict(info.metadata)
         meta["materialized_from"] = {"uuid": info.uuid, "file": os.path.basename(path)}
-        write_contents(contents, part, file_meta=meta, schemas=info.schemas, allow_duplicate_ids=True)
+        write_contents(contents, part, file_meta=meta, schemas=info.schemas, allow_duplicate_ids=True,
+                       progress=progress, progress_desc=f"materialize {os.path.basename(out)}")
         if info.concatenated:
             src = contents.handle.file
             with h5py.File(part, "a") as f:

@@ -13,10 +13,18 @@ delegates each row and stimulus to the inputs' contents, so a lazy result
 stays lazy and :func:`strfh5.save` can write it.  :func:`strfh5.concat` is the
 on-disk counterpart; both give identical items.
 
+What must agree is what is loaded (seed 002): ``dt``, ``F`` (or ``(C, H,
+W)``), the stimulus kind and the response kind, whatever the files store.
+Inputs stored alike are concatenated as stored; otherwise their loaded states
+are (:mod:`~strfh5.concatenation.loaded`: events and binned inputs pool as
+counts per bin, and :func:`strfh5.save` writes a ``binned`` file at the loaded
+``dt``).
+
 Where strfh5 differs from deepSTRF
 ----------------------------------
 * A mismatch raises :class:`~strfh5.errors.IncompatibleDatasetsError` naming
-  both values and the input positions (deepSTRF: a bare AssertionError).
+  both values and the input positions; it is also an ``AssertionError``, as
+  deepSTRF's refusal is.
 * The same neuron id in two inputs raises :class:`~strfh5.errors.DuplicateIdError`
   unless ``allow_duplicate_neurons=True`` (deepSTRF accepts it silently).
 * ``merge_stimuli=True`` merges a stimulus id present in several inputs into
@@ -28,15 +36,14 @@ from __future__ import annotations
 
 import copy
 import inspect
-from dataclasses import replace
 
 import numpy as np
 import torch
 
-from .. import layout as L
 from ..contents import Contents
-from ..errors import IncompatibleDatasetsError, TransformError
+from ..errors import IncompatibleDatasetsError
 from .contents import ConcatContents
+from .loaded import LoadedContents, reads_as_stored
 from .rules import check_compatible
 
 __all__ = ["concat_neural_datasets"]
@@ -70,90 +77,6 @@ def _non_bin(transforms) -> list[dict]:
     return [t for t in transforms if t.get("name") not in ("bin", "rebin", "spectrogram")]
 
 
-class LoadedContents(Contents):
-    """An input's contents as it was loaded: its bin width, its (recomputed) stimuli, F.
-
-    Lets inputs stored at different settings but loaded at equal ones be
-    concatenated in memory (the loaded state is what deepSTRF compares).
-    Events rows are the stored spike times (valid at any bin width); binned
-    rows are the loaded (pooled) rows; stimuli come from the dataset
-    (recomputed per access when it is lazy).  Used only when the inputs'
-    stored settings differ and their response windows are the defaults.
-    """
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-        c = dataset.contents
-        dims = tuple(c.info.stim_dims)
-        if getattr(dataset, "F", None) is not None:
-            dims = (dims[0], int(dataset.F)) + dims[2:]
-        record = next((t for t in dataset.transforms if t.get("name") == "spectrogram"), None)
-        transform = record["transform"] if record else (c.info.transform if float(dataset.dt) == c.info.dt_ms
-                                                        else None)
-        self.info = replace(c.info, dt_ms=float(dataset.dt), stim_dims=dims, transform=copy.deepcopy(transform))
-        self.stim_ids, self.neuron_ids = c.stim_ids, c.neuron_ids
-        self.stim_meta, self.nrn_meta = c.stim_meta, c.nrn_meta
-        self.n_bins = np.asarray(dataset.n_bins, dtype=np.int64)
-        self.repeats = np.asarray(c.repeats)
-        self.path = c.path
-
-    def stim(self, s: int) -> np.ndarray:
-        return self.dataset.stims[s].numpy()
-
-    def waveform(self, s: int):
-        return self.dataset.contents.waveform(s)
-
-    def stim_sample_rate(self, s: int):
-        return self.dataset.contents.stim_sample_rate(s)
-
-    def stored_dtype(self) -> np.dtype:
-        if self.info.encoding == L.ENCODING_EVENTS:
-            return self.dataset.contents.stored_dtype()
-        return L.CONTINUOUS_DTYPE if self.info.response_kind == L.RESPONSE_CONTINUOUS else np.dtype("<i8")
-
-    def row(self, s: int, neurons=None) -> list:
-        c = self.dataset.contents
-        if self.info.encoding == L.ENCODING_EVENTS:
-            return c.row(s, neurons)
-        data, reps = self.dataset.row_block(s, None if neurons is None else list(neurons))
-        data = data.numpy()
-        if self.info.response_kind != L.RESPONSE_CONTINUOUS:
-            data = np.rint(data).astype(np.int64)
-        out, at = [], 0
-        for r in reps:
-            out.append(data[at: at + int(r)] if r else None)
-            at += int(r)
-        return out
-
-    def close(self) -> None:
-        self.dataset.contents.close()
-
-
-def _parts(datasets, names) -> list[Contents]:
-    """The contents to concatenate: the stored ones, or each input's loaded state.
-
-    The loaded state (:class:`LoadedContents`) is used when an input's
-    spectrograms were recomputed at load, or when the stored settings differ
-    while the loaded ones agree (checked by the caller).
-    """
-    stored = [d.contents for d in datasets]
-    recomputed = [i for i, d in enumerate(datasets) if getattr(getattr(d, "grid", None), "spectrogram", ())]
-    if not recomputed:
-        try:
-            check_compatible([c.info for c in stored], names)
-            return stored
-        except IncompatibleDatasetsError:
-            if any(d.window_ms is not None for d in datasets) or len({c.info.encoding for c in stored}) > 1:
-                raise
-    windowed = [i for i, d in enumerate(datasets) if d.window_ms is not None]
-    if windowed:
-        raise IncompatibleDatasetsError(
-            f"cannot concatenate: {names[windowed[0]]} was loaded with a response window and the inputs' "
-            "stimuli were recomputed or stored at other settings; load them without window_ms, or rewrite one "
-            "file at the other's settings (strfh5 rewrite)")
-    return [LoadedContents(d) for d in datasets]
-
-
 def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_duplicate_neurons: bool = False):
     """Concatenate datasets block-diagonally along stimuli and neurons (deepSTRF seed 002).
 
@@ -177,22 +100,22 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
         subclass whose constructor cannot take raw contents gives its
         modality class).  Audio and video inputs never meet: their stimulus
         kinds differ, which is refused (a file holds one stimulus kind).  Lazy
-        when every input is lazy (nothing is read), eager otherwise.  Eager
-        inputs keep their transformed responses and stimuli; ``transforms``
-        lists the inputs' transforms (not applied twice).  No selection.
+        when every input is lazy (nothing is read), eager otherwise.  Inputs
+        keep their transformed responses and stimuli; ``transforms`` lists the
+        inputs' transforms, so they are not applied twice.
+        Selections start empty (all neurons, all stimuli).
 
     Raises
     ------
     IncompatibleDatasetsError
         The inputs differ in loaded bin width ``dt``, response window,
-        encoding, stimulus kind, F or (H, W), or response kind (the message
-        names both values and the input positions); inputs stored at other
-        ``dt_ms`` or F but loaded alike are pooled as loaded.
+        stimulus kind, F or (C, H, W), or response kind — the message names
+        both values and the input positions.  Stored ``dt_ms`` and encoding
+        may differ: the loaded states are then concatenated (see
+        :mod:`strfh5.concatenation.loaded`).  Also an ``AssertionError``.
     DuplicateIdError
-        A neuron id in two inputs (without ``allow_duplicate_neurons``).
-    TransformError
-        A lazy input has reader-side transforms applied (concatenate first,
-        then transform).
+        A neuron id in two inputs (without ``allow_duplicate_neurons``; ``a +
+        b`` cannot take it, call this function).
 
     Examples
     --------
@@ -226,25 +149,23 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
             va, vb = getattr(a, name, None), getattr(b, name, None)
             if va != vb:
                 raise IncompatibleDatasetsError(
-                    f"cannot concatenate {pair}: {name} differs ({va!r} vs {vb!r}); recompute or resize one "
-                    "dataset's stimuli to match — strfh5 does not resample silently")
+                    f"cannot concatenate {pair}: {name} differs ({va!r} vs {vb!r}); load one with the other's "
+                    "parameters (spectrogram bands at load, change_spatial_resolution for videos) — strfh5 does "
+                    "not resample silently")
         if a.window_ms != b.window_ms:
             raise IncompatibleDatasetsError(
                 f"cannot concatenate {pair}: response windows differ ({a.window_ms!r} vs {b.window_ms!r})")
-    contents = ConcatContents(_parts(datasets, names), merge_stimuli=merge_stimuli,
-                              allow_duplicate_neurons=allow_duplicate_neurons, names=names)
+    stored = _stored_route(datasets, names)
+    parts = [d.contents for d in datasets] if stored else [LoadedContents(d) for d in datasets]
+    contents = ConcatContents(parts, merge_stimuli=merge_stimuli, allow_duplicate_neurons=allow_duplicate_neurons,
+                              names=names)
     cls = _result_class(datasets, contents)
-    dt_ms = None if float(a.dt) == float(contents.info.dt_ms) else a.dt
-    all_lazy = all(d.lazy for d in datasets)
-    transformed = [i for i, d in enumerate(datasets) if _non_bin(d.transforms)]
-    if all_lazy and not transformed:
-        return cls(contents, lazy=True, dt_ms=dt_ms, window_ms=a.window_ms)
-    lazy_tf = [i for i in transformed if datasets[i].lazy]
-    if lazy_tf:
-        raise TransformError(
-            f"cannot concatenate: lazy {names[lazy_tf[0]]} has reader-side transforms applied "
-            f"({', '.join(t['name'] for t in _non_bin(datasets[lazy_tf[0]].transforms))}); concatenate the lazy "
-            "datasets first and transform the result, or load the input eagerly (lazy=False)")
+    window = a.window_ms if stored else None
+    records = _input_transforms(datasets)
+    if all(d.lazy for d in datasets) and (not stored or not records):
+        out = cls(contents, lazy=True, dt_ms=a.dt, window_ms=window)
+        out.transforms.extend(records)  # loaded route: the inputs' transforms are in the rows they hand out
+        return out
     # eager result: the inputs' binned (and transformed) rows and stimuli, no re-reading of eager inputs
     blocks, stims = [], []
     for s in range(contents.S):
@@ -257,8 +178,24 @@ def concat_neural_datasets(datasets, *, merge_stimuli: bool = False, allow_dupli
         blocks.append((pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=0), reps))
         i, r = contents.stim_owner(s)
         stims.append(datasets[i].stims[r])
-    return cls.from_blocks(contents, blocks, stims, dt_ms=dt_ms, window_ms=a.window_ms,
-                           transforms=_input_transforms(datasets))
+    return cls.from_blocks(contents, blocks, stims, dt_ms=a.dt, window_ms=window, transforms=records)
+
+
+def _stored_route(datasets, names) -> bool:
+    """True when the inputs' raw contents can be concatenated as stored (see :mod:`.loaded`).
+
+    They must share encoding, stored ``dt_ms``, stimulus kind and dimensions
+    and response kind, be read as stored (:func:`reads_as_stored`), and no
+    lazy input may carry transforms (a lazy result re-reads raw rows).
+    Otherwise the concatenation is of the loaded states.
+    """
+    try:
+        check_compatible([d.contents.info for d in datasets], names)
+    except IncompatibleDatasetsError:
+        return False
+    if not all(reads_as_stored(d) for d in datasets):
+        return False
+    return not any(d.lazy and _non_bin(d.transforms) for d in datasets)
 
 
 def _input_transforms(datasets) -> list[dict]:

@@ -9,7 +9,7 @@ from .. import layout as L
 from ..errors import DuplicateIdError, IncompatibleDatasetsError
 from ..records import FileInfo
 
-__all__ = ["check_compatible", "check_duplicate_neurons", "shared_stimulus_ids"]
+__all__ = ["check_compatible", "check_duplicate_neurons", "shared_stimulus_ids", "rewrite_command"]
 
 
 def shared_stimulus_ids(stim_ids: Sequence[str]) -> list[str]:
@@ -29,21 +29,30 @@ def check_compatible(infos: Sequence[FileInfo], names: Sequence[str]) -> None:
         pair = f"{names[0]} and {names[j]}"
         if a.encoding != b.encoding:
             ev = 0 if a.encoding == L.ENCODING_EVENTS else j
+            other = j if ev == 0 else 0
             raise IncompatibleDatasetsError(
-                f"cannot concatenate {pair}: encodings differ ({a.encoding!r} vs {b.encoding!r}). Convert the "
-                f"events input ({names[ev]}) to binned counts first: bin its spike times at dt_ms = "
-                f"{infos[ev].dt_ms:g} and write them with strfh5.StreamWriter(..., encoding='binned')")
+                f"cannot concatenate {pair}: encodings differ ({a.encoding!r} vs {b.encoding!r}); on disk, files "
+                f"are concatenated as stored. Rewrite the events input ({names[ev]}) as counts: "
+                f"{rewrite_command(infos[other].dt_ms)} — or load both and concatenate in memory (a + b), "
+                "which pools events and binned data")
         for name, va, vb, hint in (
-            ("stored dt_ms", a.dt_ms, b.dt_ms, "strfh5 concatenates stored data: rewrite one file at the other's "
-             "dt_ms"),
+            ("stored dt_ms", a.dt_ms, b.dt_ms, "on disk, files are concatenated as stored: rewrite one at the "
+             f"other's bin width ({rewrite_command(max(a.dt_ms, b.dt_ms))} on the finer one, or both at a common "
+             "dt) — or load both at one dt_ms and concatenate in memory (a + b)"),
             ("stim_kind", a.stim_kind, b.stim_kind, "the stimuli must be of one kind"),
             ("stim_dims", a.stim_dims, b.stim_dims,
-             "the stimuli must share channels and F (spectrograms) or (H, W) (video): recompute one dataset's "
-             "stimuli with the other's parameters — strfh5 does not resample silently"),
+             "the stimuli must share channels and F (spectrograms) or (H, W) (video): rewrite one file with the "
+             "other's band count (strfh5 rewrite IN -o OUT --n-bands F), or load it with that band count and "
+             "concatenate in memory — strfh5 does not resample silently"),
             ("response_kind", a.response_kind, b.response_kind, "counts and continuous signals cannot be pooled"),
         ):
             if va != vb:
                 raise IncompatibleDatasetsError(f"cannot concatenate {pair}: {name} differs ({va!r} vs {vb!r}); {hint}")
+
+
+def rewrite_command(dt_ms: float) -> str:
+    """The ``strfh5 rewrite`` command line that makes a file concatenable with one binned at ``dt_ms``."""
+    return f"strfh5 rewrite IN -o OUT --dt-ms {float(dt_ms):g} --encoding binned"
 
 
 def check_duplicate_neurons(id_lists: Sequence[Sequence[str]], option: str = "allow_duplicate_neurons=True") -> None:
