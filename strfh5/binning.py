@@ -49,7 +49,8 @@ from .records import FileInfo, RawRow
 from .errors import BinningError, SpectrogramError
 from .spectrogram import compute_spectrogram, params_from_transform, transform_dict
 
-__all__ = ["ReadGrid", "plan", "bin_events", "pool_time", "repeat_time", "place_in_window", "recompute_spectrogram",
+__all__ = ["ReadGrid", "plan", "read_records", "bin_events", "pool_time", "repeat_time", "place_in_window",
+           "recompute_spectrogram",
            "SPECTROGRAM_ARGUMENTS", "spectrogram_changes", "spectrogram_record",
            "load_argument"]
 
@@ -477,3 +478,16 @@ def plan(info: FileInfo, dt_ms=None, window_ms=None, where: str = "<memory>", sp
         path=where,
         spectrogram=spectrogram_changes(info, spectrogram, where),
     )
+
+
+def read_records(grid: ReadGrid, info: FileInfo) -> list[dict]:
+    """The transform records of reading ``info``'s file on ``grid``: ``bin`` and ``spectrogram`` when they apply."""
+    records = []
+    if not (grid.k == 1 and grid.window is None):
+        records.append({"name": "bin", "dt_ms": grid.dt, "window_ms": None if grid.window is None
+                        else tuple(grid.window)})
+    if grid.spectrogram:
+        records.append({"name": "spectrogram", "recomputed_from": "waveform",
+                        **{load_argument(f): v for f, v in grid.spectrogram},
+                        "transform": spectrogram_record(info, grid)})
+    return records

@@ -14,6 +14,7 @@ import numbers
 
 import torch
 
+from .binning import load_argument
 from .errors import DatasetContractError
 from .metrics.power import signal_power
 
@@ -129,7 +130,11 @@ def describe_dataset(ds) -> str:
         parts.append("in memory")
     if ds.lazy:
         parts.append("lazy=True")
-    names = [t.get("name", "?") for t in ds.transforms if t.get("name") != "bin"]
+    grid = getattr(ds, "grid", None)
+    if grid is not None and grid.spectrogram:
+        asked = ", ".join(f"{load_argument(f)}={v!r}" for f, v in grid.spectrogram)
+        parts.append(f"spectrogram recomputed ({asked})")
+    names = [t.get("name", "?") for t in ds.transforms if t.get("name") not in ("bin", "spectrogram")]
     if names:
         parts.append(f"transforms={names}")
     if ds.S_sel is not None:

@@ -41,7 +41,7 @@ import torch
 
 from . import layout as L
 from .arguments import number_argument
-from .binning import ReadGrid, load_argument, plan, spectrogram_record
+from .binning import ReadGrid, plan, read_records
 from .concatenation.memory import concat_neural_datasets
 from .contents import Contents
 from .contract import ContractMethods, describe_dataset
@@ -135,13 +135,7 @@ class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
         self._nrn_masks: torch.Tensor | None = None
         self.I: list[int] = []
         self.S_sel: list[int] | None = None
-        self.transforms: list[dict] = []
-        if not (self.grid.k == 1 and self.grid.window is None):
-            self.transforms.append({"name": "bin", "dt_ms": self.grid.dt, "window_ms": self.window_ms})
-        if self.grid.spectrogram:
-            self.transforms.append({"name": "spectrogram", "recomputed_from": "waveform",
-                                    **{load_argument(f): v for f, v in self.grid.spectrogram},
-                                    "transform": spectrogram_record(info, self.grid)})
+        self.transforms: list[dict] = read_records(self.grid, info)
         self.response_normalization = self.stim_normalization = None  # dict once normalised
         self._view_cache = None
         self._rows = LazyRows(contents, self.grid, self.N_neurons) if lazy else EagerRows.load(contents, self.grid)
