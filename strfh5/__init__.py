@@ -16,6 +16,7 @@ from . import errors, layout, schema
 from .build import contents_from_lists, from_lists
 from .contents import Contents, Events, FileContents, FileInfo, MemoryContents
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
+from .leftovers import clean_leftovers
 from .writer import StreamWriter, save
 
 # Public names defined in modules that import torch/matplotlib: resolved on
@@ -59,6 +60,7 @@ __all__ = [
     "contents_from_lists",
     "save",
     "StreamWriter",
+    "clean_leftovers",
     "Contents",
     "MemoryContents",
     "FileContents",

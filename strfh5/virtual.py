@@ -47,6 +47,7 @@ from .errors import (
     SourceFileError,
     UnsafeSourcePathError,
 )
+from .leftovers import clean_leftovers
 
 __all__ = [
     "concat",
@@ -811,6 +812,7 @@ def concat(
         _schema.validate_record(json.loads(meta_text), schemas["file"], "concatenated file metadata")
 
         # ---- write
+        clean_leftovers(out_dir, os.path.basename(out))  # what an interrupted write to `out` left
         tmp = f"{out}.tmp-{_uuid.uuid4().hex[:12]}"
         with h5py.File(tmp, "w") as f:
             stim = f.create_group(L.STIMULI)
