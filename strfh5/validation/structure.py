@@ -16,7 +16,7 @@ import numpy as np
 from .. import layout as L
 from .context import Context
 from .integrity import check_integrity_objects
-from .values import dtype_name, is_string_dtype, little_endian
+from .values import dtype_name, exact_ints, is_string_dtype, little_endian
 
 __all__ = ["check_structure", "check_unknown"]
 
@@ -92,7 +92,7 @@ def _check_tables(ctx: Context, tables: dict) -> tuple[int | None, int | None]:
             if name == L.STIM_N_BINS:
                 nb = None
     if nb is not None and S is not None and ctx.data_readable(nb):
-        ctx.n_bins = np.asarray(nb[()], dtype=np.int64).reshape(-1)
+        ctx.n_bins = exact_ints(nb[()])
     return S, N
 
 

@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
-__all__ = ["TABLE_BLOCK", "decode", "short", "dtype_name", "little_endian", "is_string_dtype", "kind_name",
+__all__ = ["TABLE_BLOCK", "exact_ints", "decode", "short", "dtype_name", "little_endian", "is_string_dtype", "kind_name",
            "iter_table"]
 
 #: entries of a string table read at a time (bounds memory on tables of any length)
@@ -74,3 +74,15 @@ def iter_table(ds: h5py.Dataset) -> Iterator[tuple[int, object]]:
     for a in range(0, ds.shape[0], TABLE_BLOCK):
         for j, v in enumerate(ds[a: a + TABLE_BLOCK]):
             yield a + j, v
+
+
+def exact_ints(values) -> np.ndarray:
+    """Stored unsigned integers as int64, or as Python ints (an object array) when some exceed int64.
+
+    ``np.asarray(x, dtype=np.int64)`` would read a uint64 value of 2**64 - 1
+    as -1; checks compare these values exactly instead.
+    """
+    a = np.asarray(values).reshape(-1)
+    if a.dtype.kind == "u" and a.size and int(a.max()) > np.iinfo(np.int64).max:
+        return np.array([int(x) for x in a], dtype=object)
+    return a.astype(np.int64)
