@@ -63,7 +63,8 @@ def _request(ep, files, path, work):
 def test_hostile_case(case, ep, want, worker, built):
     files = built(case)
     folder = os.path.dirname(files.path)
-    res = worker.run(_request(ep, files, files.path, os.path.join(folder + "-work", ep)), files.tripwires)
+    kw = {"timeout": case.timeout} if case.timeout else {}
+    res = worker.run(_request(ep, files, files.path, os.path.join(folder + "-work", ep)), files.tripwires, **kw)
     ref = None
     if isinstance(want, (Same, SameOrRaises)) and files.ref:
         ref = worker.run(_request(ep, files, files.ref, os.path.join(folder + "-refwork", ep)))

@@ -13,7 +13,7 @@ import shutil
 
 import h5py
 
-from cases import Case, refused
+from cases import Case, read_path, refused
 from craft import concatenated, edit, external, files, base, outside, virtual
 
 _D0 = "stimuli/000000/data"
@@ -91,35 +91,46 @@ _LINK_FIX = ("opening checks every link and virtual mapping in the whole file (n
 
 CASES = [
     Case("ext-link-stim-data-fifo", 1, _ext(_D0, _ABS), refused("FileFormatError", ("E801",)),
+         xfail=read_path(_LINK_FIX),
          doc="/stimuli/000000/data is an external link to an absolute FIFO"),
     Case("ext-link-stim-data-outside-file", 1, _ext(_D0, _ABS_DATA), refused("FileFormatError", ("E801",)),
+         xfail=read_path(_LINK_FIX),
          doc="/stimuli/000000/data is an external link to an HDF5 file outside the folder"),
     Case("ext-link-stim-data-dotdot", 1, _ext(_D0, _DOTDOT), refused("FileFormatError", ("E801",)),
+         xfail=read_path(_LINK_FIX),
          doc="external link with a relative '..' path leaving the folder"),
     Case("ext-link-dev-zero", 1, _ext(_D0, _ZERO), refused("FileFormatError", ("E801",)),
+         xfail=read_path(_LINK_FIX, ('info', 'info_cli')),
          doc="external link to /dev/zero"),
     Case("ext-link-neurons-ids", 1, _ext("neurons/ids", _ABS, "/ids"), refused("FileFormatError", ("E801",)),
          doc="the /neurons/ids table is an external link"),
     Case("ext-link-stim-group", 1, _ext("stimuli/000001", _ABS, "/stim"), refused("FileFormatError", ("E801",)),
          doc="a whole stimulus group is an external link"),
     Case("vds-stim-data-fifo", 1, _vds(_D0, _ABS), refused("FileFormatError", ("E802",)),
+         xfail=read_path(_LINK_FIX),
          doc="/stimuli/000000/data is a virtual dataset mapping a FIFO"),
     Case("vds-stim-data-outside-file", 1, _vds(_D0, _ABS_DATA), refused("FileFormatError", ("E802",)),
+         xfail=read_path(_LINK_FIX),
          doc="/stimuli/000000/data is a virtual dataset mapping an outside HDF5 file"),
     Case("vds-dev-zero", 1, _vds(_D0, _ZERO), refused("FileFormatError", ("E802",)),
+         xfail=read_path(_LINK_FIX),
          doc="a virtual dataset mapping /dev/zero"),
     Case("soft-link-stim-data", 1, _soft, refused("FileFormatError", ("W803", "E202")),
+         xfail=read_path(_LINK_FIX),
          doc="/stimuli/000001/data is a soft link to stimulus 0's data (the format has no soft links)"),
     Case("concat-source-stim-ext-link", 1,
          _concat_source_edit(lambda fifo, data: external(_D0, fifo, "/data")),
          refused("FileFormatError", ("E911",)),
+         xfail=read_path(_LINK_FIX),
          doc="a stimulus of a source of a concatenated file is an external link to a FIFO"),
     Case("concat-source-stim-vds", 1,
          _concat_source_edit(lambda fifo, data: virtual(_D0, data, "/data", (1, 4, 10))),
          refused("FileFormatError", ("E911|E802",)),
+         xfail=read_path(_LINK_FIX),
          doc="a stimulus of a source of a concatenated file is a virtual dataset of an outside file"),
     Case("concat-source-folder-symlink", 1, _symlinked_sources,
          refused("UnsafeSourcePathError", ("E901",)),
+         xfail=read_path(_LINK_FIX),
          doc="the sources' sub-folder is a symlink to a folder elsewhere"),
     Case("concat-source-absolute-path", 1, _absolute_source, refused("UnsafeSourcePathError", ("E901",)),
          doc="a source path recorded as an absolute path"),

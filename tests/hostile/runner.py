@@ -1,10 +1,12 @@
 """Running an entry point on a hostile file in a bounded subprocess (:class:`Worker`).
 
-One worker process (``worker.py``) serves many requests, so the interpreter
-and torch start once, not once per case.  Each request is bounded:
+One worker process (``worker.py``) imports the interpreter's modules and
+torch once, then forks a child per request, so a case costs milliseconds of
+start-up and a hung or crashed case takes nothing else down.  Each request
+is bounded:
 
-* wall time: no answer within ``timeout`` seconds is a hang — the worker is
-  killed and a new one started for the next request;
+* wall time: no answer within ``timeout`` seconds is a hang — the child is
+  killed (SIGKILL) and the next request forks a new one;
 * memory: the worker runs under ``RLIMIT_AS`` (address space), so a memory
   bomb ends in a MemoryError or a crash, never in the machine swapping;
 * paths: a case may name *tripwires*, FIFOs outside the case's folder.  While
@@ -20,6 +22,7 @@ import json
 import os
 import resource
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -99,18 +102,33 @@ class Worker:
         t0 = time.monotonic()
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
-        line = self._readline(timeout, list(tripwires), touched)
-        dt = time.monotonic() - t0
-        if line is None:
-            alive = self.proc.poll() is None
+        first = self._readline(timeout, list(tripwires), touched)
+        doc = json.loads(first) if first else {}
+        if "pid" not in doc:  # the server itself failed
             self.close()
-            if alive:
+            return Result("crash", message="the worker could not fork", touched=touched)
+        line = self._readline(max(0.0, timeout - (time.monotonic() - t0)), list(tripwires), touched)
+        dt = time.monotonic() - t0
+        answer = json.loads(line) if line else {}
+        if "outcome" not in answer:
+            hung = not line
+            if hung:
+                try:
+                    os.kill(doc["pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            done = self._readline(30.0, [], None) if hung else line
+            if done is None:
+                self.close()
+            if hung:
                 return Result("hang", message=f"no answer within {timeout:g} s", touched=touched, seconds=dt)
-            return Result("crash", message="the worker process died (segfault or killed for memory)",
-                          touched=touched, seconds=dt)
-        doc = json.loads(line)
-        return Result(doc["outcome"], doc.get("value"), doc.get("mro", []), doc.get("message", ""),
-                      doc.get("traceback", ""), touched, dt)
+            return Result("crash", message=f"the process died (wait status {answer.get('done')}: a segfault, "
+                                           "or killed for memory)", touched=touched, seconds=dt)
+        done = self._readline(30.0, [], None)
+        if done is None:
+            self.close()
+        return Result(answer["outcome"], answer.get("value"), answer.get("mro", []), answer.get("message", ""),
+                      answer.get("traceback", ""), touched, dt)
 
     def close(self) -> None:
         if self.proc is not None:

@@ -1,11 +1,13 @@
 """The process that runs strfh5's entry points on hostile files, one request at a time.
 
-Started by :class:`hostile.runner.Worker` under a wall-time and an
-address-space limit; it reads one JSON request per line on stdin and answers
-one JSON line on stdout.  A request names an entry point and a file; the
-answer says how the entry point ended (``ok`` with what it returned, or
-``error`` with the exception's class hierarchy and message).  A hang or a
-crash is seen by the parent (no answer in time, or the process gone).
+Started by :class:`hostile.runner.Worker` under an address-space limit, it
+imports strfh5 and torch once, then serves one JSON request per line on
+stdin: for each it forks a child, which prints ``{"pid": ...}``, runs the
+entry point and prints its answer (``ok`` with what it returned, or
+``error`` with the exception's class hierarchy and message); the server then
+prints ``{"done": <wait status>}``.  The parent kills a child that does not
+answer in time (a hang) and reads a missing answer as a crash; the server,
+and its imports, survive both.
 
 This file imports nothing from the test suite: it runs as a script.
 """
@@ -131,13 +133,43 @@ def answer(req: dict) -> dict:
                 "traceback": traceback.format_exc()[-3000:]}
 
 
+def serve(req: dict) -> None:
+    """Run ``req`` in a forked child; report its exit status once it ends (or is killed)."""
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            print(json.dumps({"pid": os.getpid()}), flush=True)
+            print(json.dumps(answer(req)), flush=True)
+        except BaseException:  # noqa: BLE001 - never return into the server loop
+            code = 1
+        finally:
+            os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    print(json.dumps({"done": status}), flush=True)
+
+
+def warm_up() -> None:
+    """Run every entry point once on a small valid file, so each forked child starts with warm caches."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = os.path.join(tmp, "a.strf.h5"), os.path.join(tmp, "b.strf.h5")
+        for p in (a, b):
+            strfh5.save(strfh5.from_lists(stims=[np.ones((1, 2, 4), np.float32)],
+                                          spike_times=[[[np.array([1.0]), np.array([2.0])]]], dt_ms=5.0), p)
+        for ep in ("load", "lazy", "validate", "validate_checksums", "info", "info_cli", "concat",
+                   "materialize", "quality"):
+            answer({"ep": ep, "path": a, "other": b, "work": tmp})
+
+
 def main() -> None:
+    warm_up()
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
-        if not line.strip():
-            continue
-        req = json.loads(line)
-        print(json.dumps(answer(req)), flush=True)
+        if line.strip():
+            serve(json.loads(line))
 
 
 if __name__ == "__main__":
