@@ -63,23 +63,23 @@ def _rebin_bomb(folder):
 
 
 def _one_element_chunks(folder):
-    """Stimulus 0 stored in 80 000 one-element chunks (and its reference in one chunk)."""
+    """Stimulus 0 stored in 20 000 one-element chunks (and its reference in one chunk)."""
     p = base(folder)
     ref = os.path.join(folder, "ref.strf.h5")
-    data = np.random.default_rng(3).random((1, 4, 20000)).astype(np.float32)
+    data = np.random.default_rng(3).random((1, 4, 5000)).astype(np.float32)
 
     def fn(chunks):
         def edit_fn(f):
             del f["stimuli/000000/data"]
             f.create_dataset("stimuli/000000/data", data=data, chunks=chunks)
             nb = f[L.STIM_N_BINS][()]
-            nb[0] = 20000
+            nb[0] = 5000
             f[L.STIM_N_BINS][...] = nb
         return edit_fn
     import shutil
     shutil.copy(p, ref)
     edit(p, fn((1, 1, 1)))
-    edit(ref, fn((1, 4, 20000)))
+    edit(ref, fn((1, 4, 5000)))
     return files(p, ref=ref)
 
 
@@ -133,7 +133,7 @@ CASES = [
     Case("one-element-chunks", 3, _one_element_chunks,
          {**{ep: Same() for ep in ALL if ep not in ("validate", "validate_checksums")},
           "validate": Valid(("W411",)), "validate_checksums": Valid(("W411",))},
-         doc="stimulus 0 in 80 000 one-element chunks: bounded memory, no false E408"),
+         doc="stimulus 0 in 20 000 one-element chunks: bounded memory, no false E408"),
     Case("repeats-times-nbins-wraps", 4, _binned_overflow(2**63), refused("CorruptDataError", ("E501",)),
          xfail=read_path(_EXACT), doc="repeats 2**63 x n_bins 6 wraps to 0 = the empty element"),
     Case("repeats-uint64-max-binned", 4, _binned_overflow(2**64 - 1), refused("CorruptDataError", ("E501",)),

@@ -66,33 +66,45 @@ class Worker:
 
     def __init__(self):
         self.proc: subprocess.Popen | None = None
+        self._buf = b""
 
     def _start(self) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MALLOC_ARENA_MAX="2",
                    PYTHONWARNINGS="ignore", PYTHONFAULTHANDLER="1")
         env.pop("HDF5_VDS_PREFIX", None)
         env.pop("HDF5_EXT_PREFIX", None)
+        self._buf = b""
         self.proc = subprocess.Popen([sys.executable, _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env, preexec_fn=_limits, text=True, bufsize=1)
+                                     stderr=subprocess.DEVNULL, env=env, preexec_fn=_limits, bufsize=0)
         line = self._readline(60.0, [])
         if line is None or "ready" not in line:
             self.close()
             raise RuntimeError("the hostile-file worker did not start (address-space limit too low?)")
 
     def _readline(self, timeout: float, tripwires: list, touched: list | None = None) -> str | None:
+        """The next line from the worker within ``timeout`` seconds (None on timeout or end of file).
+
+        Reads the pipe unbuffered (``os.read``) so that a line already received
+        is never left waiting in a buffer ``select`` cannot see.
+        """
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while True:
+            if b"\n" in self._buf:
+                line, self._buf = self._buf.split(b"\n", 1)
+                return line.decode()
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            ready, _, _ = select.select([fd], [], [], min(left, 0.05))
+            ready, _, _ = select.select([fd], [], [], min(left, 0.05) if tripwires else left)
             for w in tripwires:  # every poll: a reader that reopens a tripwire must not block either
                 if _tripped(w) and touched is not None and w not in touched:
                     touched.append(w)
             if ready:
-                line = self.proc.stdout.readline()
-                return line if line else None
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return None
+                self._buf += chunk
 
     def run(self, request: dict, tripwires=(), timeout: float = TIMEOUT_S) -> Result:
         """Send ``request`` and wait for its answer (see ``worker.py`` for the fields)."""
@@ -100,8 +112,7 @@ class Worker:
             self._start()
         touched: list = []
         t0 = time.monotonic()
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
         first = self._readline(timeout, list(tripwires), touched)
         doc = json.loads(first) if first else {}
         if "pid" not in doc:  # the server itself failed
