@@ -21,19 +21,23 @@ __all__ = ["HEAP_SIGNATURE", "check_global_heaps"]
 
 HEAP_SIGNATURE = b"GCOL"
 _HEADER = 16  # object header: index (2), reference count (2), reserved (4), size (8 with 8-byte lengths)
-_BLOCK = 8 * 2**20
+_BLOCK = 2**20  # bytes read at a time: memory stays bounded whatever the file size
 
 
-def _walk(data: bytes, at: int, end: int, sizeof_size: int) -> str | None:
-    """The first problem of the collection whose objects span ``data[at:end]``, or None."""
+def _walk(read, at: int, end: int, sizeof_size: int) -> str | None:
+    """The first problem of the collection whose objects span offsets ``at..end``, or None.
+
+    ``read(offset, n)`` returns ``n`` bytes of the collection from ``offset``.
+    """
     hdr = 8 + sizeof_size
     fmt = "<Q" if sizeof_size == 8 else "<I"
     p = at
     while p < end:
         if p + hdr > end:
             return None  # a tail too small for a header is free space
-        idx = data[p] | (data[p + 1] << 8)
-        size = struct.unpack_from(fmt, data, p + 8)[0]
+        head = read(p, hdr)
+        idx = head[0] | (head[1] << 8)
+        size = struct.unpack_from(fmt, head, 8)[0]
         if idx == 0:
             if size != end - p:
                 return (f"free-space object at offset {p} declares {size} bytes but {end - p} remain "
@@ -90,6 +94,12 @@ def _check_collection(fh, at: int, file_size: int, sizeof_size: int) -> str | No
     total = int.from_bytes(head[8:], "little")
     if total < 8 + sizeof_size or at + total > file_size:
         return f"declares {total} bytes, beyond the end of the file ({file_size} bytes)"
-    fh.seek(at)
-    data = fh.read(total)
-    return _walk(data, 8 + sizeof_size, total, sizeof_size)
+    if total <= _BLOCK:  # the usual case: read the collection once
+        fh.seek(at)
+        data = fh.read(total)
+        return _walk(lambda off, n: data[off:off + n], 8 + sizeof_size, total, sizeof_size)
+
+    def read(off, n):  # a large collection holds large objects: read each header only
+        fh.seek(at + off)
+        return fh.read(n)
+    return _walk(read, 8 + sizeof_size, total, sizeof_size)

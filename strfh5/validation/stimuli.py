@@ -19,9 +19,9 @@ import numpy as np
 
 from .. import layout as L
 from .context import Context
-from .values import dtype_name, little_endian
+from .values import dtype_name, little_endian, unwritten
 
-__all__ = ["check_stimuli", "check_stimulus", "check_sample_rate", "check_filters", "check_finite", "unwritten"]
+__all__ = ["check_stimuli", "check_stimulus", "check_sample_rate", "check_filters", "check_finite"]
 
 #: bytes of stimulus data read at a time by the NaN/Inf scan
 _SLAB_BYTES = 64 * 2**20
@@ -149,24 +149,6 @@ def check_filters(ctx: Context, ds: h5py.Dataset, dp: str) -> None:
     if missing:
         ctx.add("W411", dp, f"stored without {', '.join(missing)} (SPEC §5.2 recommends "
                             "gzip + shuffle + fletcher32 for stimulus arrays)")
-
-
-def unwritten(ds: h5py.Dataset) -> str | None:
-    """Why ``ds`` holds less data than it declares (chunks or storage never written), or None."""
-    dsid = ds.id
-    declared = ds.size * ds.dtype.itemsize
-    if ds.chunks is not None:
-        expected = 1
-        for n, c in zip(ds.shape, ds.chunks):
-            expected *= -(-n // c)
-        have = dsid.get_num_chunks()
-        if have < expected:
-            return (f"declares {ds.shape} ({declared} bytes) but only {have} of its {expected} chunks were "
-                    f"ever written ({dsid.get_storage_size()} bytes stored)")
-        return None
-    if dsid.get_create_plist().get_layout() == h5py.h5d.CONTIGUOUS and dsid.get_storage_size() < declared:
-        return f"declares {ds.shape} ({declared} bytes) but stores {dsid.get_storage_size()} bytes"
-    return None
 
 
 def _slab_step(ds: h5py.Dataset) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import h5py
 import numpy as np
 
 import strfh5
@@ -37,6 +38,17 @@ def _huge_stimulus(folder):
         nb = f[L.STIM_N_BINS][()]
         nb[0] = 2**32 - 1
         f[L.STIM_N_BINS][...] = nb
+    edit(p, fn)
+    return files(p)
+
+
+def _huge_table(folder):
+    """/neurons/ids declares 2**40 entries, none written (an 8 TiB table in a small file)."""
+    p = base(folder)
+
+    def fn(f):
+        del f[L.NEURON_IDS]
+        f.create_dataset(L.NEURON_IDS, shape=(2**40,), dtype=h5py.string_dtype(), chunks=(1024,))
     edit(p, fn)
     return files(p)
 
@@ -121,6 +133,10 @@ CASES = [
     Case("huge-stimulus-no-data", 2, _huge_stimulus, refused("FileFormatError", ("E408",)),
          xfail=read_path("refuse a stimulus whose declared size exceeds its stored chunks (never written)"),
          doc="a 10 KB file declaring a 128 GiB stimulus with no chunk written"),
+    Case("huge-table-no-data", 2, _huge_table, refused("FileFormatError", ("E204",)),
+         xfail=read_path("refuse a table whose declared length exceeds its stored chunks before reading it",
+                         ("load", "lazy", "info", "concat", "materialize", "quality")),
+         doc="/neurons/ids declaring 2**40 entries with no chunk written"),
     Case("waveform-huge-n-bins", 3, _huge_n_bins,
          {**{ep: Raises("StrfH5Error") for ep in ("load", "lazy", "concat", "materialize", "quality")},
           "info": Ok(), "info_cli": Ok(), "validate": Valid(("W411",)), "validate_checksums": Valid(("W411",))},
