@@ -45,7 +45,8 @@ def _walk(read, at: int, end: int, sizeof_size: int) -> str | None:
             return None
         need = hdr + ((size + 7) // 8) * 8
         if need > end - p:
-            return f"object {idx} at offset {p} declares {size} bytes, more than the {end - p - hdr} left in its collection"
+            return (f"object {idx} at offset {p} declares {size} bytes, more than the {end - p - hdr} left in "
+                    "its collection")
         p += need
     return None
 

@@ -11,15 +11,11 @@ must do.
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile"))
-
-from cases import all_cases  # noqa: E402
-from expect import Same, SameOrRaises, check  # noqa: E402
-from runner import Worker  # noqa: E402
+from hostile import all_cases
+from hostile.expect import Same, SameOrRaises, check
+from hostile.runner import Worker
 
 CASES = all_cases()
 

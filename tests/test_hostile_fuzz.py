@@ -10,18 +10,12 @@ strict xfail until the read path turns every failure into a strfh5 error.
 
 from __future__ import annotations
 
-import os
-import sys
-
+import malformed
 import pytest
+from hostile import fuzz
+from hostile.expect import keeps_promise
+from hostile.runner import Worker
 from hypothesis import HealthCheck, Phase, given, settings
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile"))
-
-import fuzz  # noqa: E402
-import malformed  # noqa: E402
-from expect import keeps_promise  # noqa: E402
-from runner import Worker  # noqa: E402
 
 # no shrinking: a failing example is reported as drawn (shrinking would rerun it many times)
 _SETTINGS = settings(max_examples=25, derandomize=True, deadline=None, database=None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import malformed
 import numpy as np
 import pytest
 
-import malformed
 import strfh5
 from strfh5.errors import CorruptDataError
 from strfh5.heapcheck import check_global_heaps

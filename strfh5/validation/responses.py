@@ -28,7 +28,8 @@ from .context import Context
 from .integrity import verify_row
 from .values import exact_ints
 
-__all__ = ["check_responses", "check_row", "claimed_lengths", "plausible_row", "native", "times", "exact_sum"]
+__all__ = ["check_responses", "check_row", "claimed_lengths", "plausible_row", "big_endian_vlen", "native", "times",
+           "exact_sum"]
 
 
 @dataclass
@@ -60,7 +61,7 @@ def check_responses(ctx: Context) -> None:
         return
     verify = ctx.checksums and bool(ctx.digests)
     scan = _Scan(enc, rk, verify, os.path.getsize(ctx.path), ctx.f.id.get_create_plist().get_sizes()[0])
-    scan.swap = {name: _big_endian_vlen(ds) for name, ds in ((L.RESPONSES, resp), (L.COUNTS, cnt)) if ds is not None}
+    scan.swap = {name: big_endian_vlen(ds) for name, ds in ((L.RESPONSES, resp), (L.COUNTS, cnt)) if ds is not None}
     if verify:
         ctx.info["checksums_verified"] = sorted("/" + k for k in ctx.digests)
     for s in range(ctx.S):
@@ -79,7 +80,7 @@ def check_responses(ctx: Context) -> None:
                                         f"{scan.max_value[name]}: {best.name} would hold it")
 
 
-def _big_endian_vlen(ds: h5py.Dataset) -> bool:
+def big_endian_vlen(ds: h5py.Dataset) -> bool:
     """Whether ``ds`` stores VLEN elements of a big-endian multi-byte type (SPEC §1.3 allows it)."""
     base = np.dtype(h5py.check_vlen_dtype(ds.dtype))
     return base.itemsize > 1 and base.byteorder == (">" if np.little_endian else "<")

@@ -13,8 +13,8 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
-__all__ = ["TABLE_BLOCK", "exact_ints", "unwritten", "decode", "short", "dtype_name", "little_endian", "is_string_dtype", "kind_name",
-           "iter_table"]
+__all__ = ["TABLE_BLOCK", "exact_ints", "unwritten", "decode", "short", "dtype_name", "little_endian",
+           "is_string_dtype", "kind_name", "iter_table"]
 
 #: entries of a string table read at a time (bounds memory on tables of any length)
 TABLE_BLOCK = 10000

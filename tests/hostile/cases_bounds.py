@@ -9,15 +9,17 @@ repeats whose products or sums wrap around 2**64.
 from __future__ import annotations
 
 import os
+import shutil
 
 import h5py
 import numpy as np
 
 import strfh5
-from cases import Case, read_path, refused
-from craft import base, edit, files, set_repeats, set_vlen, zero_heap
-from expect import ALL, Ok, Raises, Same, Valid
 from strfh5 import layout as L
+
+from .case import Case, read_path, refused
+from .craft import base, edit, files, set_repeats, set_vlen, zero_heap
+from .expect import ALL, Ok, Raises, Same, Valid
 
 
 def _zeroed(kind):
@@ -88,7 +90,6 @@ def _one_element_chunks(folder):
             nb[0] = 5000
             f[L.STIM_N_BINS][...] = nb
         return edit_fn
-    import shutil
     shutil.copy(p, ref)
     edit(p, fn((1, 1, 1)))
     edit(ref, fn((1, 4, 5000)))
@@ -119,7 +120,6 @@ def _events_repeats_max(folder):
 
 _HEAP = ("check the global heap collections (strfh5.heapcheck.check_global_heaps) before HDF5 reads any "
          "string or VLEN value")
-_BOUND_SIZES = "check every size a number in the file drives (n_bins, shapes) against the stored size or a documented limit before allocating"
 _EXACT = "check repeats x n_bins and counts sums in exact integer arithmetic (uint64 values above int64 are corrupt)"
 
 CASES = [
@@ -140,7 +140,8 @@ CASES = [
     Case("waveform-huge-n-bins", 3, _huge_n_bins,
          {**{ep: Raises("StrfH5Error") for ep in ("load", "lazy", "concat", "materialize", "quality")},
           "info": Ok(), "info_cli": Ok(), "validate": Valid(("W411",)), "validate_checksums": Valid(("W411",))},
-         xfail=read_path("bound the binned response size (repeats x n_bins) by a documented limit before allocating", ('load', 'lazy', 'concat', 'materialize', 'quality')),
+         xfail=read_path("bound the binned response size (repeats x n_bins) by a documented limit before allocating",
+                         ('load', 'lazy', 'concat', 'materialize', 'quality')),
          doc="a valid waveform events file whose n_bins (4e9) asks for 16 GB of bins per repeat"),
     Case("rebin-memory-bomb", 3, _rebin_bomb,
          {"load": Raises("BinningError"), "lazy": Raises("BinningError")},

@@ -13,8 +13,8 @@ import shutil
 
 import h5py
 
-from cases import Case, read_path, refused
-from craft import concatenated, edit, external, files, base, outside, virtual
+from .case import Case, read_path, refused
+from .craft import base, concatenated, edit, external, files, outside, virtual
 
 _D0 = "stimuli/000000/data"
 

@@ -15,14 +15,15 @@ import os
 import shutil
 
 import h5py
+import malformed
 import numpy as np
 
-import malformed
 import strfh5
-from cases import Case, read_path, refused
-from craft import STR, base, edit, files, replace, set_metadata, set_vlen
-from expect import READERS, VALIDATORS, Ok, Same, SameOrRaises, Valid
 from strfh5 import layout as L
+
+from .case import Case, read_path, refused
+from .craft import STR, base, edit, files, replace, set_metadata, set_vlen
+from .expect import READERS, VALIDATORS, Ok, Same, SameOrRaises, Valid
 
 
 def _byte_order(obj, vlen_dtype=None, dtype=None, kind="events"):
@@ -185,8 +186,10 @@ _SAME_OR_REFUSED = {**{ep: SameOrRaises("FileFormatError") for ep in READERS}, "
 
 CASES = [
     Case("big-endian-spike-times", 5, _byte_order(L.RESPONSES, ">f8"), dict(_SAME_OR_REFUSED),
-         xfail=read_path(_BE, ('load', 'lazy', 'materialize', 'quality')), doc="/responses stores big-endian float64 spike times"),
-    Case("big-endian-counts", 5, _byte_order(L.COUNTS, ">u2"), dict(_SAME_OR_REFUSED), doc="/counts stores big-endian uint16 counts"),
+         xfail=read_path(_BE, ('load', 'lazy', 'materialize', 'quality')),
+         doc="/responses stores big-endian float64 spike times"),
+    Case("big-endian-counts", 5, _byte_order(L.COUNTS, ">u2"), dict(_SAME_OR_REFUSED),
+         doc="/counts stores big-endian uint16 counts"),
     Case("big-endian-binned", 5, _byte_order(L.RESPONSES, ">u2", kind="binned"), dict(_SAME_OR_REFUSED),
          xfail=read_path(_BE, ('load', 'lazy', 'materialize')), doc="a binned /responses of big-endian uint16 counts"),
     Case("big-endian-stimulus", 5, _byte_order("stimuli/000000/data", dtype=">f4"),
@@ -200,20 +203,25 @@ CASES = [
     Case("unavailable-filter", 6, _unavailable_filter, refused("FileFormatError", ("E412",)),
          xfail=read_path(_DECODE), doc="a stimulus needing HDF5 filter 200, which no library has"),
     Case("deep-json-file-metadata", 6, _deep_json("file"), refused("CorruptDataError", ("E701",)),
-         xfail=read_path("decode JSON with strfh5.jsonsafe.loads (bounded nesting -> CorruptDataError)", ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')),
+         xfail=read_path("decode JSON with strfh5.jsonsafe.loads (bounded nesting -> CorruptDataError)",
+                         ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')),
          doc="/metadata nested 100 000 levels deep"),
     Case("deep-json-neuron-metadata", 6, _deep_json("neuron"), refused("CorruptDataError", ("E701",)),
-         xfail=read_path("decode JSON with strfh5.jsonsafe.loads (bounded nesting -> CorruptDataError)", ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')),
+         xfail=read_path("decode JSON with strfh5.jsonsafe.loads (bounded nesting -> CorruptDataError)",
+                         ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')),
          doc="a neuron's metadata nested 100 000 levels deep"),
     Case("non-utf8-neuron-id", 6, _bytes_table(L.NEURON_IDS, 1, b"u\xff2"), refused("CorruptDataError", ("E701",)),
-         xfail=read_path(_DECODE, ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')), doc="a neuron id that is not UTF-8"),
-    Case("non-utf8-file-metadata", 6, _non_utf8_metadata, refused("CorruptDataError", ("E701",)), doc="/metadata holding Latin-1 bytes"),
+         xfail=read_path(_DECODE, ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')),
+         doc="a neuron id that is not UTF-8"),
+    Case("non-utf8-file-metadata", 6, _non_utf8_metadata, refused("CorruptDataError", ("E701",)),
+         doc="/metadata holding Latin-1 bytes"),
     Case("fixed-ascii-holding-utf8", 6, _fixed_ascii_utf8,
          {**{ep: Same() for ep in READERS}, "validate": Valid(("W207",)), "validate_checksums": Valid(("W207",))},
          xfail=read_path("decode every string as UTF-8 whatever charset the HDF5 type declares (SPEC §1.3)"),
          doc="fixed-length ASCII-charset stimulus ids holding UTF-8 bytes"),
     Case("group-for-repeats", 6, _group_for(L.REPEATS), refused("FileFormatError", ("E202",)),
-         xfail=read_path(_KINDS, ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')), doc="/repeats is a group"),
+         xfail=read_path(_KINDS, ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')),
+         doc="/repeats is a group"),
     Case("group-for-stim-data", 6, _group_for("stimuli/000000/data"), refused("FileFormatError", ("E202",)),
          xfail=read_path(_KINDS, ('info', 'info_cli')), doc="/stimuli/000000/data is a group"),
     Case("compound-stimulus", 6, _stim_data(lambda: np.zeros((1, 4, 10), dtype=[("a", "<f4")])),
@@ -229,7 +237,8 @@ CASES = [
                                  "validate_checksums": Valid(("W411", "W413"))},
          doc="N = 0, written by StreamWriter (valid per SPEC)"),
     Case("unreadable-repeats", 8, _unreadable_repeats,
-         refused("FileFormatError", ("E507",), path="/repeats", once="E507"), xfail=read_path(_DECODE, ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')),
+         refused("FileFormatError", ("E507",), path="/repeats", once="E507"), xfail=read_path(_DECODE,
+                         ('load', 'lazy', 'info', 'concat', 'materialize', 'quality')),
          doc="/repeats' chunk overwritten: reported once, naming /repeats"),
     Case("escape-sequences", 9, _escapes,
          {**{ep: Ok() for ep in READERS}, **{ep: Ok() for ep in VALIDATORS}},

@@ -14,9 +14,9 @@ import struct
 from dataclasses import dataclass, field
 
 import h5py
+import malformed
 import numpy as np
 
-import malformed
 import strfh5
 from strfh5 import layout as L
 

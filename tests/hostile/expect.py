@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from runner import Result
+from .runner import Result
 
 #: entry points that read data and must refuse a hostile file with an error
 READERS = ("load", "lazy", "info", "info_cli", "concat", "materialize", "quality")

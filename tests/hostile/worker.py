@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import traceback
 
 import numpy as np
@@ -153,8 +154,6 @@ def serve(req: dict) -> None:
 
 def warm_up() -> None:
     """Run every entry point once on a small valid file, so each forked child starts with warm caches."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         a, b = os.path.join(tmp, "a.strf.h5"), os.path.join(tmp, "b.strf.h5")
         for p in (a, b):

@@ -1,11 +1,11 @@
-"""The registry of hostile-file cases: :class:`Case` and :data:`CASES` (issue 12, classes 1-9).
+"""What a hostile-file case is: :class:`Case`, and the helpers the case modules declare them with.
 
 A case builds its file(s) in an empty folder and states, per entry point,
 the outcome it demands (:mod:`hostile.expect`).  Cases whose fix belongs to
 the reader's I/O module carry an ``xfail`` reason per entry point, starting
 with ``"read path:"`` and saying what the reader must do.  The builders live
 in ``cases_outside.py`` (class 1), ``cases_bounds.py`` (classes 2-4) and
-``cases_types.py`` (classes 5-9).
+``cases_types.py`` (classes 5-9); :func:`hostile.all_cases` gathers them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from craft import Files
-from expect import ALL, READERS, VALIDATORS, Finds, Raises
+from .craft import Files
+from .expect import ALL, READERS, VALIDATORS, Finds, Raises
 
 
 @dataclass
@@ -41,14 +41,3 @@ def refused(error: str = "FileFormatError", codes=(), *, path=None, once=None, *
 def read_path(reason: str, eps=("load", "lazy", "info", "info_cli", "concat", "materialize", "quality")) -> dict:
     """xfail reasons for the reader's entry points: ``read path: <what the reader must do>``."""
     return {ep: f"read path: {reason}" for ep in eps}
-
-
-def all_cases() -> list[Case]:
-    import cases_bounds
-    import cases_outside
-    import cases_types
-
-    cases = cases_outside.CASES + cases_bounds.CASES + cases_types.CASES
-    names = [c.name for c in cases]
-    assert len(names) == len(set(names)), "case names must be unique"
-    return cases
