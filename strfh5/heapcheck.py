@@ -21,7 +21,8 @@ __all__ = ["HEAP_SIGNATURE", "check_global_heaps"]
 
 HEAP_SIGNATURE = b"GCOL"
 _HEADER = 16  # object header: index (2), reference count (2), reserved (4), size (8 with 8-byte lengths)
-_BLOCK = 2**20  # bytes read at a time: memory stays bounded whatever the file size
+_BLOCK = 2**18  # bytes read at a time: memory stays bounded whatever the file size
+_SMALL = 2**16  # collections up to this size are read whole; larger ones header by header
 
 
 def _walk(read, at: int, end: int, sizeof_size: int) -> str | None:
@@ -95,7 +96,7 @@ def _check_collection(fh, at: int, file_size: int, sizeof_size: int) -> str | No
     total = int.from_bytes(head[8:], "little")
     if total < 8 + sizeof_size or at + total > file_size:
         return f"declares {total} bytes, beyond the end of the file ({file_size} bytes)"
-    if total <= _BLOCK:  # the usual case: read the collection once
+    if total <= _SMALL:  # the usual case (4 KiB collections): read the collection once
         fh.seek(at)
         data = fh.read(total)
         return _walk(lambda off, n: data[off:off + n], 8 + sizeof_size, total, sizeof_size)

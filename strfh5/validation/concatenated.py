@@ -15,6 +15,7 @@ from typing import Any
 import h5py
 
 from .. import layout as L
+from ..terminal import escape_text
 from .context import Context
 from .report import ERROR, Finding
 from .values import decode, is_string_dtype, iter_table, short
@@ -127,4 +128,4 @@ def validate_sources(ctx: Context) -> None:
         sub = check_file(rec.resolved, ctx.checksums, ctx.depth + 1, ctx.seen)
         for fd in sub.findings:
             ctx.findings.append(Finding(fd.code, fd.severity, fd.check, fd.path, fd.message,
-                                        fd.file or rec.path))
+                                        fd.file or escape_text(rec.path, keep_newlines=False)))
