@@ -81,6 +81,14 @@ def _absolute_source(folder):
     return files(cat)
 
 
+def _path_is_fifo(folder):
+    """The path handed to the entry point is itself a FIFO (it must be refused without being opened)."""
+    base(folder)
+    p = os.path.join(folder, "fifo.strf.h5")
+    os.mkfifo(p)
+    return files(p, tripwires=[p])
+
+
 _ABS = lambda fifo, data, folder: fifo  # noqa: E731
 _ABS_DATA = lambda fifo, data, folder: data  # noqa: E731
 _DOTDOT = lambda fifo, data, folder: "../" + os.path.basename(folder) + "-outside/trap.fifo"  # noqa: E731
@@ -90,6 +98,8 @@ _LINK_FIX = ("opening checks every link and virtual mapping in the whole file (n
              "resolved with symlinks, before reading anything")
 
 CASES = [
+    Case("path-is-fifo", 1, _path_is_fifo, refused("NotStrfH5FileError", ("E001",)),
+         doc="the file named on the command line is a FIFO"),
     Case("ext-link-stim-data-fifo", 1, _ext(_D0, _ABS), refused("FileFormatError", ("E801",)),
          xfail=read_path(_LINK_FIX),
          doc="/stimuli/000000/data is an external link to an absolute FIFO"),

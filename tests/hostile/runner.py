@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 #: wall-time limit of one entry point on one file (seconds)
 TIMEOUT_S = float(os.environ.get("STRFH5_HOSTILE_TIMEOUT", "10"))
 #: address-space limit of the worker process (bytes); torch alone maps ~0.7 GB of it
-ADDRESS_SPACE = int(float(os.environ.get("STRFH5_HOSTILE_AS_GB", "1.25")) * 2**30)
+ADDRESS_SPACE = int(float(os.environ.get("STRFH5_HOSTILE_AS_GB", "1.0")) * 2**30)
 
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 
