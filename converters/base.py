@@ -217,7 +217,7 @@ def validated_output(out_path, **writer_kwargs) -> Iterator:
     overwrite = writer_kwargs.pop("overwrite", False)
     if out_path.exists() and not overwrite:
         raise FileExistsError(f"{out_path} exists (pass overwrite=True / --overwrite to replace it)")
-    staged = out_path.with_name(out_path.name + ".unvalidated")
+    staged = out_path.with_name(out_path.name + ".unvalidated")  # a leftover name (strfh5.leftovers)
     writer = StreamWriter(staged, overwrite=True, **writer_kwargs)
     bar = _count_rows(writer, out_path.name)
     try:

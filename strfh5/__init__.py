@@ -18,6 +18,7 @@ from . import errors, layout, schema
 from .build import contents_from_lists
 from .contents import Contents, FileContents, MemoryContents
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
+from .leftovers import clean_leftovers
 from .records import Events, FileInfo
 from .version import __version__
 from .writer import StreamWriter, save
@@ -63,6 +64,7 @@ __all__ = [
     "contents_from_lists",
     "save",
     "StreamWriter",
+    "clean_leftovers",
     "Contents",
     "MemoryContents",
     "FileContents",

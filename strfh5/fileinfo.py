@@ -18,6 +18,7 @@ import numpy as np
 from . import layout as L
 from .h5io import FileHandle, read_sources, read_tables, response_dtype, waveform_summary
 from .h5io.remote import file_size
+from .terminal import escape_text
 
 __all__ = ["info", "format_info"]
 
@@ -185,7 +186,11 @@ def _waveforms(wf: dict, S: int, stim_kind: str) -> str:
 
 
 def format_info(d: dict) -> str:
-    """Human-readable rendering of :func:`info`'s dict (what ``strfh5 info`` prints)."""
+    """Human-readable rendering of :func:`info`'s dict (what ``strfh5 info`` prints).
+
+    Text from the file (title, ids, metadata values, paths) is escaped: a
+    control character shows as ``\\x1b``, never reaches the terminal raw.
+    """
     lines = [f"{d['path']}  ({_size(d['size_bytes'])}, strfh5 format {d['format_version']})"]
     if d.get("title"):
         lines.append(f"  title       : {d['title']}")
@@ -250,4 +255,5 @@ def format_info(d: dict) -> str:
         if shared:
             more = f" (+{len(shared) - 5} more)" if len(shared) > 5 else ""
             lines.append(f"  shared stims: {len(shared)} stimulus ids in several sources: " + ", ".join(shared[:5]) + more)
-    return "\n".join(lines)
+    # titles, ids, paths and metadata values come from the file: never print them raw (escape sequences)
+    return "\n".join(escape_text(line, keep_newlines=False) for line in lines)

@@ -33,6 +33,7 @@ from .arguments import as_numpy, positive_number
 from .contents import Contents
 from .elements import check_id_text, check_unique_ids, normalize_binned, normalize_events
 from .errors import DuplicateIdError, InvalidDataError, MetadataError, TransformError
+from .leftovers import clean_leftovers
 from .vlen_sink import VlenSink
 from .version import __version__
 
@@ -173,6 +174,7 @@ class StreamWriter:
             raise FileNotFoundError(f"{self.path}: folder {folder} does not exist")
         if os.path.exists(self.path) and not overwrite:
             raise FileExistsError(f"{self.path} exists (pass overwrite=True to replace it)")
+        clean_leftovers(folder, os.path.basename(self.path))  # what an interrupted write to this path left
         token = _uuid.uuid4().hex[:12]
         self.tmp_path = f"{self.path}.tmp-{token}"
         self.uuid = str(_uuid.uuid4())

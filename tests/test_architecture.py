@@ -18,8 +18,8 @@ PACKAGES = {"strfh5": ROOT / "strfh5", "strfh5.converters": ROOT / "converters"}
 #: layer of each module (by longest matching prefix): imports go to the same layer or below
 LAYERS = {
     0: ("strfh5.version", "strfh5.errors", "strfh5.layout", "strfh5.arguments", "strfh5.records",
-        "strfh5.schema", "strfh5.spectrogram", "strfh5.optional", "strfh5.jsonsafe"),
-    1: ("strfh5.h5io",),
+        "strfh5.schema", "strfh5.spectrogram", "strfh5.optional", "strfh5.jsonsafe", "strfh5.terminal"),
+    1: ("strfh5.h5io", "strfh5.heapcheck"),
     2: ("strfh5.contents", "strfh5.binning", "strfh5.elements", "strfh5.vlen_sink", "strfh5.writer",
         "strfh5.build", "strfh5.annotate", "strfh5.subsetting"),
     3: ("strfh5.metrics", "strfh5.transforms", "strfh5.collate", "strfh5.selection", "strfh5.rows",
@@ -29,7 +29,7 @@ LAYERS = {
         "strfh5.plotting", "strfh5.simulate", "strfh5.utils", "strfh5.nwb_export", "strfh5.nwb_layout",
         "strfh5.rewriting"),
     4: ("strfh5.concatenation",),
-    5: ("strfh5.validation", "strfh5.clean"),
+    5: ("strfh5.validation",),
     6: ("strfh5.converters",),
     7: ("strfh5.cli", "strfh5.__main__", "strfh5"),
 }

@@ -1,8 +1,13 @@
-"""``strfh5 info``: summarise strfh5 files (reads tables only, fast on big files)."""
+"""``strfh5 info``: summarise strfh5 files (reads tables only, fast on big files).
+
+Everything printed comes from the file, so it is escaped (:mod:`strfh5.terminal`):
+no escape sequence of a hostile title or id reaches the terminal.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 
 HELP = "summarise strfh5 files: shapes, coverage, repeats, durations, sources, schemas"
 
@@ -18,11 +23,22 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..errors import StrfH5Error
     from ..fileinfo import format_info, info
+    from ..terminal import escape_json, escape_text
 
-    docs = [info(p, allow_external=args.allow_external) for p in args.paths]
+    docs = []
+    for p in args.paths:
+        try:
+            docs.append(info(p, allow_external=args.allow_external))
+        except StrfH5Error:
+            raise  # one line from the command's error handler
+        except Exception as e:  # noqa: BLE001 - a file must never make `info` print a traceback
+            print(escape_text(f"strfh5 info: error: {p}: cannot be summarised ({type(e).__name__}: {e})",
+                              keep_newlines=False), file=sys.stderr)
+            return 2
     if args.json:
-        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False))
+        print(escape_json(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False)))
     else:
         print("\n\n".join(format_info(d) for d in docs))
     return 0

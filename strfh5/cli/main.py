@@ -19,6 +19,7 @@ import sys
 
 from ..version import __version__
 from ..errors import StrfH5Error
+from ..terminal import escape_text
 
 #: subcommands, in the order `strfh5 --help` lists them
 COMMANDS = (
@@ -33,6 +34,7 @@ COMMANDS = (
     "convert",
     "fetch",
     "sources",
+    "clean",
 )
 
 
@@ -60,10 +62,10 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except StrfH5Error as e:
-        print(f"strfh5 {args.command}: error: {e}", file=sys.stderr)
+        print(escape_text(f"strfh5 {args.command}: error: {e}"), file=sys.stderr)
         return 2
-    except (FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as e:
-        print(f"strfh5 {args.command}: error: {e}", file=sys.stderr)
+    except (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        print(escape_text(f"strfh5 {args.command}: error: {e}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130

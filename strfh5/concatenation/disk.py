@@ -27,6 +27,7 @@ from .. import schema as _schema
 from ..errors import CorruptDataError, IncompatibleDatasetsError, InvalidDataError
 from ..h5io import open_file, read_info, read_sources, read_strings
 from ..h5io.sources import escape_vds_name, relative_source_path
+from ..leftovers import clean_leftovers
 from ..writer import write_root_attrs
 from .rules import check_compatible, check_duplicate_neurons, shared_stimulus_ids
 
@@ -217,6 +218,7 @@ def concat(
         plan = _Plan(inputs, merge_stimuli)
         rel = [relative_source_path(leaf.abs, out_dir, allow_external) for leaf, _r, _c in plan.leaves]
         schemas, meta_text, transform = _file_metadata(inputs, plan, merge_stimuli)
+        clean_leftovers(out_dir, os.path.basename(out))  # what an interrupted write to `out` left
         tmp = f"{out}.tmp-{_uuid.uuid4().hex[:12]}"
         with h5py.File(tmp, "w") as f:
             _write_tables(f, plan, meta_text, transform, rel)

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from .. import layout as L
+from ..terminal import escape_text
 from .codes import CODES
 from .report import ERROR, WARNING, Finding
 from .values import kind_name
@@ -100,8 +101,9 @@ class Context:
             severity = ERROR if code.startswith("E") else WARNING
         if check is None:
             check = CODES.get(code, ("other", ""))[0]
-        message = " ".join(str(message).split())  # one line, whatever an exception text holds
-        self.findings.append(Finding(code, severity, check, path, message, file))
+        # one line, whatever an exception text holds; text from the file never reaches a terminal raw
+        message = escape_text(" ".join(str(message).split()), keep_newlines=False)
+        self.findings.append(Finding(code, severity, check, escape_text(path, keep_newlines=False), message, file))
 
     def guard(self, check: str, path: str, fn: Callable, *args) -> Any:
         """Run ``fn(*args)``; an unexpected exception becomes an E020 finding (and None is returned)."""

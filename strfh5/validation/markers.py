@@ -16,6 +16,7 @@ from .. import layout as L
 from ..errors import StrfH5Error
 from ..h5io import remote
 from ..version import __version__
+from ..heapcheck import check_global_heaps
 from .context import Context
 from .values import decode, is_string_dtype
 
@@ -60,6 +61,13 @@ def open_file(ctx: Context) -> bool:
         ctx.f = h5py.File(p, "r")
     except Exception as e:  # noqa: BLE001
         return _unreadable(ctx, "E003", f"{p}: HDF5 signature found but the file cannot be opened ({e})")
+    # HDF5 loops forever on some corrupt heaps: check them before reading any string or VLEN value
+    problems = check_global_heaps(p, ctx.f.id.get_create_plist().get_sizes()[1])
+    if problems:
+        ctx.f.close()
+        ctx.f = None
+        return _unreadable(ctx, "E003", f"{p}: {'; '.join(problems)}; HDF5 cannot read it safely, "
+                                        "nothing else checked")
     return True
 
 

@@ -7,6 +7,12 @@ lengths its VLEN descriptors claim are compared with the file size (SPEC.md
 reference broken, so a corrupt descriptor is reported (E507), not read.
 Each row is then checked against the missing-data rule and the encoding's
 invariants, and against its digests when ``checksums=True``.
+
+Arithmetic on stored integers is exact (SPEC.md §12): a uint64 repeat count
+above 2**63 - 1 or a product ``repeats x n_bins`` beyond int64 is computed
+with Python integers, never wrapped, and per-repeat counts are summed without
+wrap-around.  Big-endian VLEN elements, which h5py hands back as raw bytes
+labelled native, are byte-swapped before any check or digest.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from .. import layout as L
 from ..h5io.remote import file_size
 from .context import Context
 from .integrity import verify_row
+from .values import exact_ints
 
-__all__ = ["check_responses", "check_row", "claimed_lengths", "plausible_row"]
+__all__ = ["check_responses", "check_row", "claimed_lengths", "plausible_row", "big_endian_vlen", "native", "times",
+           "exact_sum"]
 
 
 @dataclass
@@ -33,6 +41,8 @@ class _Scan:
     verify: bool
     file_size: int
     sizeof_addr: int
+    swap: dict = field(default_factory=dict)  # dataset name -> its VLEN elements come back byte-swapped
+    stopped: bool = False  # /repeats could not be read: no further row is checked
     max_value: dict = field(default_factory=lambda: {L.RESPONSES: 0, L.COUNTS: 0, L.REPEATS: 0})
 
 
@@ -51,9 +61,12 @@ def check_responses(ctx: Context) -> None:
         return
     verify = ctx.checksums and bool(ctx.digests)
     scan = _Scan(enc, rk, verify, file_size(ctx.path), ctx.f.id.get_create_plist().get_sizes()[0])
+    scan.swap = {name: big_endian_vlen(ds) for name, ds in ((L.RESPONSES, resp), (L.COUNTS, cnt)) if ds is not None}
     if verify:
         ctx.info["checksums_verified"] = sorted("/" + k for k in ctx.digests)
     for s in range(ctx.S):
+        if scan.stopped:
+            break
         ctx.guard("responses", f"/{L.RESPONSES}[{s}]", check_row, ctx, scan, s)
     # smallest-type recommendations
     for name, ds in ((L.REPEATS, rep), (L.COUNTS, cnt),
@@ -65,6 +78,45 @@ def check_responses(ctx: Context) -> None:
         if np.dtype(dt).itemsize > best.itemsize:
             ctx.add("W210", "/" + name, f"stored as {np.dtype(dt).name} but the largest value is "
                                         f"{scan.max_value[name]}: {best.name} would hold it")
+
+
+def big_endian_vlen(ds: h5py.Dataset) -> bool:
+    """Whether ``ds`` stores VLEN elements of a big-endian multi-byte type (SPEC §1.3 allows it)."""
+    base = np.dtype(h5py.check_vlen_dtype(ds.dtype))
+    return base.itemsize > 1 and base.byteorder == (">" if np.little_endian else "<")
+
+
+def native(row, swap: bool) -> np.ndarray:
+    """A row of VLEN elements with their true values.
+
+    h5py returns the elements of a big-endian VLEN dataset as the stored
+    bytes labelled with the native byte order (the values come out wrong);
+    such elements are byte-swapped.  Elements already labelled big-endian
+    (correctly converted) are left as they are.
+    """
+    if not swap:
+        return row
+    out = np.empty(len(row), dtype=object)
+    for j, e in enumerate(row):
+        e = np.asarray(e)
+        out[j] = e.byteswap() if e.dtype.byteorder in ("=", "|", "<" if np.little_endian else ">") else e
+    return out
+
+
+def times(reps: np.ndarray, nb: int) -> np.ndarray:
+    """``reps * nb`` without wrap-around (Python ints when int64 would overflow)."""
+    if reps.dtype != object and (not reps.size or int(reps.max()) * int(nb) <= np.iinfo(np.int64).max):
+        return reps * int(nb)
+    return np.array([int(r) * int(nb) for r in reps], dtype=object)
+
+
+def exact_sum(e: np.ndarray) -> int:
+    """The exact sum of an unsigned integer element (no wrap-around modulo 2**64)."""
+    if not e.size:
+        return 0
+    if int(e.max()) * e.size < 2**64:
+        return int(e.sum(dtype=np.uint64))
+    return sum(int(x) for x in e)
 
 
 def claimed_lengths(path: str, ds: h5py.Dataset, s: int, sizeof_addr: int) -> np.ndarray | None:
@@ -140,16 +192,25 @@ def check_row(ctx: Context, scan: _Scan, s: int) -> None:
                + ([plausible_row(ctx, scan, ctx.cnt, L.COUNTS, s)] if enc == L.ENCODING_EVENTS else [])):
         return
     try:
-        reps = np.asarray(ctx.rep[s], dtype=np.int64).reshape(-1)
-        raw = ctx.resp[s] if N else np.empty(0, dtype=object)
-        counts = ctx.cnt[s] if (enc == L.ENCODING_EVENTS and N) else None
+        reps = exact_ints(ctx.rep[s])
+    except Exception as e:  # noqa: BLE001 - reported once, naming /repeats
+        ctx.add("E507", f"/{L.REPEATS}", f"/{L.REPEATS} cannot be read at row {s} ({type(e).__name__}: {e}); "
+                                         f"response rows {s}..{ctx.S - 1} are not checked")
+        scan.stopped = True
+        return
+    try:
+        empty = np.empty(0, dtype=object)
+        raw = native(ctx.resp[s], scan.swap.get(L.RESPONSES, False)) if N else empty
+        counts = None
+        if enc == L.ENCODING_EVENTS:
+            counts = native(ctx.cnt[s], scan.swap.get(L.COUNTS, False)) if N else empty
     except Exception as e:  # noqa: BLE001
         ctx.add("E507", rp, f"row {s} cannot be read ({type(e).__name__}: {e})")
         return
     if reps.size:
         scan.max_value[L.REPEATS] = max(scan.max_value[L.REPEATS], int(reps.max()))
     lengths = np.fromiter((e.size for e in raw), dtype=np.int64, count=len(raw))
-    empty_where_missing = (reps == 0) & (lengths > 0)
+    empty_where_missing = (reps == 0).astype(bool) & (lengths > 0)
     for n in np.flatnonzero(empty_where_missing):
         ctx.add("E502", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} values but /{L.REPEATS}[{s}, {n}] = 0 (an unrecorded pair is empty)")
@@ -165,11 +226,11 @@ def check_row(ctx: Context, scan: _Scan, s: int) -> None:
 def _check_events_row(ctx: Context, scan: _Scan, s: int, raw, counts, reps, lengths, values) -> None:
     """Events invariants: one count per repeat (E503) summing to the spike times (E504), finite times (E505)."""
     clen = np.fromiter((e.size for e in counts), dtype=np.int64, count=len(counts))
-    csum = np.fromiter((int(e.sum(dtype=np.uint64)) for e in counts), dtype=np.int64, count=len(counts))
-    for n in np.flatnonzero(clen != reps):
+    csum = np.array([exact_sum(e) for e in counts], dtype=object)
+    for n in np.flatnonzero((clen != reps).astype(bool)):
         ctx.add("E503", f"/{L.COUNTS}[{s}, {n}]",
                 f"holds {clen[n]} per-repeat counts but /{L.REPEATS}[{s}, {n}] = {reps[n]}")
-    for n in np.flatnonzero((csum != lengths) & (clen == reps)):
+    for n in np.flatnonzero((csum != lengths).astype(bool) & (clen == reps).astype(bool)):
         ctx.add("E504", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} spike times but /{L.COUNTS}[{s}, {n}] sums to {csum[n]}")
     if values.size and not np.all(np.isfinite(values)):
@@ -185,8 +246,8 @@ def _check_events_row(ctx: Context, scan: _Scan, s: int, raw, counts, reps, leng
 def _check_binned_row(ctx: Context, scan: _Scan, s: int, raw, reps, lengths, values) -> None:
     """Binned invariants: repeats x n_bins values (E501), no Inf in continuous signals (E506)."""
     nb = int(ctx.n_bins[s])
-    expect = reps * nb
-    for n in np.flatnonzero((lengths != expect) & (reps > 0)):
+    expect = times(reps, nb)
+    for n in np.flatnonzero((lengths != expect).astype(bool) & (reps > 0).astype(bool)):
         ctx.add("E501", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} values, expected repeats x n_bins = {reps[n]} x {nb} = {expect[n]}")
     if scan.rk == L.RESPONSE_CONTINUOUS:

@@ -5,7 +5,11 @@ floating-point ``data`` dataset whose shape fits ``stim_kind`` and
 ``stim_dims`` (and ``n_bins`` for spectrograms and videos), stored with
 filters every HDF5 library has, finite everywhere; waveforms (and kept source
 waveforms) carry a positive ``sample_rate``.  Data are scanned in bounded
-slabs, so memory stays bounded whatever a stimulus' size.
+slabs, so memory stays bounded whatever a stimulus' size; a slab also spans a
+bounded number of chunks (one-element chunks cost HDF5 memory per chunk).
+Before any scan the declared size is compared with the storage the file holds
+(SPEC.md §12): a dataset whose chunks were never written is reported (E408),
+not scanned — a 10 KB file may declare a 128 GiB stimulus.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import numpy as np
 
 from .. import layout as L
 from .context import Context
-from .values import dtype_name, little_endian
+from .values import dtype_name, little_endian, unwritten
 
 __all__ = ["check_stimuli", "check_stimulus", "check_sample_rate", "check_filters", "check_finite"]
 
 #: bytes of stimulus data read at a time by the NaN/Inf scan
 _SLAB_BYTES = 64 * 2**20
+#: most chunks one read of the NaN/Inf scan may span
+_SLAB_CHUNKS = 4096
 #: HDF5 filters every HDF5 build has (deflate, shuffle, fletcher32, szip, nbit, scaleoffset)
 _BUILTIN_FILTERS = {1, 2, 3, 4, 5, 6}
 
@@ -176,12 +182,31 @@ def check_filters(ctx: Context, ds: h5py.Dataset, dp: str) -> None:
                             "gzip + shuffle + fletcher32 for stimulus arrays)")
 
 
-def check_finite(ctx: Context, ds: h5py.Dataset, dp: str, code: str, what: str) -> None:
-    """Scan ``ds`` for NaN/Inf (``code``) in bounded slabs along its last axis; unreadable data give E408."""
-    if ds.size == 0:
-        return
+def _slab_step(ds: h5py.Dataset) -> int:
+    """Time frames per read: at most :data:`_SLAB_BYTES` and :data:`_SLAB_CHUNKS` chunks."""
     per_step = max(1, int(np.prod(ds.shape[:-1])) * ds.dtype.itemsize)
     step = max(1, _SLAB_BYTES // per_step)
+    if ds.chunks is not None:
+        across = 1
+        for n, c in zip(ds.shape[:-1], ds.chunks[:-1]):
+            across *= -(-n // c)
+        step = min(step, max(1, _SLAB_CHUNKS // across) * ds.chunks[-1])
+    return step
+
+
+def check_finite(ctx: Context, ds: h5py.Dataset, dp: str, code: str, what: str) -> None:
+    """Scan ``ds`` for NaN/Inf (``code``) in bounded slabs along its last axis; unreadable data give E408.
+
+    Data never written (:func:`unwritten`) are reported as E408 and not scanned.
+    """
+    if ds.size == 0:
+        return
+    if not ds.is_virtual:
+        why = unwritten(ds)
+        if why:
+            ctx.add("E408", dp, f"{what}: {why}: its data were never written; not read")
+            return
+    step = _slab_step(ds)
     T = ds.shape[-1]
     bad = 0
     first = None

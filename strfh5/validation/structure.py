@@ -16,7 +16,7 @@ import numpy as np
 from .. import layout as L
 from .context import Context
 from .integrity import check_integrity_objects
-from .values import dtype_name, is_string_dtype, little_endian
+from .values import dtype_name, exact_ints, is_string_dtype, little_endian, unwritten
 
 __all__ = ["check_structure", "check_unknown"]
 
@@ -70,6 +70,10 @@ def _check_tables(ctx: Context, tables: dict) -> tuple[int | None, int | None]:
         if len(ds.shape) != 1:
             ctx.add("E204", "/" + name, f"must be 1-D, found shape {ds.shape}")
             tables[name] = None
+        elif not ds.is_virtual and unwritten(ds):
+            # its length gives S or N: a declared length with nothing stored must not drive a scan
+            ctx.add("E204", "/" + name, f"{unwritten(ds)}: the table was never written")
+            tables[name] = None
     if tables.get(L.STIM_IDS) is not None:
         S = tables[L.STIM_IDS].shape[0]
     if tables.get(L.NEURON_IDS) is not None:
@@ -82,6 +86,9 @@ def _check_tables(ctx: Context, tables: dict) -> tuple[int | None, int | None]:
         elif len(nb.shape) != 1:
             ctx.add("E204", f"/{L.STIM_N_BINS}", f"must be 1-D, found shape {nb.shape}")
             nb = None
+        elif not nb.is_virtual and unwritten(nb):
+            ctx.add("E204", f"/{L.STIM_N_BINS}", f"{unwritten(nb)}: the table was never written")
+            nb = None
         elif S is None:
             S = nb.shape[0]
     for name, other, ref in ((L.STIM_METADATA, S, L.STIM_IDS), (L.STIM_N_BINS, S, L.STIM_IDS),
@@ -92,7 +99,7 @@ def _check_tables(ctx: Context, tables: dict) -> tuple[int | None, int | None]:
             if name == L.STIM_N_BINS:
                 nb = None
     if nb is not None and S is not None and ctx.data_readable(nb):
-        ctx.n_bins = np.asarray(nb[()], dtype=np.int64).reshape(-1)
+        ctx.n_bins = exact_ints(nb[()])
     return S, N
 
 

@@ -54,7 +54,8 @@ class _Validator(Context):
                 self.guard("structure", "/", self.check_unknown)
         finally:
             try:
-                self.f.close()
+                if self.f is not None:
+                    self.f.close()
             except Exception:  # pragma: no cover - closing a broken handle
                 pass
 

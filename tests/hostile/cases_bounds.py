@@ -1,0 +1,162 @@
+"""Classes 2-4: hangs, memory bombs and integer wrap-around.
+
+A zeroed global heap (HDF5 loops on it), a stimulus declaring a huge shape
+with no data behind it, a waveform file whose ``n_bins`` asks for tens of
+GiB of bins, a rebinning to a tiny ``dt``, one-element chunks, and counts /
+repeats whose products or sums wrap around 2**64.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import h5py
+import numpy as np
+
+import strfh5
+from strfh5 import layout as L
+
+from .case import Case, read_path, refused
+from .craft import base, edit, files, set_repeats, set_vlen, zero_heap
+from .expect import ALL, Ok, Raises, Same, Valid
+
+
+def _zeroed(kind):
+    def build(folder):
+        p = base(folder, kind)
+        zero_heap(p)
+        return files(p)
+    return build
+
+
+def _huge_stimulus(folder):
+    """Stimulus 0 declares (1, 4, 2**32 - 1) float64 (128 GiB) with no chunk written; n_bins agrees."""
+    p = base(folder)
+
+    def fn(f):
+        del f["stimuli/000000/data"]
+        f.create_dataset("stimuli/000000/data", shape=(1, 4, 2**32 - 1), dtype="<f8", chunks=(1, 4, 2**20))
+        nb = f[L.STIM_N_BINS][()]
+        nb[0] = 2**32 - 1
+        f[L.STIM_N_BINS][...] = nb
+    edit(p, fn)
+    return files(p)
+
+
+def _huge_table(folder):
+    """/neurons/ids declares 2**40 entries, none written (an 8 TiB table in a small file)."""
+    p = base(folder)
+
+    def fn(f):
+        del f[L.NEURON_IDS]
+        f.create_dataset(L.NEURON_IDS, shape=(2**40,), dtype=h5py.string_dtype(), chunks=(1024,))
+    edit(p, fn)
+    return files(p)
+
+
+def _events_waveform(path, n_bins):
+    rng = np.random.default_rng(7)
+    stims = [rng.standard_normal((1, 160)).astype(np.float32), rng.standard_normal((1, 120)).astype(np.float32)]
+    spikes = [[[np.array([1.0, 2.0])], [np.array([3.0])]], [None, [np.array([4.0]), np.array([5.0])]]]
+    c = strfh5.contents_from_lists(stims, spike_times=spikes, dt_ms=1.0, stim_kind="waveform", n_bins=n_bins,
+                                   sample_rates=[16000.0, 16000.0])
+    return strfh5.save(c, path)
+
+
+def _huge_n_bins(folder):
+    """A waveform events file (valid: n_bins is free for waveforms) whose n_bins asks for 4e9 bins."""
+    os.makedirs(folder, exist_ok=True)
+    p = _events_waveform(os.path.join(folder, "case.strf.h5"), [4_000_000_000, 12])
+    _events_waveform(os.path.join(folder, "other.strf.h5"), [10, 12])
+    return files(p)
+
+
+def _rebin_bomb(folder):
+    return files(base(folder), load_kwargs={"dt_ms": 1e-8})
+
+
+def _one_element_chunks(folder):
+    """Stimulus 0 stored in 20 000 one-element chunks (and its reference in one chunk)."""
+    p = base(folder)
+    ref = os.path.join(folder, "ref.strf.h5")
+    data = np.random.default_rng(3).random((1, 4, 5000)).astype(np.float32)
+
+    def fn(chunks):
+        def edit_fn(f):
+            del f["stimuli/000000/data"]
+            f.create_dataset("stimuli/000000/data", data=data, chunks=chunks)
+            nb = f[L.STIM_N_BINS][()]
+            nb[0] = 5000
+            f[L.STIM_N_BINS][...] = nb
+        return edit_fn
+    shutil.copy(p, ref)
+    edit(p, fn((1, 1, 1)))
+    edit(ref, fn((1, 4, 5000)))
+    return files(p, ref=ref)
+
+
+def _binned_overflow(reps):
+    """Binned base: pair (0, 1) is empty; its repeats set so that repeats x n_bins[0] (= 6) wraps to 0."""
+    def build(folder):
+        p = base(folder, "binned")
+        edit(p, set_repeats({(0, 1): reps}))
+        return files(p)
+    return build
+
+
+def _counts_wrap(folder):
+    """Events pair (0, 0): 4 spike times, 2 repeats, counts [2**64 - 1, 5] summing to 4 modulo 2**64."""
+    p = base(folder)
+    edit(p, set_vlen(L.COUNTS, "<u8", {(0, 0): np.array([2**64 - 1, 5], dtype=np.uint64)}))
+    return files(p)
+
+
+def _events_repeats_max(folder):
+    p = base(folder)
+    edit(p, set_repeats({(1, 1): 2**64 - 1}))
+    return files(p)
+
+
+_HEAP = ("check the global heap collections (strfh5.heapcheck.check_global_heaps) before HDF5 reads any "
+         "string or VLEN value")
+_EXACT = "check repeats x n_bins and counts sums in exact integer arithmetic (uint64 values above int64 are corrupt)"
+
+CASES = [
+    Case("zeroed-global-heap-events", 2, _zeroed("events"), refused("FileFormatError", ("E003",)),
+         xfail=read_path(_HEAP), timeout=2.0,
+         doc="4 KB of the global heap zeroed: HDF5 loops forever reading the root attributes"),
+    Case("zeroed-global-heap-binned", 2, _zeroed("binned"),
+         refused("FileFormatError", ("E003",), info=None, info_cli=None, concat=None, materialize=None,
+                 quality=None),
+         xfail=read_path(_HEAP, ('load', 'lazy')), timeout=2.0, doc="the same in a binned file"),
+    Case("huge-stimulus-no-data", 2, _huge_stimulus, refused("FileFormatError", ("E408",)),
+         xfail=read_path("refuse a stimulus whose declared size exceeds its stored chunks (never written)"),
+         doc="a 10 KB file declaring a 128 GiB stimulus with no chunk written"),
+    Case("huge-table-no-data", 2, _huge_table, refused("FileFormatError", ("E204",)),
+         xfail=read_path("refuse a table whose declared length exceeds its stored chunks before reading it",
+                         ("load", "lazy", "info", "concat", "materialize", "quality")),
+         doc="/neurons/ids declaring 2**40 entries with no chunk written"),
+    Case("waveform-huge-n-bins", 3, _huge_n_bins,
+         {**{ep: Raises("StrfH5Error") for ep in ("load", "lazy", "concat", "materialize", "quality")},
+          "info": Ok(), "info_cli": Ok(), "validate": Valid(("W411",)), "validate_checksums": Valid(("W411",))},
+         xfail=read_path("bound the binned response size (repeats x n_bins) by a documented limit before allocating",
+                         ('load', 'lazy', 'concat', 'materialize', 'quality')),
+         doc="a valid waveform events file whose n_bins (4e9) asks for 16 GB of bins per repeat"),
+    Case("rebin-memory-bomb", 3, _rebin_bomb,
+         {"load": Raises("BinningError"), "lazy": Raises("BinningError")},
+         xfail=read_path("refuse a bin width whose bin count exceeds a documented limit", ('load', 'lazy')),
+         doc="load(dt_ms=1e-8): 5e9 bins per 50 ms stimulus"),
+    Case("one-element-chunks", 3, _one_element_chunks,
+         {**{ep: Same() for ep in ALL if ep not in ("validate", "validate_checksums")},
+          "validate": Valid(("W411",)), "validate_checksums": Valid(("W411",))},
+         doc="stimulus 0 in 20 000 one-element chunks: bounded memory, no false E408"),
+    Case("repeats-times-nbins-wraps", 4, _binned_overflow(2**63), refused("CorruptDataError", ("E501",)),
+         xfail=read_path(_EXACT), doc="repeats 2**63 x n_bins 6 wraps to 0 = the empty element"),
+    Case("repeats-uint64-max-binned", 4, _binned_overflow(2**64 - 1), refused("CorruptDataError", ("E501",)),
+         xfail=read_path(_EXACT, ('info', 'info_cli')), doc="repeats 2**64-1 read as -1 by int64 arithmetic"),
+    Case("counts-sum-wraps", 4, _counts_wrap, refused("CorruptDataError", ("E504",)),
+         xfail=read_path(_EXACT), doc="uint64 counts whose sum wraps to the number of spike times"),
+    Case("repeats-uint64-max-events", 4, _events_repeats_max, refused("CorruptDataError", ("E503",)),
+         xfail=read_path(_EXACT, ('info', 'info_cli')), doc="events repeats 2**64-1"),
+]

@@ -1,0 +1,66 @@
+"""Hypothesis fuzz of hostile files: structural mutations and byte flips, seeded and bounded.
+
+Each example mutates a valid base file (``tests/hostile/fuzz.py``) and runs
+entry points on it in the bounded worker of ``tests/hostile/runner.py``.
+``derandomize=True`` fixes the examples (the same on every run), and
+``max_examples`` bounds the time.  The validator must keep the promise on
+every example (report, never hang, crash or raise); the readers' fuzz is a
+strict xfail until the read path turns every failure into a strfh5 error.
+"""
+
+from __future__ import annotations
+
+import malformed
+import pytest
+from hostile import fuzz
+from hostile.expect import keeps_promise
+from hostile.runner import Worker
+from hypothesis import HealthCheck, Phase, given, settings
+
+# no shrinking: a failing example is reported as drawn (shrinking would rerun it many times)
+_SETTINGS = settings(max_examples=25, derandomize=True, deadline=None, database=None,
+                     phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker()
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fuzz")
+    return {k: malformed.BASE_BUILDERS[k](str(root / f"{k}.strf.h5")) for k in ("events", "binned")}
+
+
+def _run(worker, bases, tmp_path_factory, mutation, eps):
+    problems = []
+    for kind, base in bases.items():
+        folder = tmp_path_factory.mktemp("ex")
+        path = fuzz.apply(base, str(folder / "case.strf.h5"), mutation)
+        for ep in eps:
+            res = worker.run({"ep": ep, "path": path, "other": path, "work": str(folder)})
+            problems += [f"{kind} / {ep}: {p}" for p in keeps_promise(res) if "E020" not in p]
+    return problems
+
+
+def test_fuzz_validator(worker, bases, tmp_path_factory):
+    @_SETTINGS
+    @given(fuzz.mutations)
+    def run(mutation):
+        problems = _run(worker, bases, tmp_path_factory, mutation, ("validate_checksums",))
+        assert not problems, f"mutation {mutation}:\n  " + "\n  ".join(problems)
+    run()
+
+
+@pytest.mark.xfail(strict=True, reason="read path: every failure on a mutated file must be a strfh5 error "
+                                       "(raw OSError/KeyError/ValueError from h5py and numpy today)")
+def test_fuzz_readers(worker, bases, tmp_path_factory):
+    @_SETTINGS
+    @given(fuzz.mutations)
+    def run(mutation):
+        problems = _run(worker, bases, tmp_path_factory, mutation, ("lazy", "info"))
+        assert not problems, f"mutation {mutation}:\n  " + "\n  ".join(problems)
+    run()
