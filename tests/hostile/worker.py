@@ -30,7 +30,7 @@ import torch
 import strfh5
 from strfh5.cli.main import main as cli_main
 from strfh5.quality import compute_neuron_quality
-from strfh5.summary import format_info
+from strfh5.fileinfo import format_info
 
 torch.set_num_threads(1)
 
