@@ -209,7 +209,8 @@ class FileContents(Contents):
         self.handle.close()
 
     def stim(self, s: int) -> np.ndarray:
-        return read_stimulus(self.handle, s)
+        timed = self.info.stim_kind != L.STIM_WAVEFORM  # spectrogram and video frames are the response bins
+        return read_stimulus(self.handle, s, int(self.n_bins[s]) if timed else None)
 
     def stim_sample_rate(self, s: int):
         return read_sample_rate(self.handle, s) if self.info.stim_kind == L.STIM_WAVEFORM else None

@@ -117,7 +117,8 @@ def loads(raw, where: str, *, max_depth: int = MAX_DEPTH, strict: bool = False) 
         message names ``where`` and the problem.  Never RecursionError.
     """
     text = decode_text(raw, where)
-    depth = nesting_depth(text)
+    # fewer brackets than max_depth cannot nest deeper: skip the scan (the common case, at C speed)
+    depth = nesting_depth(text) if text.count("[") + text.count("{") > max_depth else 0
     if depth > max_depth:
         raise CorruptDataError(f"{where}: stored JSON is nested {depth} levels deep; at most {max_depth} "
                                "levels are read (strfh5.jsonsafe.MAX_DEPTH)")

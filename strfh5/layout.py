@@ -190,3 +190,6 @@ def row_digest(elements: Iterable[np.ndarray]) -> bytes:
         h.update(np.ascontiguousarray(a).tobytes())
     return h.digest()
 
+#: the most values one (stimulus, neuron) element may hold (repeats x n_bins, or spike times): 2**34,
+#: 64 GiB of float32, far beyond any recording; a file declaring more is refused before allocation
+MAX_ELEMENT_VALUES = 2**34

@@ -34,17 +34,11 @@ LIBRARY_XFAIL = {
                                  "attributes that interpret the data are checked before use)",
     ("reads", "E104_modality"): _RAW.format("ValueError"),
     ("reads", "E202_metadata_group"): _RAW.format("TypeError"),
-    ("reads", "E203_repeats_signed"): "signed /repeats are read instead of refused (SPEC 1.1 §12)",
-    ("reads", "E401_missing_group"): _RAW.format("ValueError"),
     ("reads", "E403_no_data"): _RAW.format("RuntimeError"),
-    ("reads", "E408_flipped_chunk"): _RAW.format("OSError"),
     ("reads", "big_counts"): "counts are presented as float32 even above 2^24, where float32 cannot hold them "
                              "(SPEC 1.1 §11.1)",
     ("reads", "zero_length"): "a read leaving a stimulus with T = 0 bins is refused; SPEC 1.1 §11.1 returns "
                               "(R, 0) responses and an empty stimulus time axis",
-    ("validate", "big_endian_vlen"): "big-endian VLEN data are misread (SPEC 1.1 §12, issue 12 class 5)",
-    ("values", "big_endian_vlen"): "big-endian VLEN data are misread (SPEC 1.1 §12, issue 12 class 5)",
-    ("reads", "big_endian_vlen"): "big-endian VLEN data are misread (SPEC 1.1 §12, issue 12 class 5)",
 }
 
 

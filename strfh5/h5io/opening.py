@@ -15,13 +15,15 @@ import h5py
 import numpy as np
 
 from .. import layout as L
-from ..errors import FileFormatError, MissingObjectError, NotStrfH5FileError, UnsupportedVersionError
+from ..errors import CorruptDataError, FileFormatError, MissingObjectError, NotStrfH5FileError, SourceFileError, \
+    UnsupportedVersionError
 from ..version import __version__
 from . import remote
+from .checks import unwritten
 from .sources import check_sources
 from .values import attr_str
 
-__all__ = ["open_file", "check_version", "require_object", "require_attr"]
+__all__ = ["open_file", "check_version", "require_dataset", "require_object", "require_attr"]
 
 
 def check_version(text, path: str) -> tuple[int, int]:
@@ -129,6 +131,59 @@ def _check_markers(f: h5py.File, path: str) -> None:
                 f"{path}: root attribute '{L.ATTR_CONCATENATED}' = {flag!r}; it is present only in "
                 "concatenated files and then TRUE (a file with it FALSE is refused)"
             )
+
+
+def require_dataset(f: h5py.File, name: str, path: str, *, kinds: str | None = None, ndim: int | None = None,
+                    virtual_ok: bool = False, complete: bool = True) -> h5py.Dataset:
+    """Dataset ``/name``, checked before anything in it is read (SPEC 1.1 §12.1).
+
+    Every component of the path must be a hard link (soft and external links
+    are never followed), the object a dataset (not virtual unless
+    ``virtual_ok``), of a dtype kind in ``kinds`` (``"S"`` for strings), with
+    ``ndim`` dimensions, and its declared size must be backed by storage the
+    file actually holds (``complete``; the (S, N) datasets are exempt: their
+    unwritten cells read as the fill value, "not recorded").
+
+    Raises
+    ------
+    MissingObjectError, FileFormatError, CorruptDataError
+    """
+    g = f
+    parts = name.strip("/").split("/")
+    for i, part in enumerate(parts):
+        link = g.get(part, getlink=True)
+        where = "/" + "/".join(parts[: i + 1])
+        if link is None:
+            raise MissingObjectError(f"{path}: required object '{where}' is missing")
+        if not isinstance(link, h5py.HardLink):
+            kind = "an external" if isinstance(link, h5py.ExternalLink) else "a soft"
+            raise FileFormatError(f"{path}: '{where}' is {kind} link; strfh5 objects are stored in the file itself "
+                                  "and links are not followed")
+        try:
+            g = g[part]
+        except (KeyError, OSError, ValueError) as e:
+            raise CorruptDataError(f"{path}: '{where}' cannot be opened ({e})") from None
+    if not isinstance(g, h5py.Dataset):
+        raise FileFormatError(f"{path}: '/{name}' is a group; a dataset belongs there")
+    if g.is_virtual and not virtual_ok:
+        raise SourceFileError(f"{path}: '/{name}' is a virtual dataset in a file that is not concatenated; "
+                              "its sources are not followed")
+    _check_type(g, name, path, kinds, ndim)
+    why = None if g.is_virtual or not complete else unwritten(g)
+    if why:
+        raise CorruptDataError(f"{path}: '/{name}' {why}")
+    return g
+
+
+def _check_type(ds: h5py.Dataset, name: str, path: str, kinds: str | None, ndim: int | None) -> None:
+    if ndim is not None and ds.ndim != ndim:
+        raise CorruptDataError(f"{path}: '/{name}' has {ds.ndim} dimensions {ds.shape}, expected {ndim}")
+    if kinds is None:
+        return
+    is_str = h5py.check_string_dtype(ds.dtype) is not None
+    kind = "S" if is_str else ("V" if h5py.check_vlen_dtype(ds.dtype) is not None else ds.dtype.kind)
+    if kind not in kinds or ds.dtype.fields is not None:
+        raise CorruptDataError(f"{path}: '/{name}' holds {ds.dtype}, which SPEC does not allow there")
 
 
 def require_object(f: h5py.File, name: str, path: str):

@@ -15,6 +15,7 @@ import numpy as np
 from .. import layout as L
 from ..errors import CorruptDataError
 from ..records import Events, FileInfo, RawRow
+from .checks import big_endian_vlen, exact_ints, native
 from .handle import FileHandle
 
 __all__ = ["read_vlen_row", "check_row", "read_raw_row", "read_elements"]
@@ -27,13 +28,20 @@ def read_vlen_row(ds: h5py.Dataset, s: int, neurons: Sequence[int] | None = None
     read (one hyperslab; in a concatenated file that skips the other sources'
     unmapped blocks), then indexed.
     """
-    if neurons is None:
-        return ds[s]
-    idx = np.asarray(neurons, dtype=np.int64).reshape(-1)
-    if idx.size == 0:
-        return np.empty(0, dtype=object)
-    lo, hi = int(idx.min()), int(idx.max())
-    return ds[s, lo : hi + 1][idx - lo]
+    try:
+        if neurons is None:
+            row = ds[s]
+        else:
+            idx = np.asarray(neurons, dtype=np.int64).reshape(-1)
+            if idx.size == 0:
+                return np.empty(0, dtype=object)
+            lo, hi = int(idx.min()), int(idx.max())
+            row = ds[s, lo : hi + 1][idx - lo]
+    except (OSError, ValueError, TypeError, MemoryError) as e:
+        raise CorruptDataError(f"{ds.file.filename}: {ds.name} row {s} cannot be read ({type(e).__name__}: {e})") \
+            from None
+    # h5py hands big-endian VLEN elements back as the stored bytes labelled native: swap them (SPEC §1.3)
+    return native(row, big_endian_vlen(ds))
 
 
 def check_row(
@@ -69,7 +77,11 @@ def check_row(
     present = reps > 0
     clens = np.fromiter(map(len, counts_raw), dtype=np.int64, count=len(counts_raw))
     parts = [c for c, p in zip(counts_raw, present) if p]
-    counts = np.concatenate(parts).astype(np.int64, copy=False) if parts else np.empty(0, np.int64)
+    counts = exact_ints(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+    if counts.dtype == object or (counts.size and (int(counts.min()) < 0 or int(counts.max()) > int(lens.max()))):
+        j = next((k for k, c in enumerate(counts_raw) if len(c) and int(np.max(c)) > int(lens[k])), 0)
+        raise CorruptDataError(f"{path}: /{L.COUNTS} row {s} holds a per-repeat count larger than the spike times "
+                               f"of its element (neuron {int(which[j])}): counts must sum to the stored spike times")
     bad = (clens != reps) | (~present & (lens > 0))
     if not bad.any() and counts.size:
         starts = np.concatenate([[0], np.cumsum(reps[present])[:-1]])

@@ -6,30 +6,60 @@ import h5py
 import numpy as np
 
 from .. import layout as L
-from ..errors import CorruptDataError, MissingObjectError, SourceFileError
+from ..errors import CorruptDataError, FileFormatError, MissingObjectError, SourceFileError
+from .checks import unwritten
 from .handle import FileHandle
 
 __all__ = ["read_stimulus", "read_waveform", "has_waveform", "waveform_summary", "read_sample_rate", "response_dtype"]
 
 
-def read_stimulus(handle: FileHandle, s: int) -> np.ndarray:
-    """Stimulus ``s`` as stored."""
-    # low-level open + read: a third of the high-level cost, which matters
-    # for lazy DataLoader epochs (H5Dopen follows a concatenated file's links)
+def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.ndarray:
+    """Stimulus ``s`` as stored, checked before it is read (SPEC 1.1 §5.2, §12.1).
+
+    ``data`` must be a hard-linked, non-virtual dataset of numbers with at
+    least two axes, whose chunks were all written and, when ``n_bins`` is
+    given (spectrograms and videos), whose last axis has ``n_bins`` frames.
+    """
     name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}"
+    dsid = _open_data(handle, s, name)
+    ds = h5py.Dataset(dsid)
+    if ds.dtype.kind not in "fiu" or ds.dtype.fields is not None or ds.ndim < 2:
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' holds {ds.dtype} of shape {ds.shape}; "
+                               "stimuli are arrays of numbers with a channel axis and a time axis")
+    if n_bins is not None and ds.shape[-1] != n_bins:
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' has {ds.shape[-1]} frames but "
+                               f"/{L.STIM_N_BINS}[{s}] = {n_bins} response bins; they must be equal")
+    why = unwritten(ds)
+    if why:
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' {why}")
+    try:
+        out = np.empty(dsid.shape, dtype=dsid.dtype)
+        if out.size:
+            dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+    except (OSError, ValueError, MemoryError) as e:
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' cannot be read ({type(e).__name__}: {e})") \
+            from None
+    return out
+
+
+def _open_data(handle: FileHandle, s: int, name: str):
+    # low-level open: a third of the high-level cost, which matters for lazy DataLoader epochs
     try:
         gid = h5py.h5g.open(handle.file.id, f"/{L.stim_group_path(s)}".encode())
         link_type = gid.links.get_info(L.STIM_DATA.encode()).type
-        dsid = h5py.h5d.open(gid, L.STIM_DATA.encode()) if link_type == h5py.h5l.TYPE_HARD else None
-    except KeyError:
+        obj_type = h5py.h5o.get_info(gid, L.STIM_DATA.encode()).type if link_type == h5py.h5l.TYPE_HARD else None
+    except (KeyError, ValueError, TypeError):
         raise MissingObjectError(f"{handle.path}: stimulus dataset '{name}' is missing") from None
-    if dsid is None or dsid.get_create_plist().get_layout() == h5py.h5d.VIRTUAL:
-        raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a link or a virtual dataset; stimulus "
-                              "data must be stored in the stimulus group (SPEC 1.1 §12)")
-    out = np.empty(dsid.shape, dtype=dsid.dtype)
-    if out.size:
-        dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
-    return out
+    if link_type != h5py.h5l.TYPE_HARD:
+        raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a link; stimulus data must be stored in "
+                              "the stimulus group (SPEC 1.1 §12)")
+    if obj_type != h5py.h5o.TYPE_DATASET:
+        raise FileFormatError(f"{handle.path}: '{name}' is a group; a stimulus dataset belongs there")
+    dsid = h5py.h5d.open(gid, L.STIM_DATA.encode())
+    if dsid.get_create_plist().get_layout() == h5py.h5d.VIRTUAL:
+        raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a virtual dataset; stimulus data must "
+                              "be stored in the stimulus group (SPEC 1.1 §12)")
+    return dsid
 
 
 def read_sample_rate(handle: FileHandle, s: int) -> float:

@@ -12,10 +12,14 @@ import numpy as np
 from .. import layout as L
 from ..errors import CorruptDataError
 from ..records import FileInfo
-from .opening import require_attr, require_object
+from .checks import exact_ints
+from .opening import require_attr, require_dataset, require_object
 from .values import attr_str, read_json, read_json_table, read_strings
 
 __all__ = ["read_info", "read_tables"]
+
+#: the largest value a repeats or n_bins entry may hold (well beyond any recording; int64 arithmetic stays exact)
+MAX_COUNT = 2**40
 
 
 def read_info(f: h5py.File, path: str) -> FileInfo:
@@ -68,32 +72,52 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
 
 
 def read_tables(f: h5py.File, path: str) -> dict:
-    """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats."""
+    """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats (checked, SPEC 1.1 §12.1)."""
     info = read_info(f, path)
-    stim_ids = read_strings(require_object(f, L.STIM_IDS, path))
-    neuron_ids = read_strings(require_object(f, L.NEURON_IDS, path))
-    stim_meta = read_json_table(require_object(f, L.STIM_METADATA, path), f"{path}:/{L.STIM_METADATA}")
-    nrn_meta = read_json_table(require_object(f, L.NEURON_METADATA, path), f"{path}:/{L.NEURON_METADATA}")
-    n_bins = np.asarray(require_object(f, L.STIM_N_BINS, path)[()], dtype=np.int64).reshape(-1)
+    table = lambda name, kinds="S": require_dataset(f, name, path, kinds=kinds, ndim=1)  # noqa: E731
+    stim_ids = read_strings(table(L.STIM_IDS))
+    neuron_ids = read_strings(table(L.NEURON_IDS))
+    stim_meta = read_json_table(table(L.STIM_METADATA), f"{path}:/{L.STIM_METADATA}")
+    nrn_meta = read_json_table(table(L.NEURON_METADATA), f"{path}:/{L.NEURON_METADATA}")
+    n_bins = _counts(table(L.STIM_N_BINS, "iu"), path, L.STIM_N_BINS).reshape(-1)
     S, N = len(stim_ids), len(neuron_ids)
-    rep_ds = require_object(f, L.REPEATS, path)
+    virtual = info.concatenated
+    rep_ds = require_dataset(f, L.REPEATS, path, kinds="u", ndim=2, virtual_ok=virtual, complete=False)
     if rep_ds.shape != (S, N):
         raise CorruptDataError(f"{path}: /{L.REPEATS} has shape {rep_ds.shape}, expected (S, N) = {(S, N)}")
-    repeats = np.asarray(rep_ds[()], dtype=np.int64) if S and N else np.zeros((S, N), np.int64)
+    repeats = _counts(rep_ds, path, L.REPEATS) if S and N else np.zeros((S, N), np.int64)
     for name, n in ((L.STIM_METADATA, len(stim_meta)), (L.STIM_N_BINS, len(n_bins))):
         if n != S:
             raise CorruptDataError(f"{path}: /{name} has {n} entries, /{L.STIM_IDS} has {S}")
     if len(nrn_meta) != N:
         raise CorruptDataError(f"{path}: /{L.NEURON_METADATA} has {len(nrn_meta)} entries, /{L.NEURON_IDS} has {N}")
-    resp = require_object(f, L.RESPONSES, path)
-    if resp.shape != (S, N):
-        raise CorruptDataError(f"{path}: /{L.RESPONSES} has shape {resp.shape}, expected {(S, N)}")
-    return dict(
-        info=info,
-        stim_ids=stim_ids,
-        neuron_ids=neuron_ids,
-        stim_meta=stim_meta,
-        nrn_meta=nrn_meta,
-        n_bins=n_bins,
-        repeats=repeats,
-    )
+    _check_element_sizes(repeats, n_bins, info, path)
+    names = (L.RESPONSES, L.COUNTS) if info.encoding == L.ENCODING_EVENTS else (L.RESPONSES,)
+    for name in names:
+        ds = require_dataset(f, name, path, kinds="V", ndim=2, virtual_ok=virtual, complete=False)
+        if ds.shape != (S, N):
+            raise CorruptDataError(f"{path}: /{name} has shape {ds.shape}, expected {(S, N)}")
+    return dict(info=info, stim_ids=stim_ids, neuron_ids=neuron_ids, stim_meta=stim_meta, nrn_meta=nrn_meta,
+                n_bins=n_bins, repeats=repeats)
+
+
+def _counts(ds: h5py.Dataset, path: str, name: str) -> np.ndarray:
+    """A table of non-negative integers as int64, refused when a value does not fit (no wrap-around)."""
+    try:
+        values = exact_ints(ds[()]).reshape(ds.shape)
+    except OSError as e:
+        raise CorruptDataError(f"{path}: /{name} cannot be read ({e})") from None
+    if values.dtype == object or (values.size and int(values.min()) < 0):
+        bad = next(int(v) for v in values.reshape(-1) if int(v) < 0 or int(v) > MAX_COUNT)
+        raise CorruptDataError(f"{path}: /{name} holds {bad}, outside [0, {MAX_COUNT}]")
+    return values
+
+
+def _check_element_sizes(repeats: np.ndarray, n_bins: np.ndarray, info: FileInfo, path: str) -> None:
+    """Binned elements hold repeats x n_bins values: refuse products beyond any real recording (exact ints)."""
+    if info.encoding != L.ENCODING_BINNED or not repeats.size:
+        return
+    worst = int(repeats.max(axis=1).max()) * int(n_bins.max()) if n_bins.size else 0
+    if worst > L.MAX_ELEMENT_VALUES:
+        raise CorruptDataError(f"{path}: /{L.REPEATS} x /{L.STIM_N_BINS} declares elements of {worst} values, "
+                               f"more than the {L.MAX_ELEMENT_VALUES} any element may hold (SPEC 1.1 §12.1)")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
 from ..errors import CorruptDataError
+from ..jsonsafe import loads
 
 __all__ = ["attr_str", "read_json", "read_strings", "read_json_table"]
 
@@ -22,11 +22,8 @@ def attr_str(value) -> str:
 
 
 def read_json(text, where: str) -> Any:
-    """Parse a stored JSON string; raises :class:`CorruptDataError` naming ``where``."""
-    try:
-        return json.loads(attr_str(text))
-    except (TypeError, ValueError) as e:
-        raise CorruptDataError(f"{where}: stored metadata is not valid JSON ({e})") from None
+    """Parse a stored JSON string with bounded nesting (:func:`strfh5.jsonsafe.loads`); CorruptDataError naming ``where``."""
+    return loads(text, where)
 
 
 def read_strings(ds) -> list[str]:

@@ -19,7 +19,7 @@ from ..h5io import read_sources, source_findings
 from ..terminal import escape_text
 from .context import Context
 from .report import ERROR, Finding
-from .values import decode, is_string_dtype, iter_table, short
+from .values import short
 
 __all__ = ["check_links", "check_concatenation", "validate_sources"]
 
@@ -56,10 +56,6 @@ def check_links(ctx: Context) -> None:
 
 def check_concatenation(ctx: Context) -> None:
     """The sources of a concatenated file (E804, E9xx); sets ``ctx.sources_ok`` and validates them."""
-    if _escaping_sources(ctx):
-        ctx.add("E804", "/", "a source of this concatenated file lies outside its folder once symlinks are "
-                             "resolved; no source was opened and its virtual data and linked stimuli were not read")
-        return
     results = source_findings(ctx.f, ctx.path)
     any_error = False
     for item in results:
@@ -72,36 +68,6 @@ def check_concatenation(ctx: Context) -> None:
         return
     ctx.sources_ok = True
     ctx.guard("links", f"/{L.SOURCE_PATHS}", validate_sources, ctx)
-
-
-def _escaping_sources(ctx: Context) -> bool:
-    """Relative source paths that lead outside the file's folder through a symlink (E901); True if any.
-
-    Paths are resolved (``os.path.realpath``: symlinks followed, nothing
-    opened) before any source is opened.  Absolute and ``..`` paths are left
-    to :func:`strfh5.virtual.source_findings`, which reports them without
-    opening them.
-    """
-    link = ctx.f.get(L.SOURCE_PATHS, getlink=True)
-    ds = ctx.f.get(L.SOURCE_PATHS) if isinstance(link, h5py.HardLink) else None
-    if not isinstance(ds, h5py.Dataset) or not is_string_dtype(ds.dtype) or len(ds.shape) != 1:
-        return False  # reported by the source checks (E909)
-    folder = os.path.realpath(os.path.dirname(os.path.abspath(ctx.path)))
-    bad = False
-    for k, raw in iter_table(ds):
-        try:
-            text = decode(raw)
-        except UnicodeDecodeError:
-            continue  # reported by the source checks
-        if not text or text.startswith("/") or "\x00" in text:
-            continue
-        real = os.path.realpath(os.path.join(folder, *text.split("/")))
-        if os.path.commonpath([real, folder]) != folder:
-            ctx.add("E901", f"/{L.SOURCES}[{k}]",
-                    f"source {k} {text!r} resolves to {real}, outside the folder of the concatenated file "
-                    f"({folder}) through a symlink; a shared file must not make a reader open other paths")
-            bad = True
-    return bad
 
 
 def validate_sources(ctx: Context) -> None:

@@ -26,7 +26,7 @@ from .. import layout as L
 from ..h5io.remote import file_size
 from .context import Context
 from .integrity import verify_row
-from .values import exact_ints
+from ..h5io.checks import big_endian_vlen, exact_ints, native
 
 __all__ = ["check_responses", "check_row", "claimed_lengths", "plausible_row", "big_endian_vlen", "native", "times",
            "exact_sum"]
@@ -78,29 +78,6 @@ def check_responses(ctx: Context) -> None:
         if np.dtype(dt).itemsize > best.itemsize:
             ctx.add("W210", "/" + name, f"stored as {np.dtype(dt).name} but the largest value is "
                                         f"{scan.max_value[name]}: {best.name} would hold it")
-
-
-def big_endian_vlen(ds: h5py.Dataset) -> bool:
-    """Whether ``ds`` stores VLEN elements of a big-endian multi-byte type (SPEC §1.3 allows it)."""
-    base = np.dtype(h5py.check_vlen_dtype(ds.dtype))
-    return base.itemsize > 1 and base.byteorder == (">" if np.little_endian else "<")
-
-
-def native(row, swap: bool) -> np.ndarray:
-    """A row of VLEN elements with their true values.
-
-    h5py returns the elements of a big-endian VLEN dataset as the stored
-    bytes labelled with the native byte order (the values come out wrong);
-    such elements are byte-swapped.  Elements already labelled big-endian
-    (correctly converted) are left as they are.
-    """
-    if not swap:
-        return row
-    out = np.empty(len(row), dtype=object)
-    for j, e in enumerate(row):
-        e = np.asarray(e)
-        out[j] = e.byteswap() if e.dtype.byteorder in ("=", "|", "<" if np.little_endian else ">") else e
-    return out
 
 
 def times(reps: np.ndarray, nb: int) -> np.ndarray:

@@ -13,6 +13,8 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
+from ..h5io.checks import exact_ints, unwritten
+
 __all__ = ["TABLE_BLOCK", "exact_ints", "unwritten", "decode", "short", "dtype_name", "little_endian",
            "is_string_dtype", "kind_name", "iter_table"]
 
@@ -81,33 +83,3 @@ def iter_table(ds: h5py.Dataset) -> Iterator[tuple[int, object]]:
     for a in range(0, ds.shape[0], TABLE_BLOCK):
         for j, v in enumerate(ds[a: a + TABLE_BLOCK]):
             yield a + j, v
-
-
-def exact_ints(values) -> np.ndarray:
-    """Stored unsigned integers as int64, or as Python ints (an object array) when some exceed int64.
-
-    ``np.asarray(x, dtype=np.int64)`` would read a uint64 value of 2**64 - 1
-    as -1; checks compare these values exactly instead.
-    """
-    a = np.asarray(values).reshape(-1)
-    if a.dtype.kind == "u" and a.size and int(a.max()) > np.iinfo(np.int64).max:
-        return np.array([int(x) for x in a], dtype=object)
-    return a.astype(np.int64)
-
-
-def unwritten(ds: h5py.Dataset) -> str | None:
-    """Why ``ds`` holds less data than it declares (chunks or storage never written), or None."""
-    dsid = ds.id
-    declared = ds.size * ds.dtype.itemsize
-    if ds.chunks is not None:
-        expected = 1
-        for n, c in zip(ds.shape, ds.chunks):
-            expected *= -(-n // c)
-        have = dsid.get_num_chunks()
-        if have < expected:
-            return (f"declares {ds.shape} ({declared} bytes) but only {have} of its {expected} chunks were "
-                    f"ever written ({dsid.get_storage_size()} bytes stored)")
-        return None
-    if dsid.get_create_plist().get_layout() == h5py.h5d.CONTIGUOUS and dsid.get_storage_size() < declared:
-        return f"declares {ds.shape} ({declared} bytes) but stores {dsid.get_storage_size()} bytes"
-    return None
