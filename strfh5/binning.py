@@ -39,6 +39,7 @@ Rules
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ from .records import FileInfo, RawRow
 from .errors import BinningError, SpectrogramError
 from .spectrogram import compute_spectrogram, params_from_transform, transform_dict
 
-__all__ = ["ReadGrid", "plan", "read_records", "bin_events", "pool_time", "repeat_time", "place_in_window",
+__all__ = ["ReadGrid", "plan", "read_records", "check_read_size", "max_row_values", "bin_events", "pool_time", "repeat_time", "place_in_window",
            "recompute_spectrogram",
            "SPECTROGRAM_ARGUMENTS", "spectrogram_changes", "spectrogram_record",
            "load_argument"]
@@ -491,3 +492,43 @@ def read_records(grid: ReadGrid, info: FileInfo) -> list[dict]:
                         **{load_argument(f): v for f, v in grid.spectrogram},
                         "transform": spectrogram_record(info, grid)})
     return records
+
+
+def max_row_values() -> int:
+    """The most values one row (or one stimulus) may hold once read: ``STRFH5_MAX_ROW_VALUES``, default 2**31.
+
+    A file can declare sizes (or a bin width can imply them) that would need
+    far more memory than any recording; reading refuses them before
+    allocating.  Raise the limit with the environment variable when a real
+    dataset needs it.
+    """
+    text = os.environ.get("STRFH5_MAX_ROW_VALUES", "")
+    return int(text) if text.isdigit() and int(text) > 0 else 2**31
+
+
+def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims) -> np.ndarray:
+    """The bins ``T_s`` of each stimulus on ``grid``, refused when empty or when a row would be too large.
+
+    Raises
+    ------
+    BinningError
+        A stimulus shorter than one bin, or a row (``sum of repeats x T``) or
+        a stimulus (``frames x T``) over :func:`max_row_values`, in exact
+        integer arithmetic.
+    """
+    T = np.array([grid.n_bins(int(nb)) for nb in file_n_bins], dtype=np.int64)
+    bad = np.flatnonzero(T <= 0)
+    if bad.size:
+        raise BinningError(
+            f"{grid.path}: reading at dt_ms={grid.dt:g} leaves stimulus {int(bad[0])} "
+            f"({stim_ids[int(bad[0])]!r}) with no response bin (stimulus shorter than one bin)")
+    limit = max_row_values()
+    per_frame = math.prod(int(d) for d in stim_dims[:-1]) if grid.stim_kind != L.STIM_WAVEFORM else 0
+    reps = np.asarray(repeats, dtype=np.int64).sum(axis=1) if np.size(repeats) else np.zeros(T.size, np.int64)
+    for s in range(T.size):
+        values = max(int(reps[s]), per_frame) * int(T[s])
+        if values > limit:
+            raise BinningError(
+                f"{grid.path}: reading stimulus {s} ({stim_ids[s]!r}) at dt_ms={grid.dt:g} gives {int(T[s])} bins, "
+                f"{values} values in one row, over the limit of {limit} (set STRFH5_MAX_ROW_VALUES to read it)")
+    return T

@@ -41,7 +41,7 @@ import torch
 
 from . import layout as L
 from .arguments import number_argument
-from .binning import ReadGrid, plan, read_records
+from .binning import ReadGrid, check_read_size, plan, read_records
 from .concatenation.memory import concat_neural_datasets
 from .contents import Contents
 from .contract import ContractMethods, describe_dataset
@@ -124,13 +124,8 @@ class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
         self.stim_ids = contents.stim_ids
         self.neuron_ids = contents.neuron_ids
         self.N_neurons = contents.N
-        self.n_bins = np.array([self.grid.n_bins(int(nb)) for nb in contents.n_bins], dtype=np.int64)
-        bad = np.flatnonzero(self.n_bins <= 0)
-        if bad.size:
-            raise BinningError(
-                f"{self.grid.path}: reading at dt_ms={self.grid.dt:g} leaves stimulus {int(bad[0])} "
-                f"({contents.stim_ids[int(bad[0])]!r}) with no response bin (stimulus shorter than one bin)"
-            )
+        self.n_bins = check_read_size(self.grid, contents.n_bins, contents.repeats, contents.stim_ids,
+                                      info.stim_dims)
         self._masks_np = np.asarray(contents.repeats) > 0
         self._nrn_masks: torch.Tensor | None = None
         self.I: list[int] = []
