@@ -192,7 +192,7 @@ class FileContents(Contents):
         self.path = os.fspath(path)
         self.allow_external = allow_external
         self.handle = FileHandle(self.path, allow_external=allow_external)
-        tables = read_tables(self.handle.file, self.path)
+        tables = read_tables(self.handle.file, self.path, lazy_meta=True)
         self.info = tables["info"]
         self.stim_ids = tables["stim_ids"]
         self.neuron_ids = tables["neuron_ids"]

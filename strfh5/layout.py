@@ -113,6 +113,12 @@ SOURCE_UUIDS = "sources/uuids"
 SOURCE_STIM_OFFSETS = "sources/stim_offsets"
 SOURCE_NEURON_OFFSETS = "sources/neuron_offsets"
 SOURCE_STIM_ROWS = "sources/stim_rows"  # row of the file for each source row (§9)
+RESPONSE_INDEX = "index"  # optional byte-range index of the VLEN payloads (spec addition: response-index)
+RESPONSE_INDEX_RESPONSES = "index/responses"  # (S, N, 2) uint64: [file offset, byte length]
+RESPONSE_INDEX_COUNTS = "index/counts"  # events files only
+ATTR_INDEX_LAYOUT = "layout"  # on /index: INDEX_LAYOUT
+ATTR_INDEX_UUID = "uuid"  # on /index: the file's uuid when the index was built
+INDEX_LAYOUT = "byte-range-v1"
 
 #: time (ms) dtypes allowed for events; count dtypes allowed for binned counts
 EVENT_TIME_DTYPES = (np.dtype("<f4"), np.dtype("<f8"))

@@ -26,7 +26,7 @@ LAYERS = {
         "strfh5.quality", "strfh5.concatenation.rules", "strfh5.concatenation.contents",
         "strfh5.concatenation.memory", "strfh5.dataset", "strfh5.video", "strfh5.reader", "strfh5.fileinfo",
         "strfh5.plotting", "strfh5.simulate", "strfh5.utils", "strfh5.remote", "strfh5.nwb_export",
-        "strfh5.rewrite"),
+        "strfh5.rewrite", "strfh5.stim_cache"),
     4: ("strfh5.concatenation",),
     5: ("strfh5.validation", "strfh5.clean"),
     6: ("strfh5.converters",),

@@ -67,13 +67,17 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
     )
 
 
-def read_tables(f: h5py.File, path: str) -> dict:
-    """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats."""
+def read_tables(f: h5py.File, path: str, lazy_meta: bool = False) -> dict:
+    """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats.
+
+    ``lazy_meta``: the metadata records are :class:`~strfh5.h5io.values.JsonRecords`,
+    parsed when first asked for.
+    """
     info = read_info(f, path)
     stim_ids = read_strings(require(f, L.STIM_IDS, path))
     neuron_ids = read_strings(require(f, L.NEURON_IDS, path))
-    stim_meta = read_json_table(require(f, L.STIM_METADATA, path), f"{path}:/{L.STIM_METADATA}")
-    nrn_meta = read_json_table(require(f, L.NEURON_METADATA, path), f"{path}:/{L.NEURON_METADATA}")
+    stim_meta = read_json_table(require(f, L.STIM_METADATA, path), f"{path}:/{L.STIM_METADATA}", lazy_meta)
+    nrn_meta = read_json_table(require(f, L.NEURON_METADATA, path), f"{path}:/{L.NEURON_METADATA}", lazy_meta)
     n_bins = np.asarray(require(f, L.STIM_N_BINS, path)[()], dtype=np.int64).reshape(-1)
     S, N = len(stim_ids), len(neuron_ids)
     rep_ds = require(f, L.REPEATS, path)
