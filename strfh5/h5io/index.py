@@ -260,42 +260,71 @@ class RowIndex:
             os.close(self._fd)
         self._fd = self._pid = None
 
-    def _payload(self, col: _Column, s: int, want: np.ndarray) -> np.ndarray:
-        """Row ``s`` of ``col`` as one uint8 buffer in neuron order, checked against ``want`` byte lengths."""
+    def _verified(self, col: _Column, s: int, want: np.ndarray) -> np.ndarray:
+        """Row ``s`` of ``col`` as one uint8 buffer in neuron order, checked against ``want`` and the digest."""
         ent = np.asarray(col.table[s], dtype=np.uint64)
-        off, nb = ent[:, 0].astype(np.int64), ent[:, 1].astype(np.int64)
-        if (ent[:, 0] > np.uint64(2**62)).any() or (ent[:, 1] > np.uint64(2**62)).any():
+        if (ent > np.uint64(2**62)).any():
             raise _Failed(f"/{col.name}[{s}]: offsets out of range")
+        off, nb = ent[:, 0].astype(np.int64), ent[:, 1].astype(np.int64)
         if not np.array_equal(nb, want):
             j = int(np.flatnonzero(nb != want)[0])
             raise _Failed(f"/{col.name}[{s}, {j}] has {nb[j]} bytes in the index, the row's repeats imply {want[j]}")
         used = nb > 0
-        if not used.any():
-            return np.empty(0, np.uint8)
         o, n = off[used], nb[used]
-        if (o <= 0).any() or (o + n > self.file_size).any():
+        if o.size and ((o <= 0).any() or (o + n > self.file_size).any()):
             raise _Failed(f"/{col.name}[{s}]: an element lies outside the file ({self.file_size} bytes)")
-        lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
-        fd = self._descriptor()
-        if np.all(np.diff(o) >= n[:-1]) and hi - lo <= _SPAN_SLACK * total + 65536:
-            raw = os.pread(fd, hi - lo, lo)
-            if len(raw) != hi - lo:
-                raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
-            buf = np.frombuffer(raw, dtype=np.uint8)
-            mark = np.zeros(hi - lo + 1, dtype=np.int8)
-            mark[o - lo] += 1
-            mark[o + n - lo] -= 1
-            return buf[np.cumsum(mark[:-1], dtype=np.int8) > 0]
-        parts = [os.pread(fd, int(b), int(a)) for a, b in zip(o, n)]
-        if any(len(p) != int(b) for p, b in zip(parts, n)):
-            raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
-        return np.frombuffer(bytearray(b"".join(parts)), dtype=np.uint8)
-
-    def _verified(self, col: _Column, s: int, want: np.ndarray) -> np.ndarray:
-        payload = self._payload(col, s, want)
-        if digest_from_payload(payload, want, col.itemsize) != col.digests[s].tobytes():
+        lens8 = (nb // col.itemsize).astype("<u8").view(np.uint8).reshape(-1, 8)
+        lo, hi = (int(o.min()), int((o + n).max())) if o.size else (0, 0)
+        if o.size and (n == n[0]).all() and hi - lo <= _SPAN_SLACK * int(n.sum()) + 65536:
+            payload, digest = self._equal(col, s, o - lo, int(n[0]), lo, hi, used, lens8)
+        else:
+            payload, digest = self._scattered(col, s, o, n, used, lens8)
+        if digest != col.digests[s].tobytes():
             raise _Failed(f"/{col.name}[{s}]: the bytes the index points at do not match /{L.INTEGRITY}/{col.name}")
         return payload
+
+    def _pread(self, col: _Column, s: int, offset: int, size: int) -> bytes:
+        raw = os.pread(self._descriptor(), size, offset)
+        if len(raw) != size:
+            raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+        return raw
+
+    def _equal(self, col, s, rel, size: int, lo: int, hi: int, used, lens8) -> tuple[np.ndarray, bytes]:
+        """Elements of one size (binned rows): one read of their span, a row gather, digest by runs."""
+        buf = np.frombuffer(self._pread(col, s, lo, hi - lo), dtype=np.uint8)
+        block = np.lib.stride_tricks.sliding_window_view(buf, size)[rel]  # (k, size), a copy
+        h = hashlib.sha256()
+        edges = np.flatnonzero(np.diff(used.astype(np.int8))) + 1
+        bounds = np.concatenate([[0], edges, [used.size]]).tolist()
+        rank = 0
+        for a, e in zip(bounds[:-1], bounds[1:]):
+            if not used[a]:
+                h.update(lens8[a:e].tobytes())
+                continue
+            run = np.empty((e - a, 8 + size), dtype=np.uint8)
+            run[:, :8] = lens8[a:e]
+            run[:, 8:] = block[rank : rank + e - a]
+            h.update(run)
+            rank += e - a
+        return block.reshape(-1), h.digest()
+
+    def _scattered(self, col, s, o, n, used, lens8) -> tuple[np.ndarray, bytes]:
+        """Elements of any sizes: one read of their span when compact, else one read each."""
+        if not o.size:
+            return np.empty(0, np.uint8), hashlib.sha256(lens8.tobytes()).digest()
+        lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
+        if hi - lo <= _SPAN_SLACK * total + 65536:
+            mv = memoryview(self._pread(col, s, lo, hi - lo))
+            pieces = [mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())]
+        else:
+            pieces = [self._pread(col, s, a, b) for a, b in zip(o.tolist(), n.tolist())]
+        it = iter(pieces)
+        lb = lens8.tobytes()
+        seq: list = [b""] * (2 * used.size)
+        seq[0::2] = [lb[i : i + 8] for i in range(0, len(lb), 8)]
+        seq[1::2] = [next(it) if u else b"" for u in used.tolist()]
+        digest = hashlib.sha256(b"".join(seq)).digest()
+        return np.frombuffer(bytearray(b"".join(pieces)), dtype=np.uint8), digest
 
     def raw_row(self, s: int, n_bins: int, repeats: np.ndarray, neurons=None, dtype=None) -> RawRow | None:
         """Row ``s`` read through the index and verified; None (after a warning) when a check fails."""
