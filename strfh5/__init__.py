@@ -16,7 +16,7 @@ from .contents import Contents, FileContents, MemoryContents
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .records import Events, FileInfo
 from .version import __version__
-from .writer import StreamWriter, save
+from .writer import StreamWriter, add_index, save
 
 # Public names defined in modules that import torch/matplotlib: resolved on
 # first access so `import strfh5` stays cheap (module -> names).
@@ -57,6 +57,7 @@ __all__ = [
     "schema",
     "contents_from_lists",
     "save",
+    "add_index",
     "StreamWriter",
     "Contents",
     "MemoryContents",

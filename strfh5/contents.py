@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from . import layout as L
-from .h5io import FileHandle, read_elements, read_raw_row, read_sample_rate, read_stimulus, read_tables, \
+from .h5io import FileHandle, counts_dtype, read_elements, read_raw_row, read_sample_rate, read_stimulus, read_tables, \
     read_waveform, response_dtype
 from .records import Events, FileInfo, RawRow
 
@@ -215,6 +215,14 @@ class FileContents(Contents):
 
     def waveform(self, s: int):
         return read_waveform(self.handle, s)
+
+    def count_dtype(self) -> np.dtype | None:
+        """Stored unsigned type of the integer data (``/counts``, or binned counts); None for signals."""
+        if self.info.encoding == L.ENCODING_EVENTS:
+            return counts_dtype(self.handle)
+        if self.info.response_kind == L.RESPONSE_COUNTS:
+            return np.dtype(self.stored_dtype())
+        return None
 
     def raw_row(self, s: int, neurons=None, dtype=None) -> RawRow:
         return read_raw_row(self.handle, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons, dtype)

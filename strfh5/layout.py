@@ -117,7 +117,6 @@ RESPONSE_INDEX = "index"  # optional byte-range index of the VLEN payloads (spec
 RESPONSE_INDEX_RESPONSES = "index/responses"  # (S, N, 2) uint64: [file offset, byte length]
 RESPONSE_INDEX_COUNTS = "index/counts"  # events files only
 ATTR_INDEX_LAYOUT = "layout"  # on /index: INDEX_LAYOUT
-ATTR_INDEX_UUID = "uuid"  # on /index: the file's uuid when the index was built
 INDEX_LAYOUT = "byte-range-v1"
 
 #: time (ms) dtypes allowed for events; count dtypes allowed for binned counts
@@ -169,14 +168,17 @@ def row_digest(elements: Iterable[np.ndarray]) -> bytes:
 
     For each element of the row, in neuron order, the digest absorbs the
     element length as a little-endian unsigned 64-bit integer followed by the
-    element's values in little-endian byte order.
+    element's values in little-endian byte order.  The bytes are fed from
+    the arrays' own buffers (no per-element numpy scalar, no copy of
+    little-endian contiguous data).
     """
     h = hashlib.sha256()
+    update = h.update
     for el in elements:
-        a = np.asarray(el)
-        if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and np.little_endian is False):
+        a = el if isinstance(el, np.ndarray) else np.asarray(el)
+        if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and not np.little_endian):
             a = a.astype(a.dtype.newbyteorder("<"))
-        h.update(np.uint64(a.size).astype("<u8").tobytes())
-        h.update(np.ascontiguousarray(a).tobytes())
+        update(a.size.to_bytes(8, "little"))
+        if a.size:
+            update(a.data if a.flags.c_contiguous else np.ascontiguousarray(a).data)
     return h.digest()
-

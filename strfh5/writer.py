@@ -500,7 +500,6 @@ def add_index(path) -> str:
             del f[L.RESPONSE_INDEX]
         g = f.create_group(L.RESPONSE_INDEX)
         g.attrs[L.ATTR_INDEX_LAYOUT] = L.INDEX_LAYOUT
-        g.attrs[L.ATTR_INDEX_UUID] = f.attrs[L.ATTR_UUID]
         for iname, table in tables.items():
             ds = f.create_dataset(iname, shape=table.shape, dtype="<u8")
             if table.size:
@@ -533,14 +532,54 @@ def save(dataset, path, *, overwrite: bool = False) -> str:
             f"cannot save {path}: the dataset has reader-side transforms applied ({names}); strfh5 files hold "
             "raw data — save the untransformed dataset (the transforms are reapplied at load)"
         )
-    return write_contents(contents, path, overwrite=overwrite)
+    return write_contents(contents, path, rows=_rows_in_memory(dataset, contents), overwrite=overwrite)
 
 
-def write_contents(contents: Contents, path, **writer_kwargs) -> str:
+def _rows_in_memory(dataset, contents: Contents):
+    """``s -> row`` from an eager dataset's blocks when they hold the stored values, else None.
+
+    Binned files read eagerly at the file's own bin width hold every stored
+    value in memory (float32); saving them avoids reading the source again.
+    The row is cast back to the stored dtype once (exact: the values came from
+    it) and split into the per-neuron elements.
+    """
+    rows = getattr(dataset, "_rows", None)
+    grid = getattr(dataset, "grid", None)
+    info = contents.info
+    if rows is None or getattr(rows, "lazy", True) or grid is None or not grid.is_identity \
+            or info.encoding != L.ENCODING_BINNED or not hasattr(rows, "responses"):
+        return None
+    dtype = contents.stored_dtype()
+
+    def row(s: int):
+        r = rows.responses[s]
+        block = r.block() if hasattr(r, "block") else None
+        if block is None:  # an element was replaced by the user: the contents are the truth
+            return contents.row(s)
+        data, reps = block
+        values = data.numpy().astype(dtype)
+        parts = np.split(values, np.cumsum(reps)[:-1]) if reps.size else []
+        return [p if r else None for p, r in zip(parts, reps.tolist())]
+
+    return row
+
+
+def _count_dtype(contents: Contents):
+    """The stored unsigned type of a plain file's integer data (None: chosen by the writer at close)."""
+    info = contents.info
+    if contents.path is None or info.concatenated or not hasattr(contents, "count_dtype"):
+        return None
+    return contents.count_dtype()
+
+
+def write_contents(contents: Contents, path, rows=None, **writer_kwargs) -> str:
     """Stream ``contents`` (in memory or another file) into a new file, row by row.
 
-    ``writer_kwargs`` override the :class:`StreamWriter` arguments taken from
-    the contents (e.g. ``file_meta``, ``overwrite``). Returns the path written.
+    ``rows`` (``s -> row``, optional) supplies the rows instead of
+    ``contents.row``. ``writer_kwargs`` override the :class:`StreamWriter`
+    arguments taken from the contents (e.g. ``file_meta``, ``overwrite``);
+    the stored types of a plain file are passed on, so integer data need no
+    scratch copy. Returns the path written.
     """
     info = contents.info
     kwargs = dict(
@@ -555,6 +594,7 @@ def write_contents(contents: Contents, path, **writer_kwargs) -> str:
         response_kind=info.response_kind,
         transform=info.transform,
         time_dtype=contents.stored_dtype() if info.encoding == L.ENCODING_EVENTS else np.float64,
+        count_dtype=_count_dtype(contents),
     )
     kwargs.update(writer_kwargs)
     w = StreamWriter(path, **kwargs)
@@ -567,5 +607,5 @@ def write_contents(contents: Contents, path, **writer_kwargs) -> str:
                 wf = contents.waveform(s)
                 w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
                                waveform=None if wf is None else wf[0], sample_rate=None if wf is None else wf[1])
-            w.write_row(s, contents.row(s))
+            w.write_row(s, contents.row(s) if rows is None else rows(s))
     return w.path

@@ -27,6 +27,7 @@ COMMANDS = (
     "demo",
     "concat",
     "materialize",
+    "index",
     "quality",
     "convert",
     "fetch",

@@ -217,7 +217,7 @@ def read_index_table(f: h5py.File, index_name: str, shape: tuple, path: str, fil
 def open_index(f: h5py.File, path: str, encoding: str, concatenated: bool) -> "RowIndex | None":
     """The checked :class:`RowIndex` of an open file; None when it has none (or is concatenated).
 
-    An index that is present but malformed (wrong shape, wrong uuid, outside
+    An index that is present but malformed (wrong layout, shape or type, outside
     the file, no digests) gives a :class:`~strfh5.errors.ResponseIndexWarning` and None.
     """
     grp = f.get(L.RESPONSE_INDEX)
@@ -226,8 +226,6 @@ def open_index(f: h5py.File, path: str, encoding: str, concatenated: bool) -> "R
     try:
         if attr_str(grp.attrs.get(L.ATTR_INDEX_LAYOUT, "")) != L.INDEX_LAYOUT:
             raise CorruptDataError(f"{path}: /{L.RESPONSE_INDEX}@{L.ATTR_INDEX_LAYOUT} is not {L.INDEX_LAYOUT!r}")
-        if attr_str(grp.attrs.get(L.ATTR_INDEX_UUID, "")) != attr_str(f.attrs.get(L.ATTR_UUID, "")):
-            raise CorruptDataError(f"{path}: /{L.RESPONSE_INDEX} was built for another file (uuid differs)")
         size = os.path.getsize(path)
         cols = [_Column(f, L.RESPONSES, L.RESPONSE_INDEX_RESPONSES, path, size)]
         if encoding == L.ENCODING_EVENTS:

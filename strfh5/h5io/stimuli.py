@@ -9,7 +9,8 @@ from .. import layout as L
 from ..errors import MissingObjectError, SourceFileError
 from .handle import FileHandle
 
-__all__ = ["read_stimulus", "read_waveform", "read_sample_rate", "response_dtype", "check_stimulus_links"]
+__all__ = ["read_stimulus", "read_waveform", "read_sample_rate", "response_dtype", "counts_dtype",
+           "check_stimulus_links"]
 
 
 def check_stimulus_links(handle: FileHandle, s: int) -> None:
@@ -71,3 +72,8 @@ def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None
 def response_dtype(handle: FileHandle) -> np.dtype:
     """dtype of the stored response values (spike times, counts or signal)."""
     return h5py.check_vlen_dtype(handle.dataset(L.RESPONSES).dtype)
+
+
+def counts_dtype(handle: FileHandle) -> np.dtype:
+    """dtype of the stored per-repeat spike counts ``/counts`` (events files)."""
+    return np.dtype(h5py.check_vlen_dtype(handle.dataset(L.COUNTS).dtype))
