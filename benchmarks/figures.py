@@ -24,6 +24,8 @@ from typing import Callable
 
 import numpy as np
 
+from .figures_io import IO_FIGURES
+
 __all__ = ["FIGURES", "repeat"]
 
 
@@ -389,3 +391,4 @@ FIGURES: dict[str, Callable[..., dict]] = {
         quality_time, quality_reference, quality_memory, concat_time, concat_iteration, large_epoch,
     )
 }
+FIGURES.update(IO_FIGURES)
