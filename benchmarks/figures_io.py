@@ -43,11 +43,21 @@ def _paired(fa, fb, k: int, budget_s: float) -> dict:
 
 
 # ------------------------------------------------------------------ open, S grown
-def prepare_s_grown(data_dir: str, scale: str, quick: bool, copies: int) -> dict:
+def prepare_s_grown(data_dir: str, scale: str, quick: bool, target_s: int) -> dict:
+    """The scale's native file with its stimuli tiled until S >= ``target_s`` (at least twice)."""
+    import math
+
+    import strfh5
+
     from . import figures, scales
 
-    path, secs = scales.s_grown(data_dir, figures._scale(scale, quick), copies)
-    return dict(path=path, generation_s=secs, bytes=os.path.getsize(path))
+    sc = figures._scale(scale, quick)
+    native, _ = scales.simulated(data_dir, sc, sc.encoding)
+    with strfh5.load(native, lazy=True) as ds:
+        S = ds.get_S()
+    copies = max(2, math.ceil(target_s / max(S, 1)))
+    path, secs = scales.s_grown(data_dir, sc, copies)
+    return dict(path=path, generation_s=secs, bytes=os.path.getsize(path), copies=copies)
 
 
 def open_pair(path: str, grown: str, k: int = 7, budget_s: float = 20.0) -> dict:

@@ -9,7 +9,6 @@ per-round ratios of interleaved runs.
 
 from __future__ import annotations
 
-import math
 import os
 
 __all__ = ["scale_rows", "ns1_rows", "EPOCH_GOALS", "EAGER_GOALS", "OPEN_S_TARGET"]
@@ -26,12 +25,8 @@ def scale_rows(call, row, rows: list, name: str, tag: str, path: str, data_dir: 
                budget: float, log) -> dict:
     """Issue 18's figures for one scale's native file; returns their raw results."""
     raw = {}
-    from .figures import _scale
-
-    S = _scale(name, quick).params.get("n_stimuli") or 1
-    copies = 3 if quick else max(2, math.ceil(OPEN_S_TARGET / S))
-    log(f"{tag}: lazy open with S x{copies}")
-    g = call("prepare_s_grown", data_dir=data_dir, scale=name, quick=quick, copies=copies)
+    log(f"{tag}: lazy open with S grown to >= {OPEN_S_TARGET}")
+    g = call("prepare_s_grown", data_dir=data_dir, scale=name, quick=quick, target_s=3 * 8 if quick else OPEN_S_TARGET)
     if g.get("error"):
         row(rows, tag, "lazy open, S grown", None, "s", error=g["error"])
     else:

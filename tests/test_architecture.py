@@ -21,6 +21,7 @@ LAYERS = {
         "strfh5.schema", "strfh5.spectrogram", "strfh5.optional", "strfh5.jsonsafe"),
     1: ("strfh5.h5io",),
     2: ("strfh5.contents", "strfh5.binning", "strfh5.elements", "strfh5.vlen_sink", "strfh5.writer",
+        "strfh5.index_writer",
         "strfh5.build", "strfh5.annotate"),
     3: ("strfh5.metrics", "strfh5.transforms", "strfh5.collate", "strfh5.selection", "strfh5.rows",
         "strfh5.quality", "strfh5.concatenation.rules", "strfh5.concatenation.contents",

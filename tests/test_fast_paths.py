@@ -14,7 +14,7 @@ from strfh5 import layout as L
 from strfh5.binning import bin_events, bin_index, plan
 from strfh5.contents import FileContents
 from strfh5.errors import CorruptDataError, SourceFileError
-from strfh5.h5io.values import JsonRecords
+from strfh5.records import JsonRecords
 from strfh5.stim_cache import StimulusCache
 
 SMALL = dict(n_stimuli=4, n_neurons=5, n_freqs=8, n_bins=(20, 40), strf_ms=30.0, repeats=(2, 4))
