@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -234,3 +235,26 @@ def test_writer_can_leave_the_index_out(tmp_path):
         w.write_row(0, [np.ones((1, 3)), None])
     with h5py.File(tmp_path / "x.strf.h5", "r") as f:
         assert L.RESPONSE_INDEX not in f
+
+
+def test_a_row_rewritten_after_verification_is_verified_again(tmp_path):
+    """Digests are checked on a row's first read; a file changed since (fstat) is verified again."""
+    path = _unpack(tmp_path, "v1.0_counts.strf.h5.gz")
+    strfh5.add_index(path)
+    c = FileContents(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResponseIndexWarning)
+        first = c.raw_row(0)
+        assert _same(c.raw_row(0).values, first.values)  # trusted read: same bytes
+    with h5py.File(path, "r") as f:
+        off, nb = (int(x) for x in f[L.RESPONSE_INDEX_RESPONSES][0, 0])
+    with open(path, "r+b") as fh:  # flip a payload byte behind HDF5's back
+        fh.seek(off)
+        b = fh.read(1)
+        fh.seek(off)
+        fh.write(bytes([b[0] ^ 1]))
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.warns(ResponseIndexWarning, match="do not match"):
+        row = c.raw_row(0)
+    assert _same(row.values, _h5py_row(path, 0)[0])  # what HDF5 returns (it may still cache the old heap)

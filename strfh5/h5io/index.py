@@ -247,11 +247,29 @@ class RowIndex:
         self.path, self.file_size, self.columns = path, file_size, columns
         self._fd: int | None = None
         self._pid: int | None = None
+        self._seen: set = set()  # (dataset, row) whose digest matched in this process
+        self._stamp: tuple | None = None
 
     def _descriptor(self) -> int:
         if self._fd is None or self._pid != os.getpid():
             self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
+            self._seen, self._stamp = set(), self._file_stamp()
         return self._fd
+
+    def _file_stamp(self) -> tuple:
+        st = os.fstat(self._fd)
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _trusted(self, key: tuple) -> bool:
+        """Whether row ``key`` was verified in this process and the file has not changed since (fstat)."""
+        if key not in self._seen:
+            return False
+        stamp = self._file_stamp()
+        if stamp != self._stamp:  # rewritten under us: verify every row again
+            self._seen, self._stamp = set(), stamp
+            self.file_size = stamp[1]
+            return False
+        return True
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
@@ -259,7 +277,14 @@ class RowIndex:
         self._fd = self._pid = None
 
     def _verified(self, col: _Column, s: int, want: np.ndarray) -> np.ndarray:
-        """Row ``s`` of ``col`` as one uint8 buffer in neuron order, checked against ``want`` and the digest."""
+        """Row ``s`` of ``col`` as one uint8 buffer in neuron order, checked against ``want`` and the digest.
+
+        Offsets and lengths are checked on every read; the digest on the first
+        read of the row in this process, and again whenever the file's inode,
+        size or modification time changed since.
+        """
+        self._descriptor()
+        trusted = self._trusted((col.name, s))
         ent = np.asarray(col.table[s], dtype=np.uint64)
         if (ent > np.uint64(2**62)).any():
             raise _Failed(f"/{col.name}[{s}]: offsets out of range")
@@ -274,11 +299,14 @@ class RowIndex:
         lens8 = (nb // col.itemsize).astype("<u8").view(np.uint8).reshape(-1, 8)
         lo, hi = (int(o.min()), int((o + n).max())) if o.size else (0, 0)
         if o.size and (n == n[0]).all() and hi - lo <= _SPAN_SLACK * int(n.sum()) + 65536:
-            payload, digest = self._equal(col, s, o - lo, int(n[0]), lo, hi, used, lens8)
+            payload, digest = self._equal(col, s, o - lo, int(n[0]), lo, hi, used, lens8, not trusted)
         else:
-            payload, digest = self._scattered(col, s, o, n, used, lens8)
-        if digest != col.digests[s].tobytes():
-            raise _Failed(f"/{col.name}[{s}]: the bytes the index points at do not match /{L.INTEGRITY}/{col.name}")
+            payload, digest = self._scattered(col, s, o, n, used, lens8, not trusted)
+        if not trusted:
+            if digest != col.digests[s].tobytes():
+                raise _Failed(f"/{col.name}[{s}]: the bytes the index points at do not match "
+                              f"/{L.INTEGRITY}/{col.name}")
+            self._seen.add((col.name, s))
         return payload
 
     def _pread(self, col: _Column, s: int, offset: int, size: int) -> bytes:
@@ -287,10 +315,12 @@ class RowIndex:
             raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
         return raw
 
-    def _equal(self, col, s, rel, size: int, lo: int, hi: int, used, lens8) -> tuple[np.ndarray, bytes]:
+    def _equal(self, col, s, rel, size: int, lo: int, hi: int, used, lens8, digest: bool):
         """Elements of one size (binned rows): one read of their span, a row gather, digest by runs."""
         buf = np.frombuffer(self._pread(col, s, lo, hi - lo), dtype=np.uint8)
         block = np.lib.stride_tricks.sliding_window_view(buf, size)[rel]  # (k, size), a copy
+        if not digest:
+            return block.reshape(-1), None
         h = hashlib.sha256()
         edges = np.flatnonzero(np.diff(used.astype(np.int8))) + 1
         bounds = np.concatenate([[0], edges, [used.size]]).tolist()
@@ -306,16 +336,18 @@ class RowIndex:
             rank += e - a
         return block.reshape(-1), h.digest()
 
-    def _scattered(self, col, s, o, n, used, lens8) -> tuple[np.ndarray, bytes]:
+    def _scattered(self, col, s, o, n, used, lens8, digest: bool):
         """Elements of any sizes: one read of their span when compact, else one read each."""
         if not o.size:
-            return np.empty(0, np.uint8), hashlib.sha256(lens8.tobytes()).digest()
+            return np.empty(0, np.uint8), hashlib.sha256(lens8.tobytes()).digest() if digest else None
         lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
         if hi - lo <= _SPAN_SLACK * total + 65536:
             mv = memoryview(self._pread(col, s, lo, hi - lo))
             pieces = [mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())]
         else:
             pieces = [self._pread(col, s, a, b) for a, b in zip(o.tolist(), n.tolist())]
+        if not digest:
+            return np.frombuffer(bytearray(b"".join(pieces)), dtype=np.uint8), None
         it = iter(pieces)
         lb = lens8.tobytes()
         seq: list = [b""] * (2 * used.size)
