@@ -29,7 +29,7 @@ def test_bin_index_equals_searchsorted_on_edges_and_specials(start, dt, T):
     edges = start + np.arange(T + 1) * dt
     t = np.concatenate([rng.uniform(start - 2 * dt, start + (T + 2) * dt, 200), edges, np.nextafter(edges, np.inf),
                         np.nextafter(edges, -np.inf), [np.nan, np.inf, -np.inf]])
-    assert np.array_equal(bin_index(t, edges), np.searchsorted(edges, t, side="right") - 1)
+    assert np.array_equal(bin_index(t, start, dt, T), np.searchsorted(edges, t, side="right") - 1)
 
 
 @pytest.mark.parametrize("sort", [True, False])
