@@ -52,6 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "through a local Range server; needs the [remote] extra)")
     p.add_argument("--remote-mb", default="10,100", metavar="MB,...",
                    help="sizes of the files read over HTTP with --remote (default: %(default)s)")
+    p.add_argument("--sections", default="scales,quality,concat,convert,spectrograms",
+                   help="comma-separated sections to run (default: %(default)s)")
+    p.add_argument("--baseline-python", default=os.environ.get("STRFH5_BENCH_BASELINE_PYTHON"), metavar="PY",
+                   help="interpreter of a baseline checkout for the 'convert ns1' ratio (e.g. main's .venv/bin/python)")
+    p.add_argument("--baseline-cwd", default=None, metavar="DIR",
+                   help="the baseline checkout (working directory of its conversions)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -75,6 +81,8 @@ def run_from_args(args) -> int:
         concat_large=args.concat_large, data_dir=args.data_dir, isolation=args.isolation,
         quality_ref_neurons=args.quality_ref_neurons or None, k=args.repeats, verbose=not args.quiet,
         remote=args.remote, remote_mb=tuple(float(x) for x in args.remote_mb.split(",") if x.strip()),
+        baseline_python=args.baseline_python, baseline_cwd=args.baseline_cwd,
+        sections=tuple(x.strip() for x in args.sections.split(",") if x.strip()),
     )
     try:
         doc = run(opts)

@@ -376,3 +376,32 @@ def large(data_dir: str, target_gb: float = 20.0, base: Scale | None = None) -> 
         return p
 
     return _ensure(path, make, parts)
+
+
+def s_grown(data_dir: str, scale: Scale, copies: int) -> tuple[str, float | None]:
+    """``scale``'s native file with its stimuli tiled ``copies`` times along the stimulus axis (S grows).
+
+    Copy 0 holds the responses; later copies repeat the stimuli, their ids
+    (``<id>#<copy>``) and metadata, with no responses recorded, so the file
+    grows in everything a lazy open reads (ids, metadata, ``n_bins``,
+    ``/repeats``, stimulus links) without gigabytes of spike times.
+    """
+    from strfh5.contents import FileContents
+
+    src, _ = simulated(data_dir, scale, scale.encoding)
+    parts = dict(base=scale.name, params=scale.params, copies=int(copies), kind="s-grown")
+    path = cache_path(data_dir, f"{scale.name}-S{copies}x", parts)
+
+    def make(p):
+        with FileContents(src) as c:
+            note = f"{os.path.basename(src)} stimuli tiled {copies} times (responses in copy 0 only)"
+            empty = [None] * c.N
+            with _writer_like(c, p, c.info.encoding, note) as w:
+                for k in range(copies):
+                    for s in range(c.S):
+                        i = w.add_stimulus(c.stim(s), id=f"{c.stim_ids[s]}#{k}", meta=c.stim_meta[s],
+                                           n_bins=None if c.info.stim_kind != "waveform" else int(c.n_bins[s]))
+                        w.write_row(i, c.row(s) if k == 0 else empty)
+        return p
+
+    return _ensure(path, make, parts)

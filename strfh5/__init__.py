@@ -21,7 +21,7 @@ from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .leftovers import clean_leftovers
 from .records import Events, FileInfo
 from .version import __version__
-from .writer import StreamWriter, save
+from .writer import StreamWriter, add_index, save
 
 # Public names defined in modules that import torch/matplotlib: resolved on
 # first access so `import strfh5` stays cheap (module -> names).
@@ -63,6 +63,7 @@ __all__ = [
     "schema",
     "contents_from_lists",
     "save",
+    "add_index",
     "StreamWriter",
     "clean_leftovers",
     "Contents",

@@ -50,7 +50,7 @@ from .records import FileInfo, RawRow
 from .errors import BinningError, SpectrogramError
 from .spectrogram import compute_spectrogram, params_from_transform, transform_dict
 
-__all__ = ["ReadGrid", "plan", "read_records", "check_read_size", "max_row_values", "bin_events", "pool_time", "repeat_time", "place_in_window",
+__all__ = ["ReadGrid", "plan", "read_records", "check_read_size", "max_row_values", "bin_events", "bin_index", "pool_time", "repeat_time", "place_in_window",
            "recompute_spectrogram",
            "SPECTROGRAM_ARGUMENTS", "spectrogram_changes", "spectrogram_record",
            "load_argument"]
@@ -85,18 +85,43 @@ def bin_events(times: np.ndarray, counts: np.ndarray, start: float, dt: float, T
     times = np.asarray(times, dtype=np.float64)
     counts = np.asarray(counts, dtype=np.int64)
     R = counts.size
-    edges = start + np.arange(T + 1, dtype=np.float64) * dt
     rep = np.repeat(np.arange(R, dtype=np.int64), counts)
-    return _histogram_rows(times, rep, edges, R, T)
+    return _histogram_rows(times, rep, float(start), float(dt), R, T)
 
 
-def _histogram_rows(times: np.ndarray, row: np.ndarray, edges: np.ndarray, n_rows: int, T: int,
+def bin_index(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
+    """``numpy.searchsorted(edges, times, side="right") - 1`` for ``edges = start + arange(T + 1) * dt``, in O(n).
+
+    The bin is estimated arithmetically, then corrected by one step against the
+    edges recomputed with the same float operations (so exactly the stored
+    edges), without searching: values on an edge go to the bin on its right,
+    NaN past the last edge (as numpy sorts it). Results lie in ``[-1, T]``.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if T < 1:
+        return np.searchsorted(start + np.arange(T + 1, dtype=np.float64) * dt, times, side="right") - 1
+    with np.errstate(invalid="ignore"):
+        f = np.floor((times - start) / dt)
+        np.clip(f, -1, T, out=f)
+        b = f.astype(np.int64)
+    b -= times < start + f * dt  # f * dt: the product arange gives for edge f
+    f += 1
+    b += times >= start + f * dt
+    np.clip(b, -1, T, out=b)
+    nan = np.isnan(times)
+    if nan.any():
+        b[nan] = T
+    return b
+
+
+def _histogram_rows(times: np.ndarray, row: np.ndarray, start: float, dt: float, n_rows: int, T: int,
                     dtype=np.float64) -> np.ndarray:
-    # bin index as numpy.histogram finds it with explicit edges
-    b = np.searchsorted(edges, times, side="right") - 1
-    b[times == edges[-1]] = T - 1
+    # bin index as numpy.histogram finds it with explicit edges (last bin closed on the right)
+    b = bin_index(times, start, dt, T)
+    b[times == start + T * dt] = T - 1
     keep = (b >= 0) & (b < T)
-    flat = row[keep] * T + b[keep]
+    flat = b[keep]
+    flat += row[keep] * T
     return np.bincount(flat, minlength=n_rows * T).astype(dtype).reshape(n_rows, T)
 
 
@@ -223,8 +248,7 @@ class ReadGrid:
         if self.encoding == L.ENCODING_EVENTS:
             times = np.asarray(raw.values, dtype=np.float64)
             row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
-            edges = self.start(s_n_bins) + np.arange(T + 1, dtype=np.float64) * self.dt
-            return _histogram_rows(times, row, edges, total, T, np.float32), reps
+            return _histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, np.float32), reps
         data = raw.values.reshape(total, int(s_n_bins))
         if self.k != 1:
             if self.response_kind == L.RESPONSE_CONTINUOUS:

@@ -23,7 +23,8 @@ from typing import Sequence
 import numpy as np
 
 from . import layout as L
-from .h5io import FileHandle, has_waveform, read_elements, read_raw_row, read_sample_rate, read_stimulus, read_tables, \
+from .h5io import FileHandle, counts_dtype, has_waveform, read_elements, read_raw_row, read_sample_rate, read_stimulus, \
+    read_tables, \
     read_waveform, response_dtype
 from .records import Events, FileInfo, RawRow
 
@@ -196,7 +197,7 @@ class FileContents(Contents):
         self.path = os.fspath(path)
         self.allow_external = allow_external
         self.handle = FileHandle(self.path, allow_external=allow_external)
-        tables = read_tables(self.handle.file, self.path)
+        tables = read_tables(self.handle.file, self.path, lazy_meta=True)
         self.info = tables["info"]
         self.stim_ids = tables["stim_ids"]
         self.neuron_ids = tables["neuron_ids"]
@@ -223,6 +224,14 @@ class FileContents(Contents):
 
     def has_waveform(self, s: int) -> bool:
         return has_waveform(self.handle, s)
+
+    def count_dtype(self) -> np.dtype | None:
+        """Stored unsigned type of the integer data (``/counts``, or binned counts); None for signals."""
+        if self.info.encoding == L.ENCODING_EVENTS:
+            return counts_dtype(self.handle)
+        if self.info.response_kind == L.RESPONSE_COUNTS:
+            return np.dtype(self.stored_dtype())
+        return None
 
     def raw_row(self, s: int, neurons=None, dtype=None) -> RawRow:
         return read_raw_row(self.handle, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons, dtype)

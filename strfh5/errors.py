@@ -12,6 +12,7 @@ broadly or as narrowly as they need::
     │   ├── UnsupportedVersionError  a newer major format version
     │   ├── MissingObjectError     a required group/dataset/attribute is absent
     │   ├── CorruptDataError       a stored invariant or digest does not hold
+    │   ├── IndexBuildError        a response byte-range index cannot be built for this file
     │   ├── SourceFileError        a concatenated file's source is missing or replaced
     │   │   └── UnsafeSourcePathError  a source path leaves the file's folder
     │   └── RemoteAccessError      a file over HTTP that cannot (or may not) be read remotely
@@ -44,6 +45,8 @@ __all__ = [
     "UnsupportedVersionError",
     "MissingObjectError",
     "CorruptDataError",
+    "IndexBuildError",
+    "ResponseIndexWarning",
     "SourceFileError",
     "UnsafeSourcePathError",
     "RemoteAccessError",
@@ -90,6 +93,14 @@ class MissingObjectError(FileFormatError):
 
 class CorruptDataError(FileFormatError):
     """Stored data contradict an invariant of the format or their digest."""
+
+
+class IndexBuildError(FileFormatError):
+    """A response byte-range index cannot be built: concatenated file, filtered VLEN data, unknown layout."""
+
+
+class ResponseIndexWarning(UserWarning):
+    """A file's response byte-range index failed a check; rows are read through HDF5 instead."""
 
 
 class SourceFileError(FileFormatError):

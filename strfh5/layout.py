@@ -116,6 +116,11 @@ SOURCE_UUIDS = "sources/uuids"
 SOURCE_STIM_OFFSETS = "sources/stim_offsets"
 SOURCE_NEURON_OFFSETS = "sources/neuron_offsets"
 SOURCE_STIM_ROWS = "sources/stim_rows"  # row of the file for each source row (§9)
+RESPONSE_INDEX = "index"  # optional byte-range index of the VLEN payloads (spec addition: response-index)
+RESPONSE_INDEX_RESPONSES = "index/responses"  # (S, N, 2) uint64: [file offset, byte length]
+RESPONSE_INDEX_COUNTS = "index/counts"  # events files only
+ATTR_INDEX_LAYOUT = "layout"  # on /index: INDEX_LAYOUT
+INDEX_LAYOUT = "byte-range-v1"
 
 #: time (ms) dtypes allowed for events; count dtypes allowed for binned counts
 EVENT_TIME_DTYPES = (np.dtype("<f4"), np.dtype("<f8"))
@@ -179,15 +184,19 @@ def row_digest(elements: Iterable[np.ndarray]) -> bytes:
 
     For each element of the row, in neuron order, the digest absorbs the
     element length as a little-endian unsigned 64-bit integer followed by the
-    element's values in little-endian byte order.
+    element's values in little-endian byte order.  The bytes are fed from
+    the arrays' own buffers (no per-element numpy scalar, no copy of
+    little-endian contiguous data).
     """
     h = hashlib.sha256()
+    update = h.update
     for el in elements:
-        a = np.asarray(el)
-        if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and np.little_endian is False):
+        a = el if isinstance(el, np.ndarray) else np.asarray(el)
+        if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and not np.little_endian):
             a = a.astype(a.dtype.newbyteorder("<"))
-        h.update(np.uint64(a.size).astype("<u8").tobytes())
-        h.update(np.ascontiguousarray(a).tobytes())
+        update(a.size.to_bytes(8, "little"))
+        if a.size:
+            update(a.data if a.flags.c_contiguous else np.ascontiguousarray(a).data)
     return h.digest()
 
 #: the most values one (stimulus, neuron) element may hold (repeats x n_bins, or spike times): 2**34,

@@ -8,14 +8,17 @@ shape in which the I/O module hands rows to binning, eager or lazy.
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
 from . import layout as L
+from .jsonsafe import loads
+from .errors import CorruptDataError
 
-__all__ = ["Events", "FileInfo", "RawRow"]
+__all__ = ["Events", "FileInfo", "RawRow", "JsonRecords"]
 
 
 class Events(NamedTuple):
@@ -103,3 +106,60 @@ class RawRow:
             return cls(reps, np.empty(0, dtype or np.float32))
         values = np.concatenate([np.asarray(e).reshape(-1) for e in present])
         return cls(reps, values if dtype is None else values.astype(dtype, copy=False))
+
+
+def _json_record(text, where: str) -> dict:
+    """One stored JSON object string parsed with bounded nesting (:func:`strfh5.jsonsafe.loads`)."""
+    rec = loads(text, where)
+    if not isinstance(rec, dict):
+        raise CorruptDataError(f"{where}: metadata record is not a JSON object")
+    return rec
+
+
+class JsonRecords(MutableSequence):
+    """Metadata records decoded when first asked for (a lazy open stays flat in S).
+
+    Behaves as a list of dicts: a record is parsed on first access (raising
+    :class:`CorruptDataError` naming it if it is not a JSON object) and the
+    same dict is returned afterwards, so edits to it persist.
+    """
+
+    def __init__(self, texts, where: str):
+        self._texts = texts
+        self._where = where
+        self._done: list = [None] * len(texts)
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+    def _get(self, i: int) -> dict:
+        rec = self._done[i]
+        if rec is None:
+            rec = self._done[i] = _json_record(self._texts[i], f"{self._where}[{i}]")
+        return rec
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._get(j) for j in range(*i.indices(len(self)))]
+        n = len(self)
+        j = int(i) + n if int(i) < 0 else int(i)
+        if not 0 <= j < n:
+            raise IndexError(f"metadata record {int(i)} out of range for {n} records")
+        return self._get(j)
+
+    def __setitem__(self, i, value) -> None:
+        self[i]  # range check
+        j = int(i) % len(self)
+        self._done[j] = value
+
+    def __delitem__(self, i) -> None:
+        raise TypeError(f"{self._where}: metadata records of a file cannot be deleted")
+
+    def insert(self, i, value) -> None:
+        raise TypeError(f"{self._where}: metadata records of a file cannot be inserted")
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, JsonRecords)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(list(self))

@@ -27,6 +27,7 @@ from .collate import FieldDict
 from .contents import Contents
 from .errors import TransformError
 from .selection import position
+from .stim_cache import StimulusCache
 from .transforms import affine_rows, smooth_rows, standardize_stim
 
 __all__ = ["Item", "ResponseRow", "gather_rows", "read_block", "read_stim", "check_waveforms", "EagerRows", "LazyRows"]
@@ -273,6 +274,7 @@ class LazyRows:
         self.stims = _LazyStims(self)
         self.responses = _LazyResponses(self)
         self._all = list(range(N))
+        self.stim_cache = StimulusCache()  # decoded stimuli, bounded, one per process
 
     def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
         if neurons is not None and len(neurons) == self.N and neurons == self._all:
@@ -286,7 +288,7 @@ class LazyRows:
         return data, reps
 
     def stim(self, s: int) -> torch.Tensor:
-        x = read_stim(self.contents, self.grid, s)
+        x = self.stim_cache.get((s, self.grid), lambda: read_stim(self.contents, self.grid, s))
         for op in self.stim_ops:
             x = apply_stim_op(op, x)
         return x

@@ -34,10 +34,11 @@ from .contents import Contents
 from .elements import check_id_text, check_unique_ids, normalize_binned, normalize_events
 from .errors import DuplicateIdError, InvalidDataError, MetadataError, TransformError
 from .leftovers import clean_leftovers
+from .index_writer import add_index
 from .vlen_sink import VlenSink
 from .version import __version__
 
-__all__ = ["StreamWriter", "save", "write_contents"]
+__all__ = ["StreamWriter", "save", "write_contents", "add_index"]
 
 _STR = h5py.string_dtype("utf-8")
 
@@ -84,6 +85,9 @@ class StreamWriter:
     allow_duplicate_ids : bool
         Accept a stimulus or neuron id that repeats (only for copies of
         concatenations, whose ids are unique per source block, SPEC §9).
+    index : bool
+        Write the response byte-range index (``/index``, spec addition
+        ``response-index``) after the data, so lazy reads need no HDF5 per row.
     """
 
     def __init__(
@@ -108,8 +112,10 @@ class StreamWriter:
         compression: str | None = "gzip",
         compression_opts: int | None = 4,
         allow_duplicate_ids: bool = False,
+        index: bool = True,
     ):
         self.path = os.fspath(path)
+        self.index = bool(index)
         if encoding not in L.ENCODINGS:
             raise InvalidDataError(f"encoding {encoding!r} is not one of {L.ENCODINGS}")
         if stim_kind not in L.STIM_KINDS:
@@ -414,6 +420,8 @@ class StreamWriter:
         )
         f.flush()
         f.close()
+        if self.index:
+            add_index(self.tmp_path)
         with open(self.tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(self.tmp_path, self.path)
@@ -510,18 +518,57 @@ def save(dataset, path, *, overwrite: bool = False) -> str:
             f"cannot save {path}: the dataset has reader-side transforms applied ({names}); strfh5 files hold "
             "raw data — save the untransformed dataset (the transforms are reapplied at load)"
         )
-    return write_contents(contents, path, overwrite=overwrite)
+    return write_contents(contents, path, rows=_rows_in_memory(dataset, contents), overwrite=overwrite)
 
 
-def write_contents(contents: Contents, path, *, progress: bool | None = False, progress_desc: str | None = None,
-                   **writer_kwargs) -> str:
+def _rows_in_memory(dataset, contents: Contents):
+    """``s -> row`` from an eager dataset's blocks when they hold the stored values, else None.
+
+    Binned files read eagerly at the file's own bin width hold every stored
+    value in memory (float32); saving them avoids reading the source again.
+    The row is cast back to the stored dtype once (exact: the values came from
+    it) and split into the per-neuron elements.
+    """
+    rows = getattr(dataset, "_rows", None)
+    grid = getattr(dataset, "grid", None)
+    info = contents.info
+    if rows is None or getattr(rows, "lazy", True) or grid is None or not grid.is_identity \
+            or info.encoding != L.ENCODING_BINNED or not hasattr(rows, "responses"):
+        return None
+    dtype = contents.stored_dtype()
+
+    def row(s: int):
+        r = rows.responses[s]
+        block = r.block() if hasattr(r, "block") else None
+        if block is None:  # an element was replaced by the user: the contents are the truth
+            return contents.row(s)
+        data, reps = block
+        values = data.numpy().astype(dtype)
+        parts = np.split(values, np.cumsum(reps)[:-1]) if reps.size else []
+        return [p if r else None for p, r in zip(parts, reps.tolist())]
+
+    return row
+
+
+def _count_dtype(contents: Contents):
+    """The stored unsigned type of a plain file's integer data (None: chosen by the writer at close)."""
+    info = contents.info
+    if contents.path is None or info.concatenated or not hasattr(contents, "count_dtype"):
+        return None
+    return contents.count_dtype()
+
+
+def write_contents(contents: Contents, path, rows=None, *, progress: bool | None = False,
+                   progress_desc: str | None = None, **writer_kwargs) -> str:
     """Stream ``contents`` (in memory or another file) into a new file, row by row.
 
-    ``writer_kwargs`` override the :class:`StreamWriter` arguments taken from
-    the contents (e.g. ``file_meta``, ``overwrite``). ``progress``: a tqdm bar
-    per stimulus row on stderr (True always, None when stderr is a terminal,
-    False never), labelled ``progress_desc`` (the file name by default).
-    Returns the path written.
+    ``rows`` (``s -> row``, optional) supplies the rows instead of
+    ``contents.row``. ``writer_kwargs`` override the :class:`StreamWriter`
+    arguments taken from the contents (e.g. ``file_meta``, ``overwrite``);
+    the stored types of a plain file are passed on, so integer data need no
+    scratch copy. ``progress``: a tqdm bar per stimulus row on stderr (True
+    always, None when stderr is a terminal, False never), labelled
+    ``progress_desc`` (the file name by default). Returns the path written.
     """
     info = contents.info
     kwargs = dict(
@@ -536,13 +583,14 @@ def write_contents(contents: Contents, path, *, progress: bool | None = False, p
         response_kind=info.response_kind,
         transform=info.transform,
         time_dtype=contents.stored_dtype() if info.encoding == L.ENCODING_EVENTS else np.float64,
+        count_dtype=_count_dtype(contents),
     )
     kwargs.update(writer_kwargs)
     w = StreamWriter(path, **kwargs)
-    rows = tqdm(range(contents.S), desc=progress_desc or os.path.basename(os.fspath(path)), unit="stim", leave=False,
-                disable=None if progress is None else not progress)
+    steps = tqdm(range(contents.S), desc=progress_desc or os.path.basename(os.fspath(path)), unit="stim", leave=False,
+                 disable=None if progress is None else not progress)
     with w:
-        for s in rows:
+        for s in steps:
             if info.stim_kind == L.STIM_WAVEFORM:
                 w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
                                n_bins=int(contents.n_bins[s]), sample_rate=contents.stim_sample_rate(s))
@@ -550,5 +598,5 @@ def write_contents(contents: Contents, path, *, progress: bool | None = False, p
                 wf = contents.waveform(s)
                 w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
                                waveform=None if wf is None else wf[0], sample_rate=None if wf is None else wf[1])
-            w.write_row(s, contents.row(s))
+            w.write_row(s, contents.row(s) if rows is None else rows(s))
     return w.path

@@ -30,6 +30,7 @@ COMMANDS = (
     "materialize",
     "export-nwb",
     "rewrite",
+    "index",
     "quality",
     "convert",
     "fetch",

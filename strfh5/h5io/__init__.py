@@ -14,7 +14,8 @@ from .handle import FileHandle
 from .opening import check_version, open_file
 from .rows import check_row, read_elements, read_raw_row, read_vlen_row
 from .sources import SourceRecord, check_sources, read_sources, resolve_source_path, source_findings
-from .stimuli import has_waveform, read_sample_rate, read_stimulus, read_waveform, response_dtype, waveform_summary
+from .stimuli import counts_dtype, has_waveform, read_sample_rate, read_stimulus, read_waveform, response_dtype, \
+    waveform_summary
 from .tables import read_info, read_tables
 from .values import attr_str, read_json, read_json_table, read_strings
 
@@ -30,6 +31,7 @@ __all__ = [
     "waveform_summary",
     "read_sample_rate",
     "response_dtype",
+    "counts_dtype",
     "read_raw_row",
     "read_elements",
     "read_vlen_row",

@@ -12,6 +12,8 @@ import os
 
 import h5py
 
+from .. import layout as L
+from .index import RowIndex, open_index
 from .opening import open_file
 
 __all__ = ["FileHandle"]
@@ -34,6 +36,9 @@ class FileHandle:
         self._h5: h5py.File | None = None
         self._pid: int | None = None
         self._datasets: dict = {}
+        self._index: RowIndex | None | bool = False  # False: not looked up yet in this process
+        self.checked_stims: set = set()  # stimuli whose links were checked in this process
+        self.concatenated = False
 
     @property
     def file(self) -> h5py.File:
@@ -42,7 +47,17 @@ class FileHandle:
             self._h5 = open_file(self.path, allow_external=self.allow_external)
             self._pid = os.getpid()
             self._datasets = {}
+            self._index = False
+            self.checked_stims = set()
+            self.concatenated = bool(self._h5.attrs.get(L.ATTR_CONCATENATED, False))
         return self._h5
+
+    def index(self, encoding: str, concatenated: bool) -> RowIndex | None:
+        """This process' checked response byte-range index, or None (no index, concatenated, or it failed a check)."""
+        f = self.file
+        if self._index is False:
+            self._index = open_index(f, self.path, encoding, concatenated)
+        return self._index
 
     def dataset(self, name: str) -> h5py.Dataset:
         """The open dataset ``name`` (looked up once per process)."""
@@ -54,6 +69,9 @@ class FileHandle:
 
     def close(self) -> None:
         """Close this process' handle; the next use reopens it."""
+        if self._index not in (None, False) and self._pid == os.getpid():
+            self._index.close()
+        self._index = False
         if self._h5 is not None and self._pid == os.getpid():
             try:
                 self._h5.close()

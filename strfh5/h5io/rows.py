@@ -119,13 +119,21 @@ def read_raw_row(handle: FileHandle, info: FileInfo, s: int, n_bins: int, repeat
     """Stimulus row ``s`` (for ``neurons``, all when None) as a checked :class:`RawRow`.
 
     ``repeats`` is the file's ``/repeats`` row ``s``; ``dtype`` (binned files)
-    converts the values while concatenating them.
+    converts the values while concatenating them. When the file has a response
+    byte-range index (:mod:`strfh5.h5io.index`) the row is read through it
+    and verified against its digest; on any failed check, or without an
+    index, it is read through HDF5.
 
     Raises
     ------
     CorruptDataError
         An element contradicts ``/repeats`` (naming the pair).
     """
+    index = handle.index(info.encoding, info.concatenated)
+    if index is not None:
+        row = index.raw_row(s, n_bins, repeats, neurons, dtype)
+        if row is not None:
+            return row
     reps, raw, counts, flat = _read(handle, info, s, n_bins, repeats, neurons)
     present = reps > 0
     if counts is not None:

@@ -254,9 +254,14 @@ def _iter_links(group) -> list[tuple[str, int]]:
     return out
 
 
-def _external_links(f: h5py.File, deep: bool) -> Iterator[tuple[str, str, str]]:
-    """(object path, target file, target object) of external links in the groups a reader follows."""
-    groups = ["/", f"/{L.STIMULI}", f"/{L.NEURONS}", f"/{L.INTEGRITY}", f"/{L.SOURCES}"]
+def _external_links(f: h5py.File, deep: bool, stimuli: bool = True) -> Iterator[tuple[str, str, str]]:
+    """(object path, target file, target object) of external links in the groups a reader follows.
+
+    ``stimuli=False`` leaves out the S links under ``/stimuli``: a plain file's
+    reader checks each stimulus' links when it first reads it
+    (:func:`strfh5.h5io.stimuli.check_stimulus_links`), so opening stays flat in S.
+    """
+    groups = ["/", f"/{L.NEURONS}", f"/{L.INTEGRITY}", f"/{L.SOURCES}"] + ([f"/{L.STIMULI}"] if stimuli else [])
     seen = set()
     while groups:
         gname = groups.pop(0)
@@ -293,7 +298,7 @@ def _plain_file_findings(f: h5py.File, path: str, deep: bool = False) -> Iterato
                            f"{path}: /{name} is a virtual dataset (sources {targets}) but the file is not marked "
                            f"concatenated (root attribute '{L.ATTR_CONCATENATED}'); refusing to follow its sources",
                            SourceFileError)
-    for obj, fname, _target in _external_links(f, deep):
+    for obj, fname, _target in _external_links(f, deep, stimuli=deep):
         yield _Finding("E911", "links.plain", obj,
                        f"{path}: {obj} is an external link to {fname!r} but the file is not marked concatenated; "
                        "refusing to follow it", SourceFileError)

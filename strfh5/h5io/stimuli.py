@@ -10,7 +10,32 @@ from ..errors import CorruptDataError, FileFormatError, MissingObjectError, Sour
 from .checks import unwritten
 from .handle import FileHandle
 
-__all__ = ["read_stimulus", "read_waveform", "has_waveform", "waveform_summary", "read_sample_rate", "response_dtype"]
+__all__ = ["read_stimulus", "read_waveform", "has_waveform", "waveform_summary", "read_sample_rate", "response_dtype",
+           "counts_dtype", "check_stimulus_links"]
+
+
+def check_stimulus_links(handle: FileHandle, s: int) -> None:
+    """Refuse external links at ``/stimuli/<s>`` and inside it in a plain file (once per stimulus and process).
+
+    Opening a plain file does not walk the S stimulus links (open time stays
+    flat in S); this check runs before stimulus ``s`` is first read. A
+    concatenated file's stimulus links were checked against its sources at open.
+    """
+    if s in handle.checked_stims:
+        return
+    f = handle.file
+    if not handle.concatenated:
+        group = L.stim_group_path(s)
+        names = [group] + [f"{group}/{n}" for n in (L.STIM_DATA, L.STIM_WAVEFORM_DS)]
+        for name in names:
+            try:
+                info = f.id.links.get_info(name.encode())
+            except (KeyError, RuntimeError):  # absent: reading it reports that
+                break
+            if info.type == h5py.h5l.TYPE_EXTERNAL:
+                raise SourceFileError(f"{handle.path}: /{name} is an external link but the file is not marked "
+                                      "concatenated; refusing to follow it")
+    handle.checked_stims.add(s)
 
 
 def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.ndarray:
@@ -20,6 +45,7 @@ def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.n
     least two axes, whose chunks were all written and, when ``n_bins`` is
     given (spectrograms and videos), whose last axis has ``n_bins`` frames.
     """
+    check_stimulus_links(handle, s)
     name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}"
     dsid = _open_data(handle, s, name)
     ds = h5py.Dataset(dsid)
@@ -64,6 +90,7 @@ def _open_data(handle: FileHandle, s: int, name: str):
 
 def read_sample_rate(handle: FileHandle, s: int) -> float:
     """Sample rate (Hz) of waveform stimulus ``s``."""
+    check_stimulus_links(handle, s)
     return float(handle.file[L.stim_group_path(s)][L.STIM_DATA].attrs[L.ATTR_SAMPLE_RATE])
 
 
@@ -79,6 +106,7 @@ def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None
     ``docs/spec-additions/compact-waveforms.md``) is returned as float32
     ``int16 * scale``; a float waveform as stored.
     """
+    check_stimulus_links(handle, s)
     g = handle.file[L.stim_group_path(s)]
     if L.STIM_WAVEFORM_DS not in g:
         return None
@@ -113,3 +141,8 @@ def waveform_summary(handle: FileHandle, S: int) -> dict:
 def response_dtype(handle: FileHandle) -> np.dtype:
     """dtype of the stored response values (spike times, counts or signal)."""
     return h5py.check_vlen_dtype(handle.dataset(L.RESPONSES).dtype)
+
+
+def counts_dtype(handle: FileHandle) -> np.dtype:
+    """dtype of the stored per-repeat spike counts ``/counts`` (events files)."""
+    return np.dtype(h5py.check_vlen_dtype(handle.dataset(L.COUNTS).dtype))

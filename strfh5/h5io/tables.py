@@ -71,14 +71,18 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
     )
 
 
-def read_tables(f: h5py.File, path: str) -> dict:
-    """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats (checked, SPEC 1.1 §12.1)."""
+def read_tables(f: h5py.File, path: str, lazy_meta: bool = False) -> dict:
+    """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats (checked, SPEC 1.1 §12.1).
+
+    ``lazy_meta``: the metadata records are :class:`~strfh5.records.JsonRecords`,
+    parsed when first asked for.
+    """
     info = read_info(f, path)
     table = lambda name, kinds="S": require_dataset(f, name, path, kinds=kinds, ndim=1)  # noqa: E731
     stim_ids = read_strings(table(L.STIM_IDS))
     neuron_ids = read_strings(table(L.NEURON_IDS))
-    stim_meta = read_json_table(table(L.STIM_METADATA), f"{path}:/{L.STIM_METADATA}")
-    nrn_meta = read_json_table(table(L.NEURON_METADATA), f"{path}:/{L.NEURON_METADATA}")
+    stim_meta = read_json_table(table(L.STIM_METADATA), f"{path}:/{L.STIM_METADATA}", lazy_meta)
+    nrn_meta = read_json_table(table(L.NEURON_METADATA), f"{path}:/{L.NEURON_METADATA}", lazy_meta)
     n_bins = _counts(table(L.STIM_N_BINS, "iu"), path, L.STIM_N_BINS).reshape(-1)
     S, N = len(stim_ids), len(neuron_ids)
     virtual = info.concatenated

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import CorruptDataError
 from ..jsonsafe import loads
+from ..records import JsonRecords
 
 __all__ = ["attr_str", "read_json", "read_strings", "read_json_table"]
 
@@ -36,12 +37,16 @@ def read_strings(ds) -> list[str]:
         raise CorruptDataError(f"{ds.file.filename}: {ds.name} holds a string that is not valid UTF-8 ({e})") from None
 
 
-def read_json_table(ds, where: str) -> list[dict]:
-    """A 1-D dataset of JSON object strings as a list of dicts."""
-    out = []
-    for i, text in enumerate(read_strings(ds)):
-        rec = read_json(text, f"{where}[{i}]")
-        if not isinstance(rec, dict):
-            raise CorruptDataError(f"{where}[{i}]: metadata record is not a JSON object")
-        out.append(rec)
-    return out
+def _record(text, where: str) -> dict:
+    rec = read_json(text, where)
+    if not isinstance(rec, dict):
+        raise CorruptDataError(f"{where}: metadata record is not a JSON object")
+    return rec
+
+
+def read_json_table(ds, where: str, lazy: bool = False) -> "list[dict] | JsonRecords":
+    """A 1-D dataset of JSON object strings as a list of dicts (``lazy``: a :class:`~strfh5.records.JsonRecords`)."""
+    texts = read_strings(ds)
+    if lazy:
+        return JsonRecords(texts, where)
+    return [_record(text, f"{where}[{i}]") for i, text in enumerate(texts)]

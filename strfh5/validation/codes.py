@@ -72,6 +72,11 @@ CODES: dict[str, tuple[str, str]] = {
     "E601": ("integrity", "row digest mismatch: stored data differ from what was written"),
     "E602": ("integrity", "digest algorithm attribute missing or unknown"),
     "W603": ("integrity", "digests not verifiable in this file (verified in its sources)"),
+    # response byte-range index (spec addition response-index; readers verify it and fall back to HDF5)
+    "E604": ("index", "response index malformed: layout attribute, table missing or of the wrong shape or type"),
+    "E605": ("index", "response index entry outside the file or of another length than the repeats imply"),
+    "E606": ("index", "response index entry does not point at the stored payload (checked with checksums)"),
+    "W607": ("index", "response index in a concatenated file (its rows live in the sources; ignored)"),
     # metadata (SPEC §8)
     "E701": ("metadata", "metadata is not valid UTF-8 strict JSON"),
     "E702": ("metadata", "metadata record is not a JSON object"),

@@ -164,7 +164,8 @@ def _check_pair_datasets(ctx: Context) -> None:
 def check_unknown(ctx: Context) -> None:
     """Objects format 1.0 does not define, at the top levels and in stimulus groups (W205)."""
     known = {
-        "/": {L.METADATA, L.RESPONSES, L.COUNTS, L.REPEATS, L.STIMULI, L.NEURONS, L.INTEGRITY, L.SOURCES},
+        "/": {L.METADATA, L.RESPONSES, L.COUNTS, L.REPEATS, L.STIMULI, L.NEURONS, L.INTEGRITY, L.SOURCES,
+              L.RESPONSE_INDEX},
         f"/{L.STIMULI}": {"ids", "metadata", "n_bins"},
         f"/{L.NEURONS}": {"ids", "metadata"},
         f"/{L.INTEGRITY}": {"responses", "counts"},

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from .. import layout as L
-from . import concatenated, ids, markers, metadata, responses, root_attrs, stimuli, structure
+from . import concatenated, ids, index, markers, metadata, responses, root_attrs, stimuli, structure
 from .context import Context
 from .report import ValidationReport, parse_codes, select_findings
 
@@ -33,6 +33,7 @@ class _Validator(Context):
     check_stimuli = stimuli.check_stimuli
     check_responses = responses.check_responses
     check_unknown = structure.check_unknown
+    check_index = index.check_index
 
     def run(self) -> None:
         """Open the file and run every check in order; the file is closed at the end."""
@@ -50,6 +51,7 @@ class _Validator(Context):
             self.guard("metadata", "/", self.check_metadata)
             self.guard("stimuli", f"/{L.STIMULI}", self.check_stimuli)
             self.guard("responses", f"/{L.RESPONSES}", self.check_responses)
+            self.guard("index", f"/{L.RESPONSE_INDEX}", self.check_index)
             if self.version <= L.FORMAT_VERSION:
                 self.guard("structure", "/", self.check_unknown)
         finally:

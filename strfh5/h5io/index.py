@@ -1,0 +1,400 @@
+"""The response byte-range index: where each VLEN payload lies in the file (spec addition ``response-index``).
+
+``/index/responses`` (and ``/index/counts`` in events files) is an optional
+``(S, N, 2)`` uint64 table: for every element of the VLEN dataset, the byte
+offset of its payload from the start of the file and its length in bytes
+(``0, 0`` for an empty element). With it a row is read with one ``pread`` of
+the span its elements occupy in the global heap, instead of one numpy object
+per element built by h5py.
+
+The index is untrusted like everything in a file. :class:`RowIndex` uses a row
+only after checking, for the whole row, that every offset and length lies
+inside the file, that every length is the one ``/repeats`` and
+``/stimuli/n_bins`` (or ``/counts``) imply, and that the SHA-256 row digest
+computed from the bytes read equals ``/integrity`` (SPEC §7). When a check
+fails it warns (:class:`~strfh5.errors.ResponseIndexWarning`) and returns
+None, and the caller reads the row through HDF5.
+
+:func:`locate_payloads` builds the table by reading the file's own bytes: the
+VLEN descriptors ``{uint32 length, heap collection address, uint32 object
+index}`` in the dataset's raw chunks, then each referenced global heap
+collection (``GCOL``) to find the object's address and size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+
+import h5py
+import numpy as np
+
+from .. import layout as L
+from ..errors import CorruptDataError, IndexBuildError, ResponseIndexWarning
+from ..records import RawRow
+from .values import attr_str
+
+__all__ = ["locate_payloads", "RowIndex", "open_index", "digest_from_payload", "read_index_table"]
+
+_GCOL = b"GCOL"
+#: a single pread covers the row span when it is at most this many times the payload (+ 64 kB)
+_SPAN_SLACK = 4
+
+
+# ------------------------------------------------------------------ building
+def _file_sizes(f: h5py.File) -> tuple[int, int, int]:
+    """``(sizeof_addr, sizeof_size, userblock)`` of an open file."""
+    fcpl = f.id.get_create_plist()
+    sa, ss = fcpl.get_sizes()
+    return int(sa), int(ss), int(fcpl.get_userblock())
+
+
+def _descriptors(ds: h5py.Dataset, fd: int, sizeof_addr: int, base: int) -> np.ndarray:
+    """The ``(S, N)`` VLEN descriptors ``(len, addr, idx)`` of a dataset, read from its raw storage."""
+    name = ds.name
+    dcpl = ds.id.get_create_plist()
+    if dcpl.get_nfilters():
+        raise IndexBuildError(f"{name}: VLEN data stored through filters cannot be indexed by byte range")
+    desc_t = np.dtype([("len", "<u4"), ("addr", f"<u{sizeof_addr}"), ("idx", "<u4")])
+    S, N = ds.shape
+    out = np.zeros((S, N), dtype=desc_t)
+    layout = dcpl.get_layout()
+    if layout == h5py.h5d.CONTIGUOUS:
+        off = ds.id.get_offset()
+        if off is not None:
+            out[...] = _pread_array(fd, base + off, S * N, desc_t, name).reshape(S, N)
+        return out
+    if layout != h5py.h5d.CHUNKED:
+        raise IndexBuildError(f"{name}: HDF5 layout {layout} (virtual or compact) cannot be indexed by byte range")
+    cs, cn = ds.chunks
+    for i in range(ds.id.get_num_chunks()):
+        info = ds.id.get_chunk_info(i)
+        s0, n0 = info.chunk_offset
+        block = _pread_array(fd, base + info.byte_offset, cs * cn, desc_t, name).reshape(cs, cn)
+        hs, hn = min(cs, S - s0), min(cn, N - n0)
+        out[s0 : s0 + hs, n0 : n0 + hn] = block[:hs, :hn]
+    return out
+
+
+def _pread_array(fd: int, offset: int, count: int, dtype: np.dtype, what: str) -> np.ndarray:
+    data = os.pread(fd, count * dtype.itemsize, offset)
+    if len(data) != count * dtype.itemsize:
+        raise CorruptDataError(f"{what}: raw storage at byte {offset} ends before {count} descriptors")
+    return np.frombuffer(data, dtype=dtype)
+
+
+def _collection(fd: int, addr: int, sizeof_size: int, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Objects of the global heap collection at ``addr``: ``(index, data address, size)`` arrays."""
+    head = os.pread(fd, 8 + sizeof_size, addr)
+    if len(head) < 8 + sizeof_size or head[:4] != _GCOL:
+        raise CorruptDataError(f"{what}: no global heap collection at byte {addr}")
+    size = int.from_bytes(head[8:], "little")
+    buf = os.pread(fd, size, addr)
+    if len(buf) != size:
+        raise CorruptDataError(f"{what}: global heap collection at byte {addr} runs past the end of the file")
+    hdr = 8 + sizeof_size
+    pos, idx, off, sz = hdr, [], [], []
+    while pos + hdr <= size:
+        oid = int.from_bytes(buf[pos : pos + 2], "little")
+        n = int.from_bytes(buf[pos + 8 : pos + 8 + sizeof_size], "little")
+        if oid == 0:
+            break
+        idx.append(oid)
+        off.append(addr + pos + hdr)
+        sz.append(n)
+        pos += hdr + ((n + 7) // 8) * 8
+    return np.asarray(idx, np.uint64), np.asarray(off, np.uint64), np.asarray(sz, np.uint64)
+
+
+def locate_payloads(f: h5py.File, name: str, path: str) -> np.ndarray:
+    """``(S, N, 2)`` uint64 ``[offset, nbytes]`` of every payload of VLEN dataset ``name``.
+
+    Reads the descriptors in the dataset's raw chunks and the global heap
+    collections they point to, through the file's bytes (``path``).
+
+    Raises
+    ------
+    IndexBuildError
+        A concatenated (virtual) dataset or one stored through filters.
+    CorruptDataError
+        A descriptor points at no heap object or at one of the wrong size.
+    """
+    ds = f[name]
+    if ds.is_virtual:
+        raise IndexBuildError(f"{path}: /{name} is a virtual dataset (concatenated file); it has no payloads "
+                              "of its own to index — index the sources instead")
+    sizeof_addr, sizeof_size, base = _file_sizes(f)
+    itemsize = ds.dtype.metadata["vlen"].itemsize
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        desc = _descriptors(ds, fd, sizeof_addr, base).reshape(-1)
+        used = desc["len"] > 0
+        addrs = np.unique(desc["addr"][used])
+        parts = [_collection(fd, base + int(a), sizeof_size, f"{path}: /{name}") for a in addrs]
+    finally:
+        os.close(fd)
+    out = np.zeros((desc.size, 2), dtype=np.uint64)
+    if not used.any():
+        return out.reshape(*ds.shape, 2)
+    col_key = np.concatenate([np.full(p[0].size, a, np.uint64) * np.uint64(1 << 32) + p[0]
+                              for a, p in zip(addrs.astype(np.uint64), parts)])
+    col_off = np.concatenate([p[1] for p in parts])
+    col_size = np.concatenate([p[2] for p in parts])
+    order = np.argsort(col_key, kind="stable")
+    col_key, col_off, col_size = col_key[order], col_off[order], col_size[order]
+    key = desc["addr"][used].astype(np.uint64) * np.uint64(1 << 32) + desc["idx"][used].astype(np.uint64)
+    pos = np.minimum(np.searchsorted(col_key, key), max(col_key.size - 1, 0))
+    want = desc["len"][used].astype(np.uint64) * np.uint64(itemsize)
+    bad = (col_key[pos] != key) | (col_size[pos] != want)
+    if bad.any():
+        j = int(np.flatnonzero(used)[np.flatnonzero(bad)[0]])
+        s, n = divmod(j, ds.shape[1])
+        raise CorruptDataError(f"{path}: /{name}[{s}, {n}] points at no global heap object of its length")
+    out[used, 0] = col_off[pos]
+    out[used, 1] = want
+    return out.reshape(*ds.shape, 2)
+
+
+# ------------------------------------------------------------------ reading
+def digest_from_payload(payload: np.ndarray, nbytes: np.ndarray, itemsize: int) -> bytes:
+    """SHA-256 row digest (SPEC §7) of elements given as one buffer of their stored bytes.
+
+    ``payload`` (uint8) holds the elements' little-endian bytes back to back
+    in neuron order; ``nbytes`` their byte lengths. Byte-identical to
+    :func:`strfh5.layout.row_digest` of the same elements, without building
+    one array per element.
+    """
+    n = nbytes.size
+    lens = (nbytes // itemsize).astype("<u8")
+    buf = np.empty(8 * n + payload.size, dtype=np.uint8)
+    starts = 8 * np.arange(n, dtype=np.int64) + np.concatenate([[0], np.cumsum(nbytes.astype(np.int64))[:-1]])
+    slots = (starts[:, None] + np.arange(8)).reshape(-1)
+    keep = np.ones(buf.size, dtype=bool)
+    keep[slots] = False
+    buf[slots] = lens.view(np.uint8)
+    buf[keep] = payload
+    return hashlib.sha256(buf).digest()
+
+
+class _Column:
+    """One indexed VLEN dataset: its index table, stored dtype and row digests."""
+
+    def __init__(self, f: h5py.File, name: str, index_name: str, path: str, file_size: int):
+        ds = f[name]
+        self.name = name
+        self.dtype = ds.dtype.metadata["vlen"].newbyteorder("<")
+        self.itemsize = self.dtype.itemsize
+        self.table = read_index_table(f, index_name, ds.shape, path, file_size)
+        dig = f.get(f"{L.INTEGRITY}/{name}")
+        if dig is None or dig.shape != (ds.shape[0], L.DIGEST_SIZE):
+            raise CorruptDataError(f"{path}: /{L.INTEGRITY}/{name} is missing or has the wrong shape; the index "
+                                   "cannot be verified without row digests")
+        self.digests = np.asarray(dig[()], dtype=np.uint8)
+
+
+def read_index_table(f: h5py.File, index_name: str, shape: tuple, path: str, file_size: int):
+    """The ``(S, N, 2)`` index table ``index_name``: a memory map when stored contiguously, else a dataset.
+
+    Raises :class:`CorruptDataError` when its shape or type is wrong or it lies outside the file.
+    """
+    ds = f.get(index_name)
+    if not isinstance(ds, h5py.Dataset):
+        raise CorruptDataError(f"{path}: /{index_name} is missing")
+    if ds.shape != (*shape, 2) or ds.dtype.kind != "u" or ds.dtype.itemsize != 8:
+        raise CorruptDataError(f"{path}: /{index_name} has shape {ds.shape} and type {ds.dtype}, expected "
+                               f"{(*shape, 2)} uint64")
+    off = ds.id.get_offset()
+    if off is None or ds.id.get_create_plist().get_nfilters() or ds.size == 0:
+        return ds
+    off += _file_sizes(f)[2]
+    if off + ds.size * 8 > file_size:
+        raise CorruptDataError(f"{path}: /{index_name} storage lies past the end of the file")
+    return np.memmap(f.filename, dtype=ds.dtype.newbyteorder("<") if ds.dtype.byteorder != ">" else ds.dtype,
+                     mode="r", offset=off, shape=ds.shape)
+
+
+def open_index(f: h5py.File, path: str, encoding: str, concatenated: bool) -> "RowIndex | None":
+    """The checked :class:`RowIndex` of an open file; None when it has none (or is concatenated).
+
+    An index that is present but malformed (wrong layout, shape or type, outside
+    the file, no digests) gives a :class:`~strfh5.errors.ResponseIndexWarning` and None.
+    """
+    grp = f.get(L.RESPONSE_INDEX)
+    if concatenated or grp is None:
+        return None
+    try:
+        if attr_str(grp.attrs.get(L.ATTR_INDEX_LAYOUT, "")) != L.INDEX_LAYOUT:
+            raise CorruptDataError(f"{path}: /{L.RESPONSE_INDEX}@{L.ATTR_INDEX_LAYOUT} is not {L.INDEX_LAYOUT!r}")
+        size = os.path.getsize(path)
+        cols = [_Column(f, L.RESPONSES, L.RESPONSE_INDEX_RESPONSES, path, size)]
+        if encoding == L.ENCODING_EVENTS:
+            cols.append(_Column(f, L.COUNTS, L.RESPONSE_INDEX_COUNTS, path, size))
+    except (CorruptDataError, KeyError, OSError, TypeError, ValueError) as e:
+        warnings.warn(f"{e}; reading rows through HDF5", ResponseIndexWarning, stacklevel=3)
+        return None
+    return RowIndex(path, size, cols)
+
+
+class _Failed(Exception):
+    """A check of the index failed for one row (internal; becomes a warning)."""
+
+
+class RowIndex:
+    """Rows read by byte range through a verified index (one per process: it holds a file descriptor)."""
+
+    def __init__(self, path: str, file_size: int, columns: list):
+        self.path, self.file_size, self.columns = path, file_size, columns
+        self._fd: int | None = None
+        self._pid: int | None = None
+        self._seen: set = set()  # (dataset, row) whose digest matched in this process
+        self._stamp: tuple | None = None
+
+    def _descriptor(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
+            self._seen, self._stamp = set(), self._file_stamp()
+        return self._fd
+
+    def _file_stamp(self) -> tuple:
+        st = os.fstat(self._fd)
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _trusted(self, key: tuple) -> bool:
+        """Whether row ``key`` was verified in this process and the file has not changed since (fstat)."""
+        if key not in self._seen:
+            return False
+        stamp = self._file_stamp()
+        if stamp != self._stamp:  # rewritten under us: verify every row again
+            self._seen, self._stamp = set(), stamp
+            self.file_size = stamp[1]
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = self._pid = None
+
+    def _verified(self, col: _Column, s: int, want: np.ndarray) -> np.ndarray:
+        """Row ``s`` of ``col`` as one uint8 buffer in neuron order, checked against ``want`` and the digest.
+
+        Offsets and lengths are checked on every read; the digest on the first
+        read of the row in this process, and again whenever the file's inode,
+        size or modification time changed since.
+        """
+        self._descriptor()
+        trusted = self._trusted((col.name, s))
+        ent = np.asarray(col.table[s], dtype=np.uint64)
+        if (ent > np.uint64(2**62)).any():
+            raise _Failed(f"/{col.name}[{s}]: offsets out of range")
+        off, nb = ent[:, 0].astype(np.int64), ent[:, 1].astype(np.int64)
+        if not np.array_equal(nb, want):
+            j = int(np.flatnonzero(nb != want)[0])
+            raise _Failed(f"/{col.name}[{s}, {j}] has {nb[j]} bytes in the index, the row's repeats imply {want[j]}")
+        used = nb > 0
+        o, n = off[used], nb[used]
+        if o.size and ((o <= 0).any() or (o + n > self.file_size).any()):
+            raise _Failed(f"/{col.name}[{s}]: an element lies outside the file ({self.file_size} bytes)")
+        lens8 = (nb // col.itemsize).astype("<u8").view(np.uint8).reshape(-1, 8)
+        lo, hi = (int(o.min()), int((o + n).max())) if o.size else (0, 0)
+        if o.size and (n == n[0]).all() and hi - lo <= _SPAN_SLACK * int(n.sum()) + 65536:
+            payload, digest = self._equal(col, s, o - lo, int(n[0]), lo, hi, used, lens8, not trusted)
+        else:
+            payload, digest = self._scattered(col, s, o, n, used, lens8, not trusted)
+        if not trusted:
+            if digest != col.digests[s].tobytes():
+                raise _Failed(f"/{col.name}[{s}]: the bytes the index points at do not match "
+                              f"/{L.INTEGRITY}/{col.name}")
+            self._seen.add((col.name, s))
+        return payload
+
+    def _pread(self, col: _Column, s: int, offset: int, size: int) -> bytes:
+        raw = os.pread(self._descriptor(), size, offset)
+        if len(raw) != size:
+            raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+        return raw
+
+    def _equal(self, col, s, rel, size: int, lo: int, hi: int, used, lens8, digest: bool):
+        """Elements of one size (binned rows): one read of their span, a row gather, digest by runs."""
+        buf = np.frombuffer(self._pread(col, s, lo, hi - lo), dtype=np.uint8)
+        block = np.lib.stride_tricks.sliding_window_view(buf, size)[rel]  # (k, size), a copy
+        if not digest:
+            return block.reshape(-1), None
+        h = hashlib.sha256()
+        edges = np.flatnonzero(np.diff(used.astype(np.int8))) + 1
+        bounds = np.concatenate([[0], edges, [used.size]]).tolist()
+        rank = 0
+        for a, e in zip(bounds[:-1], bounds[1:]):
+            if not used[a]:
+                h.update(lens8[a:e].tobytes())
+                continue
+            run = np.empty((e - a, 8 + size), dtype=np.uint8)
+            run[:, :8] = lens8[a:e]
+            run[:, 8:] = block[rank : rank + e - a]
+            h.update(run)
+            rank += e - a
+        return block.reshape(-1), h.digest()
+
+    def _scattered(self, col, s, o, n, used, lens8, digest: bool):
+        """Elements of any sizes: one read of their span when compact, else one read each."""
+        if not o.size:
+            return np.empty(0, np.uint8), hashlib.sha256(lens8.tobytes()).digest() if digest else None
+        lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
+        if hi - lo <= _SPAN_SLACK * total + 65536:
+            mv = memoryview(self._pread(col, s, lo, hi - lo))
+            pieces = [mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())]
+        else:
+            pieces = [self._pread(col, s, a, b) for a, b in zip(o.tolist(), n.tolist())]
+        if not digest:
+            return np.frombuffer(bytearray(b"".join(pieces)), dtype=np.uint8), None
+        it = iter(pieces)
+        lb = lens8.tobytes()
+        seq: list = [b""] * (2 * used.size)
+        seq[0::2] = [lb[i : i + 8] for i in range(0, len(lb), 8)]
+        seq[1::2] = [next(it) if u else b"" for u in used.tolist()]
+        digest = hashlib.sha256(b"".join(seq)).digest()
+        return np.frombuffer(bytearray(b"".join(pieces)), dtype=np.uint8), digest
+
+    def raw_row(self, s: int, n_bins: int, repeats: np.ndarray, neurons=None, dtype=None) -> RawRow | None:
+        """Row ``s`` read through the index and verified; None (after a warning) when a check fails."""
+        try:
+            return self._raw_row(s, n_bins, np.asarray(repeats, dtype=np.int64), neurons, dtype)
+        except (_Failed, OSError) as e:
+            warnings.warn(f"{self.path}: response index: {e}; reading the row through HDF5", ResponseIndexWarning,
+                          stacklevel=4)
+            return None
+
+    def _raw_row(self, s, n_bins, reps, neurons, dtype):
+        resp = self.columns[0]
+        which = None if neurons is None else np.asarray(neurons, dtype=np.int64).reshape(-1)
+        if len(self.columns) == 1:
+            want = reps * int(n_bins) * resp.itemsize
+            values = self._verified(resp, s, want).view(resp.dtype)
+            if which is None:
+                return RawRow(reps, _cast(values, dtype))
+            return RawRow(reps[which], _cast(_select(values, reps * int(n_bins), which), dtype))
+        cnt = self.columns[1]
+        counts = self._verified(cnt, s, reps * cnt.itemsize).view(cnt.dtype).astype(np.int64)
+        present = reps > 0
+        per = np.zeros(reps.size, dtype=np.int64)
+        if counts.size:
+            starts = np.concatenate([[0], np.cumsum(reps[present])[:-1]])
+            per[present] = np.add.reduceat(counts, starts)
+        times = self._verified(resp, s, per * resp.itemsize).view(resp.dtype)
+        if which is None:
+            return RawRow(reps, times, counts)
+        return RawRow(reps[which], _select(times, per, which), _select(counts, reps, which))
+
+
+def _cast(values: np.ndarray, dtype) -> np.ndarray:
+    return values if dtype is None else values.astype(dtype, copy=False, casting="unsafe")
+
+
+def _select(flat: np.ndarray, lengths: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The pieces ``which`` of ``flat`` (cut into ``lengths``), concatenated in that order."""
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    if which.size == 0:
+        return flat[:0]
+    return np.concatenate([flat[starts[j] : ends[j]] for j in which.tolist()])

@@ -1,0 +1,260 @@
+"""The response byte-range index (docs/spec-additions/response-index.md): built, verified, used, distrusted."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import strfh5
+from strfh5 import layout as L
+from strfh5.cli.main import main
+from strfh5.contents import FileContents
+from strfh5.errors import IndexBuildError, ResponseIndexWarning
+from strfh5.h5io.index import digest_from_payload, locate_payloads
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+GOLDEN_FILES = sorted(p.name for p in GOLDEN.glob("v1.0_*.strf.h5.gz"))
+SMALL = dict(n_stimuli=5, n_neurons=6, n_freqs=8, n_bins=(20, 40), strf_ms=30.0, repeats=(2, 4))
+
+
+def _unpack(tmp_path, name) -> Path:
+    out = tmp_path / name[: -len(".gz")]
+    with gzip.open(GOLDEN / name, "rb") as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return out
+
+
+def _h5py_row(path, s, neurons=None):
+    """Row ``s`` as h5py reads it: (values, counts) concatenated over the present elements."""
+    with h5py.File(path, "r") as f:
+        reps = f[L.REPEATS][s].astype(np.int64)
+        which = range(reps.size) if neurons is None else neurons
+        vals = [f[L.RESPONSES][s, n] for n in which if reps[n]]
+        cnts = [f[L.COUNTS][s, n] for n in which if reps[n]] if L.COUNTS in f else None
+    dtype = h5py.check_vlen_dtype(h5py.File(path, "r")[L.RESPONSES].dtype)
+    values = np.concatenate(vals) if vals else np.empty(0, dtype)
+    counts = None if cnts is None else (np.concatenate(cnts).astype(np.int64) if cnts else np.empty(0, np.int64))
+    return values, counts
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _check_all_rows(path):
+    """Every row (whole and two neuron subsets) read through the index equals h5py, with no fallback."""
+    c = FileContents(path)
+    assert c.handle.index(c.info.encoding, c.info.concatenated) is not None
+    subsets = [None, [c.N - 1, 0], list(range(0, c.N, 2))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResponseIndexWarning)
+        for s in range(c.S):
+            for nrn in subsets:
+                row = c.raw_row(s, nrn)
+                values, counts = _h5py_row(path, s, nrn)
+                assert _same(row.values, values), (path, s, nrn)
+                if counts is not None:
+                    assert _same(row.counts, counts)
+    c.close()
+
+
+@pytest.mark.parametrize("name", GOLDEN_FILES)
+def test_golden_rows_through_the_index_equal_h5py(tmp_path, name):
+    path = _unpack(tmp_path, name)
+    strfh5.add_index(path)
+    _check_all_rows(path)
+    assert strfh5.validate(path, checksums=True).ok
+
+
+@pytest.mark.parametrize("encoding", ["events", "binned"])
+def test_simulated_files_are_written_with_an_index_that_reads_bit_exact(tmp_path, encoding):
+    path = strfh5.write_simulated(tmp_path / f"{encoding}.strf.h5", seed=3, encoding=encoding, **SMALL)
+    with h5py.File(path, "r") as f:
+        assert f[L.RESPONSE_INDEX].attrs[L.ATTR_INDEX_LAYOUT] == L.INDEX_LAYOUT
+        assert (L.RESPONSE_INDEX_COUNTS in f) == (encoding == "events")
+    _check_all_rows(path)
+    r = strfh5.validate(path, checksums=True)
+    assert r.ok and not [f for f in r.findings if f.code.startswith(("E60", "W60"))]
+    eager, lazy = strfh5.load(path), strfh5.load(path, lazy=True)
+    for s in range(eager.get_S()):
+        for a, b in zip(eager.responses[s], lazy.responses[s]):
+            assert np.array_equal(a.numpy(), b.numpy(), equal_nan=True)
+
+
+def test_index_entries_point_at_the_payload_bytes(tmp_path):
+    path = _unpack(tmp_path, "v1.0_events.strf.h5.gz")
+    with h5py.File(path, "r") as f:
+        table = locate_payloads(f, L.RESPONSES, str(path))
+        elements = [[f[L.RESPONSES][s, n] for n in range(f[L.RESPONSES].shape[1])] for s in range(table.shape[0])]
+    raw = Path(path).read_bytes()
+    for s, row in enumerate(elements):
+        for n, el in enumerate(row):
+            off, nb = (int(x) for x in table[s, n])
+            assert nb == el.nbytes
+            assert raw[off : off + nb] == el.astype(el.dtype.newbyteorder("<")).tobytes()
+            assert (off == 0) == (nb == 0)
+
+
+def test_digest_from_payload_equals_the_stored_golden_digests(tmp_path):
+    for name in GOLDEN_FILES:
+        path = _unpack(tmp_path, name)
+        with h5py.File(path, "r") as f:
+            for dname in (L.RESPONSES, L.COUNTS):
+                if dname not in f:
+                    continue
+                ds = f[dname]
+                item = h5py.check_vlen_dtype(ds.dtype).itemsize
+                for s in range(ds.shape[0]):
+                    els = [np.asarray(e) for e in ds[s]]
+                    stored = f[f"{L.INTEGRITY}/{dname}"][s].tobytes()
+                    assert L.row_digest(els) == stored
+                    payload = np.frombuffer(b"".join(e.astype(e.dtype.newbyteorder("<")).tobytes() for e in els),
+                                            np.uint8)
+                    nbytes = np.array([e.nbytes for e in els], dtype=np.int64)
+                    assert digest_from_payload(payload, nbytes, item) == stored
+
+
+# --------------------------------------------------------------- distrust
+def _corrupt(path, name, fn):
+    with h5py.File(path, "r+") as f:
+        t = f[name][()]
+        fn(t)
+        f[name][...] = t
+
+
+CORRUPTIONS = {
+    "offset-shifted": (L.RESPONSE_INDEX_RESPONSES, lambda t: _shift_first_present(t, 8)),
+    "offset-past-eof": (L.RESPONSE_INDEX_RESPONSES, lambda t: _shift_first_present(t, 2**40)),
+    "length-past-eof": (L.RESPONSE_INDEX_RESPONSES, lambda t: _set_first_length(t, 2**40)),
+    "offsets-swapped": (L.RESPONSE_INDEX_RESPONSES, lambda t: _swap_two_present(t)),
+    "counts-offset": (L.RESPONSE_INDEX_COUNTS, lambda t: _shift_first_present(t, 1)),
+}
+
+
+def _set_first_length(t, nbytes):
+    s, n = (int(x) for x in np.argwhere(t[..., 1] > 0)[0])
+    t[s, n, 1] = np.uint64(nbytes)
+
+
+def _swap_two_present(t):
+    (s0, n0), (s1, n1) = np.argwhere(t[..., 1] > 0)[:2]
+    t[s0, n0, 0], t[s1, n1, 0] = t[s1, n1, 0], t[s0, n0, 0]
+
+
+def _shift_first_present(t, by):
+    s, n = (int(x) for x in np.argwhere(t[..., 1] > 0)[0])
+    t[s, n, 0] += np.uint64(by)
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_corrupted_index_falls_back_to_hdf5_with_correct_values(tmp_path, case):
+    path = _unpack(tmp_path, "v1.0_events.strf.h5.gz")
+    strfh5.add_index(path)
+    name, fn = CORRUPTIONS[case]
+    _corrupt(path, name, fn)
+    c = FileContents(path)
+    with pytest.warns(ResponseIndexWarning, match="reading the row through HDF5"):
+        rows = [c.raw_row(s) for s in range(c.S)]
+    for s, row in enumerate(rows):
+        values, counts = _h5py_row(path, s)
+        assert _same(row.values, values) and _same(row.counts, counts)
+    codes = {f.code for f in strfh5.validate(path, checksums=True).findings}
+    assert codes & {"E605", "E606"}, codes
+
+
+def test_wrong_digest_falls_back_and_the_fallback_reports_the_corruption(tmp_path):
+    """A digest that does not match the bytes: the index is not used; HDF5 returns the stored values."""
+    path = _unpack(tmp_path, "v1.0_counts.strf.h5.gz")
+    strfh5.add_index(path)
+    with h5py.File(path, "r+") as f:
+        d = f[f"{L.INTEGRITY}/{L.RESPONSES}"][()]
+        d[0, 0] ^= 0xFF
+        f[f"{L.INTEGRITY}/{L.RESPONSES}"][...] = d
+    c = FileContents(path)
+    with pytest.warns(ResponseIndexWarning, match="do not match /integrity/responses"):
+        row = c.raw_row(0)
+    assert _same(row.values, _h5py_row(path, 0)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResponseIndexWarning)
+        assert _same(c.raw_row(1).values, _h5py_row(path, 1)[0])  # the other row is verified and used
+
+
+def test_malformed_index_table_is_ignored_with_a_warning(tmp_path):
+    path = _unpack(tmp_path, "v1.0_counts.strf.h5.gz")
+    strfh5.add_index(path)
+    with h5py.File(path, "r+") as f:
+        del f[L.RESPONSE_INDEX_RESPONSES]
+        f.create_dataset(L.RESPONSE_INDEX_RESPONSES, data=np.zeros((1, 1), np.uint32))
+    c = FileContents(path)
+    with pytest.warns(ResponseIndexWarning, match="expected"):
+        row = c.raw_row(0)
+    assert _same(row.values, _h5py_row(path, 0)[0])
+    assert "E604" in {f.code for f in strfh5.validate(path).findings}
+
+
+def test_no_index_reads_through_hdf5_silently(tmp_path):
+    path = _unpack(tmp_path, "v1.0_events.strf.h5.gz")
+    c = FileContents(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResponseIndexWarning)
+        assert c.handle.index(c.info.encoding, False) is None
+        assert _same(c.raw_row(1).values, _h5py_row(path, 1)[0])
+
+
+def test_concatenated_files_are_not_indexed(tmp_path):
+    a = strfh5.write_simulated(tmp_path / "a.strf.h5", seed=1, **SMALL)
+    b = strfh5.write_simulated(tmp_path / "b.strf.h5", seed=2, **SMALL)
+    out = strfh5.concat([a, b], tmp_path / "ab.strf.h5")
+    with pytest.raises(IndexBuildError, match="concatenated"):
+        strfh5.add_index(out)
+    c = FileContents(out)
+    assert c.handle.index(c.info.encoding, c.info.concatenated) is None
+    assert c.raw_row(0).values.size > 0
+
+
+def test_cli_index_adds_the_index(tmp_path, capsys):
+    path = _unpack(tmp_path, "v1.0_continuous.strf.h5.gz")
+    assert main(["index", str(path)]) == 0
+    assert "index written" in capsys.readouterr().out
+    with h5py.File(path, "r") as f:
+        assert L.RESPONSE_INDEX_RESPONSES in f
+    _check_all_rows(path)
+
+
+def test_writer_can_leave_the_index_out(tmp_path):
+    with strfh5.StreamWriter(tmp_path / "x.strf.h5", encoding="binned", dt_ms=5, stim_kind="spectrogram",
+                             stim_dims=(1, 2), n_neurons=2, index=False) as w:
+        w.add_stimulus(np.zeros((1, 2, 3), np.float32))
+        w.write_row(0, [np.ones((1, 3)), None])
+    with h5py.File(tmp_path / "x.strf.h5", "r") as f:
+        assert L.RESPONSE_INDEX not in f
+
+
+def test_a_row_rewritten_after_verification_is_verified_again(tmp_path):
+    """Digests are checked on a row's first read; a file changed since (fstat) is verified again."""
+    path = _unpack(tmp_path, "v1.0_counts.strf.h5.gz")
+    strfh5.add_index(path)
+    c = FileContents(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResponseIndexWarning)
+        first = c.raw_row(0)
+        assert _same(c.raw_row(0).values, first.values)  # trusted read: same bytes
+    with h5py.File(path, "r") as f:
+        off, nb = (int(x) for x in f[L.RESPONSE_INDEX_RESPONSES][0, 0])
+    with open(path, "r+b") as fh:  # flip a payload byte behind HDF5's back
+        fh.seek(off)
+        b = fh.read(1)
+        fh.seek(off)
+        fh.write(bytes([b[0] ^ 1]))
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.warns(ResponseIndexWarning, match="do not match"):
+        row = c.raw_row(0)
+    assert _same(row.values, _h5py_row(path, 0)[0])  # what HDF5 returns (it may still cache the old heap)
