@@ -193,11 +193,11 @@ class FileContents(Contents):
     get their own handle.
     """
 
-    def __init__(self, path, *, allow_external: bool = False):
+    def __init__(self, path, *, allow_external: bool = False, lazy_meta: bool = True):
         self.path = os.fspath(path)
         self.allow_external = allow_external
         self.handle = FileHandle(self.path, allow_external=allow_external)
-        tables = read_tables(self.handle.file, self.path, lazy_meta=True)
+        tables = read_tables(self.handle.file, self.path, lazy_meta=lazy_meta)
         self.info = tables["info"]
         self.stim_ids = tables["stim_ids"]
         self.neuron_ids = tables["neuron_ids"]

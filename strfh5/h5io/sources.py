@@ -283,7 +283,8 @@ def _external_links(f: h5py.File, deep: bool, stimuli: bool = True) -> Iterator[
                 groups.append(child)
 
 
-def _plain_file_findings(f: h5py.File, path: str, deep: bool = False) -> Iterator[_Finding]:
+def _plain_file_findings(f: h5py.File, path: str, deep: bool = False, stimuli: bool | None = None
+                         ) -> Iterator[_Finding]:
     """A file not marked concatenated must not have virtual datasets or external links."""
     for name in VIRTUAL_DATASETS:
         link = f.get(name, getlink=True)
@@ -298,7 +299,7 @@ def _plain_file_findings(f: h5py.File, path: str, deep: bool = False) -> Iterato
                            f"{path}: /{name} is a virtual dataset (sources {targets}) but the file is not marked "
                            f"concatenated (root attribute '{L.ATTR_CONCATENATED}'); refusing to follow its sources",
                            SourceFileError)
-    for obj, fname, _target in _external_links(f, deep, stimuli=deep):
+    for obj, fname, _target in _external_links(f, deep, stimuli=deep if stimuli is None else stimuli):
         yield _Finding("E911", "links.plain", obj,
                        f"{path}: {obj} is an external link to {fname!r} but the file is not marked concatenated; "
                        "refusing to follow it", SourceFileError)
@@ -384,7 +385,8 @@ def _source_file_findings(rec: SourceRecord, path: str, encoding: str, vdtypes: 
                 yield _Finding("E906", "sources.dtype", obj,
                                f"{name}: /{dname} holds {have}, which the concatenated file's {want} cannot "
                                "hold without loss", SourceFileError)
-        for finding in _plain_file_findings(src, name, deep=deep):
+        # a source's stimulus groups are read through the concatenated file's links: check them all here
+        for finding in _plain_file_findings(src, name, deep=deep, stimuli=True):
             yield finding._replace(obj=obj, code="E911")
 
 

@@ -96,6 +96,7 @@ def read_sample_rate(handle: FileHandle, s: int) -> float:
 
 def has_waveform(handle: FileHandle, s: int) -> bool:
     """True when stimulus ``s`` keeps its source waveform (a group lookup; reads no data)."""
+    check_stimulus_links(handle, s)
     return L.STIM_WAVEFORM_DS in handle.file[L.stim_group_path(s)]
 
 
@@ -128,6 +129,7 @@ def waveform_summary(handle: FileHandle, S: int) -> dict:
     """Which stimuli keep a source waveform: ``{'kept', 'dtypes', 'stored_bytes'}`` (reads no data)."""
     kept, dtypes, nbytes = 0, set(), 0
     for s in range(S):
+        check_stimulus_links(handle, s)
         g = handle.file[L.stim_group_path(s)]
         if L.STIM_WAVEFORM_DS not in g:
             continue

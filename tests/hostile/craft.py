@@ -44,6 +44,9 @@ def base(folder: str, kind: str = "events", name: str = "case.strf.h5") -> str:
     os.makedirs(folder, exist_ok=True)
     p = os.path.join(folder, name)
     _BASES[kind](p)
+    with h5py.File(p, "r+") as f:  # cases edit /responses in place: drop the optional byte-range index
+        if L.RESPONSE_INDEX in f:  # (reads through a checked index are tested in tests/test_response_index.py)
+            del f[L.RESPONSE_INDEX]
     shutil.copy(p, os.path.join(folder, "other.strf.h5"))
     return p
 
