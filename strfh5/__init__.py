@@ -21,7 +21,8 @@ from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .leftovers import clean_leftovers
 from .records import Events, FileInfo
 from .version import __version__
-from .writer import StreamWriter, add_index, save
+from .saving import save
+from .writer import StreamWriter, add_index
 
 # Public names defined in modules that import torch/matplotlib: resolved on
 # first access so `import strfh5` stays cheap (module -> names).

@@ -108,30 +108,7 @@ def contents_from_lists(
     response_kind = response_kind or L.ENCODING_RESPONSE_KINDS[encoding][0]
     if response_kind not in L.ENCODING_RESPONSE_KINDS[encoding]:
         raise InvalidDataError(f"response_kind {response_kind!r} does not fit encoding {encoding!r}")
-    ndim = L.STIM_KIND_NDIM[stim_kind]
-    dims = None
-    out_stims = []
-    for s, a in enumerate(stims):
-        if a.ndim == ndim - 1:
-            a = a[None]
-        if a.ndim != ndim:
-            raise InvalidDataError(f"stims[{s}] has shape {a.shape}; {stim_kind} stimuli have {ndim} axes")
-        if dims is None:
-            dims = tuple(a.shape[:-1])
-        elif tuple(a.shape[:-1]) != dims:
-            raise InvalidDataError(
-                f"stims[{s}] has non-time shape {a.shape[:-1]}, stims[0] has {dims}: "
-                "all stimuli of a file share F (or H, W) and channels"
-            )
-        if a.dtype.kind not in "fiu":
-            raise InvalidDataError(f"stims[{s}]: stimulus must be numeric, got dtype {a.dtype}")
-        if a.dtype.kind != "f":
-            a = a.astype(np.float32)
-        if not np.all(np.isfinite(a)):
-            raise InvalidDataError(f"stims[{s}] contains NaN or Inf")
-        out_stims.append(a)
-    if dims is None:
-        dims = (1,) * (ndim - 1)
+    out_stims, dims = _checked_stims(stims, stim_kind)
     if stim_kind == L.STIM_WAVEFORM:
         if n_bins is None or sample_rates is None:
             raise InvalidDataError("waveform stimuli need n_bins= (response bins per stimulus) and sample_rates=")
@@ -153,28 +130,10 @@ def contents_from_lists(
     nrn_meta = [dict(m) for m in nrn_meta] if nrn_meta is not None else [{} for _ in range(N)]
     if len(stim_meta) != S:
         raise InvalidDataError(f"stim_meta has {len(stim_meta)} records for {S} stimuli")
-    schemas = dict(schemas) if schemas else (_schema.source_schemas(source) if source else
-                                            {k: _schema.CORE[k] for k in _schema.KINDS})
+    schemas = _checked_metadata(schemas, source, file_meta, stim_meta, nrn_meta, transform)
     file_meta = dict(file_meta or {})
     file_meta.setdefault("source", source or "user")
-    for kind, recs in (("file", [file_meta]), ("stimulus", stim_meta), ("neuron", nrn_meta)):
-        for i, rec in enumerate(recs):
-            where = "file metadata" if kind == "file" else f"{kind} {i} metadata"
-            _schema.validate_record(json.loads(_schema.dumps(rec, where)), schemas[kind], where)
-    if transform is not None:
-        _schema.validate_record(json.loads(_schema.dumps(transform, "transform")), _schema.CORE["transform"], "transform")
-    time_dtype = np.dtype("<f8")
-    rows = []
-    for s, row in enumerate(table):
-        out_row = []
-        for n, v in enumerate(row):
-            where = f"response [{s}, {n}]"
-            if encoding == L.ENCODING_EVENTS:
-                out_row.append(normalize_events(v, _events_dtype(v, time_dtype), where))
-            else:
-                el = normalize_binned(v, nb[s], response_kind, where)
-                out_row.append(el)
-        rows.append(out_row)
+    rows = _checked_rows(table, encoding, nb, response_kind)
     wf = None
     if waveforms is not None:
         wf = [None if w is None else (as_numpy(w[0]), float(w[1])) for w in waveforms]
@@ -206,3 +165,63 @@ def _events_dtype(value, default):
     except TypeError:
         pass
     return default
+
+
+def _checked_stims(stims: list, stim_kind: str) -> tuple[list, tuple]:
+    """Stimuli with their channel axis, float, finite; and their shared non-time dims."""
+    ndim = L.STIM_KIND_NDIM[stim_kind]
+    dims = None
+    out_stims = []
+    for s, a in enumerate(stims):
+        if a.ndim == ndim - 1:
+            a = a[None]
+        if a.ndim != ndim:
+            raise InvalidDataError(f"stims[{s}] has shape {a.shape}; {stim_kind} stimuli have {ndim} axes")
+        if dims is None:
+            dims = tuple(a.shape[:-1])
+        elif tuple(a.shape[:-1]) != dims:
+            raise InvalidDataError(
+                f"stims[{s}] has non-time shape {a.shape[:-1]}, stims[0] has {dims}: "
+                "all stimuli of a file share F (or H, W) and channels"
+            )
+        if a.dtype.kind not in "fiu":
+            raise InvalidDataError(f"stims[{s}]: stimulus must be numeric, got dtype {a.dtype}")
+        if a.dtype.kind != "f":
+            a = a.astype(np.float32)
+        if not np.all(np.isfinite(a)):
+            raise InvalidDataError(f"stims[{s}] contains NaN or Inf")
+        out_stims.append(a)
+    if dims is None:
+        dims = (1,) * (ndim - 1)
+    return out_stims, dims
+
+
+def _checked_metadata(schemas, source, file_meta, stim_meta, nrn_meta, transform) -> dict:
+    """The schemas of the new contents, every record checked against them."""
+    schemas = dict(schemas) if schemas else (_schema.source_schemas(source) if source else
+                                            {k: _schema.CORE[k] for k in _schema.KINDS})
+    file_meta = dict(file_meta or {})
+    file_meta.setdefault("source", source or "user")
+    for kind, recs in (("file", [file_meta]), ("stimulus", stim_meta), ("neuron", nrn_meta)):
+        for i, rec in enumerate(recs):
+            where = "file metadata" if kind == "file" else f"{kind} {i} metadata"
+            _schema.validate_record(json.loads(_schema.dumps(rec, where)), schemas[kind], where)
+    if transform is not None:
+        _schema.validate_record(json.loads(_schema.dumps(transform, "transform")), _schema.CORE["transform"], "transform")
+    return schemas
+
+
+def _checked_rows(table, encoding: str, nb: list, response_kind: str) -> list:
+    """The response table as elements (None, Events or (R, T) arrays), each checked."""
+    time_dtype = np.dtype("<f8")
+    rows = []
+    for s, row in enumerate(table):
+        out_row = []
+        for n, v in enumerate(row):
+            where = f"response [{s}, {n}]"
+            if encoding == L.ENCODING_EVENTS:
+                out_row.append(normalize_events(v, _events_dtype(v, time_dtype), where))
+            else:
+                out_row.append(normalize_binned(v, nb[s], response_kind, where))
+        rows.append(out_row)
+    return rows

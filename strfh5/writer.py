@@ -25,20 +25,18 @@ from typing import Sequence
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import layout as L
 from . import schema as _schema
 from .arguments import as_numpy, positive_number
-from .contents import Contents
 from .elements import check_id_text, check_unique_ids, normalize_binned, normalize_events
-from .errors import DuplicateIdError, InvalidDataError, MetadataError, TransformError
+from .errors import DuplicateIdError, InvalidDataError, MetadataError
 from .leftovers import clean_leftovers
 from .index_writer import add_index
 from .vlen_sink import VlenSink
 from .version import __version__
 
-__all__ = ["StreamWriter", "save", "write_contents", "add_index"]
+__all__ = ["StreamWriter", "add_index", "compact_waveform", "write_root_attrs"]
 
 _STR = h5py.string_dtype("utf-8")
 
@@ -116,39 +114,9 @@ class StreamWriter:
     ):
         self.path = os.fspath(path)
         self.index = bool(index)
-        if encoding not in L.ENCODINGS:
-            raise InvalidDataError(f"encoding {encoding!r} is not one of {L.ENCODINGS}")
-        if stim_kind not in L.STIM_KINDS:
-            raise InvalidDataError(f"stim_kind {stim_kind!r} is not one of {L.STIM_KINDS}")
+        response_kind, stim_dims, time_dtype = _check_kinds(encoding, stim_kind, stim_dims, response_kind, time_dtype)
         dt_ms = positive_number(dt_ms, "dt_ms")
-        response_kind = response_kind or L.ENCODING_RESPONSE_KINDS[encoding][0]
-        if response_kind not in L.ENCODING_RESPONSE_KINDS[encoding]:
-            raise InvalidDataError(
-                f"response_kind {response_kind!r} does not fit encoding {encoding!r} "
-                f"(expected one of {L.ENCODING_RESPONSE_KINDS[encoding]})"
-            )
-        stim_dims = tuple(int(d) for d in stim_dims)
-        if len(stim_dims) != L.STIM_KIND_NDIM[stim_kind] - 1 or any(d < 1 for d in stim_dims):
-            raise InvalidDataError(
-                f"stim_dims {stim_dims} do not fit stim_kind {stim_kind!r}: expected "
-                f"{L.STIM_KIND_NDIM[stim_kind] - 1} positive sizes (channel axis first, time excluded)"
-            )
-        time_dtype = np.dtype(time_dtype).newbyteorder("<")
-        if time_dtype not in L.EVENT_TIME_DTYPES:
-            raise InvalidDataError(f"time_dtype must be float32 or float64, got {time_dtype}")
-        if neuron_ids is None:
-            if n_neurons is None:
-                n_neurons = len(nrn_meta) if nrn_meta is not None else 0
-            neuron_ids = [str(i) for i in range(n_neurons)]
-        self.neuron_ids = [str(x) for x in neuron_ids]
-        N = len(self.neuron_ids)
-        self.allow_duplicate_ids = bool(allow_duplicate_ids)
-        if not self.allow_duplicate_ids:
-            check_unique_ids(self.neuron_ids, "neuron")
-        if nrn_meta is None:
-            nrn_meta = [{} for _ in range(N)]
-        if len(nrn_meta) != N:
-            raise InvalidDataError(f"nrn_meta has {len(nrn_meta)} records for {N} neuron ids")
+        self._set_neurons(neuron_ids, n_neurons, nrn_meta, allow_duplicate_ids)
         self.schemas = dict(schemas) if schemas else _schema.source_schemas(source) if source else {
             k: _schema.CORE[k] for k in _schema.KINDS
         }
@@ -158,23 +126,38 @@ class StreamWriter:
         file_meta.setdefault("source", source or "user")
         self.file_meta_json = self._meta_json(file_meta, "file", "file metadata")
         self.nrn_meta_json = [self._meta_json(m, "neuron", f"neuron {i} ({self.neuron_ids[i]!r}) metadata")
-                              for i, m in enumerate(nrn_meta)]
+                              for i, m in enumerate(self._nrn_meta)]
         self.transform_json = None
         if transform is not None:
             self.transform_json = _schema.dumps(transform, "stimulus transform")
             _schema.validate_record(transform, _schema.CORE["transform"], "stimulus transform")
-
         self.encoding, self.dt_ms, self.stim_kind = encoding, dt_ms, stim_kind
         self.stim_dims, self.response_kind, self.time_dtype = stim_dims, response_kind, time_dtype
         self.compression, self.compression_opts = compression, compression_opts
-        self.N = N
         self.stim_ids: list[str] = []
         self.stim_meta_json: list[str] = []
         self.n_bins: list[int] = []
         self._repeats: list[np.ndarray] = []
         self._stim_ids_set: set[str] = set()
         self._closed = False
+        self._open_output(overwrite, count_dtype)
 
+    def _set_neurons(self, neuron_ids, n_neurons, nrn_meta, allow_duplicate_ids: bool) -> None:
+        if neuron_ids is None:
+            if n_neurons is None:
+                n_neurons = len(nrn_meta) if nrn_meta is not None else 0
+            neuron_ids = [str(i) for i in range(n_neurons)]
+        self.neuron_ids = [str(x) for x in neuron_ids]
+        self.N = len(self.neuron_ids)
+        self.allow_duplicate_ids = bool(allow_duplicate_ids)
+        if not self.allow_duplicate_ids:
+            check_unique_ids(self.neuron_ids, "neuron")
+        self._nrn_meta = [{} for _ in range(self.N)] if nrn_meta is None else nrn_meta
+        if len(self._nrn_meta) != self.N:
+            raise InvalidDataError(f"nrn_meta has {len(self._nrn_meta)} records for {self.N} neuron ids")
+
+    def _open_output(self, overwrite: bool, count_dtype) -> None:
+        """The temporary output beside ``path`` and its response sinks (leftovers of an interrupted write cleaned)."""
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{self.path}: folder {folder} does not exist")
@@ -187,15 +170,15 @@ class StreamWriter:
         self._f = h5py.File(self.tmp_path, "w")
         self._f.create_group(L.STIMULI)
         try:
-            if encoding == L.ENCODING_EVENTS:
-                self._resp = VlenSink(self._f, L.RESPONSES, N, time_dtype, "")
-                self._counts = VlenSink(
-                    self._f, L.COUNTS, N, count_dtype, f"{self.path}.scratch-counts-{token}"
-                )
+            if self.encoding == L.ENCODING_EVENTS:
+                self._resp = VlenSink(self._f, L.RESPONSES, self.N, self.time_dtype, "")
+                self._counts = VlenSink(self._f, L.COUNTS, self.N, count_dtype,
+                                        f"{self.path}.scratch-counts-{token}")
             else:
                 self._counts = None
-                dtype = L.CONTINUOUS_DTYPE if response_kind == L.RESPONSE_CONTINUOUS else count_dtype
-                self._resp = VlenSink(self._f, L.RESPONSES, N, dtype, f"{self.path}.scratch-resp-{token}")
+                continuous = self.response_kind == L.RESPONSE_CONTINUOUS
+                dtype = L.CONTINUOUS_DTYPE if continuous else count_dtype
+                self._resp = VlenSink(self._f, L.RESPONSES, self.N, dtype, f"{self.path}.scratch-resp-{token}")
         except BaseException:
             self.abort()
             raise
@@ -495,108 +478,25 @@ def write_root_attrs(f: h5py.File, *, uuid, encoding, dt_ms, stim_kind, stim_dim
         a[L.ATTR_CONCATENATED] = np.bool_(True)
 
 
-# ------------------------------------------------------------------- save
-def save(dataset, path, *, overwrite: bool = False) -> str:
-    """Write a dataset (or its :class:`~strfh5.contents.Contents`) to ``path``.
-
-    The raw contents are written — spike times for events files, the stored
-    counts or signals for binned ones — together with all metadata. A dataset
-    with reader-side transforms applied (binning aside) is refused: strfh5
-    files hold raw data, so save the dataset before transforming it.
-
-    Returns the path written.
-    """
-    contents: Contents = getattr(dataset, "contents", dataset)
-    if not isinstance(contents, Contents):
+def _check_kinds(encoding: str, stim_kind: str, stim_dims, response_kind, time_dtype):
+    """Checked (response_kind, stim_dims, time_dtype) of a new file; InvalidDataError naming the argument."""
+    if encoding not in L.ENCODINGS:
+        raise InvalidDataError(f"encoding {encoding!r} is not one of {L.ENCODINGS}")
+    if stim_kind not in L.STIM_KINDS:
+        raise InvalidDataError(f"stim_kind {stim_kind!r} is not one of {L.STIM_KINDS}")
+    response_kind = response_kind or L.ENCODING_RESPONSE_KINDS[encoding][0]
+    if response_kind not in L.ENCODING_RESPONSE_KINDS[encoding]:
         raise InvalidDataError(
-            f"save() needs a strfh5 dataset or Contents, got {type(dataset).__name__}"
+            f"response_kind {response_kind!r} does not fit encoding {encoding!r} "
+            f"(expected one of {L.ENCODING_RESPONSE_KINDS[encoding]})"
         )
-    applied = [t for t in getattr(dataset, "transforms", ()) if t.get("name") not in ("bin", "rebin")]
-    if applied:
-        names = ", ".join(t.get("name", "?") for t in applied)
-        raise TransformError(
-            f"cannot save {path}: the dataset has reader-side transforms applied ({names}); strfh5 files hold "
-            "raw data — save the untransformed dataset (the transforms are reapplied at load)"
+    stim_dims = tuple(int(d) for d in stim_dims)
+    if len(stim_dims) != L.STIM_KIND_NDIM[stim_kind] - 1 or any(d < 1 for d in stim_dims):
+        raise InvalidDataError(
+            f"stim_dims {stim_dims} do not fit stim_kind {stim_kind!r}: expected "
+            f"{L.STIM_KIND_NDIM[stim_kind] - 1} positive sizes (channel axis first, time excluded)"
         )
-    return write_contents(contents, path, rows=_rows_in_memory(dataset, contents), overwrite=overwrite)
-
-
-def _rows_in_memory(dataset, contents: Contents):
-    """``s -> row`` from an eager dataset's blocks when they hold the stored values, else None.
-
-    Binned files read eagerly at the file's own bin width hold every stored
-    value in memory (float32); saving them avoids reading the source again.
-    The row is cast back to the stored dtype once (exact: the values came from
-    it) and split into the per-neuron elements.
-    """
-    rows = getattr(dataset, "_rows", None)
-    grid = getattr(dataset, "grid", None)
-    info = contents.info
-    if rows is None or getattr(rows, "lazy", True) or grid is None or not grid.is_identity \
-            or info.encoding != L.ENCODING_BINNED or not hasattr(rows, "responses"):
-        return None
-    dtype = contents.stored_dtype()
-
-    def row(s: int):
-        r = rows.responses[s]
-        block = r.block() if hasattr(r, "block") else None
-        if block is None:  # an element was replaced by the user: the contents are the truth
-            return contents.row(s)
-        data, reps = block
-        values = data.numpy().astype(dtype)
-        parts = np.split(values, np.cumsum(reps)[:-1]) if reps.size else []
-        return [p if r else None for p, r in zip(parts, reps.tolist())]
-
-    return row
-
-
-def _count_dtype(contents: Contents):
-    """The stored unsigned type of a plain file's integer data (None: chosen by the writer at close)."""
-    info = contents.info
-    if contents.path is None or info.concatenated or not hasattr(contents, "count_dtype"):
-        return None
-    return contents.count_dtype()
-
-
-def write_contents(contents: Contents, path, rows=None, *, progress: bool | None = False,
-                   progress_desc: str | None = None, **writer_kwargs) -> str:
-    """Stream ``contents`` (in memory or another file) into a new file, row by row.
-
-    ``rows`` (``s -> row``, optional) supplies the rows instead of
-    ``contents.row``. ``writer_kwargs`` override the :class:`StreamWriter`
-    arguments taken from the contents (e.g. ``file_meta``, ``overwrite``);
-    the stored types of a plain file are passed on, so integer data need no
-    scratch copy. ``progress``: a tqdm bar per stimulus row on stderr (True
-    always, None when stderr is a terminal, False never), labelled
-    ``progress_desc`` (the file name by default). Returns the path written.
-    """
-    info = contents.info
-    kwargs = dict(
-        encoding=info.encoding,
-        dt_ms=info.dt_ms,
-        stim_kind=info.stim_kind,
-        stim_dims=info.stim_dims,
-        neuron_ids=contents.neuron_ids,
-        nrn_meta=contents.nrn_meta,
-        file_meta=info.metadata,
-        schemas=info.schemas or None,
-        response_kind=info.response_kind,
-        transform=info.transform,
-        time_dtype=contents.stored_dtype() if info.encoding == L.ENCODING_EVENTS else np.float64,
-        count_dtype=_count_dtype(contents),
-    )
-    kwargs.update(writer_kwargs)
-    w = StreamWriter(path, **kwargs)
-    steps = tqdm(range(contents.S), desc=progress_desc or os.path.basename(os.fspath(path)), unit="stim", leave=False,
-                 disable=None if progress is None else not progress)
-    with w:
-        for s in steps:
-            if info.stim_kind == L.STIM_WAVEFORM:
-                w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
-                               n_bins=int(contents.n_bins[s]), sample_rate=contents.stim_sample_rate(s))
-            else:
-                wf = contents.waveform(s)
-                w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
-                               waveform=None if wf is None else wf[0], sample_rate=None if wf is None else wf[1])
-            w.write_row(s, contents.row(s) if rows is None else rows(s))
-    return w.path
+    time_dtype = np.dtype(time_dtype).newbyteorder("<")
+    if time_dtype not in L.EVENT_TIME_DTYPES:
+        raise InvalidDataError(f"time_dtype must be float32 or float64, got {time_dtype}")
+    return response_kind, stim_dims, time_dtype

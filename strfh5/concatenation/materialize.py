@@ -10,7 +10,7 @@ import h5py
 from .. import layout as L
 from ..contents import FileContents
 from ..errors import InvalidDataError
-from ..writer import write_contents
+from ..saving import write_contents
 
 __all__ = ["materialize"]
 
