@@ -193,10 +193,10 @@ class FileContents(Contents):
     get their own handle.
     """
 
-    def __init__(self, path, *, allow_external: bool = False, lazy_meta: bool = True):
+    def __init__(self, path, *, allow_external: bool = False, lazy_meta: bool = True, scan_heaps: bool = False):
         self.path = os.fspath(path)
         self.allow_external = allow_external
-        self.handle = FileHandle(self.path, allow_external=allow_external)
+        self.handle = FileHandle(self.path, allow_external=allow_external, scan_heaps=scan_heaps)
         tables = read_tables(self.handle.file, self.path, lazy_meta=lazy_meta)
         self.info = tables["info"]
         self.stim_ids = tables["stim_ids"]

@@ -95,7 +95,7 @@ def info(path, *, allow_external: bool = False) -> dict[str, Any]:
     (12, 16, 88.02)
     """
     path = os.fspath(path)
-    handle = FileHandle(path, allow_external=allow_external)
+    handle = FileHandle(path, allow_external=allow_external, scan_heaps=True)
     try:
         f = handle.file
         t = read_tables(f, path)

@@ -104,7 +104,8 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     >>> with strfh5.load("demo.strf.h5", lazy=True) as ds:
     ...     item = ds[0]
     """
-    contents = FileContents(path, allow_external=allow_external, lazy_meta=lazy)  # eager: every record checked now
+    # eager: every record decoded and every heap collection checked now (it reads the whole file anyway)
+    contents = FileContents(path, allow_external=allow_external, lazy_meta=lazy, scan_heaps=not lazy)
     try:
         contents = filter_contents(contents, areas=areas, stimuli=stimuli, subset=subset)
         spec = dict(n_bands=n_bands, f_min=f_min, f_max=f_max, spec_window_ms=spec_window_ms,

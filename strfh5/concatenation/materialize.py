@@ -48,7 +48,7 @@ def materialize(path, out, *, overwrite: bool = False, allow_external: bool = Fa
         raise FileExistsError(f"{out} exists (pass overwrite=True to replace it)")
     if os.path.abspath(out) == os.path.abspath(path):
         raise InvalidDataError(f"{out}: materialize cannot overwrite its input")
-    contents = FileContents(path, allow_external=allow_external)
+    contents = FileContents(path, allow_external=allow_external, scan_heaps=True)
     part = f"{out}.part-{_uuid.uuid4().hex[:12]}"
     try:
         info = contents.info

@@ -30,9 +30,10 @@ class FileHandle:
         Accept a concatenated file whose sources lie outside its folder.
     """
 
-    def __init__(self, path, *, allow_external: bool = False):
+    def __init__(self, path, *, allow_external: bool = False, scan_heaps: bool = False):
         self.path = os.fspath(path)
         self.allow_external = allow_external
+        self.scan_heaps = scan_heaps  # the first open of this process scans the heaps (see open_file)
         self._h5: h5py.File | None = None
         self._pid: int | None = None
         self._datasets: dict = {}
@@ -44,7 +45,7 @@ class FileHandle:
     def file(self) -> h5py.File:
         """The open file of this process (opened, with its checks, on first use)."""
         if self._h5 is None or self._pid != os.getpid():
-            self._h5 = open_file(self.path, allow_external=self.allow_external)
+            self._h5 = open_file(self.path, allow_external=self.allow_external, scan_heaps=self.scan_heaps)
             self._pid = os.getpid()
             self._datasets = {}
             self._index = False

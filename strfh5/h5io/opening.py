@@ -18,6 +18,7 @@ from .. import layout as L
 from ..errors import CorruptDataError, FileFormatError, MissingObjectError, NotStrfH5FileError, SourceFileError, \
     UnsupportedVersionError
 from ..version import __version__
+from ..heapcheck import check_global_heaps
 from . import remote
 from .checks import unwritten
 from .sources import check_sources
@@ -52,7 +53,7 @@ def check_version(text, path: str) -> tuple[int, int]:
     return major, minor
 
 
-def open_file(path, *, allow_external: bool = False, mode: str = "r") -> h5py.File:
+def open_file(path, *, allow_external: bool = False, mode: str = "r", scan_heaps: bool = False) -> h5py.File:
     """Open ``path`` as a strfh5 file, checking markers, version and sources.
 
     Parameters
@@ -62,6 +63,12 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r") -> h5py.Fi
         crashes resolving virtual sources through Python file objects).
     allow_external : bool
         Allow a concatenated file whose sources are absolute or leave its folder.
+    scan_heaps : bool
+        Check every global heap collection of the file before HDF5 reads any
+        string or VLEN value (:func:`strfh5.heapcheck.check_global_heaps`:
+        a zeroed collection makes HDF5 loop forever).  Linear in the file
+        size, so readers that read the whole file anyway (eager loads, info,
+        materialize) ask for it; a lazy open does not.
     """
     if remote.is_url(path):  # http(s): a range-request file object; concatenated files refused there
         path = remote.open_remote(path, mode)
@@ -90,6 +97,9 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r") -> h5py.Fi
         raise NotStrfH5FileError(f"{path}: not a regular file (HDF5 would hang reading a FIFO or device)")
     if not h5py.is_hdf5(path):
         raise NotStrfH5FileError(f"{path}: not an HDF5 file (no HDF5 signature)")
+    problems = check_global_heaps(path) if scan_heaps else []
+    if problems:
+        raise CorruptDataError(f"{path}: corrupt variable-length data heap ({problems[0]}); HDF5 cannot read it safely")
     f = _h5_open(path, mode)
     try:
         _check_markers(f, path)

@@ -78,10 +78,9 @@ def check_row(
     clens = np.fromiter(map(len, counts_raw), dtype=np.int64, count=len(counts_raw))
     parts = [c for c, p in zip(counts_raw, present) if p]
     counts = exact_ints(np.concatenate(parts)) if parts else np.empty(0, np.int64)
-    if counts.dtype == object or (counts.size and (int(counts.min()) < 0 or int(counts.max()) > int(lens.max()))):
-        j = next((k for k, c in enumerate(counts_raw) if len(c) and int(np.max(c)) > int(lens[k])), 0)
-        raise CorruptDataError(f"{path}: /{L.COUNTS} row {s} holds a per-repeat count larger than the spike times "
-                               f"of its element (neuron {int(which[j])}): counts must sum to the stored spike times")
+    if counts.dtype == object or (counts.size and int(counts.max()) * int(reps.max()) > 2**62):
+        raise CorruptDataError(f"{path}: /{L.COUNTS} row {s} holds per-repeat counts too large to sum exactly "
+                               f"(largest {max(int(c) for c in counts)}); counts must sum to the stored spike times")
     bad = (clens != reps) | (~present & (lens > 0))
     if not bad.any() and counts.size:
         starts = np.concatenate([[0], np.cumsum(reps[present])[:-1]])
