@@ -1,4 +1,4 @@
-"""Writing the response byte-range index ``/index`` of a file (spec addition ``response-index``).
+"""Writing the response byte-range index ``/index`` of a file (SPEC §7.2).
 
 :class:`strfh5.StreamWriter` calls :func:`add_index` on its temporary file
 after everything else is written (the payload addresses exist only then);

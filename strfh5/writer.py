@@ -84,8 +84,7 @@ class StreamWriter:
         Accept a stimulus or neuron id that repeats (only for copies of
         concatenations, whose ids are unique per source block, SPEC §9).
     index : bool
-        Write the response byte-range index (``/index``, spec addition
-        ``response-index``) after the data, so lazy reads need no HDF5 per row.
+        Write the response byte-range index (``/index``, SPEC §7.2) after the data, so lazy reads need no HDF5 per row.
     """
 
     def __init__(
@@ -441,7 +440,7 @@ def compact_waveform(w: np.ndarray) -> tuple[np.ndarray, float | None]:
     A float waveform whose every sample is ``k / 32768`` for an integer ``k``
     in ``[-32768, 32767]`` (16-bit PCM read by ``read_wav``) is stored as the
     int16 ``k`` with ``scale = 1/32768`` (half the bytes of float32; see
-    ``docs/spec-additions/compact-waveforms.md``); readers return
+    SPEC §5.2); readers return
     ``k * scale`` as float32, equal to the waveform given.  Any other
     waveform is stored as given (scale None).
     """

@@ -1,4 +1,4 @@
-"""The response byte-range index (docs/spec-additions/response-index.md): built, verified, used, distrusted."""
+"""The response byte-range index (SPEC §7.2): built, verified, used, distrusted."""
 
 from __future__ import annotations
 

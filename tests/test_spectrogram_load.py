@@ -1,7 +1,7 @@
 """Spectrograms chosen at load, recomputed from kept waveforms (issue 14, SPEC §5.3).
 
 The reference values come from a second implementation of the recipe written
-here from its text (docs/spec-additions/spectrogram-recipe.md) with plain
+here from its text (SPEC §11.6) with plain
 numpy/scipy — no librosa, no strfh5.spectrogram.
 """
 
@@ -60,7 +60,7 @@ def ref_filterbank(kind, n_bands, f_min, f_max, sr, n_fft):
 
 def ref_spectrogram(x, sr, *, kind="mel", n_bands=32, f_min=250.0, f_max=8000.0, window_ms=10.0, hop_ms=1.0,
                     compression="cuberoot", eps=1e-10):
-    """The recipe of docs/spec-additions/spectrogram-recipe.md, step by step."""
+    """The recipe of SPEC §11.6, step by step."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=0)

@@ -1,8 +1,7 @@
 """``strfh5 index``: add (or rebuild) the response byte-range index of existing files.
 
 Files written by this library carry the index already; this command adds it
-to files written before it existed or by other writers (spec addition
-``response-index``). The file is modified in place; its data are untouched.
+to files written before it existed or by other writers (SPEC §7.2). The file is modified in place; its data are untouched.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The response byte-range index: where each VLEN payload lies in the file (spec addition ``response-index``).
+"""The response byte-range index: where each VLEN payload lies in the file (SPEC §7.2).
 
 ``/index/responses`` (and ``/index/counts`` in events files) is an optional
 ``(S, N, 2)`` uint64 table: for every element of the VLEN dataset, the byte

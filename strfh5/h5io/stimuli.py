@@ -104,7 +104,7 @@ def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None
     """The source waveform kept beside stimulus ``s`` and its sample rate, or None.
 
     A waveform stored compactly as int16 with a ``scale`` attribute (see
-    ``docs/spec-additions/compact-waveforms.md``) is returned as float32
+    SPEC §5.2) is returned as float32
     ``int16 * scale``; a float waveform as stored.
     """
     check_stimulus_links(handle, s)

@@ -72,7 +72,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E601": ("integrity", "row digest mismatch: stored data differ from what was written"),
     "E602": ("integrity", "digest algorithm attribute missing or unknown"),
     "W603": ("integrity", "digests not verifiable in this file (verified in its sources)"),
-    # response byte-range index (spec addition response-index; readers verify it and fall back to HDF5)
+    # response byte-range index (SPEC §7.2; readers verify it and fall back to HDF5)
     "E604": ("index", "response index malformed: layout attribute, table missing or of the wrong shape or type"),
     "E605": ("index", "response index entry outside the file or of another length than the repeats imply"),
     "E606": ("index", "response index entry does not point at the stored payload (checked with checksums)"),

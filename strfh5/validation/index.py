@@ -1,4 +1,4 @@
-"""Checks of the optional response byte-range index ``/index`` (spec addition ``response-index``): E604-W607.
+"""Checks of the optional response byte-range index ``/index`` (SPEC §7.2): E604-W607.
 
 A reader never trusts the index (it verifies every row against the digests
 and falls back to HDF5), so a wrong index costs speed, not correctness; the

@@ -129,6 +129,37 @@ def _digest(f):
     f["integrity/responses"][...] = d
 
 
+def write_index(f, offsets, layout="byte-range-v1"):
+    """A response byte-range index /index (SPEC §7.2) whose entries are [offsets(s, n, nbytes), nbytes]
+    with nbytes the true payload length of each element ([0, 0] for an empty element)."""
+    g = f.create_group("index")
+    g.attrs.create("layout", layout, dtype=W.UTF8)
+    for name in ("responses", "counts"):
+        if name not in f:
+            continue
+        ds = f[name]
+        item = h5py.check_vlen_dtype(ds.dtype).itemsize
+        table = np.zeros((*ds.shape, 2), np.uint64)
+        for s in range(ds.shape[0]):
+            for n in range(ds.shape[1]):
+                nbytes = len(ds[s, n]) * item
+                if nbytes:
+                    table[s, n] = (offsets(s, n, nbytes), nbytes)
+        g.create_dataset(name, data=table, dtype="<u8")
+
+
+def _index_layout(f):
+    write_index(f, lambda s, n, nb: 8, layout="byte-range-v0")
+
+
+def _index_outside(f):
+    write_index(f, lambda s, n, nb: 2 ** 40)  # far beyond the end of the file
+
+
+def _index_elsewhere(f):
+    write_index(f, lambda s, n, nb: 8)  # inside the file, right lengths, not the payload
+
+
 # -------------------------------------------------------------- raw-byte edits
 def _chunk_offset(path, name, index=(0, 0)):
     with h5py.File(path, "r") as f:
@@ -227,6 +258,9 @@ PLAIN = [
     ("E507_garbage_descriptors", ["E507"], [], A, "binned", {}, None, garbage_descriptors),
     ("E601_digest", ["E601"], [], A, "binned", {}, _digest, None),
     ("E602_algorithm", ["E602"], [], A, "events", {}, attr("algorithm", "md5-row", obj="integrity/counts"), None),
+    ("E604_index_layout", ["E604"], [], "read", "binned", {}, _index_layout, None),
+    ("E605_index_outside", ["E605"], [], "read", "events", {}, _index_outside, None),
+    ("E606_index_elsewhere", ["E606"], [], "read", "binned", {}, _index_elsewhere, None),
     ("E701_not_json", ["E701"], [], A, "events", {}, scalar_string("metadata", "{'source': 'user'}"), None),
     ("E701_nan_in_json", ["E701"], [], A, "events", {}, string("neurons/metadata", 1, '{"snr": NaN}'), None),
     ("E702_not_object", ["E702"], [], A, "binned", {}, string("stimuli/metadata", 0, "[1, 2]"), None),
@@ -238,6 +272,11 @@ PLAIN = [
     ("W803_soft_link", [], ["W205", "W803"], "read", "binned", {}, _soft_link, None),
     ("E804_no_sources", ["E804", "E909"], [], R, "binned", {}, attr("concatenated", np.bool_(True)), None),
 ]
+
+
+#: invalid cases whose expected.json holds the values: a wrong response index (SPEC §7.2 rule 4) changes
+#: no value, and a reader that does not trust it returns them
+VALUES_KEPT = ("E604", "E605", "E606")
 
 
 def redigest(f):
@@ -262,6 +301,9 @@ def _plain_builder(name, enc, changes, edit, raw):
                     redigest(f)
         if raw is not None:
             raw(path)
+        if name[:4] in VALUES_KEPT:
+            return base(enc, **changes)  # the stored values are untouched: a reader MUST return them
+        return None
     return build
 
 

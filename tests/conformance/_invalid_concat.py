@@ -116,7 +116,23 @@ def _builder(name, paths, opts, edit):
     return build
 
 
+def _index(f):
+    g = f.create_group("index")
+    g.attrs.create("layout", "byte-range-v1", dtype=W.UTF8)
+    g.create_dataset("responses", data=np.zeros((*f["responses"].shape, 2), np.uint64), dtype="<u8")
+
+
+#: warning-only concatenated cases: name, warnings, post-write edit, description
+READ_CASES = [
+    ("W607_index_in_concat", ["W603", "W607"], _index,
+     "a response index /index in a concatenated file (its rows live in the sources; readers ignore it)"),
+]
+
+
 def cases() -> list[dict]:
     return [dict(name=name, description=doc, spec=["9", "12"], build=_builder(name, paths, opts, edit),
                  errors=errors, warnings=["W603"], reader="refuse", open=f"../{SHARED}/{name}.strf.h5")
-            for name, errors, paths, opts, edit, doc in CASES]
+            for name, errors, paths, opts, edit, doc in CASES] + [
+        dict(name=name, description=doc, spec=["7.2", "9"], build=_builder(name, [A, B], {}, edit),
+             errors=[], warnings=warnings, reader="read", open=f"../{SHARED}/{name}.strf.h5")
+        for name, warnings, edit, doc in READ_CASES]

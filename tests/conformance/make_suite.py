@@ -1,7 +1,8 @@
 """Write the strfh5 conformance suite: ``cases/<name>/`` with the files and ``expected.json``.
 
 Run ``python tests/conformance/make_suite.py`` (plain h5py + NumPy; the strfh5
-library is not imported) and commit the result.  The files are written from
+library is not imported) and commit the result; ``make_suite.py NAME ...``
+rewrites only the cases named.  The files are written from
 SPEC.md alone by ``_writer.py`` / ``_concat.py``, and what a reader must return
 is computed from the same descriptions by ``_expect.py`` — never by reading a
 file back.  See README.md for the layout of ``expected.json``.
@@ -88,18 +89,29 @@ def write_case(case: dict) -> None:
            "reader": case["reader"]}
     if case["reader"] in ("read", "read_or_refuse") and d is not None:
         exp["values"] = X.values(d)
-        exp["reads"] = _reads(d, case["reads"])
+        exp["reads"] = _reads(d, case.get("reads", [(None, None)]))
     with open(os.path.join(folder, "expected.json"), "w", encoding="utf-8") as fh:
         json.dump(exp, fh, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         fh.write("\n")
 
 
-def main() -> None:
+def main(names: list[str] | None = None) -> None:
+    """Write every case (the folder is emptied first), or only the cases named (the others are kept,
+    byte for byte; an invalid concatenated case needs the case ``concat`` already written)."""
+    cases = valid_cases() + _invalid.cases() + _invalid_concat.cases()
+    if names:
+        unknown = set(names) - {c["name"] for c in cases}
+        if unknown:
+            raise SystemExit(f"unknown case(s): {', '.join(sorted(unknown))}")
+        for case in cases:
+            if case["name"] in names:
+                write_case(case)
+        return
     shutil.rmtree(CASES, ignore_errors=True)
     os.makedirs(CASES)
-    for case in valid_cases() + _invalid.cases() + _invalid_concat.cases():
+    for case in cases:
         write_case(case)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
