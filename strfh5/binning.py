@@ -255,7 +255,8 @@ class ReadGrid:
                 data = pool_time(data.astype(np.float64), self.k, "nanmean")
             else:
                 data = pool_time(data.astype(np.int64), self.k, "sum")
-        return np.ascontiguousarray(data, dtype=np.float32), reps
+        exact32 = data.dtype.kind not in "iu" or not data.size or int(data.max()) <= 2**24
+        return np.ascontiguousarray(data, dtype=np.float32 if exact32 else np.float64), reps
 
     # ------------------------------------------------------------- stimuli
     @property
@@ -541,7 +542,7 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims) -
         integer arithmetic.
     """
     T = np.array([grid.n_bins(int(nb)) for nb in file_n_bins], dtype=np.int64)
-    bad = np.flatnonzero(T <= 0)
+    bad = np.flatnonzero(T < 0)  # T = 0 is a valid read (SPEC 1.1 §11.1): (R, 0) responses, an empty stimulus
     if bad.size:
         raise BinningError(
             f"{grid.path}: reading at dt_ms={grid.dt:g} leaves stimulus {int(bad[0])} "

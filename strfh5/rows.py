@@ -133,7 +133,10 @@ def gather_rows(data: torch.Tensor, reps: np.ndarray, neurons: Sequence[int]) ->
 
 def read_block(contents: Contents, grid: ReadGrid, s: int, neurons=None) -> tuple[torch.Tensor, np.ndarray]:
     """Read and bin stimulus row ``s`` (raw, before transforms): ``(data (sum R, T), reps)``."""
-    dtype = np.float32 if grid.encoding == L.ENCODING_BINNED and grid.k == 1 else None
+    # float32 holds every stored value exactly up to 2**24 (uint8/uint16 counts, float32 signals); wider
+    # counts stay as stored so binning can present them exactly (SPEC 1.1 §11.1)
+    narrow = grid.encoding == L.ENCODING_BINNED and grid.k == 1 and np.dtype(contents.stored_dtype()).itemsize <= 2
+    dtype = np.float32 if narrow or (grid.k == 1 and grid.response_kind == L.RESPONSE_CONTINUOUS) else None
     raw = contents.raw_row(s, neurons, dtype=dtype)
     data, reps = grid.bin_raw(raw, int(contents.n_bins[s]))
     return torch.from_numpy(data), reps

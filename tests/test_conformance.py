@@ -30,15 +30,6 @@ NOT_FROM_A_FILE = {"E020", "E805", "E912"}
 #: cases the library fails because of a reader-side rule of 1.1 not yet ported (strict: they must fail)
 _RAW = "the reader raises a raw {} instead of a strfh5 error (SPEC 1.1 §12; issue 12 class 6, lead's read path)"
 LIBRARY_XFAIL = {
-    ("reads", "E102_dt_string"): "a dt_ms stored as a string is read instead of refused (SPEC 1.1 §12: the "
-                                 "attributes that interpret the data are checked before use)",
-    ("reads", "E104_modality"): _RAW.format("ValueError"),
-    ("reads", "E202_metadata_group"): _RAW.format("TypeError"),
-    ("reads", "E403_no_data"): _RAW.format("RuntimeError"),
-    ("reads", "big_counts"): "counts are presented as float32 even above 2^24, where float32 cannot hold them "
-                             "(SPEC 1.1 §11.1)",
-    ("reads", "zero_length"): "a read leaving a stimulus with T = 0 bins is refused; SPEC 1.1 §11.1 returns "
-                              "(R, 0) responses and an empty stimulus time axis",
 }
 
 

@@ -74,7 +74,7 @@ def _open_data(handle: FileHandle, s: int, name: str):
         gid = h5py.h5g.open(handle.file.id, f"/{L.stim_group_path(s)}".encode())
         link_type = gid.links.get_info(L.STIM_DATA.encode()).type
         obj_type = h5py.h5o.get_info(gid, L.STIM_DATA.encode()).type if link_type == h5py.h5l.TYPE_HARD else None
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, RuntimeError):
         raise MissingObjectError(f"{handle.path}: stimulus dataset '{name}' is missing") from None
     if link_type != h5py.h5l.TYPE_HARD:
         raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a link; stimulus data must be stored in "

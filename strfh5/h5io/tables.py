@@ -37,14 +37,12 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
             f"{path}: response_kind {response_kind!r} does not fit encoding {encoding!r} "
             f"(expected one of {L.ENCODING_RESPONSE_KINDS[encoding]})"
         )
-    try:
-        dt_ms = float(np.asarray(a[L.ATTR_DT_MS]).reshape(()))
-    except (TypeError, ValueError):
-        raise CorruptDataError(f"{path}: root attribute dt_ms is not a number") from None
-    if not np.isfinite(dt_ms) or dt_ms <= 0:
-        raise CorruptDataError(f"{path}: root attribute dt_ms = {dt_ms} must be a positive number")
-    dims = np.asarray(a[L.ATTR_STIM_DIMS]).reshape(-1)
-    metadata = read_json(require_object(f, L.METADATA, path)[()], f"{path}:/{L.METADATA}")
+    dt_ms, dims = _dt_and_dims(a, stim_kind, path)
+    modality = attr_str(a[L.ATTR_MODALITY])
+    if modality != L.STIM_KIND_MODALITY[stim_kind]:
+        raise CorruptDataError(f"{path}: root attribute modality {modality!r} does not fit stim_kind {stim_kind!r} "
+                               f"(expected {L.STIM_KIND_MODALITY[stim_kind]!r})")
+    metadata = read_json(require_dataset(f, L.METADATA, path, kinds="S", ndim=0)[()], f"{path}:/{L.METADATA}")
     stimuli = require_object(f, L.STIMULI, path)
     transform = None
     if L.ATTR_TRANSFORM in stimuli.attrs:
@@ -69,6 +67,21 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
         transform=transform,
         concatenated=bool(f.attrs.get(L.ATTR_CONCATENATED, False)),
     )
+
+
+def _dt_and_dims(a: dict, stim_kind: str, path: str) -> tuple[float, np.ndarray]:
+    """``dt_ms`` (a positive number, not a string) and ``stim_dims`` (positive sizes fitting ``stim_kind``)."""
+    raw = np.asarray(a[L.ATTR_DT_MS])
+    if raw.dtype.kind not in "fiu" or raw.size != 1:
+        raise CorruptDataError(f"{path}: root attribute dt_ms = {raw!r} is not a number")
+    dt_ms = float(raw.reshape(()))
+    if not np.isfinite(dt_ms) or dt_ms <= 0:
+        raise CorruptDataError(f"{path}: root attribute dt_ms = {dt_ms} must be a positive number")
+    dims = np.asarray(a[L.ATTR_STIM_DIMS]).reshape(-1)
+    if dims.dtype.kind not in "iu" or dims.size != L.STIM_KIND_NDIM[stim_kind] - 1 or (dims < 1).any():
+        raise CorruptDataError(f"{path}: root attribute stim_dims = {dims.tolist()} does not fit stim_kind "
+                               f"{stim_kind!r} ({L.STIM_KIND_NDIM[stim_kind] - 1} positive sizes)")
+    return dt_ms, dims
 
 
 def read_tables(f: h5py.File, path: str, lazy_meta: bool = False) -> dict:
