@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -124,7 +124,3 @@ def as_str(v: Any, where: str) -> str:
         return "".join(a.reshape(-1).tolist())
     raise RawDataError(f"{where}: expected a character string, got {type(v).__name__}")
 
-
-def iter_fields(obj: Any) -> Iterable[str]:
-    """The field names of a loaded MATLAB struct."""
-    return tuple(getattr(obj, "_fieldnames", ()))
