@@ -30,17 +30,7 @@ def read_wav(path) -> tuple[np.ndarray, float]:
     Integer PCM is scaled to [-1, 1) (int16 / 32768, int32 / 2**31, uint8
     centred on 128); float WAVs are kept as stored.
     """
-    wavfile = require("scipy.io.wavfile", extra="convert", purpose="reading WAV files")
-
-    p = Path(path)
-    if not p.is_file():
-        raise MissingRawFileError(f"{p}: sound file is missing")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)
-            sr, data = wavfile.read(p, mmap=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise RawDataError(f"{p}: not a readable WAV file ({e})") from None
+    sr, data = _wavfile(path, mmap=False)
     data = np.asarray(data)
     if data.dtype == np.uint8:
         x = (data.astype(np.float32) - 128.0) / 128.0
@@ -49,26 +39,33 @@ def read_wav(path) -> tuple[np.ndarray, float]:
     elif data.dtype.kind == "f":
         x = data.astype(np.float32, copy=False)
     else:  # pragma: no cover - scipy returns only the above
-        raise RawDataError(f"{p}: unsupported WAV sample type {data.dtype}")
+        raise RawDataError(f"{path}: unsupported WAV sample type {data.dtype}")
     x = x[None, :] if x.ndim == 1 else np.ascontiguousarray(x.T)
     return x, float(sr)
 
 
 def wav_rate(path) -> float:
     """The sample rate of a WAV file, from its header (the samples are memory-mapped, not read)."""
-    wavfile = require("scipy.io.wavfile", extra="convert", purpose="reading WAV files")
+    try:
+        sr, data = _wavfile(path, mmap=True)
+        del data
+    except RawDataError:
+        return read_wav(path)[1]  # formats scipy cannot memory-map (24-bit, ...): read in full
+    return float(sr)
 
+
+def _wavfile(path, mmap: bool):
+    """``(sample rate, samples)`` of a WAV file (any name); MissingRawFileError / RawDataError naming it."""
+    wavfile = require("scipy.io.wavfile", extra="convert", purpose="reading WAV files")
     p = Path(path)
     if not p.is_file():
         raise MissingRawFileError(f"{p}: sound file is missing")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", wavfile.WavFileWarning)
-            sr, data = wavfile.read(p, mmap=True)
-        del data
-    except (ValueError, OSError, EOFError):
-        return read_wav(p)[1]  # formats scipy cannot memory-map (24-bit, ...): read in full
-    return float(sr)
+            return wavfile.read(p, mmap=mmap)
+    except (ValueError, OSError, EOFError) as e:
+        raise RawDataError(f"{p}: not a readable WAV file ({e})") from None
 
 
 # --------------------------------------------------------- converter options

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import malformed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,3 +29,9 @@ def real_data() -> Path:
     if p is None:
         pytest.skip("real recordings not found: ../shared/data/real is absent (set STRFH5_REAL_DATA)")
     return p
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory):
+    """The valid base files of the malformed corpus (tests/malformed.py), one per kind."""
+    return malformed.build_bases(tmp_path_factory.mktemp("bases"))

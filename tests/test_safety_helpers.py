@@ -13,7 +13,7 @@ import strfh5
 from strfh5.errors import CorruptDataError
 from strfh5.heapcheck import check_global_heaps
 from strfh5.jsonsafe import MAX_DEPTH, decode_text, loads, nesting_depth
-from strfh5.summary import format_info
+from strfh5.fileinfo import format_info
 from strfh5.terminal import escape_json, escape_text
 
 

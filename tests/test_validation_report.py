@@ -21,11 +21,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import malformed as M  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def bases(tmp_path_factory):
-    return M.build_bases(tmp_path_factory.mktemp("bases"))
-
-
 def _codes(report):
     return [f.code for f in report.findings]
 

@@ -9,7 +9,6 @@ import tracemalloc
 
 import h5py
 import numpy as np
-import pytest
 
 import strfh5
 from strfh5 import layout as L
@@ -17,11 +16,6 @@ from strfh5.validation import validate
 
 sys.path.insert(0, os.path.dirname(__file__))
 import malformed as M  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def bases(tmp_path_factory):
-    return M.build_bases(tmp_path_factory.mktemp("bases"))
 
 
 def _codes(report):

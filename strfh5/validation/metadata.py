@@ -9,13 +9,13 @@ library.
 
 from __future__ import annotations
 
-import json
 
 import h5py
 
 from .. import layout as L
 from .. import schema as _schema
-from ..jsonsafe import MAX_DEPTH, nesting_depth
+from ..errors import CorruptDataError
+from ..jsonsafe import loads
 from .context import Context
 from .values import decode, dtype_name, is_string_dtype, iter_table, short
 
@@ -27,27 +27,12 @@ _SCHEMA_ATTRS = (("file", L.ATTR_SCHEMA_FILE), ("stimulus", L.ATTR_SCHEMA_STIMUL
 
 
 def strict_json(text: str):
-    """Parse RFC 8259 JSON: NaN/Infinity, duplicate keys and nesting deeper than
-    :data:`strfh5.jsonsafe.MAX_DEPTH` (what readers refuse) are refused (ValueError)."""
-    depth = nesting_depth(text)
-    if depth > MAX_DEPTH:
-        raise ValueError(f"nested {depth} levels deep; readers accept at most {MAX_DEPTH} levels")
-
-    def bad_constant(name):
-        raise ValueError(f"{name} is not valid JSON (strict JSON has no NaN/Infinity)")
-
-    def pairs(items):
-        d = {}
-        for k, v in items:
-            if k in d:
-                raise ValueError(f"duplicate key {k!r}")
-            d[k] = v
-        return d
-
+    """Parse RFC 8259 JSON as readers do (:func:`strfh5.jsonsafe.loads` strict): NaN/Infinity, duplicate keys
+    and nesting deeper than :data:`strfh5.jsonsafe.MAX_DEPTH` are refused (ValueError)."""
     try:
-        return json.loads(text, parse_constant=bad_constant, object_pairs_hook=pairs)
-    except RecursionError:  # pragma: no cover - the depth check comes first
-        raise ValueError("nested too deeply to parse") from None
+        return loads(text, "record", strict=True)
+    except CorruptDataError as e:
+        raise ValueError(str(e).removeprefix("record: ")) from None
 
 
 def check_metadata(ctx: Context) -> None:
