@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 import pytest
+import torch
 import torch.distributed as dist
 
 import strfh5
@@ -36,6 +37,8 @@ def demo_file(tmp_path_factory):
 
 
 def _rank(rank, ds, port, queue):
+    # a forked child must not enter the OpenMP pool the parent (an xdist worker) may have started: it would hang
+    torch.set_num_threads(1)
     try:
         queue.put(ddp_train.train_rank(rank, 2, ds, init_method=f"tcp://127.0.0.1:{port}", epochs=2,
                                        batch_size=2))
