@@ -57,6 +57,16 @@ def test_missing_required_object_is_named(small_file):
         strfh5.FileContents(small_file)
 
 
+def test_repeats_beyond_the_documented_bound_are_refused_at_open(small_file):
+    with h5py.File(small_file, "r+") as f:
+        rep = f["repeats"][()].astype("<u8")
+        rep[0, 1] = 2**41  # fits int64, beyond any recording: the table read is refused, not allocated
+        del f["repeats"]
+        f.create_dataset("repeats", data=rep)
+    with pytest.raises(CorruptDataError, match=r"/repeats holds 2199023255552, outside \[0, 1099511627776\]"):
+        strfh5.FileContents(small_file)
+
+
 def test_length_invariant_is_checked_when_reading_a_row(small_file):
     with h5py.File(small_file, "r+") as f:
         row = np.empty((1, 2), dtype=object)

@@ -124,7 +124,7 @@ def _counts(ds: h5py.Dataset, path: str, name: str) -> np.ndarray:
         values = exact_ints(ds[()]).reshape(ds.shape)
     except OSError as e:
         raise CorruptDataError(f"{path}: /{name} cannot be read ({e})") from None
-    if values.dtype == object or (values.size and int(values.min()) < 0):
+    if values.dtype == object or (values.size and (int(values.min()) < 0 or int(values.max()) > MAX_COUNT)):
         bad = next(int(v) for v in values.reshape(-1) if int(v) < 0 or int(v) > MAX_COUNT)
         raise CorruptDataError(f"{path}: /{name} holds {bad}, outside [0, {MAX_COUNT}]")
     return values
