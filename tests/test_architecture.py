@@ -25,7 +25,7 @@ LAYERS = {
     3: ("strfh5.metrics", "strfh5.transforms", "strfh5.collate", "strfh5.selection", "strfh5.rows",
         "strfh5.quality", "strfh5.concatenation.rules", "strfh5.concatenation.contents",
         "strfh5.concatenation.memory", "strfh5.concatenation.loaded", "strfh5.contract", "strfh5.dataset",
-        "strfh5.video", "strfh5.reader", "strfh5.fileinfo", "strfh5.subsetting", "strfh5.stim_cache",
+        "strfh5.video", "strfh5.reader", "strfh5.fileinfo", "strfh5.stim_cache",
         "strfh5.plotting", "strfh5.simulate", "strfh5.utils", "strfh5.nwb_export", "strfh5.nwb_layout",
         "strfh5.rewriting"),
     4: ("strfh5.concatenation",),
