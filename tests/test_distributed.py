@@ -37,7 +37,7 @@ def demo_file(tmp_path_factory):
 
 
 def _rank(rank, ds, port, queue):
-    # a forked child must not enter the OpenMP pool the parent (an xdist worker) may have started: it would hang
+    # one torch thread per rank: the two ranks share the machine's cores with the rest of the test run
     torch.set_num_threads(1)
     try:
         queue.put(ddp_train.train_rank(rank, 2, ds, init_method=f"tcp://127.0.0.1:{port}", epochs=2,
@@ -47,7 +47,9 @@ def _rank(rank, ds, port, queue):
 
 
 def _run_two(ds) -> list[dict]:
-    ctx = mp.get_context("fork")  # the ranks inherit the dataset object, as DataLoader workers do
+    # spawn, not fork: the ranks get the dataset pickled, as DataLoader workers do under spawn, and a fork of a
+    # multi-threaded test process (an xdist worker) can inherit a held lock and hang
+    ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     port = ddp_train.free_port()
     procs = [ctx.Process(target=_rank, args=(r, ds, port, queue)) for r in range(2)]
