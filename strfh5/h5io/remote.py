@@ -37,6 +37,9 @@ DEFAULT_BLOCK_SIZE = 64 * 1024
 DEFAULT_MAX_BLOCKS = 1024
 
 _SCHEMES = ("http://", "https://")
+#: seconds to connect, and to wait for data on an open connection, before a remote read fails
+CONNECT_TIMEOUT_S = 30.0
+READ_TIMEOUT_S = 60.0
 
 
 def is_url(path: Any) -> bool:
@@ -47,7 +50,10 @@ def is_url(path: Any) -> bool:
 def _filesystem():
     purpose = "reading a strfh5 file over HTTP"
     require_all({"fsspec": "remote", "aiohttp": "remote"}, purpose=purpose)
-    return require("fsspec", extra="remote", purpose=purpose).filesystem("http")
+    aiohttp = require("aiohttp", extra="remote", purpose=purpose)
+    # bounded time: a connection or a read that stalls fails instead of blocking the reader forever
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=READ_TIMEOUT_S)
+    return require("fsspec", extra="remote", purpose=purpose).filesystem("http", client_kwargs={"timeout": timeout})
 
 
 def open_url(url: str, *, block_size: int | None = None, max_blocks: int | None = None):
