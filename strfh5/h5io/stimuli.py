@@ -7,11 +7,12 @@ import numpy as np
 
 from .. import layout as L
 from ..errors import CorruptDataError, FileFormatError, MissingObjectError, SourceFileError
-from .checks import unwritten
+from .checks import missing_filter, unwritten
 from .handle import FileHandle
 
 __all__ = ["read_stimulus", "read_waveform", "has_waveform", "waveform_summary", "read_sample_rate", "response_dtype",
-           "counts_dtype", "check_stimulus_links"]
+           "counts_dtype", "check_stimulus_links",
+           "check_stimulus"]
 
 
 def check_stimulus_links(handle: FileHandle, s: int) -> None:
@@ -38,12 +39,19 @@ def check_stimulus_links(handle: FileHandle, s: int) -> None:
     handle.checked_stims.add(s)
 
 
-def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.ndarray:
-    """Stimulus ``s`` as stored, checked before it is read (SPEC 1.1 §5.2, §12.1).
+def check_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> h5py.h5d.DatasetID:
+    """Stimulus ``s``'s dataset, checked without reading its values (SPEC 1.1 §5.2, §12.1); returns it open.
 
     ``data`` must be a hard-linked, non-virtual dataset of numbers with at
-    least two axes, whose chunks were all written and, when ``n_bins`` is
-    given (spectrograms and videos), whose last axis has ``n_bins`` frames.
+    least two axes, whose chunks were all written, whose filters this HDF5
+    library has and, when ``n_bins`` is given (spectrograms and videos),
+    whose last axis has ``n_bins`` frames.  :func:`read_stimulus` runs it
+    before reading; ``info`` and on-disk ``concat`` run it on every stimulus
+    (:mod:`strfh5.h5io.structure`).
+
+    Raises
+    ------
+    MissingObjectError, SourceFileError, FileFormatError, CorruptDataError
     """
     check_stimulus_links(handle, s)
     name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}"
@@ -58,6 +66,16 @@ def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.n
     why = unwritten(ds)
     if why:
         raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' {why}")
+    why = missing_filter(ds)
+    if why:
+        raise FileFormatError(f"{handle.path}: stimulus dataset '{name}' {why}")
+    return dsid
+
+
+def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.ndarray:
+    """Stimulus ``s`` as stored, checked (:func:`check_stimulus`) before it is read (SPEC 1.1 §5.2, §12.1)."""
+    dsid = check_stimulus(handle, s, n_bins)
+    name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}"
     try:
         out = np.empty(dsid.shape, dtype=dsid.dtype)
         if out.size:

@@ -121,7 +121,6 @@ def _events_repeats_max(folder):
 _HEAP = ("check the global heap collections HDF5 will read before it reads them: eager loads, info and materialize "
          "scan the whole file (strfh5.heapcheck); a lazy open and an on-disk concat must stay fixed-cost, so they need "
          "a check of only the collections their tables and rows use")
-_EXACT = "check repeats x n_bins and counts sums in exact integer arithmetic (uint64 values above int64 are corrupt)"
 
 CASES = [
     Case("zeroed-global-heap-events", 2, _zeroed("events"), refused("FileFormatError", ("E003",)),
@@ -134,7 +133,7 @@ CASES = [
     Case("huge-stimulus-no-data", 2, _huge_stimulus,
          refused("FileFormatError", ("E408",), load=Raises("BinningError"), lazy=Raises("BinningError"),
                  quality=Raises("BinningError")),
-         xfail=read_path("refuse a stimulus whose declared size exceeds its stored chunks (never written)", ('info', 'info_cli', 'concat')),
+         xfail=read_path("refuse a stimulus whose declared size exceeds its stored chunks (never written)", ('concat',)),
          doc="a 10 KB file declaring a 128 GiB stimulus with no chunk written"),
     Case("huge-table-no-data", 2, _huge_table, refused("FileFormatError", ("E204",)),
          xfail=read_path("refuse a table whose declared length exceeds its stored chunks before reading it", ('concat',)),
@@ -156,7 +155,7 @@ CASES = [
     Case("repeats-uint64-max-binned", 4, _binned_overflow(2**64 - 1), refused("CorruptDataError", ("E501",)),
          doc="repeats 2**64-1 read as -1 by int64 arithmetic"),
     Case("counts-sum-wraps", 4, _counts_wrap, refused("CorruptDataError", ("E504",)),
-         xfail=read_path(_EXACT, ('info', 'info_cli')), doc="uint64 counts whose sum wraps to the number of spike times"),
+         doc="uint64 counts whose sum wraps to the number of spike times"),
     Case("repeats-uint64-max-events", 4, _events_repeats_max, refused("CorruptDataError", ("E503",)),
          doc="events repeats 2**64-1"),
 ]
