@@ -180,7 +180,6 @@ def _escapes(folder):
 
 _BE = "convert big-endian VLEN elements explicitly (h5py labels their raw bytes native) or refuse them"
 _DECODE = "turn every decoding failure (OSError from HDF5, UnicodeDecodeError, RecursionError) into CorruptDataError"
-_KINDS = "check dtype kinds and shapes (dataset vs group, compound, scalar, float repeats, stimulus length vs n_bins)"
 _SAME_OR_REFUSED = {**{ep: SameOrRaises("FileFormatError") for ep in READERS}, "validate": Valid(("W210",)),
                     "validate_checksums": Valid(("W210",))}
 
@@ -215,7 +214,6 @@ CASES = [
          {**{ep: Same() for ep in READERS}, "validate": Valid(("W207",)), "validate_checksums": Valid(("W207",))},
          doc="fixed-length ASCII-charset stimulus ids holding UTF-8 bytes"),
     Case("group-for-repeats", 6, _group_for(L.REPEATS), refused("FileFormatError", ("E202",)),
-         xfail=read_path(_KINDS, ('concat',)),
          doc="/repeats is a group"),
     Case("group-for-stim-data", 6, _group_for("stimuli/000000/data"), refused("FileFormatError", ("E202",)),
          doc="/stimuli/000000/data is a group"),
@@ -226,7 +224,7 @@ CASES = [
          doc="a spectrogram of 11 frames for n_bins = 10"),
     Case("scalar-stimulus", 7, _stim_data(lambda: np.float32(1.0)), refused("CorruptDataError", ("E405",)),
          doc="a scalar stimulus"),
-    Case("float-repeats", 7, _float_repeats, refused("CorruptDataError", ("E203",)), xfail=read_path(_KINDS, ('concat',)),
+    Case("float-repeats", 7, _float_repeats, refused("CorruptDataError", ("E203",)),
          doc="/repeats of float64 holding 2.5"),
     Case("n-zero", 8, _n_zero, {**{ep: Ok() for ep in READERS}, "validate": Valid(("W411", "W413")),
                                  "validate_checksums": Valid(("W411", "W413"))},
