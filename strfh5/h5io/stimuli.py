@@ -56,13 +56,14 @@ def check_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> h5p
     check_stimulus_links(handle, s)
     name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}"
     dsid = _open_data(handle, s, name)
-    ds = h5py.Dataset(dsid)
-    if ds.dtype.kind not in "fiu" or ds.dtype.fields is not None or ds.ndim < 2:
-        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' holds {ds.dtype} of shape {ds.shape}; "
+    dtype, shape = dsid.dtype, dsid.shape  # low-level: each h5py.Dataset property asks HDF5 again
+    if dtype.kind not in "fiu" or dtype.fields is not None or len(shape) < 2:
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' holds {dtype} of shape {shape}; "
                                "stimuli are arrays of numbers with a channel axis and a time axis")
-    if n_bins is not None and ds.shape[-1] != n_bins:
-        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' has {ds.shape[-1]} frames but "
+    if n_bins is not None and shape[-1] != n_bins:
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' has {shape[-1]} frames but "
                                f"/{L.STIM_N_BINS}[{s}] = {n_bins} response bins; they must be equal")
+    ds = h5py.Dataset(dsid)
     why = unwritten(ds)
     if why:
         raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' {why}")

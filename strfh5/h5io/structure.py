@@ -10,6 +10,7 @@ reading no stimulus value and no response payload: their cost grows with S
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 
 from .. import layout as L
@@ -43,7 +44,10 @@ def check_counts(handle: FileHandle, info: FileInfo, repeats: np.ndarray) -> Non
     Every pair holds ``repeats`` counts (none when not recorded), and the
     counts sum exactly (:func:`~strfh5.h5io.checks.counts_too_large`, as a
     load checks them): a uint64 sum that wraps around 2**64 onto the number of
-    stored spike times is refused.  Does nothing for binned files.
+    stored spike times is refused.  ``/counts`` is read only when its stored
+    type could hold such counts (uint64, or uint32 with more than 2**30
+    repeats); files of narrower counts (what the writers store) cost nothing.
+    Does nothing for binned files.
 
     Raises
     ------
@@ -53,6 +57,10 @@ def check_counts(handle: FileHandle, info: FileInfo, repeats: np.ndarray) -> Non
     if info.encoding != L.ENCODING_EVENTS or not repeats.size:
         return
     ds = handle.dataset(L.COUNTS)
+    base = np.dtype(h5py.check_vlen_dtype(ds.dtype) or ds.dtype)
+    if base.kind == "u" and not counts_too_large(exact_ints(np.array([np.iinfo(base).max], dtype=base)),
+                                                 int(repeats.max())):
+        return  # no value the stored type holds can be too large (uint8-uint32 counts): nothing to read
     for s in range(repeats.shape[0]):
         reps = np.asarray(repeats[s], dtype=np.int64)
         raw = read_vlen_row(ds, s)
