@@ -154,3 +154,15 @@ def test_info_reads_no_stimulus_value(tmp_path):
     assert info(p)["S"] == 3
     with pytest.raises(CorruptDataError, match="stimuli/000000/data"):
         strfh5.load(p)
+
+
+def test_info_reads_counts_only_when_their_type_could_overflow(simfile, monkeypatch):
+    """Counts stored narrower than uint64 cannot sum past int64 over the file's repeats: /counts is not read."""
+    import strfh5.h5io.structure as structure
+
+    def no_read(*_a, **_k):
+        raise AssertionError("/counts was read")
+    monkeypatch.setattr(structure, "read_vlen_row", no_read)
+    with h5py.File(simfile) as f:
+        assert h5py.check_vlen_dtype(f["counts"].dtype).itemsize < 8
+    assert info(simfile)["S"] == 5

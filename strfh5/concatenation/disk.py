@@ -202,6 +202,10 @@ def concat(
         A neuron id in two inputs (without ``allow_duplicate_neurons``).
     UnsafeSourcePathError
         A source outside the output's folder (without ``allow_external``).
+    FileFormatError
+        An input a load would refuse: every input's tables and stimuli are
+        checked as the reader checks them (no stimulus value read) before
+        anything is written (SPEC 1.1 §12.1).
 
     Examples
     --------
