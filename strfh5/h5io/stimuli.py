@@ -55,7 +55,7 @@ def check_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> h5p
     """
     check_stimulus_links(handle, s)
     name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}"
-    dsid = _open_data(handle, s, name)
+    dsid, dcpl = _open_data(handle, s, name)
     dtype, shape = dsid.dtype, dsid.shape  # low-level: each h5py.Dataset property asks HDF5 again
     if dtype.kind not in "fiu" or dtype.fields is not None or len(shape) < 2:
         raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' holds {dtype} of shape {shape}; "
@@ -63,11 +63,10 @@ def check_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> h5p
     if n_bins is not None and shape[-1] != n_bins:
         raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' has {shape[-1]} frames but "
                                f"/{L.STIM_N_BINS}[{s}] = {n_bins} response bins; they must be equal")
-    ds = h5py.Dataset(dsid)
-    why = unwritten(ds)
+    why = unwritten(dsid, dcpl)
     if why:
         raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' {why}")
-    why = missing_filter(ds)
+    why = missing_filter(dsid, dcpl)
     if why:
         raise FileFormatError(f"{handle.path}: stimulus dataset '{name}' {why}")
     return dsid
@@ -88,23 +87,32 @@ def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.n
 
 
 def _open_data(handle: FileHandle, s: int, name: str):
-    # low-level open: a third of the high-level cost, which matters for lazy DataLoader epochs
+    """Stimulus ``s``'s dataset and its creation properties, opened low-level (a third of the high-level cost,
+    which matters for lazy DataLoader epochs and for ``info`` on files of many stimuli)."""
     try:
         gid = h5py.h5g.open(handle.file.id, f"/{L.stim_group_path(s)}".encode())
         link_type = gid.links.get_info(L.STIM_DATA.encode()).type
-        obj_type = h5py.h5o.get_info(gid, L.STIM_DATA.encode()).type if link_type == h5py.h5l.TYPE_HARD else None
     except (KeyError, ValueError, TypeError, RuntimeError):
         raise MissingObjectError(f"{handle.path}: stimulus dataset '{name}' is missing") from None
     if link_type != h5py.h5l.TYPE_HARD:
         raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a link; stimulus data must be stored in "
                               "the stimulus group (SPEC 1.1 §12)")
-    if obj_type != h5py.h5o.TYPE_DATASET:
-        raise FileFormatError(f"{handle.path}: '{name}' is a group; a stimulus dataset belongs there")
-    dsid = h5py.h5d.open(gid, L.STIM_DATA.encode())
-    if dsid.get_create_plist().get_layout() == h5py.h5d.VIRTUAL:
+    try:
+        dsid = h5py.h5d.open(gid, L.STIM_DATA.encode())
+    except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
+        try:
+            obj_type = h5py.h5o.get_info(gid, L.STIM_DATA.encode()).type
+        except (KeyError, ValueError, TypeError, RuntimeError, OSError):
+            obj_type = None
+        if obj_type is not None and obj_type != h5py.h5o.TYPE_DATASET:
+            what = "a group" if obj_type == h5py.h5o.TYPE_GROUP else "not a dataset"
+            raise FileFormatError(f"{handle.path}: '{name}' is {what}; a stimulus dataset belongs there") from None
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' cannot be opened ({e})") from None
+    dcpl = dsid.get_create_plist()
+    if dcpl.get_layout() == h5py.h5d.VIRTUAL:
         raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a virtual dataset; stimulus data must "
                               "be stored in the stimulus group (SPEC 1.1 §12)")
-    return dsid
+    return dsid, dcpl
 
 
 def read_sample_rate(handle: FileHandle, s: int) -> float:
