@@ -141,3 +141,18 @@ def test_check_stimulus_checks_without_reading_and_names_a_missing_filter(tmp_pa
     with h5py.File(tmp_path / "lzf.h5", "w") as f:  # h5py's own lzf and HDF5's gzip are available
         for comp in ("lzf", "gzip"):
             assert missing_filter(f.create_dataset(comp, data=np.ones((4, 4)), compression=comp)) is None
+
+
+def test_a_dataset_where_a_stimulus_group_belongs_is_named(tmp_path):
+    """'/stimuli/000001' a scalar dataset (a fuzz mutation that made info raise a raw TypeError)."""
+    from hostile.craft import base, edit
+
+    p = base(str(tmp_path / "d"))
+
+    def fn(f):
+        del f["stimuli/000001"]
+        f["stimuli/000001"] = np.float32(1.0)
+    edit(p, fn)
+    for read in (strfh5.info, strfh5.load, lambda q: strfh5.load(q, lazy=True)[1]):
+        with pytest.raises(FileFormatError, match="'/stimuli/000001' is not a group"):
+            read(p)

@@ -89,10 +89,14 @@ def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.n
 def _open_data(handle: FileHandle, s: int, name: str):
     """Stimulus ``s``'s dataset and its creation properties, opened low-level (a third of the high-level cost,
     which matters for lazy DataLoader epochs and for ``info`` on files of many stimuli)."""
+    group = f"/{L.stim_group_path(s)}".encode()
     try:
-        gid = h5py.h5g.open(handle.file.id, f"/{L.stim_group_path(s)}".encode())
+        gid = h5py.h5g.open(handle.file.id, group)
         link_type = gid.links.get_info(L.STIM_DATA.encode()).type
     except (KeyError, ValueError, TypeError, RuntimeError):
+        if _object_type(handle.file.id, group) not in (None, h5py.h5o.TYPE_GROUP):
+            raise FileFormatError(f"{handle.path}: '{group.decode()}' is not a group; a stimulus group belongs "
+                                  "there") from None
         raise MissingObjectError(f"{handle.path}: stimulus dataset '{name}' is missing") from None
     if link_type != h5py.h5l.TYPE_HARD:
         raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a link; stimulus data must be stored in "
@@ -100,10 +104,7 @@ def _open_data(handle: FileHandle, s: int, name: str):
     try:
         dsid = h5py.h5d.open(gid, L.STIM_DATA.encode())
     except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
-        try:
-            obj_type = h5py.h5o.get_info(gid, L.STIM_DATA.encode()).type
-        except (KeyError, ValueError, TypeError, RuntimeError, OSError):
-            obj_type = None
+        obj_type = _object_type(gid, L.STIM_DATA.encode())
         if obj_type is not None and obj_type != h5py.h5o.TYPE_DATASET:
             what = "a group" if obj_type == h5py.h5o.TYPE_GROUP else "not a dataset"
             raise FileFormatError(f"{handle.path}: '{name}' is {what}; a stimulus dataset belongs there") from None
@@ -113,6 +114,14 @@ def _open_data(handle: FileHandle, s: int, name: str):
         raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a virtual dataset; stimulus data must "
                               "be stored in the stimulus group (SPEC 1.1 §12)")
     return dsid, dcpl
+
+
+def _object_type(loc, name: bytes):
+    """HDF5 object type of ``name`` under ``loc`` (a hard link), or None when it cannot be looked up."""
+    try:
+        return h5py.h5o.get_info(loc, name).type
+    except (KeyError, ValueError, TypeError, RuntimeError, OSError):
+        return None
 
 
 def read_sample_rate(handle: FileHandle, s: int) -> float:
