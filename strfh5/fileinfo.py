@@ -1,9 +1,11 @@
 """A one-screen summary of a strfh5 file: :func:`info` and ``strfh5 info``.
 
 :func:`info` reads only what the summary needs — root attributes, the
-metadata tables, ``/stimuli/n_bins`` and ``/repeats`` — never the response
-heap or the stimulus arrays, so it runs in the same time on a 20 GB file as on
-a 2 MB one.  :func:`format_info` renders the result for people; ``strfh5 info
+metadata tables, ``/stimuli/n_bins`` and ``/repeats`` — and what the reader's
+structural checks need (each stimulus dataset's header, ``/counts``), never the
+spike times, binned values or stimulus arrays, so it runs in about the same time
+on a 20 GB file as on a 2 MB one.  A file a load refuses, it refuses with the
+same error.  :func:`format_info` renders the result for people; ``strfh5 info
 --json`` prints the dict itself.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import layout as L
-from .h5io import FileHandle, read_sources, read_tables, response_dtype, waveform_summary
+from .h5io import FileHandle, check_counts, check_stimuli, read_sources, read_tables, response_dtype, waveform_summary
 from .h5io.remote import file_size
 from .terminal import escape_text
 
@@ -102,6 +104,10 @@ def info(path, *, allow_external: bool = False) -> dict[str, Any]:
         fi = t["info"]
         stored = response_dtype(handle)
         rep, nb = t["repeats"], t["n_bins"]
+        # what a load would refuse, info refuses: every stimulus checked as the reader checks it (no values
+        # read) and /counts summing exactly (SPEC 1.1 §12.1)
+        check_stimuli(handle, fi, nb)
+        check_counts(handle, fi, rep)
         S, N = rep.shape
         valid = int((rep > 0).sum())
         total = S * N

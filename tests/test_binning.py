@@ -203,3 +203,27 @@ def test_finer_dt_recomputes_spectrogram_from_waveform(tmp_path):
     assert d.n_bins[0] == T and d.stims[0].shape == (1, 6, T)
     np.testing.assert_array_equal(d.stims[0].numpy(), S1[..., :T])
     np.testing.assert_array_equal(d.responses[0][0].numpy()[0, :3], [1, 1, 0])
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_bin_count_over_the_row_limit_is_refused_at_open(tmp_path, monkeypatch, lazy):
+    """A bin width whose rows exceed STRFH5_MAX_ROW_VALUES is refused by load itself, eager or lazy, before
+    any row or stimulus is read (issue 12: a lazy open must not defer the bomb to the first item)."""
+    from strfh5.contents import FileContents
+
+    stims = [np.ones((1, 160), np.float32), np.ones((1, 120), np.float32)]
+    spikes = [[[np.array([1.0, 2.0])]], [[np.array([3.0])]]]
+    c = strfh5.contents_from_lists(stims, spike_times=spikes, dt_ms=1.0, stim_kind="waveform", n_bins=[10, 12],
+                                   sample_rates=[16000.0, 16000.0])
+    p = strfh5.save(c, tmp_path / "w.strf.h5")
+
+    def no_read(*_a, **_k):
+        raise AssertionError("a row or stimulus was read before the size check")
+    for name in ("raw_row", "row", "stim"):
+        monkeypatch.setattr(FileContents, name, no_read)
+    monkeypatch.setenv("STRFH5_MAX_ROW_VALUES", "1000")
+    with pytest.raises(BinningError, match=r"stimulus 1 .* over the limit of 1000 .*STRFH5_MAX_ROW_VALUES"):
+        strfh5.load(p, lazy=lazy, dt_ms=0.01)  # 12 ms / 0.01 = 1200 bins > 1000 values a row
+    monkeypatch.delenv("STRFH5_MAX_ROW_VALUES")
+    with pytest.raises(BinningError, match="over the limit of 2147483648"):
+        strfh5.load(p, lazy=lazy, dt_ms=1e-9)  # the default limit (2**31): 1.2e10 bins

@@ -15,7 +15,9 @@ from strfh5 import layout as L
 from strfh5.cli.main import main as cli
 from strfh5.contents import FileContents
 from strfh5.errors import (
+    CorruptDataError,
     DuplicateIdError,
+    FileFormatError,
     IncompatibleDatasetsError,
     UnsafeSourcePathError,
 )
@@ -23,6 +25,9 @@ from strfh5.concatenation import concat, materialize
 from strfh5.h5io import check_sources, read_sources, source_findings
 
 from concat_cases import block_diag, eager, items_equal, make_contents, rows_equal, three_files, write
+from hostile.cases_bounds import _huge_stimulus, _huge_table
+from hostile.cases_types import _float_repeats, _group_for, _stim_data
+from hostile.craft import concatenated, edit, replace
 
 
 @pytest.fixture
@@ -247,3 +252,35 @@ def test_cli_concat_and_materialize(tmp_path, three, capsys):
     assert "allow-duplicate-neurons" in capsys.readouterr().err
     assert cli(["materialize", out, "-o", str(tmp_path / "full.strf.h5")]) == 0
     assert strfh5.load(str(tmp_path / "full.strf.h5")).get_N() == 9
+
+
+# the reader's table and stimulus checks run on every input before anything is mapped (issue 12)
+REFUSED_INPUTS = {  # case -> (builder, error class, what the message must name)
+    "float-repeats": (_float_repeats, CorruptDataError, "/repeats"),
+    "group-for-repeats": (_group_for(L.REPEATS), FileFormatError, "/repeats"),
+    "huge-table-no-data": (_huge_table, CorruptDataError, "/neurons/ids"),
+    "huge-stimulus-no-data": (_huge_stimulus, CorruptDataError, "/stimuli/000000/data"),
+    "compound-stimulus": (_stim_data(lambda: np.zeros((1, 4, 10), dtype=[("a", "<f4")])), CorruptDataError,
+                          "/stimuli/000000/data"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_INPUTS))
+@pytest.mark.parametrize("first", [True, False])
+def test_concat_refuses_an_input_a_load_refuses(tmp_path, case, first):
+    build, error, names = REFUSED_INPUTS[case]
+    files = build(str(tmp_path / case))
+    out = os.path.join(os.path.dirname(files.path), "cat.strf.h5")
+    paths = [files.path, files.other] if first else [files.other, files.path]
+    with pytest.raises(error) as e:
+        concat(paths, out, allow_duplicate_neurons=True)
+    assert names in str(e.value) and files.path in str(e.value)
+    assert sorted(os.listdir(os.path.dirname(out))) == ["case.strf.h5", "other.strf.h5"]  # nothing written
+
+
+def test_concat_checks_the_stimuli_of_a_concatenated_input(tmp_path):
+    """A concatenated input's stimuli (external links into its sources) are checked through the links."""
+    cat, a, _b = concatenated(str(tmp_path / "c"))
+    edit(a, replace("stimuli/000000/data", np.ones((1, 4, 11), np.float32)))  # 11 frames for n_bins 10
+    with pytest.raises(CorruptDataError, match="has 11 frames"):
+        concat([cat], os.path.join(os.path.dirname(cat), "again.strf.h5"))

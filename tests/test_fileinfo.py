@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 
+import h5py
+import malformed
 import numpy as np
 import pytest
+from hostile.cases_bounds import _counts_wrap, _huge_stimulus
+from hostile.cases_outside import _ABS_DATA, _soft, _vds
+from hostile.cases_types import _group_for, _stim_data, _unavailable_filter
+from hostile.craft import base, edit, replace
 
 import strfh5
 from strfh5.cli.main import main
+from strfh5.errors import CorruptDataError, FileFormatError, SourceFileError, StrfH5Error
 from strfh5.fileinfo import format_info, info
 
 SMALL = dict(n_stimuli=5, n_neurons=6, n_freqs=4, n_bins=(10, 30), strf_ms=10.0, repeats=(2, 7), coverage=0.7,
@@ -104,3 +111,58 @@ def test_cli_info_bad_file_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not an HDF5 file" in err and "Traceback" not in err
     assert main(["info", str(tmp_path / "missing.strf.h5")]) == 2
+
+
+# ---------------------------------------------------------------- files a load refuses, info refuses (issue 12)
+_D0 = "/stimuli/000000/data"
+BROKEN = {  # case -> (builder, error class, what the message must name)
+    "compound-stimulus": (_stim_data(lambda: np.zeros((1, 4, 10), dtype=[("a", "<f4")])), CorruptDataError, _D0),
+    "scalar-stimulus": (_stim_data(lambda: np.float32(1.0)), CorruptDataError, _D0),
+    "stim-length-differs": (_stim_data(lambda: np.ones((1, 4, 11), np.float32)), CorruptDataError, _D0),
+    "group-for-stim-data": (_group_for("stimuli/000000/data"), FileFormatError, _D0),
+    "huge-stimulus-no-data": (_huge_stimulus, CorruptDataError, _D0),
+    "unavailable-filter": (_unavailable_filter, FileFormatError, _D0),
+    "vds-stimulus": (_vds("stimuli/000000/data", _ABS_DATA), SourceFileError, _D0),
+    "soft-link-stimulus": (_soft, SourceFileError, "/stimuli/000001/data"),
+    "counts-sum-wraps": (_counts_wrap, CorruptDataError, "/counts row 0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_info_refuses_what_a_load_refuses(tmp_path, case, capsys):
+    build, error, names = BROKEN[case]
+    path = build(str(tmp_path / case)).path
+    with pytest.raises(StrfH5Error):
+        strfh5.load(path)
+    with pytest.raises(error) as e:
+        info(path)
+    assert names in str(e.value)
+    assert main(["info", path]) == 2  # the command: exit 2, one line naming the object, no traceback
+    err = capsys.readouterr().err
+    assert names in err and "Traceback" not in err
+
+
+def test_info_reads_no_stimulus_value(tmp_path):
+    """The stimulus checks open each dataset but never decompress it: a garbled gzip chunk goes unnoticed by
+    info (it stays fast on big files); the load that reads it refuses it."""
+    p = base(str(tmp_path / "garbled"))
+    edit(p, replace("stimuli/000000/data", np.random.default_rng(1).random((1, 4, 10)).astype(np.float32),
+                    chunks=(1, 4, 10), compression="gzip"))
+    malformed.overwrite_chunk("stimuli/000000/data", (0, 0, 0), byte=0x5A)(p)
+    with h5py.File(p) as f:
+        assert f["stimuli/000000/data"].compression == "gzip"
+    assert info(p)["S"] == 3
+    with pytest.raises(CorruptDataError, match="stimuli/000000/data"):
+        strfh5.load(p)
+
+
+def test_info_reads_counts_only_when_their_type_could_overflow(simfile, monkeypatch):
+    """Counts stored narrower than uint64 cannot sum past int64 over the file's repeats: /counts is not read."""
+    import strfh5.h5io.structure as structure
+
+    def no_read(*_a, **_k):
+        raise AssertionError("/counts was read")
+    monkeypatch.setattr(structure, "read_vlen_row", no_read)
+    with h5py.File(simfile) as f:
+        assert h5py.check_vlen_dtype(f["counts"].dtype).itemsize < 8
+    assert info(simfile)["S"] == 5

@@ -8,10 +8,14 @@ import pickle
 import h5py
 import numpy as np
 import pytest
+from hostile.cases_types import _unavailable_filter
 
 import strfh5
 from strfh5 import layout as L
-from strfh5.errors import CorruptDataError, MissingObjectError, NotStrfH5FileError, UnsupportedVersionError
+from strfh5.errors import CorruptDataError, FileFormatError, MissingObjectError, NotStrfH5FileError, \
+    UnsupportedVersionError
+from strfh5.h5io import FileHandle, check_stimulus, read_stimulus
+from strfh5.h5io.checks import missing_filter
 
 
 @pytest.fixture
@@ -118,3 +122,37 @@ def test_events_counts_must_sum_to_the_spike_times(tmp_path):
     with pytest.raises(CorruptDataError, match=r"/responses\[0, 1\] holds 2 spike times and /counts\[0, 1\] 1 counts"):
         fc.row(0)
     assert fc.row(0, [0]) == [None]  # the other pair is still readable
+
+
+def test_check_stimulus_checks_without_reading_and_names_a_missing_filter(tmp_path):
+    """check_stimulus (what read_stimulus runs first, and info / concat on every stimulus): filters this HDF5
+    lacks are refused from the creation properties, naming the dataset and the filter; available ones pass."""
+    p = _unavailable_filter(str(tmp_path / "f")).path
+    h = FileHandle(p)
+    try:
+        with pytest.raises(FileFormatError, match=r"'/stimuli/000000/data' needs HDF5 filter 200"):
+            check_stimulus(h, 0, 10)
+        with pytest.raises(FileFormatError, match="filter 200"):
+            read_stimulus(h, 0, 10)
+        dsid = check_stimulus(h, 1)  # an unfiltered stimulus: the open dataset, nothing read
+        assert dsid.shape[-1] == 8 and missing_filter(h.file["stimuli/000001/data"]) is None
+    finally:
+        h.close()
+    with h5py.File(tmp_path / "lzf.h5", "w") as f:  # h5py's own lzf and HDF5's gzip are available
+        for comp in ("lzf", "gzip"):
+            assert missing_filter(f.create_dataset(comp, data=np.ones((4, 4)), compression=comp)) is None
+
+
+def test_a_dataset_where_a_stimulus_group_belongs_is_named(tmp_path):
+    """'/stimuli/000001' a scalar dataset (a fuzz mutation that made info raise a raw TypeError)."""
+    from hostile.craft import base, edit
+
+    p = base(str(tmp_path / "d"))
+
+    def fn(f):
+        del f["stimuli/000001"]
+        f["stimuli/000001"] = np.float32(1.0)
+    edit(p, fn)
+    for read in (strfh5.info, strfh5.load, lambda q: strfh5.load(q, lazy=True)[1]):
+        with pytest.raises(FileFormatError, match="'/stimuli/000001' is not a group"):
+            read(p)

@@ -4,8 +4,8 @@ Each example mutates a valid base file (``tests/hostile/fuzz.py``) and runs
 entry points on it in the bounded worker of ``tests/hostile/runner.py``.
 ``derandomize=True`` fixes the examples (the same on every run), and
 ``max_examples`` bounds the time.  The validator must keep the promise on
-every example (report, never hang, crash or raise); the readers' fuzz is a
-strict xfail until the read path turns every failure into a strfh5 error.
+every example (report, never hang, crash or raise); so must the readers (a
+lazy load and ``info``: a strfh5 error or values, never a raw exception).
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ def test_fuzz_validator(worker, bases, tmp_path_factory):
     run()
 
 
-@pytest.mark.xfail(strict=True, reason="read path: every failure on a mutated file must be a strfh5 error "
-                                       "(raw OSError/KeyError/ValueError from h5py and numpy today)")
 def test_fuzz_readers(worker, bases, tmp_path_factory):
     @_SETTINGS
     @given(fuzz.mutations)

@@ -1,4 +1,4 @@
-"""``strfh5 info``: summarise strfh5 files (reads tables only, fast on big files).
+"""``strfh5 info``: summarise strfh5 files (reads the tables, checks each stimulus unread: fast on big files).
 
 Everything printed comes from the file, so it is escaped (:mod:`strfh5.terminal`):
 no escape sequence of a hostile title or id reaches the terminal.
@@ -13,7 +13,9 @@ HELP = "summarise strfh5 files: shapes, coverage, repeats, durations, sources, s
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("info", help=HELP, description=HELP + ". Reads only the tables and /repeats.")
+    p = subparsers.add_parser("info", help=HELP, description=HELP + ". Reads the tables and /repeats and checks every "
+                       "stimulus as a load does, without reading stimulus values or spike times; a file a load "
+                       "refuses is refused (exit 2).")
     p.add_argument("paths", nargs="+", metavar="PATH", help="strfh5 file(s)")
     p.add_argument("--json", action="store_true",
                    help="print JSON (an object for one file, a list for several)")

@@ -24,8 +24,8 @@ import numpy as np
 
 from .. import layout as L
 from .. import schema as _schema
-from ..errors import CorruptDataError, IncompatibleDatasetsError, InvalidDataError
-from ..h5io import open_file, read_info, read_sources, read_strings
+from ..errors import IncompatibleDatasetsError, InvalidDataError
+from ..h5io import FileHandle, check_stimuli, read_info, read_sources, read_strings, read_tables
 from ..h5io.sources import escape_vds_name, relative_source_path
 from ..leftovers import clean_leftovers
 from ..writer import write_root_attrs
@@ -53,6 +53,7 @@ class _Input:
     pos: int
     path: str
     f: h5py.File
+    handle: FileHandle
     info: object
     stim_ids: list
     stim_meta_raw: list
@@ -71,23 +72,28 @@ def _leaf_facts(f: h5py.File, path: str) -> tuple[dict, dict, dict | None]:
 
 
 def _read_input(pos: int, path: str, allow_external: bool) -> _Input:
-    f = open_file(path, allow_external=allow_external)
+    """Input ``pos`` opened and checked as a load checks it (tables, every stimulus), before anything is mapped."""
+    handle = FileHandle(path, allow_external=allow_external)
     try:
-        info = read_info(f, path)
+        f = handle.file
+        # the reader's checks, so that a file a load refuses is never mapped into a concatenation (SPEC 1.1 §12.1):
+        # tables (kinds, shapes, storage written, exact counts), then every stimulus (no value read)
+        tables = read_tables(f, path, lazy_meta=True)
+        info = tables["info"]
+        check_stimuli(handle, info, tables["n_bins"])
         inp = _Input(
             pos=pos,
             path=path,
             f=f,
+            handle=handle,
             info=info,
-            stim_ids=read_strings(f[L.STIM_IDS]),
+            stim_ids=tables["stim_ids"],
             stim_meta_raw=read_strings(f[L.STIM_METADATA]),
-            n_bins=np.asarray(f[L.STIM_N_BINS][()], dtype=np.int64).reshape(-1),
-            neuron_ids=read_strings(f[L.NEURON_IDS]),
+            n_bins=tables["n_bins"],
+            neuron_ids=tables["neuron_ids"],
             nrn_meta_raw=read_strings(f[L.NEURON_METADATA]),
         )
         S, N = len(inp.stim_ids), len(inp.neuron_ids)
-        if len(inp.stim_meta_raw) != S or inp.n_bins.size != S or len(inp.nrn_meta_raw) != N:
-            raise CorruptDataError(f"{path}: the stimulus/neuron tables have inconsistent lengths")
         if info.concatenated:
             for rec in read_sources(f, path, allow_external=allow_external):
                 with h5py.File(rec.resolved, "r") as lf:
@@ -100,7 +106,7 @@ def _read_input(pos: int, path: str, allow_external: bool) -> _Input:
                                     dtypes, meta, transform))
         return inp
     except BaseException:
-        f.close()
+        handle.close()
         raise
 
 
@@ -196,6 +202,10 @@ def concat(
         A neuron id in two inputs (without ``allow_duplicate_neurons``).
     UnsafeSourcePathError
         A source outside the output's folder (without ``allow_external``).
+    FileFormatError
+        An input a load would refuse: every input's tables and stimuli are
+        checked as the reader checks them (no stimulus value read) before
+        anything is written (SPEC 1.1 §12.1).
 
     Examples
     --------
@@ -235,7 +245,7 @@ def concat(
     finally:
         for inp in inputs:
             try:
-                inp.f.close()
+                inp.handle.close()
             except Exception:  # pragma: no cover
                 pass
         if tmp is not None and os.path.exists(tmp):

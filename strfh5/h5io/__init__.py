@@ -7,15 +7,17 @@ RawRow`` — the single primitive eager and lazy reading share.
 Modules: :mod:`~strfh5.h5io.values` (strings, JSON), :mod:`~strfh5.h5io.sources`
 (SPEC §9.3–§9.4 path and link policy), :mod:`~strfh5.h5io.opening`,
 :mod:`~strfh5.h5io.handle` (per-process handles), :mod:`~strfh5.h5io.tables`,
-:mod:`~strfh5.h5io.stimuli`, :mod:`~strfh5.h5io.rows`.
+:mod:`~strfh5.h5io.stimuli`, :mod:`~strfh5.h5io.rows`, :mod:`~strfh5.h5io.structure`
+(whole-file checks for ``info`` and on-disk ``concat``).
 """
 
 from .handle import FileHandle
 from .opening import check_version, open_file
 from .rows import check_row, read_elements, read_raw_row, read_vlen_row
 from .sources import SourceRecord, check_sources, read_sources, resolve_source_path, source_findings
-from .stimuli import counts_dtype, has_waveform, read_sample_rate, read_stimulus, read_waveform, response_dtype, \
-    waveform_summary
+from .stimuli import check_stimulus, counts_dtype, has_waveform, read_sample_rate, read_stimulus, read_waveform, \
+    response_dtype, waveform_summary
+from .structure import check_counts, check_stimuli
 from .tables import read_info, read_tables
 from .values import attr_str, read_json, read_json_table, read_strings
 
@@ -26,6 +28,9 @@ __all__ = [
     "read_info",
     "read_tables",
     "read_stimulus",
+    "check_stimulus",
+    "check_stimuli",
+    "check_counts",
     "read_waveform",
     "has_waveform",
     "waveform_summary",

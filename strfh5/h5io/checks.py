@@ -7,10 +7,12 @@ file declares (SPEC 1.1 §12.1).
 
 from __future__ import annotations
 
+import math
+
 import h5py
 import numpy as np
 
-__all__ = ["exact_ints", "unwritten", "big_endian_vlen", "native"]
+__all__ = ["exact_ints", "unwritten", "missing_filter", "counts_too_large", "big_endian_vlen", "native"]
 
 
 def exact_ints(values) -> np.ndarray:
@@ -25,22 +27,58 @@ def exact_ints(values) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def unwritten(ds: h5py.Dataset) -> str | None:
-    """Why ``ds`` holds less data than it declares (chunks or storage never written), or None."""
-    dsid = ds.id
-    declared = ds.size * ds.dtype.itemsize
-    if ds.chunks is not None:
+def unwritten(ds, dcpl=None) -> str | None:
+    """Why ``ds`` holds less data than it declares (chunks or storage never written), or None.
+
+    ``ds`` is an :class:`h5py.Dataset` or its low-level ``DatasetID``; ``dcpl``
+    its creation property list when the caller has it already (each lookup
+    asks HDF5 again).
+    """
+    dsid = ds.id if isinstance(ds, h5py.Dataset) else ds
+    dcpl = dsid.get_create_plist() if dcpl is None else dcpl
+    shape = dsid.shape
+    declared = math.prod(shape) * dsid.dtype.itemsize
+    layout = dcpl.get_layout()
+    if layout == h5py.h5d.CHUNKED:
         expected = 1
-        for n, c in zip(ds.shape, ds.chunks):
+        for n, c in zip(shape, dcpl.get_chunk()):
             expected *= -(-n // c)
         have = dsid.get_num_chunks()
         if have < expected:
-            return (f"declares {ds.shape} ({declared} bytes) but only {have} of its {expected} chunks were "
+            return (f"declares {shape} ({declared} bytes) but only {have} of its {expected} chunks were "
                     f"ever written ({dsid.get_storage_size()} bytes stored)")
         return None
-    if dsid.get_create_plist().get_layout() == h5py.h5d.CONTIGUOUS and dsid.get_storage_size() < declared:
-        return f"declares {ds.shape} ({declared} bytes) but stores {dsid.get_storage_size()} bytes"
+    if layout == h5py.h5d.CONTIGUOUS and dsid.get_storage_size() < declared:
+        return f"declares {shape} ({declared} bytes) but stores {dsid.get_storage_size()} bytes"
     return None
+
+
+def missing_filter(ds, dcpl=None) -> str | None:
+    """Why HDF5 cannot decode ``ds`` here (a filter of its pipeline this HDF5 library lacks), or None.
+
+    Answers from the dataset's creation properties (``dcpl``, looked up when
+    not given), without reading a chunk (HDF5 tries to load a filter plugin
+    when asked whether it has it).
+    """
+    if dcpl is None:
+        dcpl = (ds.id if isinstance(ds, h5py.Dataset) else ds).get_create_plist()
+    for i in range(dcpl.get_nfilters()):
+        code, _flags, _values, name = dcpl.get_filter(i)
+        if not h5py.h5z.filter_avail(code):
+            label = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+            return (f"needs HDF5 filter {code} ({label!r}), which this HDF5 library does not have; it cannot be "
+                    "decoded here (SPEC 1.1 §5.2: stimuli use HDF5's built-in filters)")
+    return None
+
+
+def counts_too_large(counts: np.ndarray, max_repeats: int) -> bool:
+    """Whether per-repeat spike ``counts`` (stored unsigned ints, as :func:`exact_ints` returns them) may not sum
+    exactly in int64 over ``max_repeats`` repeats: a count above int64, or ``max count x repeats > 2**62``.
+
+    No real recording comes near: such counts are corrupt (a uint64 sum could wrap onto the true number of
+    spike times).
+    """
+    return counts.dtype == object or bool(counts.size and int(counts.max()) * int(max_repeats) > 2**62)
 
 
 def big_endian_vlen(ds: h5py.Dataset) -> bool:

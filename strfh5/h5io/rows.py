@@ -15,7 +15,7 @@ import numpy as np
 from .. import layout as L
 from ..errors import CorruptDataError
 from ..records import Events, FileInfo, RawRow
-from .checks import big_endian_vlen, exact_ints, native
+from .checks import big_endian_vlen, counts_too_large, exact_ints, native
 from .handle import FileHandle
 
 __all__ = ["read_vlen_row", "check_row", "read_raw_row", "read_elements"]
@@ -78,7 +78,7 @@ def check_row(
     clens = np.fromiter(map(len, counts_raw), dtype=np.int64, count=len(counts_raw))
     parts = [c for c, p in zip(counts_raw, present) if p]
     counts = exact_ints(np.concatenate(parts)) if parts else np.empty(0, np.int64)
-    if counts.dtype == object or (counts.size and int(counts.max()) * int(reps.max()) > 2**62):
+    if counts_too_large(counts, int(reps.max()) if reps.size else 0):
         raise CorruptDataError(f"{path}: /{L.COUNTS} row {s} holds per-repeat counts too large to sum exactly "
                                f"(largest {max(int(c) for c in counts)}); counts must sum to the stored spike times")
     bad = (clens != reps) | (~present & (lens > 0))

@@ -7,11 +7,12 @@ import numpy as np
 
 from .. import layout as L
 from ..errors import CorruptDataError, FileFormatError, MissingObjectError, SourceFileError
-from .checks import unwritten
+from .checks import missing_filter, unwritten
 from .handle import FileHandle
 
 __all__ = ["read_stimulus", "read_waveform", "has_waveform", "waveform_summary", "read_sample_rate", "response_dtype",
-           "counts_dtype", "check_stimulus_links"]
+           "counts_dtype", "check_stimulus_links",
+           "check_stimulus"]
 
 
 def check_stimulus_links(handle: FileHandle, s: int) -> None:
@@ -38,26 +39,43 @@ def check_stimulus_links(handle: FileHandle, s: int) -> None:
     handle.checked_stims.add(s)
 
 
-def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.ndarray:
-    """Stimulus ``s`` as stored, checked before it is read (SPEC 1.1 §5.2, §12.1).
+def check_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> h5py.h5d.DatasetID:
+    """Stimulus ``s``'s dataset, checked without reading its values (SPEC 1.1 §5.2, §12.1); returns it open.
 
     ``data`` must be a hard-linked, non-virtual dataset of numbers with at
-    least two axes, whose chunks were all written and, when ``n_bins`` is
-    given (spectrograms and videos), whose last axis has ``n_bins`` frames.
+    least two axes, whose chunks were all written, whose filters this HDF5
+    library has and, when ``n_bins`` is given (spectrograms and videos),
+    whose last axis has ``n_bins`` frames.  :func:`read_stimulus` runs it
+    before reading; ``info`` and on-disk ``concat`` run it on every stimulus
+    (:mod:`strfh5.h5io.structure`).
+
+    Raises
+    ------
+    MissingObjectError, SourceFileError, FileFormatError, CorruptDataError
     """
     check_stimulus_links(handle, s)
     name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}"
-    dsid = _open_data(handle, s, name)
-    ds = h5py.Dataset(dsid)
-    if ds.dtype.kind not in "fiu" or ds.dtype.fields is not None or ds.ndim < 2:
-        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' holds {ds.dtype} of shape {ds.shape}; "
+    dsid, dcpl = _open_data(handle, s, name)
+    dtype, shape = dsid.dtype, dsid.shape  # low-level: each h5py.Dataset property asks HDF5 again
+    if dtype.kind not in "fiu" or dtype.fields is not None or len(shape) < 2:
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' holds {dtype} of shape {shape}; "
                                "stimuli are arrays of numbers with a channel axis and a time axis")
-    if n_bins is not None and ds.shape[-1] != n_bins:
-        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' has {ds.shape[-1]} frames but "
+    if n_bins is not None and shape[-1] != n_bins:
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' has {shape[-1]} frames but "
                                f"/{L.STIM_N_BINS}[{s}] = {n_bins} response bins; they must be equal")
-    why = unwritten(ds)
+    why = unwritten(dsid, dcpl)
     if why:
         raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' {why}")
+    why = missing_filter(dsid, dcpl)
+    if why:
+        raise FileFormatError(f"{handle.path}: stimulus dataset '{name}' {why}")
+    return dsid
+
+
+def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.ndarray:
+    """Stimulus ``s`` as stored, checked (:func:`check_stimulus`) before it is read (SPEC 1.1 §5.2, §12.1)."""
+    dsid = check_stimulus(handle, s, n_bins)
+    name = f"/{L.stim_group_path(s)}/{L.STIM_DATA}"
     try:
         out = np.empty(dsid.shape, dtype=dsid.dtype)
         if out.size:
@@ -69,23 +87,41 @@ def read_stimulus(handle: FileHandle, s: int, n_bins: int | None = None) -> np.n
 
 
 def _open_data(handle: FileHandle, s: int, name: str):
-    # low-level open: a third of the high-level cost, which matters for lazy DataLoader epochs
+    """Stimulus ``s``'s dataset and its creation properties, opened low-level (a third of the high-level cost,
+    which matters for lazy DataLoader epochs and for ``info`` on files of many stimuli)."""
+    group = f"/{L.stim_group_path(s)}".encode()
     try:
-        gid = h5py.h5g.open(handle.file.id, f"/{L.stim_group_path(s)}".encode())
+        gid = h5py.h5g.open(handle.file.id, group)
         link_type = gid.links.get_info(L.STIM_DATA.encode()).type
-        obj_type = h5py.h5o.get_info(gid, L.STIM_DATA.encode()).type if link_type == h5py.h5l.TYPE_HARD else None
     except (KeyError, ValueError, TypeError, RuntimeError):
+        if _object_type(handle.file.id, group) not in (None, h5py.h5o.TYPE_GROUP):
+            raise FileFormatError(f"{handle.path}: '{group.decode()}' is not a group; a stimulus group belongs "
+                                  "there") from None
         raise MissingObjectError(f"{handle.path}: stimulus dataset '{name}' is missing") from None
     if link_type != h5py.h5l.TYPE_HARD:
         raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a link; stimulus data must be stored in "
                               "the stimulus group (SPEC 1.1 §12)")
-    if obj_type != h5py.h5o.TYPE_DATASET:
-        raise FileFormatError(f"{handle.path}: '{name}' is a group; a stimulus dataset belongs there")
-    dsid = h5py.h5d.open(gid, L.STIM_DATA.encode())
-    if dsid.get_create_plist().get_layout() == h5py.h5d.VIRTUAL:
+    try:
+        dsid = h5py.h5d.open(gid, L.STIM_DATA.encode())
+    except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
+        obj_type = _object_type(gid, L.STIM_DATA.encode())
+        if obj_type is not None and obj_type != h5py.h5o.TYPE_DATASET:
+            what = "a group" if obj_type == h5py.h5o.TYPE_GROUP else "not a dataset"
+            raise FileFormatError(f"{handle.path}: '{name}' is {what}; a stimulus dataset belongs there") from None
+        raise CorruptDataError(f"{handle.path}: stimulus dataset '{name}' cannot be opened ({e})") from None
+    dcpl = dsid.get_create_plist()
+    if dcpl.get_layout() == h5py.h5d.VIRTUAL:
         raise SourceFileError(f"{handle.path}: stimulus dataset '{name}' is a virtual dataset; stimulus data must "
                               "be stored in the stimulus group (SPEC 1.1 §12)")
-    return dsid
+    return dsid, dcpl
+
+
+def _object_type(loc, name: bytes):
+    """HDF5 object type of ``name`` under ``loc`` (a hard link), or None when it cannot be looked up."""
+    try:
+        return h5py.h5o.get_info(loc, name).type
+    except (KeyError, ValueError, TypeError, RuntimeError, OSError):
+        return None
 
 
 def read_sample_rate(handle: FileHandle, s: int) -> float:

@@ -180,7 +180,6 @@ def _escapes(folder):
 
 _BE = "convert big-endian VLEN elements explicitly (h5py labels their raw bytes native) or refuse them"
 _DECODE = "turn every decoding failure (OSError from HDF5, UnicodeDecodeError, RecursionError) into CorruptDataError"
-_KINDS = "check dtype kinds and shapes (dataset vs group, compound, scalar, float repeats, stimulus length vs n_bins)"
 _SAME_OR_REFUSED = {**{ep: SameOrRaises("FileFormatError") for ep in READERS}, "validate": Valid(("W210",)),
                     "validate_checksums": Valid(("W210",))}
 
@@ -200,7 +199,7 @@ CASES = [
     Case("corrupt-vlen-descriptor", 6, _corrupt_descriptor, refused("CorruptDataError", ("E507",)),
          xfail=read_path(_DECODE, ('info', 'info_cli')), doc="a VLEN descriptor's heap address overwritten"),
     Case("unavailable-filter", 6, _unavailable_filter, refused("FileFormatError", ("E412",)),
-         xfail=read_path(_DECODE, ('info', 'info_cli')), doc="a stimulus needing HDF5 filter 200, which no library has"),
+         doc="a stimulus needing HDF5 filter 200, which no library has"),
     Case("deep-json-file-metadata", 6, _deep_json("file"), refused("CorruptDataError", ("E701",)),
          doc="/metadata nested 100 000 levels deep"),
     Case("deep-json-neuron-metadata", 6, _deep_json("neuron"),
@@ -215,18 +214,17 @@ CASES = [
          {**{ep: Same() for ep in READERS}, "validate": Valid(("W207",)), "validate_checksums": Valid(("W207",))},
          doc="fixed-length ASCII-charset stimulus ids holding UTF-8 bytes"),
     Case("group-for-repeats", 6, _group_for(L.REPEATS), refused("FileFormatError", ("E202",)),
-         xfail=read_path(_KINDS, ('concat',)),
          doc="/repeats is a group"),
     Case("group-for-stim-data", 6, _group_for("stimuli/000000/data"), refused("FileFormatError", ("E202",)),
-         xfail=read_path(_KINDS, ('info', 'info_cli')), doc="/stimuli/000000/data is a group"),
+         doc="/stimuli/000000/data is a group"),
     Case("compound-stimulus", 6, _stim_data(lambda: np.zeros((1, 4, 10), dtype=[("a", "<f4")])),
-         refused("CorruptDataError", ("E404",)), xfail=read_path(_KINDS, ('info', 'info_cli')), doc="a compound stimulus dtype"),
+         refused("CorruptDataError", ("E404",)), doc="a compound stimulus dtype"),
     Case("stim-length-differs", 7, _stim_data(lambda: np.ones((1, 4, 11), np.float32)),
-         refused("CorruptDataError", ("E406",)), xfail=read_path(_KINDS, ('info', 'info_cli')),
+         refused("CorruptDataError", ("E406",)),
          doc="a spectrogram of 11 frames for n_bins = 10"),
     Case("scalar-stimulus", 7, _stim_data(lambda: np.float32(1.0)), refused("CorruptDataError", ("E405",)),
-         xfail=read_path(_KINDS, ('info', 'info_cli')), doc="a scalar stimulus"),
-    Case("float-repeats", 7, _float_repeats, refused("CorruptDataError", ("E203",)), xfail=read_path(_KINDS, ('concat',)),
+         doc="a scalar stimulus"),
+    Case("float-repeats", 7, _float_repeats, refused("CorruptDataError", ("E203",)),
          doc="/repeats of float64 holding 2.5"),
     Case("n-zero", 8, _n_zero, {**{ep: Ok() for ep in READERS}, "validate": Valid(("W411", "W413")),
                                  "validate_checksums": Valid(("W411", "W413"))},

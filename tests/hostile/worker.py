@@ -75,8 +75,8 @@ def _info_cli(path):
     return {"rc": rc, "text": out.getvalue() + err.getvalue()}
 
 
-def _lazy(path):
-    ds = strfh5.load(path, lazy=True)
+def _lazy(path, kw):
+    ds = strfh5.load(path, lazy=True, **kw)
     try:
         return fingerprint(ds)
     finally:
@@ -107,7 +107,7 @@ def run(req: dict):
     if ep == "load":
         return fingerprint(strfh5.load(path, **kw))
     if ep == "lazy":
-        return _lazy(path)
+        return _lazy(path, kw)
     if ep == "validate":
         return _validate(path, False)
     if ep == "validate_checksums":
