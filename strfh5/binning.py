@@ -230,12 +230,15 @@ class ReadGrid:
         return int(math.floor((self.stop(s_n_bins) - self.start(s_n_bins)) / self.dt + _TOL))
 
     # ------------------------------------------------------------ responses
-    def bin_raw(self, raw: RawRow, s_n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    def bin_raw(self, raw: RawRow, s_n_bins: int, compact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Bin one stored row.
+
+        ``compact``: binned uint8 counts read at the file's bin width stay
+        uint8 (exact in float32; the caller converts them where it copies them).
 
         Returns
         -------
-        data : numpy.ndarray, float32, shape (sum R, T)
+        data : numpy.ndarray, float32 (uint8 when ``compact`` applies), shape (sum R, T)
             The recorded elements' repeats stacked in element order.
         reps : numpy.ndarray, int64, shape (len(elements),)
             Repeats of each element (0 where missing).
@@ -250,6 +253,8 @@ class ReadGrid:
             row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
             return _histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, np.float32), reps
         data = raw.values.reshape(total, int(s_n_bins))
+        if compact and self.k == 1 and data.dtype == np.uint8:
+            return np.ascontiguousarray(data), reps
         if self.k != 1:
             if self.response_kind == L.RESPONSE_CONTINUOUS:
                 data = pool_time(data.astype(np.float64), self.k, "nanmean")
