@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 import strfh5
 from strfh5 import layout as L
@@ -258,3 +259,60 @@ def test_a_row_rewritten_after_verification_is_verified_again(tmp_path):
     with pytest.warns(ResponseIndexWarning, match="do not match"):
         row = c.raw_row(0)
     assert _same(row.values, _h5py_row(path, 0)[0])  # what HDF5 returns (it may still cache the old heap)
+
+
+@pytest.mark.parametrize("encoding", ["events", "binned"])
+def test_rows_read_again_through_their_verified_layout_equal_h5py(tmp_path, encoding):
+    """A verified row keeps its layout; later reads (whole rows, cast or not) give h5py's values."""
+    path = strfh5.write_simulated(tmp_path / f"{encoding}.strf.h5", seed=5, encoding=encoding, **SMALL)
+    c = FileContents(path)
+    index = c.handle.index(c.info.encoding, c.info.concatenated)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResponseIndexWarning)
+        for s in range(c.S):
+            first = c.raw_row(s)
+            assert any(key[1] == s for key in index._seen)  # verified once, layout kept
+            values, counts = _h5py_row(path, s)
+            for again in (c.raw_row(s), c.raw_row(s)):
+                assert _same(again.values, values) and _same(first.values, values)
+                if counts is not None:
+                    assert _same(again.counts, counts)
+            if encoding == "binned":
+                cast = c.raw_row(s, dtype=np.float32).values
+                assert cast.dtype == np.float32 and np.array_equal(cast, values.astype(np.float32))
+    c.close()
+
+
+def test_plan_runs_cover_irregular_strides():
+    from strfh5.h5io.index import _Plan
+
+    rel = np.array([0, 10, 20, 30, 47, 64, 81, 200, 150, 100, 5])
+    runs = _Plan(np.zeros(rel.size), 0, 300, rel, 4).runs()
+    covered = [first + i for first, _at, count, _st in runs for i in range(count)]
+    assert covered == list(range(rel.size))
+    for first, at, count, stride in runs:
+        assert [at + i * stride for i in range(count)] == rel[first : first + count].tolist()
+
+
+def test_lazy_items_of_uint8_counts_stay_compact_and_collate_like_eager(tmp_path):
+    path = strfh5.write_simulated(tmp_path / "binned.strf.h5", seed=7, encoding="binned", **SMALL)
+    eager, lazy = strfh5.load(path), strfh5.load(path, lazy=True)
+    assert lazy._rows.contents.stored_dtype() == np.uint8
+    for i in range(len(lazy)):
+        a, b = eager[i]["responses"], lazy[i]["responses"]
+        assert b.compact()[0].dtype == torch.uint8
+        assert b.data.dtype == torch.float32 and torch.equal(a.data, b.data)
+        for x, y in zip(a, b):
+            assert torch.equal(torch.nan_to_num(x, 7.0), torch.nan_to_num(y, 7.0))
+    for lo in range(0, len(lazy), 3):
+        idx = range(lo, min(lo + 3, len(lazy)))
+        ba = strfh5.neural_collate([eager[i] for i in idx])
+        bb = strfh5.neural_collate([lazy[i] for i in idx])
+        assert torch.equal(ba["valid_mask"], bb["valid_mask"])
+        assert torch.equal(torch.nan_to_num(ba["responses"], 7.0), torch.nan_to_num(bb["responses"], 7.0))
+        assert torch.equal(ba["stims"], bb["stims"])
+    eager.smooth_responses(30.0)
+    lazy.smooth_responses(30.0)  # a transform: items are float32 again, still equal to eager's
+    for i in range(len(lazy)):
+        a, b = eager[i]["responses"], lazy[i]["responses"]
+        assert b.compact()[0].dtype == torch.float32 and torch.equal(a.data, b.data)
