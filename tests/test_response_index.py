@@ -294,10 +294,11 @@ def test_plan_runs_cover_irregular_strides():
         assert [at + i * stride for i in range(count)] == rel[first : first + count].tolist()
 
 
-def test_lazy_items_of_uint8_counts_stay_compact_and_collate_like_eager(tmp_path):
-    path = strfh5.write_simulated(tmp_path / "binned.strf.h5", seed=7, encoding="binned", **SMALL)
+@pytest.mark.parametrize("encoding", ["binned", "events"])
+def test_lazy_items_of_uint8_counts_stay_compact_and_collate_like_eager(tmp_path, encoding):
+    path = strfh5.write_simulated(tmp_path / "binned.strf.h5", seed=7, encoding=encoding, **SMALL)
     eager, lazy = strfh5.load(path), strfh5.load(path, lazy=True)
-    assert lazy._rows.contents.stored_dtype() == np.uint8
+    assert encoding == "events" or lazy._rows.contents.stored_dtype() == np.uint8
     for i in range(len(lazy)):
         a, b = eager[i]["responses"], lazy[i]["responses"]
         assert b.compact()[0].dtype == torch.uint8
@@ -316,3 +317,24 @@ def test_lazy_items_of_uint8_counts_stay_compact_and_collate_like_eager(tmp_path
     for i in range(len(lazy)):
         a, b = eager[i]["responses"], lazy[i]["responses"]
         assert b.compact()[0].dtype == torch.float32 and torch.equal(a.data, b.data)
+
+
+def test_histogram_of_sorted_and_unsorted_times_equals_numpy():
+    from strfh5.binning import _histogram_rows
+
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        R, T, dt = int(rng.integers(1, 5)), int(rng.integers(1, 30)), float(rng.choice([1.0, 2.5, 0.1]))
+        counts = rng.integers(0, 400, R)
+        times = [np.sort(rng.uniform(-2 * dt, (T + 2) * dt, c)) for c in counts]
+        if trial % 3 == 0 and times[0].size:
+            times[0][-1] = T * dt  # on the last edge: the last bin
+        if trial % 2:
+            times = [rng.permutation(t) for t in times]
+        flat = np.concatenate(times)
+        row = np.repeat(np.arange(R), counts)
+        want = np.stack([np.histogram(t, bins=np.arange(T + 1) * dt)[0] for t in times])
+        for compact in (False, True):
+            got = _histogram_rows(flat, row, 0.0, dt, R, T, np.float32, compact)
+            assert np.array_equal(got.astype(np.float64), want)
+            assert got.dtype == np.float32 or (compact and got.dtype == np.uint8)
