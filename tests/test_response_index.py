@@ -338,3 +338,35 @@ def test_histogram_of_sorted_and_unsorted_times_equals_numpy():
             got = _histogram_rows(flat, row, 0.0, dt, R, T, np.float32, compact)
             assert np.array_equal(got.astype(np.float64), want)
             assert got.dtype == np.float32 or (compact and got.dtype == np.uint8)
+
+
+@pytest.mark.parametrize("dtype", ["<f8", "<u2", "<f4"])
+def test_gathered_elements_at_any_byte_phase(tmp_path, dtype):
+    from types import SimpleNamespace
+
+    from strfh5.h5io.index import _gathered
+
+    rng = np.random.default_rng(1)
+    dt = np.dtype(dtype)
+    blob = bytearray(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    offsets, lengths, want = [], [], []
+    pos = 3
+    for k in rng.integers(0, 6, 40).tolist():
+        vals = rng.integers(0, 1000, k).astype(dt)
+        blob[pos : pos + vals.nbytes] = vals.tobytes()
+        offsets.append(pos)
+        lengths.append(vals.nbytes)
+        want.append(vals)
+        pos += vals.nbytes + int(rng.integers(0, 11))  # gaps of any size: every byte phase
+    path = tmp_path / "blob.bin"
+    path.write_bytes(bytes(blob))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        index = SimpleNamespace(_descriptor=lambda: fd)
+        col = SimpleNamespace(itemsize=dt.itemsize, dtype=dt, name="responses")
+        o, n = np.array(offsets, np.int64), np.array(lengths, np.int64)
+        used = n > 0
+        got = _gathered(index, col, 0, o[used], n[used])
+    finally:
+        os.close(fd)
+    assert _same(got, np.concatenate(want).astype(dt))

@@ -274,8 +274,10 @@ class _Plan:
         if not self.rel.size:
             return np.empty(0, dtype=col.dtype if dtype is None else dtype)
         if not isinstance(self.size, int):
-            pieces = _pieces(index, col, s, self.rel, self.size)
-            return _cast(np.frombuffer(bytearray().join(pieces), dtype=col.dtype), dtype)
+            values = _gathered(index, col, s, self.rel, self.size)
+            if values is None:
+                values = np.frombuffer(bytearray().join(_pieces(index, col, s, self.rel, self.size)), dtype=col.dtype)
+            return _cast(values, dtype)
         buf = np.empty(self.span, dtype=np.uint8)
         if os.preadv(index._descriptor(), [buf], self.lo) != self.span:
             raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
@@ -355,7 +357,7 @@ class RowIndex:
             raise _Failed(f"/{col.name}[{s}]: an element lies outside the file ({self.file_size} bytes)")
         lens8 = (nb // col.itemsize).astype("<u8").view(np.uint8).reshape(-1, 8)
         lo, hi = (int(o.min()), int((o + n).max())) if o.size else (0, 0)
-        if o.size and (n == n[0]).all() and hi - lo <= _SPAN_SLACK * int(n.sum()) + 65536:
+        if o.size and (n == n[0]).all() and _compact(lo, hi, int(n.sum()), o.size):
             payload, digest = self._equal(col, s, o - lo, int(n[0]), lo, hi, used, lens8)
             plan = _Plan(want, lo, hi - lo, o - lo, int(n[0]))
         else:
@@ -396,6 +398,10 @@ class RowIndex:
         """Elements of any sizes: one read of their span when compact, else one read each."""
         if not o.size:
             return np.empty(0, np.uint8), hashlib.sha256(lens8.tobytes()).digest()
+        values = _gathered(self, col, s, o, n)
+        if values is not None:
+            payload = values.view(np.uint8)
+            return payload, digest_from_payload(payload, lens8.reshape(-1).view("<u8") * col.itemsize, col.itemsize)
         pieces = _pieces(self, col, s, o, n)
         it = iter(pieces)
         lb = lens8.tobytes()
@@ -436,10 +442,46 @@ class RowIndex:
         return RawRow(reps[which], _select(times, per, which), _select(counts, reps, which))
 
 
+def _compact(lo: int, hi: int, total: int, k: int) -> bool:
+    """Whether ``k`` elements of ``total`` bytes spanning ``[lo, hi)`` are read as one span (else one read each)."""
+    return hi - lo <= _SPAN_SLACK * total + max(65536, 4096 * k)
+
+
+def _gathered(index: RowIndex, col: _Column, s: int, o: np.ndarray, n: np.ndarray) -> np.ndarray | None:
+    """Elements at offsets ``o`` of byte lengths ``n`` concatenated (``col.dtype``), read as one span.
+
+    None when their span is not compact (then :func:`_pieces`). Elements are
+    gathered by byte phase (offset modulo the value size), one fancy index each.
+    """
+    it = col.itemsize
+    lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
+    if not _compact(lo, hi, total, o.size):
+        return None
+    span = hi - lo
+    buf = np.empty(span, dtype=np.uint8)
+    if os.preadv(index._descriptor(), [buf], lo) != span:
+        raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+    rel = o - lo
+    count = n // it
+    before = np.cumsum(count) - count
+    phase = rel % it
+    if not phase.any():
+        values = buf[: span // it * it].view(col.dtype)
+        return values[np.repeat(rel // it - before, count) + np.arange(int(count.sum()))]
+    out = np.empty(int(count.sum()), dtype=col.dtype)
+    for p in np.unique(phase).tolist():
+        sel = phase == p
+        c = count[sel]
+        values = buf[p : p + (span - p) // it * it].view(col.dtype)
+        step = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        out[np.repeat(before[sel], c) + step] = values[np.repeat((rel[sel] - p) // it, c) + step]
+    return out
+
+
 def _pieces(index: RowIndex, col: _Column, s: int, o: np.ndarray, n: np.ndarray) -> list:
     """The byte strings of elements at offsets ``o`` of lengths ``n``: one read of their span when compact."""
     lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
-    if hi - lo <= _SPAN_SLACK * total + 65536:
+    if _compact(lo, hi, total, o.size):
         mv = memoryview(index._pread(col, s, lo, hi - lo))
         return [mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())]
     return [index._pread(col, s, a, b) for a, b in zip(o.tolist(), n.tolist())]
