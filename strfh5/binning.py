@@ -115,23 +115,18 @@ def bin_index(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
 
 
 def _histogram_rows(times: np.ndarray, row: np.ndarray, start: float, dt: float, n_rows: int, T: int,
-                    dtype=np.float64, compact: bool = False) -> np.ndarray:
+                    dtype=np.float64) -> np.ndarray:
     # bin index as numpy.histogram finds it with explicit edges (last bin closed on the right)
-    b = bin_index(times, start, dt, T)
-    b[times == start + T * dt] = T - 1
-    keep = (b >= 0) & (b < T)
-    flat = b[keep]
-    flat += row[keep] * T
-    if flat.size:
-        step = np.diff(flat)
-        if (step >= 0).all():  # times sorted within each repeat (as recorded): count runs, no dense int64 grid
-            last = np.append(np.flatnonzero(step), flat.size - 1)
-            counts = np.diff(last, prepend=-1)
-            # compact: counts that fit in uint8 stay uint8 (exact in any float type; converted where copied)
-            out = np.zeros(n_rows * T, dtype=np.uint8 if compact and int(counts.max()) <= 255 else dtype)
-            out[flat[last]] = counts
-            return out.reshape(n_rows, T)
-    return np.bincount(flat, minlength=n_rows * T).astype(dtype).reshape(n_rows, T)
+    b = bin_index(times, start, dt, T)  # in [-1, T]; a time on the last edge is in T
+    top = np.flatnonzero(b == T)
+    if top.size:
+        b[top[times[top] == start + T * dt]] = T - 1
+    # one slot per (row, bin + 1): times outside the window land in the two edge slots, dropped by the slice
+    key = row * (T + 2)
+    key += b
+    key += 1
+    grid = np.bincount(key, minlength=n_rows * (T + 2)).reshape(n_rows, T + 2)
+    return grid[:, 1 : T + 1].astype(dtype)
 
 
 def pool_time(a: np.ndarray, k: int, how: str) -> np.ndarray:
@@ -242,9 +237,8 @@ class ReadGrid:
     def bin_raw(self, raw: RawRow, s_n_bins: int, compact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Bin one stored row.
 
-        ``compact``: binned uint8 counts read at the file's bin width, and
-        binned spike counts up to 255, are returned as uint8 (exact in
-        float32; the caller converts them where it copies them).
+        ``compact``: binned uint8 counts read at the file's bin width stay
+        uint8 (exact in float32; the caller converts them where it copies them).
 
         Returns
         -------
@@ -261,7 +255,7 @@ class ReadGrid:
         if self.encoding == L.ENCODING_EVENTS:
             times = np.asarray(raw.values, dtype=np.float64)
             row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
-            return _histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, np.float32, compact), reps
+            return _histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, np.float32), reps
         data = raw.values.reshape(total, int(s_n_bins))
         if compact and self.k == 1 and data.dtype == np.uint8:
             return np.ascontiguousarray(data), reps

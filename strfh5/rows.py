@@ -157,9 +157,7 @@ _AUTO = object()
 
 
 def compact_counts(contents: Contents, grid: ReadGrid) -> bool:
-    """Whether rows may be handed out as uint8 counts: binned spikes, or stored uint8 counts at the file's bin width."""
-    if grid.encoding == L.ENCODING_EVENTS:
-        return True
+    """Whether rows can be handed out as their stored uint8 counts (binned, read at the file's bin width)."""
     return (grid.encoding == L.ENCODING_BINNED and grid.k == 1 and grid.response_kind == L.RESPONSE_COUNTS
             and np.dtype(contents.stored_dtype()) == np.uint8)
 
@@ -171,7 +169,7 @@ def read_block(contents: Contents, grid: ReadGrid, s: int, neurons=None, *,
     ``dtype``: :func:`read_dtype` of ``contents`` and ``grid``, when the caller has it (one lookup per dataset).
     ``compact`` (where :func:`compact_counts`): ``data`` holds the stored uint8 counts, not float32.
     """
-    if compact and grid.encoding == L.ENCODING_BINNED:
+    if compact:
         dtype = None
     raw = contents.raw_row(s, neurons, dtype=read_dtype(contents, grid) if dtype is _AUTO else dtype)
     data, reps = grid.bin_raw(raw, int(contents.n_bins[s]), compact=compact)
