@@ -27,7 +27,7 @@ from .collate import FieldDict
 from .contents import Contents
 from .errors import TransformError
 from .selection import position
-from .stim_cache import StimulusCache
+from .stim_cache import RowCache, StimulusCache
 from .transforms import affine_rows, smooth_rows, standardize_stim
 
 __all__ = ["Item", "ResponseRow", "gather_rows", "read_dtype", "compact_counts", "read_block", "read_stim", "check_waveforms", "EagerRows", "LazyRows"]
@@ -313,6 +313,7 @@ class LazyRows:
         self.responses = _LazyResponses(self)
         self._all = list(range(N))
         self.stim_cache = StimulusCache()  # decoded stimuli, bounded, one per process
+        self.row_cache = RowCache()  # whole rows on the read grid, opt-in (STRFH5_ROW_CACHE_MB)
         self._dtype: tuple | None = None  # (read_dtype, compact_counts), looked up on the first read
 
     def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
@@ -342,11 +343,28 @@ class LazyRows:
         return list(ResponseRow(*self.block(s, neurons)))
 
     def item_responses(self, s: int, vis: list[int]) -> "ResponseRow":
-        if self.resp_ops or not self._read_dtype()[1]:
+        if self.resp_ops:
             return ResponseRow(*self.block(s, vis))
-        # stored uint8 counts, no transform: the row stays compact until used (collated, or an element read)
         neurons = None if len(vis) == self.N and vis == self._all else vis
+        if self.row_cache.max_bytes > 0:
+            data, reps = self.row_cache.get((s, self.grid), lambda: self._whole_row(s))
+            return ResponseRow(*((data, reps) if neurons is None else gather_rows(data, reps, neurons)))
+        if not self._read_dtype()[1]:
+            return ResponseRow(*self.block(s, neurons))
+        # stored uint8 counts, no transform: the row stays compact until used (collated, or an element read)
         return ResponseRow(*read_block(self.contents, self.grid, s, neurons, compact=True))
+
+    def _whole_row(self, s: int) -> tuple[torch.Tensor, np.ndarray]:
+        """Row ``s`` for every neuron, as compact as it is exact: uint8 where every value is a count up to 255."""
+        dtype, compact = self._read_dtype()
+        if compact:
+            return read_block(self.contents, self.grid, s, compact=True)
+        data, reps = read_block(self.contents, self.grid, s, dtype=dtype)
+        if self.grid.response_kind != L.RESPONSE_CONTINUOUS and data.dtype == torch.float32 and data.numel():
+            small = data.to(torch.uint8)
+            if torch.equal(small.to(torch.float32), data):  # exact: the row converts back bit for bit
+                return small, reps
+        return data, reps
 
     def masks(self, shape) -> None:
         """Lazy responses cannot be edited: the file's ``/repeats`` stays the truth."""

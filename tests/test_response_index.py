@@ -367,3 +367,31 @@ def test_gathered_elements_at_any_byte_phase(tmp_path, dtype):
     finally:
         os.close(fd)
     assert _same(got, np.concatenate(want).astype(dt))
+
+
+@pytest.mark.parametrize("encoding", ["events", "binned"])
+def test_opt_in_row_cache_gives_eager_items_and_stays_bounded(tmp_path, monkeypatch, encoding):
+    path = strfh5.write_simulated(tmp_path / f"{encoding}.strf.h5", seed=9, encoding=encoding, **SMALL)
+    eager = strfh5.load(path)
+    monkeypatch.setenv("STRFH5_ROW_CACHE_MB", "64")
+    lazy = strfh5.load(path, lazy=True)
+    cache = lazy._rows.row_cache
+    assert cache.max_bytes == 64 * 2**20
+    for _epoch in range(2):
+        for i in range(len(lazy)):
+            a, b = eager[i]["responses"], lazy[i]["responses"]
+            assert torch.equal(a.data, b.data)
+    assert cache.misses == len(lazy) and cache.hits == len(lazy)
+    assert all(d.dtype == torch.uint8 for d, _r in cache._items.values())  # counts kept compact
+    keep = [lazy.get_N() - 1, 0]
+    eager.select_population(keep)
+    lazy.select_population(keep)  # items of a neuron subset: gathered from the cached whole rows
+    for i in range(len(lazy)):
+        assert torch.equal(eager[i]["responses"].data, lazy[i]["responses"].data)
+    assert cache.misses == len(lazy)
+    monkeypatch.setenv("STRFH5_ROW_CACHE_MB", "0.001")  # smaller than a row: nothing kept
+    tiny = strfh5.load(path, lazy=True)
+    tiny.select_population(keep)
+    for i in range(len(tiny)):
+        assert torch.equal(eager[i]["responses"].data, tiny[i]["responses"].data)
+    assert len(tiny._rows.row_cache) == 0
