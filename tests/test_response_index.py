@@ -389,7 +389,7 @@ def test_opt_in_row_cache_gives_eager_items_and_stays_bounded(tmp_path, monkeypa
     for i in range(len(lazy)):
         assert torch.equal(eager[i]["responses"].data, lazy[i]["responses"].data)
     assert cache.misses == len(lazy)
-    monkeypatch.setenv("STRFH5_ROW_CACHE_MB", "0.001")  # smaller than a row: nothing kept
+    monkeypatch.setenv("STRFH5_ROW_CACHE_MB", "0.0001")  # 104 bytes: smaller than any row, nothing kept
     tiny = strfh5.load(path, lazy=True)
     tiny.select_population(keep)
     for i in range(len(tiny)):
