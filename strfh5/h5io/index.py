@@ -23,6 +23,7 @@ collection (``GCOL``) to find the object's address and size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import warnings
@@ -245,29 +246,12 @@ class _Plan:
     absolute offsets, read as one span when compact, else one by one.
     """
 
-    __slots__ = ("want", "lo", "span", "rel", "size", "_runs")
+    __slots__ = ("want", "lo", "span", "rel", "size", "runs")
 
     def __init__(self, want: np.ndarray, lo: int, span: int, rel: np.ndarray, size):
         self.want = np.asarray(want, dtype=np.int64).tobytes()
         self.lo, self.span, self.rel, self.size = lo, span, rel, size
-        self._runs: list | None = None
-
-    def runs(self) -> list:
-        """``(first element, byte offset in the span, count, stride)`` of each run of constant stride."""
-        if self._runs is None:
-            rel = self.rel.tolist()
-            k, out, i = len(rel), [], 0
-            while i < k:
-                if i == k - 1:
-                    out.append((i, rel[i], 1, 0))
-                    break
-                d, e = rel[i + 1] - rel[i], i + 1
-                while e + 1 < k and rel[e + 1] - rel[e] == d:
-                    e += 1
-                out.append((i, rel[i], e - i + 1, d))
-                i = e + 1
-            self._runs = out
-        return self._runs
+        self.runs = _runs(rel) if isinstance(size, int) and rel.size else []
 
     def read(self, index: "RowIndex", col: _Column, s: int, dtype) -> np.ndarray:
         """The row's values (``col.dtype``, or cast to ``dtype``), read again by the verified layout."""
@@ -278,15 +262,31 @@ class _Plan:
             if values is None:
                 values = np.frombuffer(bytearray().join(_pieces(index, col, s, self.rel, self.size)), dtype=col.dtype)
             return _cast(values, dtype)
-        buf = np.empty(self.span, dtype=np.uint8)
-        if os.preadv(index._descriptor(), [buf], self.lo) != self.span:
-            raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
         width = self.size // col.itemsize
         out = np.empty((self.rel.size, width), dtype=col.dtype if dtype is None else dtype)
-        for first, at, count, stride in self.runs():
-            out[first : first + count] = np.ndarray((count, width), dtype=col.dtype, buffer=buf, offset=at,
-                                                    strides=(stride, col.itemsize))
+        with index.scratch(self.span) as buf:
+            if os.preadv(index._descriptor(), [buf[: self.span]], self.lo) != self.span:
+                raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+            for first, at, count, stride in self.runs:
+                out[first : first + count] = np.ndarray((count, width), dtype=col.dtype, buffer=buf, offset=at,
+                                                        strides=(stride, col.itemsize))
         return out.reshape(-1)
+
+
+def _runs(rel: np.ndarray) -> list:
+    """``(first element, offset, count, stride)`` runs of constant stride covering offsets ``rel`` in order.
+
+    A run ends before element ``j + 1`` when the step into it differs from
+    the step before (``rel[j + 1] - rel[j] != rel[j] - rel[j - 1]``), so the
+    steps inside a run are all equal.
+    """
+    k = rel.size
+    step = np.diff(rel)
+    first = np.concatenate([[0], np.flatnonzero(step[1:] != step[:-1]) + 2]).astype(np.int64)
+    first = first[first < k]
+    count = np.diff(first, append=k)
+    stride = np.where(count > 1, np.append(step, 0)[first], 0)
+    return list(zip(first.tolist(), rel[first].tolist(), count.tolist(), stride.tolist()))
 
 
 class _Failed(Exception):
@@ -302,6 +302,18 @@ class RowIndex:
         self._pid: int | None = None
         self._seen: dict = {}  # (dataset, row) -> _Plan of the rows whose every check passed in this process
         self._stamp: tuple | None = None
+        self._scratch: np.ndarray | None = None  # read buffer reused across rows (the largest span read so far)
+
+    @contextlib.contextmanager
+    def scratch(self, size: int):
+        """A uint8 buffer of at least ``size`` bytes, reused by the next read (a concurrent one gets its own)."""
+        buf, self._scratch = self._scratch, None
+        if buf is None or buf.size < size:
+            buf = np.empty(size, dtype=np.uint8)
+        try:
+            yield buf
+        finally:
+            self._scratch = buf
 
     def _descriptor(self) -> int:
         if self._fd is None or self._pid != os.getpid():
@@ -458,10 +470,15 @@ def _gathered(index: RowIndex, col: _Column, s: int, o: np.ndarray, n: np.ndarra
     if not _compact(lo, hi, total, o.size):
         return None
     span = hi - lo
-    buf = np.empty(span, dtype=np.uint8)
-    if os.preadv(index._descriptor(), [buf], lo) != span:
-        raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
-    rel = o - lo
+    with index.scratch(span) as buf:
+        if os.preadv(index._descriptor(), [buf[:span]], lo) != span:
+            raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+        return _gather(buf, span, o - lo, n, col)
+
+
+def _gather(buf: np.ndarray, span: int, rel: np.ndarray, n: np.ndarray, col: _Column) -> np.ndarray:
+    """Elements at ``rel`` (bytes into ``buf``) of byte lengths ``n``, concatenated as ``col.dtype`` (a copy)."""
+    it = col.itemsize
     count = n // it
     before = np.cumsum(count) - count
     phase = rel % it
