@@ -233,7 +233,9 @@ def epoch(path: str, mode: str, k: int = 3, batch: int = 8, budget_s: float = 60
     """One DataLoader epoch (batch ``batch``, all neurons, ``neural_collate``).
 
     ``mode``: ``'memory'`` (eager dataset, workers 0), ``'lazy0'`` (lazy,
-    workers 0) or ``'lazy2'`` (lazy, workers 2, worker start-up included).
+    workers 0), ``'lazy2'`` (lazy, workers 2, worker start-up included) or
+    ``'lazy0c'`` (lazy, workers 0, the opt-in row cache on: ``STRFH5_ROW_CACHE_MB=4096``
+    in this figure's process).
     The eager load is not part of the timed epoch. One untimed epoch runs
     first in every mode, so the timed one is a training loop's steady state
     (a lazy dataset's per-process caches filled; workers 2 start afresh each
@@ -242,6 +244,9 @@ def epoch(path: str, mode: str, k: int = 3, batch: int = 8, budget_s: float = 60
     import strfh5
 
     lazy = mode != "memory"
+    if mode.endswith("c"):
+        os.environ["STRFH5_ROW_CACHE_MB"] = "4096"
+        mode = mode[:-1]
     workers = int(mode[4:]) if mode.startswith("lazy") else 0
     ds = strfh5.load(path, lazy=lazy)
     counts = {}

@@ -117,12 +117,16 @@ def bin_index(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
 def _histogram_rows(times: np.ndarray, row: np.ndarray, start: float, dt: float, n_rows: int, T: int,
                     dtype=np.float64) -> np.ndarray:
     # bin index as numpy.histogram finds it with explicit edges (last bin closed on the right)
-    b = bin_index(times, start, dt, T)
-    b[times == start + T * dt] = T - 1
-    keep = (b >= 0) & (b < T)
-    flat = b[keep]
-    flat += row[keep] * T
-    return np.bincount(flat, minlength=n_rows * T).astype(dtype).reshape(n_rows, T)
+    b = bin_index(times, start, dt, T)  # in [-1, T]; a time on the last edge is in T
+    top = np.flatnonzero(b == T)
+    if top.size:
+        b[top[times[top] == start + T * dt]] = T - 1
+    # one slot per (row, bin + 1): times outside the window land in the two edge slots, dropped by the slice
+    key = row * (T + 2)
+    key += b
+    key += 1
+    grid = np.bincount(key, minlength=n_rows * (T + 2)).reshape(n_rows, T + 2)
+    return grid[:, 1 : T + 1].astype(dtype)
 
 
 def pool_time(a: np.ndarray, k: int, how: str) -> np.ndarray:
@@ -230,12 +234,15 @@ class ReadGrid:
         return int(math.floor((self.stop(s_n_bins) - self.start(s_n_bins)) / self.dt + _TOL))
 
     # ------------------------------------------------------------ responses
-    def bin_raw(self, raw: RawRow, s_n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    def bin_raw(self, raw: RawRow, s_n_bins: int, compact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Bin one stored row.
+
+        ``compact``: binned uint8 counts read at the file's bin width stay
+        uint8 (exact in float32; the caller converts them where it copies them).
 
         Returns
         -------
-        data : numpy.ndarray, float32, shape (sum R, T)
+        data : numpy.ndarray, float32 (uint8 when ``compact`` applies), shape (sum R, T)
             The recorded elements' repeats stacked in element order.
         reps : numpy.ndarray, int64, shape (len(elements),)
             Repeats of each element (0 where missing).
@@ -250,6 +257,8 @@ class ReadGrid:
             row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
             return _histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, np.float32), reps
         data = raw.values.reshape(total, int(s_n_bins))
+        if compact and self.k == 1 and data.dtype == np.uint8:
+            return np.ascontiguousarray(data), reps
         if self.k != 1:
             if self.response_kind == L.RESPONSE_CONTINUOUS:
                 data = pool_time(data.astype(np.float64), self.k, "nanmean")

@@ -92,8 +92,8 @@ def _field(item, key: str, pos: int):
 
 
 def _block_of(responses):
-    """``(data, reps)`` of an unedited :class:`~strfh5.dataset.ResponseRow`, else None."""
-    block = getattr(responses, "block", None)
+    """``(data, reps)`` of an unedited :class:`~strfh5.rows.ResponseRow` (data float32, or uint8 counts), else None."""
+    block = getattr(responses, "compact", None) or getattr(responses, "block", None)
     return block() if callable(block) else None
 
 
@@ -110,13 +110,13 @@ def _fill_from_block(out: torch.Tensor, data: torch.Tensor, reps: np.ndarray) ->
         if int(nrn[-1]) - int(nrn[0]) + 1 == nrn.size:
             out[int(nrn[0]) : int(nrn[-1]) + 1, :R0, :T] = block
         else:
-            out[torch.from_numpy(nrn), :R0, :T] = block
+            out[torch.from_numpy(nrn), :R0, :T] = block.to(out.dtype)
         return
     starts = np.cumsum(reps) - reps
     for R in np.unique(reps[present]).tolist():
         nrn = np.flatnonzero(reps == R)
         rows = (starts[nrn][:, None] + np.arange(R)[None, :]).reshape(-1)
-        out[torch.from_numpy(nrn), :R, :T] = data.index_select(0, torch.from_numpy(rows)).view(nrn.size, R, T)
+        out[torch.from_numpy(nrn), :R, :T] = data.index_select(0, torch.from_numpy(rows)).view(nrn.size, R, T).to(out.dtype)
 
 
 def neural_collate(batch: Sequence) -> Batch:

@@ -27,10 +27,10 @@ from .collate import FieldDict
 from .contents import Contents
 from .errors import TransformError
 from .selection import position
-from .stim_cache import StimulusCache
+from .stim_cache import RowCache, StimulusCache
 from .transforms import affine_rows, smooth_rows, standardize_stim
 
-__all__ = ["Item", "ResponseRow", "gather_rows", "read_block", "read_stim", "check_waveforms", "EagerRows", "LazyRows"]
+__all__ = ["Item", "ResponseRow", "gather_rows", "read_dtype", "compact_counts", "read_block", "read_stim", "check_waveforms", "EagerRows", "LazyRows"]
 
 
 class Item(FieldDict):
@@ -66,10 +66,20 @@ class ResponseRow(Sequence):
     """
 
     def __init__(self, data: torch.Tensor, reps: np.ndarray):
-        self.data = data
+        # uint8 data (a lazy row's stored counts) is converted to float32 on first use; until then the
+        # row travels (to DataLoader workers' parents) and collates from its compact form
+        self._raw = data
+        self._data = None if data.dtype == torch.uint8 else data
         self.reps = np.asarray(reps, dtype=np.int64)
         self._offs = np.concatenate([[0], np.cumsum(self.reps)[:-1]]) if self.reps.size else self.reps
         self._over: dict[int, torch.Tensor] = {}
+
+    @property
+    def data(self) -> torch.Tensor:
+        """``(sum R, T)`` float32: the present elements' repeats stacked in order."""
+        if self._data is None:
+            self._data = self._raw.to(torch.float32)
+        return self._data
 
     def __len__(self) -> int:
         return int(self.reps.size)
@@ -112,9 +122,13 @@ class ResponseRow(Sequence):
         """``(data, reps)`` when no element was replaced, else None."""
         return None if self._over else (self.data, self.reps)
 
+    def compact(self):
+        """``(data, reps)`` as held (float32, or the stored uint8 counts) when no element was replaced, else None."""
+        return None if self._over else (self._raw if self._data is None else self._data, self.reps)
+
     def __repr__(self) -> str:
         return (f"<ResponseRow: {len(self)} neurons, {int((self.reps > 0).sum())} recorded, "
-                f"T={self.data.shape[-1]}>")
+                f"T={self._raw.shape[-1]}>")
 
 
 def gather_rows(data: torch.Tensor, reps: np.ndarray, neurons: Sequence[int]) -> tuple[torch.Tensor, np.ndarray]:
@@ -131,14 +145,34 @@ def gather_rows(data: torch.Tensor, reps: np.ndarray, neurons: Sequence[int]) ->
     return data.index_select(0, torch.from_numpy(idx)), sub
 
 
-def read_block(contents: Contents, grid: ReadGrid, s: int, neurons=None) -> tuple[torch.Tensor, np.ndarray]:
-    """Read and bin stimulus row ``s`` (raw, before transforms): ``(data (sum R, T), reps)``."""
+def read_dtype(contents: Contents, grid: ReadGrid):
+    """The type :func:`read_block` reads ``contents``' values in on ``grid`` (None: as stored)."""
     # float32 holds every stored value exactly up to 2**24 (uint8/uint16 counts, float32 signals); wider
     # counts stay as stored so binning can present them exactly (SPEC 1.1 §11.1)
     narrow = grid.encoding == L.ENCODING_BINNED and grid.k == 1 and np.dtype(contents.stored_dtype()).itemsize <= 2
-    dtype = np.float32 if narrow or (grid.k == 1 and grid.response_kind == L.RESPONSE_CONTINUOUS) else None
-    raw = contents.raw_row(s, neurons, dtype=dtype)
-    data, reps = grid.bin_raw(raw, int(contents.n_bins[s]))
+    return np.float32 if narrow or (grid.k == 1 and grid.response_kind == L.RESPONSE_CONTINUOUS) else None
+
+
+_AUTO = object()
+
+
+def compact_counts(contents: Contents, grid: ReadGrid) -> bool:
+    """Whether rows can be handed out as their stored uint8 counts (binned, read at the file's bin width)."""
+    return (grid.encoding == L.ENCODING_BINNED and grid.k == 1 and grid.response_kind == L.RESPONSE_COUNTS
+            and np.dtype(contents.stored_dtype()) == np.uint8)
+
+
+def read_block(contents: Contents, grid: ReadGrid, s: int, neurons=None, *,
+               dtype=_AUTO, compact: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+    """Read and bin stimulus row ``s`` (raw, before transforms): ``(data (sum R, T), reps)``.
+
+    ``dtype``: :func:`read_dtype` of ``contents`` and ``grid``, when the caller has it (one lookup per dataset).
+    ``compact`` (where :func:`compact_counts`): ``data`` holds the stored uint8 counts, not float32.
+    """
+    if compact:
+        dtype = None
+    raw = contents.raw_row(s, neurons, dtype=read_dtype(contents, grid) if dtype is _AUTO else dtype)
+    data, reps = grid.bin_raw(raw, int(contents.n_bins[s]), compact=compact)
     return torch.from_numpy(data), reps
 
 
@@ -211,7 +245,8 @@ class EagerRows:
     @classmethod
     def load(cls, contents: Contents, grid: ReadGrid) -> "EagerRows":
         """Read every row and stimulus of ``contents`` on ``grid``."""
-        return cls([read_block(contents, grid, s) for s in range(contents.S)],
+        dtype = read_dtype(contents, grid)
+        return cls([read_block(contents, grid, s, dtype=dtype) for s in range(contents.S)],
                    [read_stim(contents, grid, s) for s in range(contents.S)])
 
     def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
@@ -278,17 +313,25 @@ class LazyRows:
         self.responses = _LazyResponses(self)
         self._all = list(range(N))
         self.stim_cache = StimulusCache()  # decoded stimuli, bounded, one per process
+        self.row_cache = RowCache()  # whole rows on the read grid, opt-in (STRFH5_ROW_CACHE_MB)
+        self._dtype: tuple | None = None  # (read_dtype, compact_counts), looked up on the first read
 
     def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
         if neurons is not None and len(neurons) == self.N and neurons == self._all:
             neurons = None  # whole row: no per-neuron indexing
-        data, reps = read_block(self.contents, self.grid, s, neurons)
+        data, reps = read_block(self.contents, self.grid, s, neurons, dtype=self._read_dtype()[0])
         if self.resp_ops:
             nrn = np.arange(self.N) if neurons is None else np.asarray(neurons, dtype=np.int64)
             row_neurons = np.repeat(nrn, reps)
             for op in self.resp_ops:
                 data = apply_resp_op(op, data, row_neurons)
         return data, reps
+
+    def _read_dtype(self) -> tuple:
+        """``(read_dtype, compact_counts)`` of this dataset, looked up once."""
+        if self._dtype is None:
+            self._dtype = (read_dtype(self.contents, self.grid), compact_counts(self.contents, self.grid))
+        return self._dtype
 
     def stim(self, s: int) -> torch.Tensor:
         x = self.stim_cache.get((s, self.grid), lambda: read_stim(self.contents, self.grid, s))
@@ -300,7 +343,28 @@ class LazyRows:
         return list(ResponseRow(*self.block(s, neurons)))
 
     def item_responses(self, s: int, vis: list[int]) -> "ResponseRow":
-        return ResponseRow(*self.block(s, vis))
+        if self.resp_ops:
+            return ResponseRow(*self.block(s, vis))
+        neurons = None if len(vis) == self.N and vis == self._all else vis
+        if self.row_cache.max_bytes > 0:
+            data, reps = self.row_cache.get((s, self.grid), lambda: self._whole_row(s))
+            return ResponseRow(*((data, reps) if neurons is None else gather_rows(data, reps, neurons)))
+        if not self._read_dtype()[1]:
+            return ResponseRow(*self.block(s, neurons))
+        # stored uint8 counts, no transform: the row stays compact until used (collated, or an element read)
+        return ResponseRow(*read_block(self.contents, self.grid, s, neurons, compact=True))
+
+    def _whole_row(self, s: int) -> tuple[torch.Tensor, np.ndarray]:
+        """Row ``s`` for every neuron, as compact as it is exact: uint8 where every value is a count up to 255."""
+        dtype, compact = self._read_dtype()
+        if compact:
+            return read_block(self.contents, self.grid, s, compact=True)
+        data, reps = read_block(self.contents, self.grid, s, dtype=dtype)
+        if self.grid.response_kind != L.RESPONSE_CONTINUOUS and data.dtype == torch.float32 and data.numel():
+            small = data.to(torch.uint8)
+            if torch.equal(small.to(torch.float32), data):  # exact: the row converts back bit for bit
+                return small, reps
+        return data, reps
 
     def masks(self, shape) -> None:
         """Lazy responses cannot be edited: the file's ``/repeats`` stays the truth."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 import strfh5
 from strfh5 import layout as L
@@ -258,3 +259,139 @@ def test_a_row_rewritten_after_verification_is_verified_again(tmp_path):
     with pytest.warns(ResponseIndexWarning, match="do not match"):
         row = c.raw_row(0)
     assert _same(row.values, _h5py_row(path, 0)[0])  # what HDF5 returns (it may still cache the old heap)
+
+
+@pytest.mark.parametrize("encoding", ["events", "binned"])
+def test_rows_read_again_through_their_verified_layout_equal_h5py(tmp_path, encoding):
+    """A verified row keeps its layout; later reads (whole rows, cast or not) give h5py's values."""
+    path = strfh5.write_simulated(tmp_path / f"{encoding}.strf.h5", seed=5, encoding=encoding, **SMALL)
+    c = FileContents(path)
+    index = c.handle.index(c.info.encoding, c.info.concatenated)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResponseIndexWarning)
+        for s in range(c.S):
+            first = c.raw_row(s)
+            assert any(key[1] == s for key in index._seen)  # verified once, layout kept
+            values, counts = _h5py_row(path, s)
+            for again in (c.raw_row(s), c.raw_row(s)):
+                assert _same(again.values, values) and _same(first.values, values)
+                if counts is not None:
+                    assert _same(again.counts, counts)
+            if encoding == "binned":
+                cast = c.raw_row(s, dtype=np.float32).values
+                assert cast.dtype == np.float32 and np.array_equal(cast, values.astype(np.float32))
+    c.close()
+
+
+@pytest.mark.parametrize("rel", [[0, 10, 20, 30, 47, 64, 81, 200, 150, 100, 5], [7], [3, 3, 3], [0, 168, 336, 520, 688],
+                                 [0, 5, 9, 20, 21, 22]])
+def test_plan_runs_cover_irregular_strides(rel):
+    from strfh5.h5io.index import _runs
+
+    rel = np.array(rel, dtype=np.int64)
+    runs = _runs(rel)
+    covered = [first + i for first, _at, count, _st in runs for i in range(count)]
+    assert covered == list(range(rel.size))
+    for first, at, count, stride in runs:
+        assert [at + i * stride for i in range(count)] == rel[first : first + count].tolist()
+
+
+def test_lazy_items_of_uint8_counts_stay_compact_and_collate_like_eager(tmp_path):
+    path = strfh5.write_simulated(tmp_path / "binned.strf.h5", seed=7, encoding="binned", **SMALL)
+    eager, lazy = strfh5.load(path), strfh5.load(path, lazy=True)
+    assert lazy._rows.contents.stored_dtype() == np.uint8
+    for i in range(len(lazy)):
+        a, b = eager[i]["responses"], lazy[i]["responses"]
+        assert b.compact()[0].dtype == torch.uint8
+        assert b.data.dtype == torch.float32 and torch.equal(a.data, b.data)
+        for x, y in zip(a, b):
+            assert torch.equal(torch.nan_to_num(x, 7.0), torch.nan_to_num(y, 7.0))
+    for lo in range(0, len(lazy), 3):
+        idx = range(lo, min(lo + 3, len(lazy)))
+        ba = strfh5.neural_collate([eager[i] for i in idx])
+        bb = strfh5.neural_collate([lazy[i] for i in idx])
+        assert torch.equal(ba["valid_mask"], bb["valid_mask"])
+        assert torch.equal(torch.nan_to_num(ba["responses"], 7.0), torch.nan_to_num(bb["responses"], 7.0))
+        assert torch.equal(ba["stims"], bb["stims"])
+    eager.smooth_responses(30.0)
+    lazy.smooth_responses(30.0)  # a transform: items are float32 again, still equal to eager's
+    for i in range(len(lazy)):
+        a, b = eager[i]["responses"], lazy[i]["responses"]
+        assert b.compact()[0].dtype == torch.float32 and torch.equal(a.data, b.data)
+
+
+def test_histogram_of_sorted_and_unsorted_times_equals_numpy():
+    from strfh5.binning import _histogram_rows
+
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        R, T, dt = int(rng.integers(1, 5)), int(rng.integers(1, 30)), float(rng.choice([1.0, 2.5, 0.1]))
+        counts = rng.integers(0, 400, R)
+        times = [np.sort(rng.uniform(-2 * dt, (T + 2) * dt, c)) for c in counts]
+        if trial % 3 == 0 and times[0].size:
+            times[0][-1] = T * dt  # on the last edge: the last bin
+        if trial % 2:
+            times = [rng.permutation(t) for t in times]
+        flat = np.concatenate(times)
+        row = np.repeat(np.arange(R), counts)
+        want = np.stack([np.histogram(t, bins=np.arange(T + 1) * dt)[0] for t in times])
+        got = _histogram_rows(flat, row, 0.0, dt, R, T, np.float32)
+        assert got.dtype == np.float32 and got.flags.c_contiguous and np.array_equal(got.astype(np.float64), want)
+
+
+@pytest.mark.parametrize("dtype", ["<f8", "<u2", "<f4"])
+def test_gathered_elements_at_any_byte_phase(tmp_path, dtype):
+    from types import SimpleNamespace
+
+    from strfh5.h5io.index import RowIndex, _gathered
+
+    rng = np.random.default_rng(1)
+    dt = np.dtype(dtype)
+    blob = bytearray(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    offsets, lengths, want = [], [], []
+    pos = 3
+    for k in rng.integers(0, 6, 40).tolist():
+        vals = rng.integers(0, 1000, k).astype(dt)
+        blob[pos : pos + vals.nbytes] = vals.tobytes()
+        offsets.append(pos)
+        lengths.append(vals.nbytes)
+        want.append(vals)
+        pos += vals.nbytes + int(rng.integers(0, 11))  # gaps of any size: every byte phase
+    path = tmp_path / "blob.bin"
+    path.write_bytes(bytes(blob))
+    index = RowIndex(str(path), len(blob), [])
+    col = SimpleNamespace(itemsize=dt.itemsize, dtype=dt, name="responses")
+    o, n = np.array(offsets, np.int64), np.array(lengths, np.int64)
+    used = n > 0
+    for _again in range(2):  # the second read reuses the scratch buffer
+        got = _gathered(index, col, 0, o[used], n[used])
+        assert _same(got, np.concatenate(want).astype(dt))
+    index.close()
+
+
+@pytest.mark.parametrize("encoding", ["events", "binned"])
+def test_opt_in_row_cache_gives_eager_items_and_stays_bounded(tmp_path, monkeypatch, encoding):
+    path = strfh5.write_simulated(tmp_path / f"{encoding}.strf.h5", seed=9, encoding=encoding, **SMALL)
+    eager = strfh5.load(path)
+    monkeypatch.setenv("STRFH5_ROW_CACHE_MB", "64")
+    lazy = strfh5.load(path, lazy=True)
+    cache = lazy._rows.row_cache
+    assert cache.max_bytes == 64 * 2**20
+    for _epoch in range(2):
+        for i in range(len(lazy)):
+            a, b = eager[i]["responses"], lazy[i]["responses"]
+            assert torch.equal(a.data, b.data)
+    assert cache.misses == len(lazy) and cache.hits == len(lazy)
+    assert all(d.dtype == torch.uint8 for d, _r in cache._items.values())  # counts kept compact
+    keep = [lazy.get_N() - 1, 0]
+    eager.select_population(keep)
+    lazy.select_population(keep)  # items of a neuron subset: gathered from the cached whole rows
+    for i in range(len(lazy)):
+        assert torch.equal(eager[i]["responses"].data, lazy[i]["responses"].data)
+    assert cache.misses == len(lazy)
+    monkeypatch.setenv("STRFH5_ROW_CACHE_MB", "0.0001")  # 104 bytes: smaller than any row, nothing kept
+    tiny = strfh5.load(path, lazy=True)
+    tiny.select_population(keep)
+    for i in range(len(tiny)):
+        assert torch.equal(eager[i]["responses"].data, tiny[i]["responses"].data)
+    assert len(tiny._rows.row_cache) == 0

@@ -23,6 +23,7 @@ collection (``GCOL``) to find the object's address and size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import warnings
@@ -236,6 +237,58 @@ def open_index(f: h5py.File, path: str, encoding: str, concatenated: bool) -> "R
     return RowIndex(path, size, cols)
 
 
+class _Plan:
+    """Where the elements of one verified row lie: kept so that later reads skip the checks already passed.
+
+    Equal-sized elements (``size`` an int): ``rel`` their offsets from
+    ``lo``, read as one span ``[lo, lo + span)`` and copied by runs of
+    constant stride. Elements of any sizes (``size`` an array): ``rel`` their
+    absolute offsets, read as one span when compact, else one by one.
+    """
+
+    __slots__ = ("want", "lo", "span", "rel", "size", "runs")
+
+    def __init__(self, want: np.ndarray, lo: int, span: int, rel: np.ndarray, size):
+        self.want = np.asarray(want, dtype=np.int64).tobytes()
+        self.lo, self.span, self.rel, self.size = lo, span, rel, size
+        self.runs = _runs(rel) if isinstance(size, int) and rel.size else []
+
+    def read(self, index: "RowIndex", col: _Column, s: int, dtype) -> np.ndarray:
+        """The row's values (``col.dtype``, or cast to ``dtype``), read again by the verified layout."""
+        if not self.rel.size:
+            return np.empty(0, dtype=col.dtype if dtype is None else dtype)
+        if not isinstance(self.size, int):
+            values = _gathered(index, col, s, self.rel, self.size)
+            if values is None:
+                values = np.frombuffer(bytearray().join(_pieces(index, col, s, self.rel, self.size)), dtype=col.dtype)
+            return _cast(values, dtype)
+        width = self.size // col.itemsize
+        out = np.empty((self.rel.size, width), dtype=col.dtype if dtype is None else dtype)
+        with index.scratch(self.span) as buf:
+            if os.preadv(index._descriptor(), [buf[: self.span]], self.lo) != self.span:
+                raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+            for first, at, count, stride in self.runs:
+                out[first : first + count] = np.ndarray((count, width), dtype=col.dtype, buffer=buf, offset=at,
+                                                        strides=(stride, col.itemsize))
+        return out.reshape(-1)
+
+
+def _runs(rel: np.ndarray) -> list:
+    """``(first element, offset, count, stride)`` runs of constant stride covering offsets ``rel`` in order.
+
+    A run ends before element ``j + 1`` when the step into it differs from
+    the step before (``rel[j + 1] - rel[j] != rel[j] - rel[j - 1]``), so the
+    steps inside a run are all equal.
+    """
+    k = rel.size
+    step = np.diff(rel)
+    first = np.concatenate([[0], np.flatnonzero(step[1:] != step[:-1]) + 2]).astype(np.int64)
+    first = first[first < k]
+    count = np.diff(first, append=k)
+    stride = np.where(count > 1, np.append(step, 0)[first], 0)
+    return list(zip(first.tolist(), rel[first].tolist(), count.tolist(), stride.tolist()))
+
+
 class _Failed(Exception):
     """A check of the index failed for one row (internal; becomes a warning)."""
 
@@ -247,44 +300,62 @@ class RowIndex:
         self.path, self.file_size, self.columns = path, file_size, columns
         self._fd: int | None = None
         self._pid: int | None = None
-        self._seen: set = set()  # (dataset, row) whose digest matched in this process
+        self._seen: dict = {}  # (dataset, row) -> _Plan of the rows whose every check passed in this process
         self._stamp: tuple | None = None
+        self._scratch: np.ndarray | None = None  # read buffer reused across rows (the largest span read so far)
+
+    @contextlib.contextmanager
+    def scratch(self, size: int):
+        """A uint8 buffer of at least ``size`` bytes, reused by the next read (a concurrent one gets its own)."""
+        buf, self._scratch = self._scratch, None
+        if buf is None or buf.size < size:
+            buf = np.empty(size, dtype=np.uint8)
+        try:
+            yield buf
+        finally:
+            self._scratch = buf
 
     def _descriptor(self) -> int:
         if self._fd is None or self._pid != os.getpid():
             self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
-            self._seen, self._stamp = set(), self._file_stamp()
+            self._seen, self._stamp = {}, self._file_stamp()
         return self._fd
 
     def _file_stamp(self) -> tuple:
         st = os.fstat(self._fd)
         return st.st_ino, st.st_size, st.st_mtime_ns
 
-    def _trusted(self, key: tuple) -> bool:
-        """Whether row ``key`` was verified in this process and the file has not changed since (fstat)."""
-        if key not in self._seen:
-            return False
+    def _trusted(self, key: tuple, want: np.ndarray) -> "_Plan | None":
+        """The plan of row ``key`` if it was verified in this process, for these lengths, on this file (fstat)."""
+        plan = self._seen.get(key)
+        if plan is None:
+            return None
         stamp = self._file_stamp()
         if stamp != self._stamp:  # rewritten under us: verify every row again
-            self._seen, self._stamp = set(), stamp
+            self._seen, self._stamp = {}, stamp
             self.file_size = stamp[1]
-            return False
-        return True
+            return None
+        return plan if plan.want == want.tobytes() else None
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
         self._fd = self._pid = None
 
-    def _verified(self, col: _Column, s: int, want: np.ndarray) -> np.ndarray:
-        """Row ``s`` of ``col`` as one uint8 buffer in neuron order, checked against ``want`` and the digest.
+    def _verified(self, col: _Column, s: int, want: np.ndarray, dtype=None) -> np.ndarray:
+        """Row ``s`` of ``col``: its values in neuron order (``col.dtype``, or cast to ``dtype``), checked.
 
-        Offsets and lengths are checked on every read; the digest on the first
-        read of the row in this process, and again whenever the file's inode,
-        size or modification time changed since.
+        On the first read of the row in this process (and again whenever the
+        file's inode, size or modification time changed since) every offset
+        and length is checked against the file size and ``want`` and the
+        digest of the bytes read against ``/integrity``; the row's layout is
+        then kept (:class:`_Plan`) and later reads of it are one ``pread``
+        and a copy, for the same ``want``.
         """
         self._descriptor()
-        trusted = self._trusted((col.name, s))
+        plan = self._trusted((col.name, s), want)
+        if plan is not None:
+            return plan.read(self, col, s, dtype)
         ent = np.asarray(col.table[s], dtype=np.uint64)
         if (ent > np.uint64(2**62)).any():
             raise _Failed(f"/{col.name}[{s}]: offsets out of range")
@@ -298,16 +369,16 @@ class RowIndex:
             raise _Failed(f"/{col.name}[{s}]: an element lies outside the file ({self.file_size} bytes)")
         lens8 = (nb // col.itemsize).astype("<u8").view(np.uint8).reshape(-1, 8)
         lo, hi = (int(o.min()), int((o + n).max())) if o.size else (0, 0)
-        if o.size and (n == n[0]).all() and hi - lo <= _SPAN_SLACK * int(n.sum()) + 65536:
-            payload, digest = self._equal(col, s, o - lo, int(n[0]), lo, hi, used, lens8, not trusted)
+        if o.size and (n == n[0]).all() and _compact(lo, hi, int(n.sum()), o.size):
+            payload, digest = self._equal(col, s, o - lo, int(n[0]), lo, hi, used, lens8)
+            plan = _Plan(want, lo, hi - lo, o - lo, int(n[0]))
         else:
-            payload, digest = self._scattered(col, s, o, n, used, lens8, not trusted)
-        if not trusted:
-            if digest != col.digests[s].tobytes():
-                raise _Failed(f"/{col.name}[{s}]: the bytes the index points at do not match "
-                              f"/{L.INTEGRITY}/{col.name}")
-            self._seen.add((col.name, s))
-        return payload
+            payload, digest = self._scattered(col, s, o, n, used, lens8)
+            plan = _Plan(want, lo, hi - lo, o, n) if o.size else _Plan(want, 0, 0, o, n)
+        if digest != col.digests[s].tobytes():
+            raise _Failed(f"/{col.name}[{s}]: the bytes the index points at do not match /{L.INTEGRITY}/{col.name}")
+        self._seen[(col.name, s)] = plan
+        return _cast(payload.view(col.dtype), dtype)
 
     def _pread(self, col: _Column, s: int, offset: int, size: int) -> bytes:
         raw = os.pread(self._descriptor(), size, offset)
@@ -315,12 +386,11 @@ class RowIndex:
             raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
         return raw
 
-    def _equal(self, col, s, rel, size: int, lo: int, hi: int, used, lens8, digest: bool):
+    def _equal(self, col, s, rel, size: int, lo: int, hi: int, used, lens8):
         """Elements of one size (binned rows): one read of their span, a row gather, digest by runs."""
         buf = np.frombuffer(self._pread(col, s, lo, hi - lo), dtype=np.uint8)
-        block = np.lib.stride_tricks.sliding_window_view(buf, size)[rel]  # (k, size), a copy
-        if not digest:
-            return block.reshape(-1), None
+        windows = np.ndarray((buf.size - size + 1, size), dtype=np.uint8, buffer=buf, strides=(1, 1))
+        block = windows[rel]  # (k, size), a copy
         h = hashlib.sha256()
         edges = np.flatnonzero(np.diff(used.astype(np.int8))) + 1
         bounds = np.concatenate([[0], edges, [used.size]]).tolist()
@@ -336,25 +406,22 @@ class RowIndex:
             rank += e - a
         return block.reshape(-1), h.digest()
 
-    def _scattered(self, col, s, o, n, used, lens8, digest: bool):
+    def _scattered(self, col, s, o, n, used, lens8):
         """Elements of any sizes: one read of their span when compact, else one read each."""
         if not o.size:
-            return np.empty(0, np.uint8), hashlib.sha256(lens8.tobytes()).digest() if digest else None
-        lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
-        if hi - lo <= _SPAN_SLACK * total + 65536:
-            mv = memoryview(self._pread(col, s, lo, hi - lo))
-            pieces = [mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())]
-        else:
-            pieces = [self._pread(col, s, a, b) for a, b in zip(o.tolist(), n.tolist())]
-        if not digest:
-            return np.frombuffer(bytearray(b"".join(pieces)), dtype=np.uint8), None
+            return np.empty(0, np.uint8), hashlib.sha256(lens8.tobytes()).digest()
+        values = _gathered(self, col, s, o, n)
+        if values is not None:
+            payload = values.view(np.uint8)
+            return payload, digest_from_payload(payload, lens8.reshape(-1).view("<u8") * col.itemsize, col.itemsize)
+        pieces = _pieces(self, col, s, o, n)
         it = iter(pieces)
         lb = lens8.tobytes()
         seq: list = [b""] * (2 * used.size)
         seq[0::2] = [lb[i : i + 8] for i in range(0, len(lb), 8)]
         seq[1::2] = [next(it) if u else b"" for u in used.tolist()]
         digest = hashlib.sha256(b"".join(seq)).digest()
-        return np.frombuffer(bytearray(b"".join(pieces)), dtype=np.uint8), digest
+        return np.frombuffer(bytearray().join(pieces), dtype=np.uint8), digest
 
     def raw_row(self, s: int, n_bins: int, repeats: np.ndarray, neurons=None, dtype=None) -> RawRow | None:
         """Row ``s`` read through the index and verified; None (after a warning) when a check fails."""
@@ -370,21 +437,71 @@ class RowIndex:
         which = None if neurons is None else np.asarray(neurons, dtype=np.int64).reshape(-1)
         if len(self.columns) == 1:
             want = reps * int(n_bins) * resp.itemsize
-            values = self._verified(resp, s, want).view(resp.dtype)
             if which is None:
-                return RawRow(reps, _cast(values, dtype))
+                return RawRow(reps, self._verified(resp, s, want, dtype))
+            values = self._verified(resp, s, want)
             return RawRow(reps[which], _cast(_select(values, reps * int(n_bins), which), dtype))
         cnt = self.columns[1]
-        counts = self._verified(cnt, s, reps * cnt.itemsize).view(cnt.dtype).astype(np.int64)
+        counts = self._verified(cnt, s, reps * cnt.itemsize, np.int64)
         present = reps > 0
         per = np.zeros(reps.size, dtype=np.int64)
         if counts.size:
             starts = np.concatenate([[0], np.cumsum(reps[present])[:-1]])
             per[present] = np.add.reduceat(counts, starts)
-        times = self._verified(resp, s, per * resp.itemsize).view(resp.dtype)
+        times = self._verified(resp, s, per * resp.itemsize)
         if which is None:
             return RawRow(reps, times, counts)
         return RawRow(reps[which], _select(times, per, which), _select(counts, reps, which))
+
+
+def _compact(lo: int, hi: int, total: int, k: int) -> bool:
+    """Whether ``k`` elements of ``total`` bytes spanning ``[lo, hi)`` are read as one span (else one read each)."""
+    return hi - lo <= _SPAN_SLACK * total + max(65536, 4096 * k)
+
+
+def _gathered(index: RowIndex, col: _Column, s: int, o: np.ndarray, n: np.ndarray) -> np.ndarray | None:
+    """Elements at offsets ``o`` of byte lengths ``n`` concatenated (``col.dtype``), read as one span.
+
+    None when their span is not compact (then :func:`_pieces`). Elements are
+    gathered by byte phase (offset modulo the value size), one fancy index each.
+    """
+    it = col.itemsize
+    lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
+    if not _compact(lo, hi, total, o.size):
+        return None
+    span = hi - lo
+    with index.scratch(span) as buf:
+        if os.preadv(index._descriptor(), [buf[:span]], lo) != span:
+            raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+        return _gather(buf, span, o - lo, n, col)
+
+
+def _gather(buf: np.ndarray, span: int, rel: np.ndarray, n: np.ndarray, col: _Column) -> np.ndarray:
+    """Elements at ``rel`` (bytes into ``buf``) of byte lengths ``n``, concatenated as ``col.dtype`` (a copy)."""
+    it = col.itemsize
+    count = n // it
+    before = np.cumsum(count) - count
+    phase = rel % it
+    if not phase.any():
+        values = buf[: span // it * it].view(col.dtype)
+        return values[np.repeat(rel // it - before, count) + np.arange(int(count.sum()))]
+    out = np.empty(int(count.sum()), dtype=col.dtype)
+    for p in np.unique(phase).tolist():
+        sel = phase == p
+        c = count[sel]
+        values = buf[p : p + (span - p) // it * it].view(col.dtype)
+        step = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        out[np.repeat(before[sel], c) + step] = values[np.repeat((rel[sel] - p) // it, c) + step]
+    return out
+
+
+def _pieces(index: RowIndex, col: _Column, s: int, o: np.ndarray, n: np.ndarray) -> list:
+    """The byte strings of elements at offsets ``o`` of lengths ``n``: one read of their span when compact."""
+    lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
+    if _compact(lo, hi, total, o.size):
+        mv = memoryview(index._pread(col, s, lo, hi - lo))
+        return [mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())]
+    return [index._pread(col, s, a, b) for a, b in zip(o.tolist(), n.tolist())]
 
 
 def _cast(values: np.ndarray, dtype) -> np.ndarray:
