@@ -16,7 +16,7 @@ from .rows import check_row, read_elements, read_raw_row, read_vlen_row
 from .sources import SourceRecord, check_sources, read_sources, resolve_source_path, source_findings
 from .stimuli import counts_dtype, has_waveform, read_sample_rate, read_stimulus, read_waveform, response_dtype, \
     waveform_summary
-from .tables import read_info, read_tables
+from .tables import read_info, read_repeats, read_tables
 from .values import attr_str, read_json, read_json_table, read_strings
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "check_version",
     "read_info",
     "read_tables",
+    "read_repeats",
     "read_stimulus",
     "read_waveform",
     "has_waveform",

@@ -53,6 +53,11 @@ class FileHandle:
             self.concatenated = bool(self._h5.attrs.get(L.ATTR_CONCATENATED, False))
         return self._h5
 
+    @property
+    def is_open(self) -> bool:
+        """Whether this process holds the file open now (a read through :attr:`file` would not reopen it)."""
+        return self._h5 is not None and self._pid == os.getpid()
+
     def index(self, encoding: str, concatenated: bool) -> RowIndex | None:
         """This process' checked response byte-range index, or None (no index, concatenated, or it failed a check)."""
         f = self.file
