@@ -224,6 +224,7 @@ class FileContents(Contents):
         self._stored_repeats: np.ndarray | None = tables["repeats"]
         self._repeats_bound: int | None = tables["repeats_bound"]
         self._repeats: np.ndarray | None = None
+        self.stim_seen: dict = {}  # s -> (stored dtype, shape) of each stimulus read (lets save reuse held copies)
 
     @property
     def repeats(self) -> np.ndarray:
@@ -259,7 +260,9 @@ class FileContents(Contents):
 
     def stim(self, s: int) -> np.ndarray:
         timed = self.info.stim_kind != L.STIM_WAVEFORM  # spectrogram and video frames are the response bins
-        return read_stimulus(self.handle, s, int(self.n_bins[s]) if timed else None)
+        a = read_stimulus(self.handle, s, int(self.n_bins[s]) if timed else None)
+        self.stim_seen[s] = (a.dtype, a.shape)
+        return a
 
     def stim_sample_rate(self, s: int):
         return read_sample_rate(self.handle, s) if self.info.stim_kind == L.STIM_WAVEFORM else None
