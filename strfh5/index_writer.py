@@ -96,8 +96,8 @@ def _locate_chained(f, names: list, path: str) -> dict | None:
         flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # one fault-in of the pages, not one per page
         with mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ) if size else _Empty() as mm:
             return _chain(np.frombuffer(mm, np.uint8) if size else np.zeros(0, np.uint8), desc, base)
-    except (ValueError, IndexError, OSError):
-        return None
+    except (ValueError, IndexError, OSError, OverflowError):
+        return None  # garbage descriptors or a layout this path does not handle: the caller walks the heaps
     finally:
         os.close(fd)
 
