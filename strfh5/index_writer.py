@@ -13,9 +13,9 @@ import os
 import numpy as np
 
 from . import layout as L
-from .errors import IndexBuildError
+from .errors import CorruptDataError, IndexBuildError
 from .h5io import open_file
-from .h5io.index import _descriptors, _file_sizes, locate_payloads
+from .h5io.index import _collection, _descriptors, _file_sizes, locate_payloads
 
 __all__ = ["add_index"]
 
@@ -78,8 +78,10 @@ def _locate_chained(f, names: list, path: str) -> dict | None:
     start (responses and counts rows interleaved). Their offsets then follow
     from the sizes the descriptors give; each predicted object header is
     checked against the file's bytes (index and size), so the result equals
-    what a walk of every collection finds. Returns None when any check fails
-    (the caller walks the collections) or the layout is not the usual one.
+    what a walk of every collection finds; a collection laid out otherwise
+    (other objects first, a failed check) is walked. Returns None when a
+    walked collection lacks an object (the caller's walk then reports it) or
+    the sizes of addresses and lengths are not 8 bytes.
     """
     sizeof_addr, sizeof_size, base = _file_sizes(f)
     if sizeof_size != 8 or sizeof_addr != 8:
@@ -95,8 +97,8 @@ def _locate_chained(f, names: list, path: str) -> dict | None:
         size = os.fstat(fd).st_size
         flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # one fault-in of the pages, not one per page
         with mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ) if size else _Empty() as mm:
-            return _chain(np.frombuffer(mm, np.uint8) if size else np.zeros(0, np.uint8), desc, base)
-    except (ValueError, IndexError, OSError, OverflowError):
+            return _chain(np.frombuffer(mm, np.uint8) if size else np.zeros(0, np.uint8), desc, base, fd)
+    except (ValueError, IndexError, OSError, OverflowError, CorruptDataError):
         return None  # garbage descriptors or a layout this path does not handle: the caller walks the heaps
     finally:
         os.close(fd)
@@ -110,7 +112,7 @@ class _Empty:
         return False
 
 
-def _chain(buf: np.ndarray, desc: dict, base: int) -> dict | None:
+def _chain(buf: np.ndarray, desc: dict, base: int, fd: int) -> dict | None:
     parts = []
     for iname, (d, item) in desc.items():
         flat = d.reshape(-1)
@@ -132,26 +134,40 @@ def _chain(buf: np.ndarray, desc: dict, base: int) -> dict | None:
     grp = np.cumsum(first) - 1
     del first
     rank = np.arange(1, addr.size + 1, dtype=np.uint64) - starts[grp].astype(np.uint64)
-    if not np.array_equal(idx, rank):
-        return None  # indices not 1, 2, 3, ... in each collection (also: one object referenced twice)
+    bad = np.zeros(starts.size, bool)  # collections not in the chained layout: walked instead
+    bad[grp[idx != rank]] = True
     del rank
     pos = np.cumsum(np.uint64(16) + (nb + np.uint64(7)) // np.uint64(8) * np.uint64(8))  # end of each object
     pos -= np.uint64(16) + (nb + np.uint64(7)) // np.uint64(8) * np.uint64(8)  # its header, from the chain start
     pos -= pos[starts][grp]
     pos += addr + np.uint64(base + 16)  # absolute: after the collection header (GCOL, version, size)
     coll = addr[starts].astype(np.int64) + base
-    if coll.max() + 16 > buf.size or int(pos.max()) + 16 > buf.size:
-        return None
-    sig = buf[coll[:, None] + np.arange(4)]
-    csize = buf[coll[:, None] + 8 + np.arange(8)].copy().view("<u8").reshape(-1)
-    if not (sig == np.frombuffer(b"GCOL", np.uint8)).all():
-        return None
-    hidx, hsize = _headers(buf, pos.astype(np.int64))
-    if not (np.array_equal(hidx, idx) and np.array_equal(hsize, nb)):
-        return None
-    del hidx, hsize, idx
-    if ((pos - addr - np.uint64(base)) + np.uint64(16) > csize[grp]).any():
-        return None  # a header beyond its collection's end
+    bad |= coll + 16 > buf.size
+    good = ~bad[grp]
+    if good.any():
+        g = np.flatnonzero(good)
+        bad[grp[g[pos[g] + np.uint64(16) > np.uint64(buf.size)]]] = True
+        ok = np.flatnonzero(~bad)
+        sig = buf[coll[ok, None] + np.arange(4)]
+        bad[ok[~(sig == np.frombuffer(b"GCOL", np.uint8)).all(axis=1)]] = True
+        csize = np.zeros(starts.size, np.uint64)
+        ok = np.flatnonzero(~bad)
+        csize[ok] = buf[coll[ok, None] + 8 + np.arange(8)].copy().view("<u8").reshape(-1)
+        g = np.flatnonzero(~bad[grp])
+        hidx, hsize = _headers(buf, pos[g].astype(np.int64))
+        inside = (pos[g] - addr[g] - np.uint64(base)) + np.uint64(16) <= csize[grp[g]]
+        bad[grp[g[(hidx != idx[g]) | (hsize != nb[g]) | ~inside]]] = True
+        del hidx, hsize, inside
+    for c in np.flatnonzero(bad).tolist():  # walk these collections (the walk refuses what is broken)
+        e = np.arange(starts[c], starts[c + 1] if c + 1 < starts.size else addr.size)
+        widx, woff, wsize = _collection(fd, int(coll[c]), 8, "")
+        first = np.unique(widx, return_index=True)[1]  # the first object of each index, as the walk keeps it
+        widx, woff, wsize = widx[first], woff[first], wsize[first]
+        at = np.minimum(np.searchsorted(widx, idx[e]), max(widx.size - 1, 0))
+        if not widx.size or (widx[at] != idx[e]).any() or (wsize[at] != nb[e]).any():
+            return None
+        pos[e] = woff[at] - np.uint64(16)
+    del idx
     pos += np.uint64(16)  # payload offset
     offset = np.empty_like(pos)
     offset[order] = pos
