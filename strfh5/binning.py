@@ -540,8 +540,13 @@ def max_row_values() -> int:
     return int(text) if text.isdigit() and int(text) > 0 else 2**31
 
 
-def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims) -> np.ndarray:
+def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims, max_repeat: int | None = None,
+                    n_neurons: int | None = None) -> np.ndarray:
     """The bins ``T_s`` of each stimulus on ``grid``, refused when empty or when a row would be too large.
+
+    ``repeats`` is the ``(S, N)`` table or a function returning it; with
+    ``max_repeat`` (an upper bound of every repeat count) and ``n_neurons``
+    it is read only when that bound leaves some row near the limit.
 
     Raises
     ------
@@ -550,7 +555,16 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims) -
         a stimulus (``frames x T``) over :func:`max_row_values`, in exact
         integer arithmetic.
     """
-    T = np.array([grid.n_bins(int(nb)) for nb in file_n_bins], dtype=np.int64)
+    nb_all = np.asarray(file_n_bins, dtype=np.int64).reshape(-1)
+    if grid.encoding == L.ENCODING_BINNED:  # ReadGrid.n_bins, vectorised
+        T = nb_all // grid.k
+    elif grid.k == 1 and grid.window is None:
+        T = nb_all.copy()
+    elif nb_all.size:
+        uniq, inv = np.unique(nb_all, return_inverse=True)  # one grid call per distinct length, not per stimulus
+        T = np.array([grid.n_bins(int(nb)) for nb in uniq], dtype=np.int64)[inv.reshape(-1)]
+    else:
+        T = np.zeros(0, np.int64)
     bad = np.flatnonzero(T < 0)  # T = 0 is a valid read (SPEC 1.1 §11.1): (R, 0) responses, an empty stimulus
     if bad.size:
         raise BinningError(
@@ -558,8 +572,20 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims) -
             f"({stim_ids[int(bad[0])]!r}) with no response bin (stimulus shorter than one bin)")
     limit = max_row_values()
     per_frame = math.prod(int(d) for d in stim_dims[:-1]) if grid.stim_kind != L.STIM_WAVEFORM else 0
-    reps = np.asarray(repeats, dtype=np.int64).sum(axis=1) if np.size(repeats) else np.zeros(T.size, np.int64)
-    for s in range(T.size):
+    if not T.size:
+        return T
+    rep = None
+    if max_repeat is None or n_neurons is None:
+        rep = np.asarray(repeats() if callable(repeats) else repeats)
+        max_repeat, n_neurons = (int(rep.max()) if rep.size else 0), (rep.shape[1] if rep.ndim == 2 else 0)
+    if max(int(max_repeat) * int(n_neurons), per_frame) * int(T.max()) <= limit:
+        return T  # a bound over every row (largest repeat x N, longest T) is within the limit: no row sums needed
+    if rep is None:
+        rep = np.asarray(repeats() if callable(repeats) else repeats)
+    reps = rep.sum(axis=1, dtype=np.int64) if rep.size else np.zeros(T.size, np.int64)
+    # float estimate first (relative error < 1e-15), exact integer check only where it comes near the limit
+    est = np.maximum(reps, per_frame).astype(np.float64) * T
+    for s in np.flatnonzero(est > 0.5 * limit).tolist():
         values = max(int(reps[s]), per_frame) * int(T[s])
         if values > limit:
             raise BinningError(

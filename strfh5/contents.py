@@ -23,9 +23,8 @@ from typing import Sequence
 import numpy as np
 
 from . import layout as L
-from .h5io import FileHandle, counts_dtype, has_waveform, read_elements, read_raw_row, read_sample_rate, read_stimulus, \
-    read_tables, \
-    read_waveform, response_dtype
+from .h5io import FileHandle, counts_dtype, has_waveform, read_elements, read_raw_row, read_repeats, read_sample_rate, \
+    read_stimulus, read_tables, read_waveform, response_dtype
 from .records import Events, FileInfo, RawRow
 
 __all__ = ["Contents", "MemoryContents", "FileContents"]
@@ -66,6 +65,21 @@ class Contents(abc.ABC):
     def masks(self) -> np.ndarray:
         """``(S, N)`` bool: True where the pair was recorded."""
         return self.repeats > 0
+
+    @property
+    def stored_repeats(self) -> np.ndarray:
+        """``(S, N)`` repeats in any integer type holding them exactly (int64 here; a file's stored type when read
+        lazily). For whole-table checks and sums (``sum(axis=..., dtype=np.int64)``) that need no int64 copy."""
+        return self.repeats
+
+    def repeat_row(self, s: int) -> np.ndarray:
+        """Repeats of stimulus row ``s`` as int64."""
+        return np.asarray(self.repeats[s], dtype=np.int64)
+
+    def max_repeats(self) -> int:
+        """An upper bound of every repeat count (the largest one, or a bound known without reading them)."""
+        rep = self.stored_repeats
+        return int(np.asarray(rep).max()) if np.size(rep) else 0
 
     @abc.abstractmethod
     def stim(self, s: int) -> np.ndarray:
@@ -197,21 +211,58 @@ class FileContents(Contents):
         self.path = os.fspath(path)
         self.allow_external = allow_external
         self.handle = FileHandle(self.path, allow_external=allow_external, scan_heaps=scan_heaps)
-        tables = read_tables(self.handle.file, self.path, lazy_meta=lazy_meta)
+        tables = read_tables(self.handle.file, self.path, lazy_meta=lazy_meta, stored_repeats=True,
+                             handle=self.handle if lazy_meta else None)
         self.info = tables["info"]
         self.stim_ids = tables["stim_ids"]
         self.neuron_ids = tables["neuron_ids"]
         self.stim_meta = tables["stim_meta"]
         self.nrn_meta = tables["nrn_meta"]
         self.n_bins = tables["n_bins"]
-        self.repeats = tables["repeats"]
+        # None until first needed when /repeats' type bounds it within every limit of the open (read_tables);
+        # then read and checked in [0, 2**40] in its stored type, so widening it is exact
+        self._stored_repeats: np.ndarray | None = tables["repeats"]
+        self._repeats_bound: int | None = tables["repeats_bound"]
+        self._repeats: np.ndarray | None = None
+        self.stim_seen: dict = {}  # s -> (stored dtype, shape) of each stimulus read (lets save reuse held copies)
+
+    @property
+    def repeats(self) -> np.ndarray:
+        """``(S, N)`` int64 repeats, widened from the stored table on first use (a lazy open reads none)."""
+        if self._repeats is None:
+            self._repeats = self.stored_repeats.astype(np.int64)
+        return self._repeats
+
+    @repeats.setter
+    def repeats(self, value) -> None:
+        self._repeats = self._stored_repeats = np.asarray(value, dtype=np.int64)
+
+    @property
+    def stored_repeats(self) -> np.ndarray:
+        if self._stored_repeats is None:
+            self._stored_repeats = read_repeats(self.handle.file, self.path, self.n_bins, self.info, stored=True)
+        return self._stored_repeats
+
+    def max_repeats(self) -> int:
+        if self._stored_repeats is None and self._repeats_bound is not None:
+            return self._repeats_bound  # not read yet: the stored type's largest value bounds them
+        return super().max_repeats()
+
+    @property
+    def masks(self) -> np.ndarray:
+        return self.stored_repeats > 0
+
+    def repeat_row(self, s: int) -> np.ndarray:
+        return self.stored_repeats[s].astype(np.int64) if self._repeats is None else self._repeats[s]
 
     def close(self) -> None:
         self.handle.close()
 
     def stim(self, s: int) -> np.ndarray:
         timed = self.info.stim_kind != L.STIM_WAVEFORM  # spectrogram and video frames are the response bins
-        return read_stimulus(self.handle, s, int(self.n_bins[s]) if timed else None)
+        a = read_stimulus(self.handle, s, int(self.n_bins[s]) if timed else None)
+        self.stim_seen[s] = (a.dtype, a.shape)
+        return a
 
     def stim_sample_rate(self, s: int):
         return read_sample_rate(self.handle, s) if self.info.stim_kind == L.STIM_WAVEFORM else None
@@ -234,7 +285,7 @@ class FileContents(Contents):
         return None
 
     def raw_row(self, s: int, neurons=None, dtype=None) -> RawRow:
-        return read_raw_row(self.handle, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons, dtype)
+        return read_raw_row(self.handle, self.info, s, int(self.n_bins[s]), self.repeat_row(s), neurons, dtype)
 
     def row(self, s: int, neurons=None) -> list:
-        return read_elements(self.handle, self.info, s, int(self.n_bins[s]), self.repeats[s], neurons)
+        return read_elements(self.handle, self.info, s, int(self.n_bins[s]), self.repeat_row(s), neurons)

@@ -124,9 +124,9 @@ class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
         self.stim_ids = contents.stim_ids
         self.neuron_ids = contents.neuron_ids
         self.N_neurons = contents.N
-        self.n_bins = check_read_size(self.grid, contents.n_bins, contents.repeats, contents.stim_ids,
-                                      info.stim_dims)
-        self._masks_np = np.asarray(contents.repeats) > 0
+        self.n_bins = check_read_size(self.grid, contents.n_bins, lambda: contents.stored_repeats, contents.stim_ids,
+                                      info.stim_dims, max_repeat=contents.max_repeats(), n_neurons=contents.N)
+        self._pair_masks: np.ndarray | None = None
         self._nrn_masks: torch.Tensor | None = None
         self.I: list[int] = []
         self.S_sel: list[int] | None = None
@@ -136,6 +136,13 @@ class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
         self._rows = LazyRows(contents, self.grid, self.N_neurons) if lazy else EagerRows.load(contents, self.grid)
 
     # ------------------------------------------------------------ rows
+    def _get_masks(self) -> np.ndarray:  # (S, N) recorded pairs, read on first use: a lazy open reads no /repeats
+        if self._pair_masks is None:
+            self._pair_masks = np.asarray(self.contents.masks)
+        return self._pair_masks
+
+    _masks_np = property(_get_masks, lambda self, value: setattr(self, "_pair_masks", value))
+
     @property
     def lazy(self) -> bool:
         """True when rows are read on access rather than held in memory."""

@@ -70,6 +70,9 @@ def normalize_events(value, time_dtype: np.dtype, where: str) -> Events | None:
     if value is None:
         return None
     if isinstance(value, Events):
+        fast = _events_as_given(value, time_dtype)
+        if fast is not False:
+            return fast
         trials = value.trials()
     else:
         if isinstance(value, np.ndarray) and value.dtype != object:
@@ -96,6 +99,20 @@ def normalize_events(value, time_dtype: np.dtype, where: str) -> Events | None:
     times = np.concatenate(parts) if parts else np.empty(0, time_dtype)
     return Events(np.ascontiguousarray(times, dtype=time_dtype), counts)
 
+
+
+def _events_as_given(value: Events, time_dtype: np.dtype):
+    """An :class:`Events` already consistent (1-D numeric finite times, counts >= 0 summing to them), checked
+    with whole-array operations and returned as :func:`normalize_events` would; False when a check fails (the
+    per-repeat path then names the repeat at fault)."""
+    t, c = np.asarray(value.times), np.asarray(value.counts)
+    if t.ndim != 1 or c.ndim != 1 or t.dtype.kind not in "fiu" or c.dtype.kind not in "iu":
+        return False
+    if not c.size:
+        return None
+    if (c < 0).any() or int(c.sum(dtype=np.int64)) != t.size or (t.size and not np.isfinite(t).all()):
+        return False
+    return Events(np.ascontiguousarray(t, dtype=time_dtype), c.astype(np.int64, copy=False))
 
 
 def check_id_text(x: str, kind: str, where: str = "") -> None:

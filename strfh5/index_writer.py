@@ -7,12 +7,15 @@ after everything else is written (the payload addresses exist only then);
 
 from __future__ import annotations
 
+import mmap
 import os
 
+import numpy as np
+
 from . import layout as L
-from .errors import IndexBuildError
+from .errors import CorruptDataError, IndexBuildError
 from .h5io import open_file
-from .h5io.index import locate_payloads
+from .h5io.index import _collection, _descriptors, _file_sizes, locate_payloads
 
 __all__ = ["add_index"]
 
@@ -42,7 +45,9 @@ def add_index(path) -> str:
         names = [(L.RESPONSES, L.RESPONSE_INDEX_RESPONSES)]
         if L.COUNTS in f:
             names.append((L.COUNTS, L.RESPONSE_INDEX_COUNTS))
-        tables = {iname: locate_payloads(f, name, path) for name, iname in names}
+        tables = _locate_chained(f, names, path) if _elements(f, names) >= CHAINED_FROM else None
+        if tables is None:  # objects not laid out as the writer lays them: read every collection
+            tables = {iname: locate_payloads(f, name, path) for name, iname in names}
         if L.RESPONSE_INDEX in f:
             del f[L.RESPONSE_INDEX]
         g = f.create_group(L.RESPONSE_INDEX)
@@ -54,3 +59,138 @@ def add_index(path) -> str:
     finally:
         f.close()
     return path
+
+
+#: files with at least this many VLEN elements locate their payloads by the chained layout (faster; below it
+#: the collection walk is as fast and its temporaries smaller)
+CHAINED_FROM = 50_000
+
+
+def _elements(f, names: list) -> int:
+    return sum(int(np.prod(getattr(f.get(name), "shape", None) or (0,))) for name, _i in names)
+
+
+def _locate_chained(f, names: list, path: str) -> dict | None:
+    """The index tables of :func:`~strfh5.h5io.index.locate_payloads`, found without parsing each collection.
+
+    A file written row by row holds, in each global heap collection, the
+    objects its VLEN rows reference, in index order from the collection's
+    start (responses and counts rows interleaved). Their offsets then follow
+    from the sizes the descriptors give; each predicted object header is
+    checked against the file's bytes (index and size), so the result equals
+    what a walk of every collection finds; a collection laid out otherwise
+    (other objects first, a failed check) is walked. Returns None when a
+    walked collection lacks an object (the caller's walk then reports it) or
+    the sizes of addresses and lengths are not 8 bytes.
+    """
+    sizeof_addr, sizeof_size, base = _file_sizes(f)
+    if sizeof_size != 8 or sizeof_addr != 8:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        desc = {}
+        for name, iname in names:
+            ds = f[name]
+            if ds.is_virtual:
+                return None
+            desc[iname] = (_descriptors(ds, fd, sizeof_addr, base), ds.dtype.metadata["vlen"].itemsize)
+        size = os.fstat(fd).st_size
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # one fault-in of the pages, not one per page
+        with mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ) if size else _Empty() as mm:
+            return _chain(np.frombuffer(mm, np.uint8) if size else np.zeros(0, np.uint8), desc, base, fd)
+    except (ValueError, IndexError, OSError, OverflowError, CorruptDataError):
+        return None  # garbage descriptors or a layout this path does not handle: the caller walks the heaps
+    finally:
+        os.close(fd)
+
+
+class _Empty:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _chain(buf: np.ndarray, desc: dict, base: int, fd: int) -> dict | None:
+    parts = []
+    for iname, (d, item) in desc.items():
+        flat = d.reshape(-1)
+        used = flat["len"] > 0
+        parts.append((flat["addr"][used], flat["idx"][used], flat["len"][used].astype(np.uint64) * np.uint64(item)))
+    out = {iname: np.zeros((*d.shape, 2), np.uint64) for iname, (d, _i) in desc.items()}
+    addr = np.concatenate([a for a, _i, _n in parts]).astype(np.uint64)
+    if not addr.size:
+        return out
+    idx = np.concatenate([i for _a, i, _n in parts]).astype(np.uint64)
+    order = np.lexsort((idx, addr))
+    addr, idx = addr[order], idx[order]
+    nb = np.concatenate([n for _a, _i, n in parts])[order]
+    del parts
+    first = np.empty(addr.size, bool)
+    first[0] = True
+    np.not_equal(addr[1:], addr[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    grp = np.cumsum(first) - 1
+    del first
+    rank = np.arange(1, addr.size + 1, dtype=np.uint64) - starts[grp].astype(np.uint64)
+    bad = np.zeros(starts.size, bool)  # collections not in the chained layout: walked instead
+    bad[grp[idx != rank]] = True
+    del rank
+    pos = np.cumsum(np.uint64(16) + (nb + np.uint64(7)) // np.uint64(8) * np.uint64(8))  # end of each object
+    pos -= np.uint64(16) + (nb + np.uint64(7)) // np.uint64(8) * np.uint64(8)  # its header, from the chain start
+    pos -= pos[starts][grp]
+    pos += addr + np.uint64(base + 16)  # absolute: after the collection header (GCOL, version, size)
+    coll = addr[starts].astype(np.int64) + base
+    bad |= coll + 16 > buf.size
+    good = ~bad[grp]
+    if good.any():
+        g = np.flatnonzero(good)
+        bad[grp[g[pos[g] + np.uint64(16) > np.uint64(buf.size)]]] = True
+        ok = np.flatnonzero(~bad)
+        sig = buf[coll[ok, None] + np.arange(4)]
+        bad[ok[~(sig == np.frombuffer(b"GCOL", np.uint8)).all(axis=1)]] = True
+        csize = np.zeros(starts.size, np.uint64)
+        ok = np.flatnonzero(~bad)
+        csize[ok] = buf[coll[ok, None] + 8 + np.arange(8)].copy().view("<u8").reshape(-1)
+        g = np.flatnonzero(~bad[grp])
+        hidx, hsize = _headers(buf, pos[g].astype(np.int64))
+        inside = (pos[g] - addr[g] - np.uint64(base)) + np.uint64(16) <= csize[grp[g]]
+        bad[grp[g[(hidx != idx[g]) | (hsize != nb[g]) | ~inside]]] = True
+        del hidx, hsize, inside
+    for c in np.flatnonzero(bad).tolist():  # walk these collections (the walk refuses what is broken)
+        e = np.arange(starts[c], starts[c + 1] if c + 1 < starts.size else addr.size)
+        widx, woff, wsize = _collection(fd, int(coll[c]), 8, "")
+        first = np.unique(widx, return_index=True)[1]  # the first object of each index, as the walk keeps it
+        widx, woff, wsize = widx[first], woff[first], wsize[first]
+        at = np.minimum(np.searchsorted(widx, idx[e]), max(widx.size - 1, 0))
+        if not widx.size or (widx[at] != idx[e]).any() or (wsize[at] != nb[e]).any():
+            return None
+        pos[e] = woff[at] - np.uint64(16)
+    del idx
+    pos += np.uint64(16)  # payload offset
+    offset = np.empty_like(pos)
+    offset[order] = pos
+    size = np.empty_like(nb)
+    size[order] = nb
+    at = 0
+    for iname, (d, _i) in desc.items():
+        used = np.flatnonzero(d.reshape(-1)["len"] > 0)
+        t = out[iname].reshape(-1, 2)
+        t[used, 0] = offset[at : at + used.size]
+        t[used, 1] = size[at : at + used.size]
+        at += used.size
+    return out
+
+
+def _headers(buf: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(object index, size) of the 16-byte global heap object headers at byte offsets ``p`` (two word gathers)."""
+    idx = np.empty(p.size, np.uint64)
+    osz = np.empty(p.size, np.uint64)
+    for r in np.unique(p % 8).tolist():
+        sel = np.flatnonzero(p % 8 == r)
+        words = buf[r : r + (buf.size - r) // 8 * 8].view("<u8")
+        w = (p[sel] - r) // 8
+        idx[sel] = words[w] & np.uint64(0xFFFF)
+        osz[sel] = words[w + 1]
+    return idx, osz

@@ -8,7 +8,7 @@ shape in which the I/O module hands rows to binning, eager or lazy.
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence
+from collections.abc import MutableSequence, Sequence as _Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Sequence
 
@@ -18,7 +18,7 @@ from . import layout as L
 from .jsonsafe import loads
 from .errors import CorruptDataError
 
-__all__ = ["Events", "FileInfo", "RawRow", "JsonRecords"]
+__all__ = ["Events", "FileInfo", "RawRow", "JsonRecords", "DeferredTexts"]
 
 
 class Events(NamedTuple):
@@ -114,6 +114,25 @@ def _json_record(text, where: str) -> dict:
     if not isinstance(rec, dict):
         raise CorruptDataError(f"{where}: metadata record is not a JSON object")
     return rec
+
+
+class DeferredTexts(_Sequence):
+    """``n`` stored strings, loaded all at once by ``load()`` on first access (a lazy open reads none of them)."""
+
+    def __init__(self, load, n: int, where: str):
+        self.load, self.n, self.where = load, int(n), where
+        self._items: list | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if self._items is None:
+            items = list(self.load())
+            if len(items) != self.n:
+                raise CorruptDataError(f"{self.where}: {len(items)} entries now, {self.n} at open")
+            self._items = items
+        return self._items[i]
 
 
 class JsonRecords(MutableSequence):

@@ -13,8 +13,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import layout as L
-from .contents import Contents
+from .contents import Contents, FileContents
 from .errors import InvalidDataError, TransformError
+from .records import RawRow
 from .writer import StreamWriter
 
 __all__ = ["save", "write_contents"]
@@ -42,7 +43,32 @@ def save(dataset, path, *, overwrite: bool = False) -> str:
             f"cannot save {path}: the dataset has reader-side transforms applied ({names}); strfh5 files hold "
             "raw data — save the untransformed dataset (the transforms are reapplied at load)"
         )
-    return write_contents(contents, path, rows=_rows_in_memory(dataset, contents), overwrite=overwrite)
+    return write_contents(contents, path, rows=_rows_in_memory(dataset, contents), overwrite=overwrite,
+                          stims=_stims_in_memory(dataset, contents))
+
+
+def _stims_in_memory(dataset, contents: Contents):
+    """``s -> stimulus`` from an eager dataset read on the file's own grid, where it equals the stored array.
+
+    A held stimulus is used when the file's stimulus was read as float32 of the
+    same shape (so the held float32 copy is exact); otherwise it is read again.
+    """
+    rows = getattr(dataset, "_rows", None)
+    grid = getattr(dataset, "grid", None)
+    seen = getattr(contents, "stim_seen", None)
+    if rows is None or getattr(rows, "lazy", True) or grid is None or not grid.is_identity or grid.needs_waveform \
+            or not seen or not hasattr(rows, "stims"):
+        return None
+    f32 = np.dtype(np.float32)
+
+    def stim(s: int):
+        held, kind = rows.stims[s], seen.get(s)
+        if kind is not None and kind[0] == f32 and hasattr(held, "numpy") and str(held.dtype) == "torch.float32" \
+                and tuple(held.shape) == tuple(kind[1]):
+            return held.numpy()
+        return contents.stim(s)
+
+    return stim
 
 
 def _rows_in_memory(dataset, contents: Contents):
@@ -51,7 +77,7 @@ def _rows_in_memory(dataset, contents: Contents):
     Binned files read eagerly at the file's own bin width hold every stored
     value in memory (float32); saving them avoids reading the source again.
     The row is cast back to the stored dtype once (exact: the values came from
-    it) and split into the per-neuron elements.
+    it) and handed to the writer whole, as a :class:`~strfh5.records.RawRow`.
     """
     rows = getattr(dataset, "_rows", None)
     grid = getattr(dataset, "grid", None)
@@ -67,9 +93,7 @@ def _rows_in_memory(dataset, contents: Contents):
         if block is None:  # an element was replaced by the user: the contents are the truth
             return contents.row(s)
         data, reps = block
-        values = data.numpy().astype(dtype)
-        parts = np.split(values, np.cumsum(reps)[:-1]) if reps.size else []
-        return [p if r else None for p, r in zip(parts, reps.tolist())]
+        return RawRow(np.asarray(reps, dtype=np.int64), data.numpy().astype(dtype).reshape(-1))
 
     return row
 
@@ -83,11 +107,12 @@ def _count_dtype(contents: Contents):
 
 
 def write_contents(contents: Contents, path, rows=None, *, progress: bool | None = False,
-                   progress_desc: str | None = None, **writer_kwargs) -> str:
+                   progress_desc: str | None = None, stims=None, **writer_kwargs) -> str:
     """Stream ``contents`` (in memory or another file) into a new file, row by row.
 
     ``rows`` (``s -> row``, optional) supplies the rows instead of
-    ``contents.row``. ``writer_kwargs`` override the :class:`StreamWriter`
+    ``contents.row``, ``stims`` (``s -> array``) the stimuli instead of
+    ``contents.stim``. ``writer_kwargs`` override the :class:`StreamWriter`
     arguments taken from the contents (e.g. ``file_meta``, ``overwrite``);
     the stored types of a plain file are passed on, so integer data need no
     scratch copy. ``progress``: a tqdm bar per stimulus row on stderr (True
@@ -111,16 +136,18 @@ def write_contents(contents: Contents, path, rows=None, *, progress: bool | None
     )
     kwargs.update(writer_kwargs)
     w = StreamWriter(path, **kwargs)
+    whole = isinstance(contents, FileContents)  # rows the reader checked against /repeats: written whole (RawRow)
     steps = tqdm(range(contents.S), desc=progress_desc or os.path.basename(os.fspath(path)), unit="stim", leave=False,
                  disable=None if progress is None else not progress)
+    stim = stims or contents.stim
     with w:
         for s in steps:
             if info.stim_kind == L.STIM_WAVEFORM:
-                w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
+                w.add_stimulus(stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
                                n_bins=int(contents.n_bins[s]), sample_rate=contents.stim_sample_rate(s))
             else:
                 wf = contents.waveform(s)
-                w.add_stimulus(contents.stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
+                w.add_stimulus(stim(s), id=contents.stim_ids[s], meta=contents.stim_meta[s],
                                waveform=None if wf is None else wf[0], sample_rate=None if wf is None else wf[1])
-            w.write_row(s, contents.row(s) if rows is None else rows(s))
+            w.write_row(s, rows(s) if rows is not None else contents.raw_row(s) if whole else contents.row(s))
     return w.path

@@ -10,6 +10,7 @@ so memory stays bounded by one row.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Sequence
 
@@ -19,9 +20,37 @@ import numpy as np
 from . import layout as L
 from .errors import InvalidDataError
 
-__all__ = ["VlenSink"]
+__all__ = ["VlenSink", "flat_digest"]
 
 _SCRATCH_INT = np.dtype("<u4")
+
+
+def flat_digest(values: np.ndarray, lengths: np.ndarray) -> bytes:
+    """SHA-256 row digest (SPEC §7.1) of elements given back to back (``lengths`` values each, in order).
+
+    Byte-identical to :func:`strfh5.layout.row_digest` of the split elements.
+    Elements all of one length (binned rows of one repeat count) are laid out
+    as one ``(N, 8 + bytes)`` table; others are joined with their lengths
+    in one buffer (one copy, one hash call).
+    """
+    le = np.ascontiguousarray(values).reshape(-1)
+    le = le.astype(le.dtype.newbyteorder("<"), copy=False).view(np.uint8)
+    item = max(values.dtype.itemsize, 1)
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    n = lengths.size
+    if n and (lengths == lengths[0]).all():
+        size = int(lengths[0]) * item
+        buf = np.empty((n, 8 + size), dtype=np.uint8)
+        buf[:, :8] = np.asarray(lengths[:1], dtype="<u8").view(np.uint8)
+        buf[:, 8:] = le.reshape(n, size)
+        return hashlib.sha256(buf).digest()
+    ends = np.cumsum(lengths * item).tolist()
+    lb = lengths.astype("<u8").tobytes()
+    mv = memoryview(le)
+    parts: list = [b""] * (2 * n)
+    parts[0::2] = [lb[i : i + 8] for i in range(0, 8 * n, 8)]
+    parts[1::2] = [mv[a:b] for a, b in zip([0] + ends[:-1], ends)]
+    return hashlib.sha256(b"".join(parts)).digest()
 
 
 class VlenSink:
@@ -76,6 +105,35 @@ class VlenSink:
             self.ds[s : s + 1, :] = row
         if not self.auto:
             self.digests[s] = L.row_digest(cast)
+            self.dirty.discard(s)
+
+    def write_flat(self, s: int, values: np.ndarray, lengths: np.ndarray, where: str):
+        """Row ``s`` given as its elements' values back to back (``lengths`` values each, in neuron order).
+
+        The same file content and digest as :meth:`write_row` of the split
+        elements, with whole-row checks, one cast and a digest computed on the
+        row's little-endian bytes (no per-element Python objects but the views
+        h5py writes).
+        """
+        values = np.asarray(values).reshape(-1)
+        lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+        if self.dtype.kind == "u" and values.size:
+            m = int(values.max())
+            if m > np.iinfo(self.dtype).max:
+                n = int(np.searchsorted(np.cumsum(lengths), int(np.argmax(values)), side="right"))
+                raise InvalidDataError(f"{where}[{s}, {n}]: value {m} does not fit {self.dtype} "
+                                       "(pass a wider count_dtype)")
+            self.max_value = max(self.max_value, m)
+        cast = np.ascontiguousarray(values, dtype=self.dtype)
+        if self.N:
+            row = np.empty((1, self.N), dtype=object)
+            flat = row.reshape(-1)
+            ends = np.cumsum(lengths).tolist()
+            for n, v in enumerate([cast[a:b] for a, b in zip([0] + ends[:-1], ends)]):
+                flat[n] = v
+            self.ds[s : s + 1, :] = row
+        if not self.auto:
+            self.digests[s] = flat_digest(cast, lengths)
             self.dirty.discard(s)
 
     def write_pair(self, s: int, n: int, el: np.ndarray, where: str):

@@ -31,6 +31,7 @@ from . import schema as _schema
 from .arguments import as_numpy, positive_number
 from .elements import check_id_text, check_unique_ids, normalize_binned, normalize_events
 from .errors import DuplicateIdError, InvalidDataError, MetadataError
+from .records import RawRow
 from .leftovers import clean_leftovers
 from .index_writer import add_index
 from .vlen_sink import VlenSink
@@ -313,9 +314,14 @@ class StreamWriter:
 
         ``row[n]`` is None (not recorded); for binned files an ``(R, T)``
         array; for events files a list of R per-repeat 1-D arrays of spike
-        times in ms from stimulus onset (or an :class:`Events`).
+        times in ms from stimulus onset (or an :class:`Events`). ``row`` may
+        also be a whole :class:`~strfh5.records.RawRow` (what
+        ``Contents.raw_row`` returns): checked and written with whole-row
+        operations, the same file content.
         """
         self._check_stim(s)
+        if isinstance(row, RawRow):
+            return self._write_raw(s, row)
         if len(row) != self.N:
             raise InvalidDataError(f"stimulus {s}: row has {len(row)} elements for {self.N} neurons")
         els = [self._element(s, n, v) for n, v in enumerate(row)]
@@ -335,6 +341,46 @@ class StreamWriter:
                 flat.append(np.empty(0, np.int64) if e is None else e.reshape(-1))
             self._resp.write_row(s, flat, f"/{L.RESPONSES}")
         self._repeats[s] = rep
+
+    def _write_raw(self, s: int, raw: RawRow) -> None:
+        """A row given flat (:class:`RawRow`), checked as :meth:`_element` checks each element, written whole."""
+        reps = np.asarray(raw.reps, dtype=np.int64).reshape(-1)
+        where = f"{self.path}: response row {s} (stimulus {self.stim_ids[s]!r})"
+        if reps.size != self.N or (reps < 0).any():
+            raise InvalidDataError(f"{where}: {reps.size} repeat counts (>= 0) for {self.N} neurons")
+        values = np.asarray(raw.values).reshape(-1)
+        if values.dtype.kind not in "fiub":
+            raise InvalidDataError(f"{where}: values must be numeric, got dtype {values.dtype}")
+        if self.encoding == L.ENCODING_EVENTS:
+            counts = np.asarray(raw.counts if raw.counts is not None else [], dtype=np.int64).reshape(-1)
+            if counts.size != int(reps.sum()) or (counts < 0).any() or int(counts.sum()) != values.size:
+                raise InvalidDataError(f"{where}: per-repeat counts do not match the repeats and spike times")
+            if values.size and not np.isfinite(values).all():
+                raise InvalidDataError(f"{where}: spike times must be finite, found NaN or Inf")
+            ends = np.concatenate([[0], np.cumsum(counts)])[np.cumsum(reps)]
+            self._resp.write_flat(s, values.astype(self.time_dtype, copy=False), np.diff(ends, prepend=0),
+                                  f"/{L.RESPONSES}")
+            self._counts.write_flat(s, counts, reps, f"/{L.COUNTS}")
+        else:
+            lengths = reps * self.n_bins[s]
+            if int(lengths.sum()) != values.size:
+                raise InvalidDataError(f"{where}: {values.size} values for repeats x n_bins = {int(lengths.sum())}")
+            self._resp.write_flat(s, self._binned_values(values, where), lengths, f"/{L.RESPONSES}")
+        self._repeats[s] = reps
+
+    def _binned_values(self, values: np.ndarray, where: str) -> np.ndarray:
+        """The checks of :func:`~strfh5.elements.normalize_binned` on a whole row."""
+        if self.response_kind == L.RESPONSE_CONTINUOUS:
+            return values.astype(L.CONTINUOUS_DTYPE, copy=False)
+        if values.dtype.kind in "ub":
+            return values
+        if values.size and values.min() < 0:
+            raise InvalidDataError(f"{where}: spike counts must be non-negative, found {values.min()}")
+        if values.dtype.kind == "f":
+            if not np.all(np.isfinite(values)) or not np.array_equal(values, np.floor(values)):
+                raise InvalidDataError(f"{where}: spike counts must be finite integers")
+            return values.astype(np.int64)
+        return values
 
     def write_pair(self, s: int, n: int, value) -> None:
         """Write one (stimulus, neuron) element (slower than :meth:`write_row`)."""

@@ -18,7 +18,7 @@ from .sources import SourceRecord, check_sources, read_sources, resolve_source_p
 from .stimuli import check_stimulus, counts_dtype, has_waveform, read_sample_rate, read_stimulus, read_waveform, \
     response_dtype, waveform_summary
 from .structure import check_counts, check_stimuli
-from .tables import read_info, read_tables
+from .tables import read_info, read_repeats, read_tables
 from .values import attr_str, read_json, read_json_table, read_strings
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "check_version",
     "read_info",
     "read_tables",
+    "read_repeats",
     "read_stimulus",
     "check_stimulus",
     "check_stimuli",

@@ -38,6 +38,7 @@ class FileHandle:
         self._pid: int | None = None
         self._datasets: dict = {}
         self._index: RowIndex | None | bool = False  # False: not looked up yet in this process
+        self._scanned: tuple | None = None  # (inode, size, mtime) of the file whose heaps were scanned
         self.checked_stims: set = set()  # stimuli whose links were checked in this process
         self.concatenated = False
 
@@ -45,13 +46,23 @@ class FileHandle:
     def file(self) -> h5py.File:
         """The open file of this process (opened, with its checks, on first use)."""
         if self._h5 is None or self._pid != os.getpid():
-            self._h5 = open_file(self.path, allow_external=self.allow_external, scan_heaps=self.scan_heaps)
+            # heaps scanned once per file version: a reopen of the same unchanged file (inode, size, mtime) skips it
+            stamp = _stamp(self.path) if self.scan_heaps else None
+            scan = self.scan_heaps and (stamp is None or stamp != self._scanned)
+            self._h5 = open_file(self.path, allow_external=self.allow_external, scan_heaps=scan)
+            if scan:
+                self._scanned = stamp
             self._pid = os.getpid()
             self._datasets = {}
             self._index = False
             self.checked_stims = set()
             self.concatenated = bool(self._h5.attrs.get(L.ATTR_CONCATENATED, False))
         return self._h5
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this process holds the file open now (a read through :attr:`file` would not reopen it)."""
+        return self._h5 is not None and self._pid == os.getpid()
 
     def index(self, encoding: str, concatenated: bool) -> RowIndex | None:
         """This process' checked response byte-range index, or None (no index, concatenated, or it failed a check)."""
@@ -87,3 +98,11 @@ class FileHandle:
 
     def __setstate__(self, state):
         self.__init__(state["path"], allow_external=state["allow_external"])
+
+
+def _stamp(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns

@@ -16,7 +16,7 @@ from .checks import exact_ints
 from .opening import require_attr, require_dataset, require_object
 from .values import attr_str, read_json, read_json_table, read_strings
 
-__all__ = ["read_info", "read_tables"]
+__all__ = ["read_info", "read_tables", "read_repeats"]
 
 #: the largest value a repeats or n_bins entry may hold (well beyond any recording; int64 arithmetic stays exact)
 MAX_COUNT = 2**40
@@ -84,57 +84,103 @@ def _dt_and_dims(a: dict, stim_kind: str, path: str) -> tuple[float, np.ndarray]
     return dt_ms, dims
 
 
-def read_tables(f: h5py.File, path: str, lazy_meta: bool = False) -> dict:
+def read_tables(f: h5py.File, path: str, lazy_meta: bool = False, stored_repeats: bool = False, handle=None) -> dict:
     """Everything a lazy reader needs at open: info, ids, metadata, n_bins, repeats (checked, SPEC 1.1 §12.1).
 
     ``lazy_meta``: the metadata records are :class:`~strfh5.records.JsonRecords`,
-    parsed when first asked for.
+    parsed when first asked for (with ``handle``, a :class:`~strfh5.h5io.FileHandle`
+    of ``f``, their strings are read then too). ``stored_repeats``: ``repeats`` keeps its
+    stored unsigned type (native byte order) instead of int64 — every value is
+    checked to lie in ``[0, MAX_COUNT]`` either way, so widening it later is
+    exact. With both ``stored_repeats`` and ``handle``, ``/repeats`` is checked
+    (type, shape) but its values are not read when its type alone bounds them
+    within every limit of the open (``uint8``-``uint32``): ``repeats`` is then
+    None and ``repeats_bound`` the type's largest value; :func:`read_repeats`
+    reads and checks them when first needed. Each table is read in one bulk
+    read; no Python loop runs per stimulus.
     """
     info = read_info(f, path)
     table = lambda name, kinds="S": require_dataset(f, name, path, kinds=kinds, ndim=1)  # noqa: E731
     stim_ids = read_strings(table(L.STIM_IDS))
     neuron_ids = read_strings(table(L.NEURON_IDS))
-    stim_meta = read_json_table(table(L.STIM_METADATA), f"{path}:/{L.STIM_METADATA}", lazy_meta)
-    nrn_meta = read_json_table(table(L.NEURON_METADATA), f"{path}:/{L.NEURON_METADATA}", lazy_meta)
+    stim_meta = read_json_table(table(L.STIM_METADATA), f"{path}:/{L.STIM_METADATA}", lazy_meta, handle)
+    nrn_meta = read_json_table(table(L.NEURON_METADATA), f"{path}:/{L.NEURON_METADATA}", lazy_meta, handle)
     n_bins = _counts(table(L.STIM_N_BINS, "iu"), path, L.STIM_N_BINS).reshape(-1)
     S, N = len(stim_ids), len(neuron_ids)
-    virtual = info.concatenated
-    rep_ds = require_dataset(f, L.REPEATS, path, kinds="u", ndim=2, virtual_ok=virtual, complete=False)
-    if rep_ds.shape != (S, N):
-        raise CorruptDataError(f"{path}: /{L.REPEATS} has shape {rep_ds.shape}, expected (S, N) = {(S, N)}")
-    repeats = _counts(rep_ds, path, L.REPEATS) if S and N else np.zeros((S, N), np.int64)
     for name, n in ((L.STIM_METADATA, len(stim_meta)), (L.STIM_N_BINS, len(n_bins))):
         if n != S:
             raise CorruptDataError(f"{path}: /{name} has {n} entries, /{L.STIM_IDS} has {S}")
     if len(nrn_meta) != N:
         raise CorruptDataError(f"{path}: /{L.NEURON_METADATA} has {len(nrn_meta)} entries, /{L.NEURON_IDS} has {N}")
-    _check_element_sizes(repeats, n_bins, info, path)
+    rep_ds = _repeats_dataset(f, path, info, S, N)
+    bound = _type_bound(rep_ds, n_bins, info) if stored_repeats and handle is not None and S and N else None
+    repeats = None if bound is not None else read_repeats(f, path, n_bins, info, stored_repeats)
     names = (L.RESPONSES, L.COUNTS) if info.encoding == L.ENCODING_EVENTS else (L.RESPONSES,)
     for name in names:
-        ds = require_dataset(f, name, path, kinds="V", ndim=2, virtual_ok=virtual, complete=False)
+        ds = require_dataset(f, name, path, kinds="V", ndim=2, virtual_ok=info.concatenated, complete=False)
         if ds.shape != (S, N):
             raise CorruptDataError(f"{path}: /{name} has shape {ds.shape}, expected {(S, N)}")
     return dict(info=info, stim_ids=stim_ids, neuron_ids=neuron_ids, stim_meta=stim_meta, nrn_meta=nrn_meta,
-                n_bins=n_bins, repeats=repeats)
+                n_bins=n_bins, repeats=repeats, repeats_bound=bound)
 
 
-def _counts(ds: h5py.Dataset, path: str, name: str) -> np.ndarray:
-    """A table of non-negative integers as int64, refused when a value does not fit (no wrap-around)."""
+def _repeats_dataset(f: h5py.File, path: str, info: FileInfo, S: int, N: int) -> h5py.Dataset:
+    rep_ds = require_dataset(f, L.REPEATS, path, kinds="u", ndim=2, virtual_ok=info.concatenated, complete=False)
+    if rep_ds.shape != (S, N):
+        raise CorruptDataError(f"{path}: /{L.REPEATS} has shape {rep_ds.shape}, expected (S, N) = {(S, N)}")
+    return rep_ds
+
+
+def _type_bound(rep_ds: h5py.Dataset, n_bins: np.ndarray, info: FileInfo) -> int | None:
+    """The largest value ``/repeats``' type holds when that alone passes the checks of the open, else None."""
+    if rep_ds.dtype.kind != "u" or rep_ds.dtype.itemsize > 4:
+        return None
+    bound = int(np.iinfo(rep_ds.dtype).max)
+    if bound > MAX_COUNT or (info.encoding == L.ENCODING_BINNED and n_bins.size
+                             and bound * int(n_bins.max()) > L.MAX_ELEMENT_VALUES):
+        return None
+    return bound
+
+
+def read_repeats(f: h5py.File, path: str, n_bins: np.ndarray, info: FileInfo, stored: bool = False) -> np.ndarray:
+    """``/repeats`` read in one bulk read and checked (values in ``[0, MAX_COUNT]``, element sizes; SPEC 1.1 §12.1).
+
+    int64, or (``stored``) its stored unsigned type in native byte order.
+    """
+    S, N = int(n_bins.size), int(f[L.NEURON_IDS].shape[0])
+    rep_ds = _repeats_dataset(f, path, info, S, N)
+    repeats = _counts(rep_ds, path, L.REPEATS, stored) if S and N else np.zeros((S, N), np.int64)
+    _check_element_sizes(repeats, n_bins, info, path)
+    return repeats
+
+
+def _counts(ds: h5py.Dataset, path: str, name: str, stored: bool = False) -> np.ndarray:
+    """A table of non-negative integers, refused when a value lies outside ``[0, MAX_COUNT]`` (no wrap-around).
+
+    Returned as int64, or (``stored``) in its stored integer type, native byte order.
+    The range is checked on the stored values (``min``/``max`` of unsigned or
+    signed integers are exact in numpy), so no value is ever wrapped.
+    """
     try:
-        values = exact_ints(ds[()]).reshape(ds.shape)
+        values = np.asarray(ds[()]).reshape(ds.shape)
     except OSError as e:
         raise CorruptDataError(f"{path}: /{name} cannot be read ({e})") from None
-    if values.dtype == object or (values.size and (int(values.min()) < 0 or int(values.max()) > MAX_COUNT)):
-        bad = next(int(v) for v in values.reshape(-1) if int(v) < 0 or int(v) > MAX_COUNT)
+    if values.dtype.kind not in "iu":
+        values = exact_ints(values).reshape(ds.shape)  # pragma: no cover - require_dataset admits integers only
+    if values.size and (int(values.min()) < 0 or int(values.max()) > MAX_COUNT):
+        flat = values.reshape(-1)
+        bad = int(flat[np.flatnonzero((flat < 0) | (flat > MAX_COUNT))[0]])
         raise CorruptDataError(f"{path}: /{name} holds {bad}, outside [0, {MAX_COUNT}]")
-    return values
+    if stored:
+        return values if values.dtype.isnative else values.astype(values.dtype.newbyteorder("="))
+    return values.astype(np.int64)
 
 
 def _check_element_sizes(repeats: np.ndarray, n_bins: np.ndarray, info: FileInfo, path: str) -> None:
     """Binned elements hold repeats x n_bins values: refuse products beyond any real recording (exact ints)."""
     if info.encoding != L.ENCODING_BINNED or not repeats.size:
         return
-    worst = int(repeats.max(axis=1).max()) * int(n_bins.max()) if n_bins.size else 0
+    worst = int(repeats.max()) * int(n_bins.max()) if n_bins.size else 0
     if worst > L.MAX_ELEMENT_VALUES:
         raise CorruptDataError(f"{path}: /{L.REPEATS} x /{L.STIM_N_BINS} declares elements of {worst} values, "
                                f"more than the {L.MAX_ELEMENT_VALUES} any element may hold (SPEC 1.1 §12.1)")

@@ -8,9 +8,9 @@ import numpy as np
 
 from ..errors import CorruptDataError
 from ..jsonsafe import loads
-from ..records import JsonRecords
+from ..records import DeferredTexts, JsonRecords
 
-__all__ = ["attr_str", "read_json", "read_strings", "read_json_table"]
+__all__ = ["attr_str", "read_json", "read_strings", "read_json_table", "TableStrings"]
 
 
 def attr_str(value) -> str:
@@ -28,11 +28,23 @@ def read_json(text, where: str) -> Any:
 
 
 def read_strings(ds) -> list[str]:
-    """A 1-D string dataset as a list of ``str``, decoded as strict UTF-8 whatever its declared charset (SPEC §1.3)."""
+    """A 1-D string dataset as a list of ``str``, decoded as strict UTF-8 whatever its declared charset (SPEC §1.3).
+
+    One bulk read of the stored bytes, then one UTF-8 decode of them all
+    (no per-element wrapper or numpy scalar: opening stays cheap in S).
+    """
     if ds.shape == (0,):
         return []
+    raw = ds[()]
+    items = raw.tolist() if isinstance(raw, np.ndarray) else [raw]
     try:
-        return [attr_str(x) for x in ds.asstr("utf-8", "strict")[()]]
+        try:  # one decode of all strings joined by NUL, which no HDF5 string holds and no UTF-8 sequence spans
+            out = b"\x00".join(items).decode("utf-8").split("\x00")
+        except TypeError:  # not all bytes
+            out = None
+        if out is not None and len(out) == len(items):
+            return out
+        return [x.decode("utf-8") if isinstance(x, bytes) else attr_str(x) for x in items]
     except UnicodeDecodeError as e:
         raise CorruptDataError(f"{ds.file.filename}: {ds.name} holds a string that is not valid UTF-8 ({e})") from None
 
@@ -44,8 +56,35 @@ def _record(text, where: str) -> dict:
     return rec
 
 
-def read_json_table(ds, where: str, lazy: bool = False) -> "list[dict] | JsonRecords":
-    """A 1-D dataset of JSON object strings as a list of dicts (``lazy``: a :class:`~strfh5.records.JsonRecords`)."""
+class TableStrings:
+    """Loads the strings of the 1-D table ``name`` through ``handle`` (a :class:`~strfh5.h5io.FileHandle`).
+
+    The loader of a :class:`~strfh5.records.DeferredTexts`: the table is read
+    in one bulk read (:func:`read_strings`) from this process' handle, after
+    the checks made at open; picklable with its handle. Asked for after the
+    handle was closed, it reads and closes it again.
+    """
+
+    def __init__(self, handle, name: str):
+        self.handle, self.name = handle, name
+
+    def __call__(self) -> list:
+        was_open = self.handle.is_open
+        try:
+            return read_strings(self.handle.dataset(self.name))
+        finally:
+            if not was_open:
+                self.handle.close()
+
+
+def read_json_table(ds, where: str, lazy: bool = False, handle=None) -> "list[dict] | JsonRecords":
+    """A 1-D dataset of JSON object strings as a list of dicts (``lazy``: a :class:`~strfh5.records.JsonRecords`).
+
+    ``lazy`` with a ``handle``: not even the strings are read now
+    (:class:`~strfh5.records.DeferredTexts`); the checks of the dataset itself are the caller's.
+    """
+    if lazy and handle is not None:
+        return JsonRecords(DeferredTexts(TableStrings(handle, ds.name.lstrip("/")), ds.shape[0], where), where)
     texts = read_strings(ds)
     if lazy:
         return JsonRecords(texts, where)

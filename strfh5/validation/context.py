@@ -92,6 +92,7 @@ class Context:
         self.rep: h5py.Dataset | None = None
         self.cnt: h5py.Dataset | None = None
         self.digests: dict[str, h5py.Dataset] = {}
+        self.located: dict | None | bool = False  # payload locations of the VLEN datasets (False: not sought yet)
 
     # -- recording
     def add(self, code: str, path: str, message: str, *, severity: str | None = None,

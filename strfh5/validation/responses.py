@@ -6,7 +6,11 @@ lengths its VLEN descriptors claim are compared with the file size (SPEC.md
 §12): HDF5 allocates whatever a descriptor claims before it finds the heap
 reference broken, so a corrupt descriptor is reported (E507), not read.
 Each row is then checked against the missing-data rule and the encoding's
-invariants, and against its digests when ``checksums=True``.
+invariants, and against its digests when ``checksums=True``. When every payload
+can be located from the VLEN descriptors and the global heap (:func:`locate`,
+the truth the ``/index`` check compares against), rows are read instead with
+one ``pread`` of their span and checked with whole-row operations
+(:func:`check_row_flat`): the same findings, no per-element objects.
 
 Arithmetic on stored integers is exact (SPEC.md §12): a uint64 repeat count
 above 2**63 - 1 or a product ``repeats x n_bins`` beyond int64 is computed
@@ -17,18 +21,24 @@ labelled native, are byte-swapped before any check or digest.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
 
 from .. import layout as L
-from ..h5io.remote import file_size
+from ..errors import CorruptDataError
+from ..h5io.index import locate_payloads
+from ..h5io.remote import file_size, is_url
+from ..index_writer import _locate_chained
+from ..vlen_sink import flat_digest
 from .context import Context
 from .integrity import verify_row
 from ..h5io.checks import big_endian_vlen, exact_ints, native
 
-__all__ = ["check_responses", "check_row", "claimed_lengths", "plausible_row", "big_endian_vlen", "native", "times",
+__all__ = ["check_responses", "check_row", "check_row_flat", "locate", "claimed_lengths", "plausible_row",
+           "big_endian_vlen", "native", "times",
            "exact_sum"]
 
 
@@ -64,10 +74,18 @@ def check_responses(ctx: Context) -> None:
     scan.swap = {name: big_endian_vlen(ds) for name, ds in ((L.RESPONSES, resp), (L.COUNTS, cnt)) if ds is not None}
     if verify:
         ctx.info["checksums_verified"] = sorted("/" + k for k in ctx.digests)
-    for s in range(ctx.S):
-        if scan.stopped:
-            break
-        ctx.guard("responses", f"/{L.RESPONSES}[{s}]", check_row, ctx, scan, s)
+    flat = _FlatRows.open(ctx, enc)  # payloads located from the descriptors and heap: rows read by byte range
+    try:
+        for s in range(ctx.S):
+            if scan.stopped:
+                break
+            if flat is not None:
+                ctx.guard("responses", f"/{L.RESPONSES}[{s}]", check_row_flat, ctx, scan, s, flat)
+            else:
+                ctx.guard("responses", f"/{L.RESPONSES}[{s}]", check_row, ctx, scan, s)
+    finally:
+        if flat is not None:
+            flat.close()
     # smallest-type recommendations
     for name, ds in ((L.REPEATS, rep), (L.COUNTS, cnt),
                      (L.RESPONSES, resp if rk == L.RESPONSE_COUNTS else None)):
@@ -235,3 +253,160 @@ def _check_binned_row(ctx: Context, scan: _Scan, s: int, raw, reps, lengths, val
                     ctx.add("E506", f"/{L.RESPONSES}[{s}, {n}]", f"holds {k} infinite value(s)")
     elif values.size:
         scan.max_value[L.RESPONSES] = max(scan.max_value[L.RESPONSES], int(values.max()))
+
+
+# ------------------------------------------------------------------ rows read by byte range
+def locate(ctx: Context) -> dict | None:
+    """``{name: (S, N, 2) [offset, nbytes]}`` of every payload of the file's VLEN datasets, found once.
+
+    From the datasets' own VLEN descriptors and global heap collections (the
+    truth an index is checked against, E606): None when they cannot be found
+    that way (concatenated or remote file, filtered storage, a descriptor
+    pointing at no heap object of its length — such rows are read by HDF5).
+    """
+    if getattr(ctx, "located", False) is not False:
+        return ctx.located
+    ctx.located = None
+    names = [(L.RESPONSES, L.RESPONSES)] + ([(L.COUNTS, L.COUNTS)] if ctx.cnt is not None else [])
+    if ctx.concatenated or is_url(ctx.path) or ctx.resp is None:
+        return None
+    try:
+        found = _locate_chained(ctx.f, names, ctx.path)
+        if found is None:
+            found = {name: locate_payloads(ctx.f, name, ctx.path) for name, _n in names}
+    except Exception:  # noqa: BLE001 - any failure to locate: rows are read (and problems reported) through HDF5
+        return None
+    ctx.located = found
+    return found
+
+
+class _FlatRows:
+    """Rows of the located payloads read with one ``pread`` of their span (their true values and lengths)."""
+
+    def __init__(self, path: str, located: dict, dtypes: dict):
+        self.fd = os.open(path, os.O_RDONLY)
+        self.located, self.dtypes = located, dtypes
+
+    @classmethod
+    def open(cls, ctx: Context, enc: str):
+        try:
+            return cls._open(ctx, enc)
+        except Exception:  # noqa: BLE001 - rows are then read through HDF5
+            return None
+
+    @classmethod
+    def _open(cls, ctx: Context, enc: str):
+        located = locate(ctx)
+        if located is None:
+            return None
+        dtypes = {L.RESPONSES: np.dtype(h5py.check_vlen_dtype(ctx.resp.dtype))}
+        if enc == L.ENCODING_EVENTS:
+            if L.COUNTS not in located:
+                return None
+            dtypes[L.COUNTS] = np.dtype(h5py.check_vlen_dtype(ctx.cnt.dtype))
+        return cls(ctx.path, located, dtypes)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def read(self, name: str, s: int) -> tuple[np.ndarray, np.ndarray]:
+        dtype = self.dtypes[name]
+        ent = np.asarray(self.located[name][s], dtype=np.int64)
+        off, nb = ent[:, 0], ent[:, 1]
+        lengths = nb // max(dtype.itemsize, 1)
+        used = nb > 0
+        o, n = off[used], nb[used]
+        if not o.size:
+            return np.empty(0, dtype), lengths
+        lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
+        if hi - lo <= 4 * total + 65536:
+            buf = os.pread(self.fd, hi - lo, lo)
+            if len(buf) != hi - lo:
+                raise CorruptDataError(f"/{name}[{s}]: the file ends before the row's payloads")
+            if (n == n[0]).all():
+                win = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, np.uint8), int(n[0]))
+                return win[o - lo].reshape(-1).view(dtype), lengths
+            mv = memoryview(buf)
+            payload = b"".join([mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())])
+        else:
+            payload = b"".join([os.pread(self.fd, b, a) for a, b in zip(o.tolist(), n.tolist())])
+        if len(payload) != total:
+            raise CorruptDataError(f"/{name}[{s}]: the file ends before the row's payloads")
+        return np.frombuffer(payload, dtype=dtype), lengths
+
+
+def _split(values: np.ndarray, lengths: np.ndarray) -> list:
+    return np.split(values, np.cumsum(lengths)[:-1]) if lengths.size else []
+
+
+def check_row_flat(ctx: Context, scan: _Scan, s: int, flat: _FlatRows) -> None:
+    """:func:`check_row` on a row read by byte range: the same findings, whole-row operations."""
+    try:
+        reps = exact_ints(ctx.rep[s])
+    except Exception as e:  # noqa: BLE001 - reported once, naming /repeats
+        ctx.add("E507", f"/{L.REPEATS}", f"/{L.REPEATS} cannot be read at row {s} ({type(e).__name__}: {e}); "
+                                         f"response rows {s}..{ctx.S - 1} are not checked")
+        scan.stopped = True
+        return
+    try:
+        values, lengths = flat.read(L.RESPONSES, s)
+        counts = clen = None
+        if scan.enc == L.ENCODING_EVENTS:
+            counts, clen = flat.read(L.COUNTS, s)
+    except Exception as e:  # noqa: BLE001 - as check_row reports an unreadable row
+        ctx.add("E507", f"/{L.RESPONSES}[{s}]", f"row {s} cannot be read ({type(e).__name__}: {e})")
+        return
+    if reps.size:
+        scan.max_value[L.REPEATS] = max(scan.max_value[L.REPEATS], int(reps.max()))
+    for n in np.flatnonzero((reps == 0).astype(bool) & (lengths > 0)):
+        ctx.add("E502", f"/{L.RESPONSES}[{s}, {n}]",
+                f"holds {lengths[n]} values but /{L.REPEATS}[{s}, {n}] = 0 (an unrecorded pair is empty)")
+    if scan.enc == L.ENCODING_EVENTS:
+        _check_events_flat(ctx, scan, s, values, lengths, counts, clen, reps)
+    else:
+        _check_binned_row(ctx, scan, s, _Lazy(values, lengths), reps, lengths, values)
+    if scan.verify:
+        for name, v, n in ((L.RESPONSES, values, lengths), (L.COUNTS, counts, clen)):
+            ds = ctx.digests.get(name)
+            if ds is None or v is None:
+                continue
+            stored, actual = bytes(np.asarray(ds[s], dtype=np.uint8)), flat_digest(v, n)
+            if stored != actual:
+                ctx.add("E601", f"/{name}[{s}]",
+                        f"row {s} does not match its digest /{L.INTEGRITY}/{name}[{s}] "
+                        f"(stored {stored.hex()[:16]}…, computed {actual.hex()[:16]}…): "
+                        "the data changed after they were written")
+
+
+class _Lazy:
+    """The elements of a flat row, split only when a rare finding needs them one by one."""
+
+    def __init__(self, values, lengths):
+        self.values, self.lengths = values, lengths
+
+    def __iter__(self):
+        return iter(_split(self.values, self.lengths))
+
+
+def _check_events_flat(ctx, scan, s, times, lengths, counts, clen, reps) -> None:
+    """:func:`_check_events_row` on flat arrays (per-element sums by ``reduceat``, exact)."""
+    csum = np.zeros(clen.size, dtype=np.int64)
+    has = clen > 0
+    if counts.size and int(counts.max()) * counts.size < 2**63:
+        starts = (np.cumsum(clen) - clen)[has]
+        csum[has] = np.add.reduceat(counts.astype(np.int64), starts)
+    elif counts.size:
+        csum = np.array([exact_sum(e) for e in _split(counts, clen)], dtype=object)
+    for n in np.flatnonzero((clen != reps).astype(bool)):
+        ctx.add("E503", f"/{L.COUNTS}[{s}, {n}]",
+                f"holds {clen[n]} per-repeat counts but /{L.REPEATS}[{s}, {n}] = {reps[n]}")
+    for n in np.flatnonzero((csum != lengths).astype(bool) & (clen == reps).astype(bool)):
+        ctx.add("E504", f"/{L.RESPONSES}[{s}, {n}]",
+                f"holds {lengths[n]} spike times but /{L.COUNTS}[{s}, {n}] sums to {csum[n]}")
+    if times.size and not np.all(np.isfinite(times)):
+        for n, e in enumerate(_split(times, lengths)):
+            k = int((~np.isfinite(e)).sum())
+            if k:
+                ctx.add("E505", f"/{L.RESPONSES}[{s}, {n}]", f"holds {k} NaN/Inf spike time(s)")
+    if counts.size:
+        scan.max_value[L.COUNTS] = max(scan.max_value[L.COUNTS], int(counts.max()))
