@@ -13,6 +13,7 @@ import os
 import h5py
 
 from .. import layout as L
+from .heaps import check_attributes
 from .index import RowIndex, open_index
 from .opening import open_file
 
@@ -57,6 +58,8 @@ class FileHandle:
         """This process' checked response byte-range index, or None (no index, concatenated, or it failed a check)."""
         f = self.file
         if self._index is False:
+            if isinstance(f.get(L.RESPONSE_INDEX, getlink=True), h5py.HardLink):
+                check_attributes(f[L.RESPONSE_INDEX], self.path)
             self._index = open_index(f, self.path, encoding, concatenated)
         return self._index
 

@@ -9,6 +9,7 @@ from .. import layout as L
 from ..errors import CorruptDataError, FileFormatError, MissingObjectError, SourceFileError
 from .checks import unwritten
 from .handle import FileHandle
+from .heaps import check_attributes, check_values
 
 __all__ = ["read_stimulus", "read_waveform", "has_waveform", "waveform_summary", "read_sample_rate", "response_dtype",
            "counts_dtype", "check_stimulus_links"]
@@ -91,7 +92,9 @@ def _open_data(handle: FileHandle, s: int, name: str):
 def read_sample_rate(handle: FileHandle, s: int) -> float:
     """Sample rate (Hz) of waveform stimulus ``s``."""
     check_stimulus_links(handle, s)
-    return float(handle.file[L.stim_group_path(s)][L.STIM_DATA].attrs[L.ATTR_SAMPLE_RATE])
+    ds = handle.file[L.stim_group_path(s)][L.STIM_DATA]
+    check_attributes(ds, handle.path)
+    return float(ds.attrs[L.ATTR_SAMPLE_RATE])
 
 
 def has_waveform(handle: FileHandle, s: int) -> bool:
@@ -112,6 +115,8 @@ def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None
     if L.STIM_WAVEFORM_DS not in g:
         return None
     ds = g[L.STIM_WAVEFORM_DS]
+    check_attributes(ds, handle.path)
+    check_values(ds, handle.path)
     w = ds[()]
     if w.dtype.kind in "iu":
         if L.ATTR_WAVEFORM_SCALE not in ds.attrs:

@@ -13,6 +13,7 @@ from .. import layout as L
 from ..errors import CorruptDataError
 from ..records import FileInfo
 from .checks import exact_ints
+from .heaps import check_attributes
 from .opening import require_attr, require_dataset, require_object
 from .values import attr_str, read_json, read_json_table, read_strings
 
@@ -24,6 +25,7 @@ MAX_COUNT = 2**40
 
 def read_info(f: h5py.File, path: str) -> FileInfo:
     """Root attributes, ``/metadata`` and the stimulus transform as a :class:`FileInfo`."""
+    check_attributes(f, path)  # done at open_file; a source opened by h5py directly gets it here
     a = {k: require_attr(f, k, path) for k in L.REQUIRED_ROOT_ATTRS}
     encoding = attr_str(a[L.ATTR_ENCODING])
     if encoding not in L.ENCODINGS:
