@@ -75,8 +75,13 @@ class _Guard:
         self.done: set = set()  # object headers and (dataset, rows) already checked
 
     def read(self, fd: int):
+        """``read(offset, n)``: up to ``n`` bytes of the file from ``offset``; nothing outside the file."""
+        size = self.file_size
+
         def read(off: int, n: int) -> bytes:
-            return os.pread(fd, n, off)
+            if off < 0 or off >= size or n <= 0:
+                return b""
+            return os.pread(fd, min(n, size - off), off)
         return read
 
     def scan(self) -> None:
