@@ -179,8 +179,9 @@ def convert_ns1(raw: str, baseline_python: str | None, baseline_cwd: str | None,
 
 
 # ------------------------------------------------------------------ safety checks vs a checkout without them
-#: run by each interpreter: lazy open (+ close), eager load and a lazy epoch (``ds[i]`` over all items, after one
-#: untimed epoch) of every file; only ``strfh5.load`` and indexing, so older checkouts run it unchanged
+#: run by each interpreter: the first lazy open of each file in the process, later lazy opens (+ close), an eager
+#: load and a lazy epoch (``ds[i]`` over all items, after one untimed epoch) of every file; only ``strfh5.load`` and
+#: indexing, so older checkouts run it unchanged
 _SAFETY_SCRIPT = r"""
 import json, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
@@ -190,7 +191,7 @@ out = {}
 for p in paths:
     r = {}
     try:
-        strfh5.load(p, lazy=True).close()
+        t = time.perf_counter(); strfh5.load(p, lazy=True).close(); r["first"] = time.perf_counter() - t
         if "open" in what:
             ts = []
             for _ in range(k):
@@ -217,7 +218,7 @@ print(json.dumps(out))
 
 
 def safety_vs_baseline(paths: list, baseline_python: str, baseline_cwd: str, rounds: int = 4, k: int = 5,
-                       what: str = "open,eager,epoch", budget_s: float = 600.0) -> dict:
+                       what: str = "first,open,eager,epoch", budget_s: float = 900.0) -> dict:
     """Lazy open, eager load and lazy epoch of ``paths``: this checkout (a) vs a baseline checkout (b).
 
     Each round runs one subprocess per interpreter, in alternating order; a
@@ -232,8 +233,8 @@ def safety_vs_baseline(paths: list, baseline_python: str, baseline_cwd: str, rou
     for i in range(max(1, rounds)):
         for side in ("a", "b") if i % 2 == 0 else ("b", "a"):
             python, cwd = sides[side]
-            res = subprocess.run([python, "-c", _SAFETY_SCRIPT, str(k), what, *paths], cwd=cwd, check=True,
-                                 capture_output=True, text=True)
+            res = subprocess.run([python, "-c", _SAFETY_SCRIPT, str(k), what.replace("first,", ""), *paths],
+                                 cwd=cwd, check=True, capture_output=True, text=True)
             got[side].append(json.loads(res.stdout.strip().splitlines()[-1]))
         if time.perf_counter() - t0 > budget_s:
             break

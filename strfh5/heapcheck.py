@@ -25,21 +25,21 @@ _BLOCK = 2**18  # bytes read at a time: memory stays bounded whatever the file s
 _SMALL = 2**16  # collections up to this size are read whole; larger ones header by header
 
 
-def _walk(read, at: int, end: int, sizeof_size: int, objects: dict | None = None) -> str | None:
+def _walk(read, at: int, end: int, sizeof_size: int, objects: dict | None = None, data: bytes | None = None) -> str | None:
     """The first problem of the collection whose objects span offsets ``at..end``, or None.
 
-    ``read(offset, n)`` returns ``n`` bytes of the collection from ``offset``;
-    ``objects``, when given, receives ``{index: size}`` of every object walked.
+    ``read(offset, n)`` returns ``n`` bytes of the collection from ``offset``
+    (``data``, when given, is the whole collection in memory and is read
+    instead); ``objects``, when given, receives ``{index: size}`` of every
+    object walked.
     """
     hdr = 8 + sizeof_size
-    fmt = "<Q" if sizeof_size == 8 else "<I"
+    head_t = struct.Struct("<H6xQ" if sizeof_size == 8 else "<H6xI")
     p = at
     while p < end:
         if p + hdr > end:
             return None  # a tail too small for a header is free space
-        head = read(p, hdr)
-        idx = head[0] | (head[1] << 8)
-        size = struct.unpack_from(fmt, head, 8)[0]
+        idx, size = head_t.unpack_from(data, p) if data is not None else head_t.unpack(read(p, hdr))
         if idx == 0:
             if size != end - p:
                 return (f"free-space object at offset {p} declares {size} bytes but {end - p} remain "
@@ -110,7 +110,9 @@ def _check_at(read, at: int, head: bytes, file_size: int, sizeof_size: int, obje
         return f"declares {total} bytes, beyond the end of the file ({file_size} bytes)"
     if total <= _SMALL:  # the usual case (4 KiB collections): read the collection once
         data = read(at, total)
-        return _walk(lambda off, n: data[off:off + n], 8 + sizeof_size, total, sizeof_size, objects)
+        if len(data) != total:
+            return f"declares {total} bytes, beyond the end of the file ({file_size} bytes)"
+        return _walk(None, 8 + sizeof_size, total, sizeof_size, objects, data)
     # a large collection holds large objects: read each header only
     return _walk(lambda off, n: read(at + off, n), 8 + sizeof_size, total, sizeof_size, objects)
 

@@ -117,7 +117,7 @@ class _Guard:
         used = np.flatnonzero(desc["len"] > 0)
         if not used.size:
             return
-        want = desc["len"][used].astype(np.int64) * itemsize
+        want = desc["len"][used].astype(np.int64) * (itemsize[used] if np.ndim(itemsize) else itemsize)
         total = int(want.sum())
         if total > self.file_size:
             j = int(used[np.argmax(np.cumsum(want) > self.file_size)])
@@ -144,9 +144,13 @@ class _Guard:
                                    f"heap collection at byte {int(addrs[bad[0]])}; HDF5 cannot read it safely")
 
 
-def _guard(path: str, f: h5py.File) -> _Guard | None:
-    """This process' guard of the local file ``path`` (None for files opened through Python file objects)."""
-    if not isinstance(path, str) or f.driver == "fileobj":
+def _guard(path: str, file_of) -> _Guard | None:
+    """This process' guard of the local file ``path`` (None for files opened through Python file objects).
+
+    ``file_of()`` returns the open :class:`h5py.File`; it is called only the
+    first time the file (inode, size, modification time) is seen.
+    """
+    if not isinstance(path, str):
         return None
     try:
         st = os.stat(path)
@@ -155,6 +159,9 @@ def _guard(path: str, f: h5py.File) -> _Guard | None:
     key = (os.getpid(), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     g = _GUARDS.get(key)
     if g is None:
+        f = file_of()
+        if f.driver == "fileobj":
+            return None
         g = _GUARDS[key] = _Guard(path, f, st.st_size)
         if len(_GUARDS) > _MAX_GUARDS:
             _GUARDS.popitem(last=False)
@@ -167,7 +174,7 @@ def mark_scanned(path: str, f: h5py.File) -> None:
     The fallback scan is then skipped; descriptors are still checked against
     their objects' sizes (the scan does not read descriptors).
     """
-    g = _guard(path, f)
+    g = _guard(path, lambda: f)
     if g is not None:
         g.scanned = True
 
@@ -180,15 +187,16 @@ def check_attributes(obj, path: str) -> None:
     CorruptDataError
         A descriptor points at a corrupt collection or at an object of another size.
     """
-    g = _guard(path, obj.file) if not isinstance(obj, h5py.File) else _guard(path, obj)
+    g = _guard(path, lambda: obj if isinstance(obj, h5py.File) else obj.file)
     if g is None:
+        return
+    key = ("attrs", obj.name)
+    if key in g.done:
         return
     try:
         addr = h5py.h5o.get_info(obj.id).addr
     except (KeyError, RuntimeError, ValueError) as e:
         raise CorruptDataError(f"{path}: '{obj.name}' cannot be inspected ({e})") from None
-    if ("header", addr) in g.done:
-        return
     fd = os.open(path, os.O_RDONLY)
     try:
         read = g.read(fd)
@@ -197,11 +205,18 @@ def check_attributes(obj, path: str) -> None:
         except _Unparsed:
             g.scan()
             return
-        for name, itemsize, desc in found:
-            g.check(read, desc, itemsize, f"attribute {obj.name}@{name}", lambda j: f"[{j}]")
+        if found:  # one check for all of them; an element is named by its attribute
+            ends = np.cumsum([d.size for _n, _i, d in found])
+            desc = np.concatenate([d for _n, _i, d in found])
+            itemsize = np.concatenate([np.full(d.size, i, np.int64) for _n, i, d in found])
+
+            def where(j):
+                a = int(np.searchsorted(ends, j, side="right"))
+                return f"{found[a][0]}[{j - (int(ends[a - 1]) if a else 0)}]"
+            g.check(read, desc, itemsize, f"attribute {obj.name}@", where)
     finally:
         os.close(fd)
-    g.done.add(("header", addr))
+    g.done.add(key)
 
 
 def check_values(ds: h5py.Dataset, path: str, rows: tuple | None = None) -> None:
@@ -219,7 +234,7 @@ def check_values(ds: h5py.Dataset, path: str, rows: tuple | None = None) -> None
     """
     if not has_vlen(ds.dtype):
         return
-    g = _guard(path, ds.file)
+    g = _guard(path, lambda: ds.file)
     if g is None:
         return
     key = (ds.name, rows)
@@ -257,7 +272,7 @@ def _scan_sources(ds: h5py.Dataset, path: str) -> None:
         if name == "." or not os.path.isfile(src):
             continue  # the file itself, or a source the source checks refuse
         with h5py.File(src, "r") as f:
-            g = _guard(src, f)
+            g = _guard(src, lambda: f)
         if g is not None:
             g.scan()
 
