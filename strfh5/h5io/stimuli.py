@@ -89,10 +89,21 @@ def _open_data(handle: FileHandle, s: int, name: str):
     return dsid
 
 
+def _group(handle: FileHandle, s: int) -> h5py.Group:
+    """The group of stimulus ``s``, refused when missing or not a group."""
+    name = L.stim_group_path(s)
+    g = handle.file.get(name)
+    if g is None:
+        raise MissingObjectError(f"{handle.path}: stimulus group '/{name}' is missing")
+    if not isinstance(g, h5py.Group):
+        raise FileFormatError(f"{handle.path}: '/{name}' is not a group; a stimulus group belongs there")
+    return g
+
+
 def read_sample_rate(handle: FileHandle, s: int) -> float:
     """Sample rate (Hz) of waveform stimulus ``s``."""
     check_stimulus_links(handle, s)
-    ds = handle.file[L.stim_group_path(s)][L.STIM_DATA]
+    ds = _group(handle, s)[L.STIM_DATA]
     check_attributes(ds, handle.path)
     return float(ds.attrs[L.ATTR_SAMPLE_RATE])
 
@@ -100,7 +111,7 @@ def read_sample_rate(handle: FileHandle, s: int) -> float:
 def has_waveform(handle: FileHandle, s: int) -> bool:
     """True when stimulus ``s`` keeps its source waveform (a group lookup; reads no data)."""
     check_stimulus_links(handle, s)
-    return L.STIM_WAVEFORM_DS in handle.file[L.stim_group_path(s)]
+    return L.STIM_WAVEFORM_DS in _group(handle, s)
 
 
 def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None:
@@ -111,7 +122,7 @@ def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None
     ``int16 * scale``; a float waveform as stored.
     """
     check_stimulus_links(handle, s)
-    g = handle.file[L.stim_group_path(s)]
+    g = _group(handle, s)
     if L.STIM_WAVEFORM_DS not in g:
         return None
     ds = g[L.STIM_WAVEFORM_DS]
@@ -135,7 +146,7 @@ def waveform_summary(handle: FileHandle, S: int) -> dict:
     kept, dtypes, nbytes = 0, set(), 0
     for s in range(S):
         check_stimulus_links(handle, s)
-        g = handle.file[L.stim_group_path(s)]
+        g = _group(handle, s)
         if L.STIM_WAVEFORM_DS not in g:
             continue
         ds = g[L.STIM_WAVEFORM_DS]
