@@ -105,7 +105,7 @@ def safety_rows(call, row, rows: list, files: dict, baseline_python: str | None,
         return {}
     log(f"safety: this checkout vs {baseline_cwd or baseline_python}, alternating subprocesses")
     r = call("safety_vs_baseline", paths=list(files.values()), baseline_python=baseline_python,
-             baseline_cwd=baseline_cwd, rounds=2 if quick else 4, k=3 if quick else 5)
+             baseline_cwd=baseline_cwd, rounds=2 if quick else 6, k=3 if quick else 5)
     if r.get("error"):
         row(rows, "safety", "safety checks", None, "s", error=r["error"])
         return r
