@@ -139,3 +139,29 @@ def test_file_objects_are_not_checked():
         f.attrs["a"] = "x"
     with h5py.File(buf, "r") as f:
         heaps.check_attributes(f, "<memory>")  # no local path: nothing to read, nothing raised
+
+
+def _long_rows(path):
+    rng = np.random.default_rng(0)
+    spikes = [[[np.sort(rng.uniform(0, 90, 600)) for _ in range(2)] for _ in range(3)] for _ in range(2)]
+    ds = strfh5.from_lists(stims=[np.ones((1, 2, 20), np.float32)] * 2, spike_times=spikes, dt_ms=5.0)
+    strfh5.save(ds, path)
+
+
+def test_a_zeroed_heap_in_a_source_is_refused(tmp_path):
+    a, b = str(tmp_path / "a.strf.h5"), str(tmp_path / "b.strf.h5")
+    _long_rows(a)
+    _long_rows(b)
+    cat = str(tmp_path / "cat.strf.h5")
+    strfh5.concat([a, b], cat, allow_duplicate_neurons=True)
+    data = open(a, "rb").read()
+    assert data.count(b"GCOL") > 1
+    _zero_collection(a, 0)  # a's row data: the concatenated file opens; reading those rows is refused
+    code = ("import strfh5, sys\ntry:\n    ds = strfh5.load(sys.argv[1], lazy=True)\n"
+            "    [ds[i] for i in range(len(ds))]\nexcept strfh5.errors.CorruptDataError as e:\n"
+            "    print('refused', e)\n")
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, "-c", code, cat], capture_output=True, text=True, timeout=60)
+    assert res.stdout.startswith("refused") and "zeroed or overwritten heap" in res.stdout, res.stdout + res.stderr
+    assert "a.strf.h5: /responses" in res.stdout or "a.strf.h5: /counts" in res.stdout, res.stdout

@@ -13,7 +13,7 @@ import os
 import h5py
 
 from .. import layout as L
-from .heaps import check_attributes
+from .heaps import check_attributes, release
 from .index import RowIndex, open_index
 from .opening import open_file
 
@@ -81,6 +81,7 @@ class FileHandle:
                 self._h5.close()
             except Exception:  # pragma: no cover - closing a dead handle
                 pass
+        release(self.path)  # sources opened to check a concatenated file's rows
         self._h5 = None
         self._pid = None
         self._datasets = {}

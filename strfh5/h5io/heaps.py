@@ -20,9 +20,11 @@ Every collection a descriptor points at is walked
 must equal its object's size; a selection may not declare more bytes than the
 file holds.  What was checked is remembered per process and file (inode,
 size, modification time), so each collection and object is checked once.
+A virtual dataset's rows are checked in the sources that hold them.
 Structures these parsers do not read (filtered or compact VLEN storage,
-attributes in dense storage or of compound, array or reference types) fall
-back to the whole-file scan, once per process: slower, never unchecked.
+attributes in dense storage or of compound, array or reference types, a
+virtual mapping that is not block to block) fall back to the whole-file scan,
+once per process: slower, never unchecked (though without the length check).
 Files opened through Python file objects (remote reads) are not checked.
 """
 
@@ -38,7 +40,7 @@ from ..errors import CorruptDataError, IndexBuildError
 from ..heapcheck import check_global_heaps, collection_objects
 from .index import _descriptors, _file_sizes
 
-__all__ = ["check_attributes", "check_values", "mark_scanned", "has_vlen"]
+__all__ = ["check_attributes", "check_values", "mark_scanned", "has_vlen", "release"]
 
 _MAX_CHUNKS = 64  # object header chunks followed per object (a loop of continuations is refused)
 _MAX_CHUNK_BYTES = 2**24
@@ -73,6 +75,8 @@ class _Guard:
         self.scanned = False  # every collection was checked by the whole-file scan (lengths still are not)
         self.sizes: OrderedDict = OrderedDict()  # collection address -> object sizes by index (-1: none)
         self.done: set = set()  # object headers and (dataset, rows) already checked
+        self.virtual: dict = {}  # virtual dataset -> its source blocks (_source_maps)
+        self.sources: dict = {}  # source path -> h5py.File, opened once per process
 
     def read(self, fd: int):
         """``read(offset, n)``: up to ``n`` bytes of the file from ``offset``; nothing outside the file."""
@@ -168,6 +172,19 @@ def _guard(path: str, file_of) -> _Guard | None:
     return g
 
 
+def release(path: str) -> None:
+    """Close the sources this process opened to check the rows of the concatenated file ``path``."""
+    pid = os.getpid()
+    for key, g in list(_GUARDS.items()):
+        if key[0] == pid and g.path == path and g.sources:
+            for f in g.sources.values():
+                try:
+                    f.close()
+                except Exception:  # pragma: no cover - closing a dead handle
+                    pass
+            g.sources = {}
+
+
 def mark_scanned(path: str, f: h5py.File) -> None:
     """Record that every collection of ``path`` was checked by the whole-file scan.
 
@@ -223,8 +240,8 @@ def check_values(ds: h5py.Dataset, path: str, rows: tuple | None = None) -> None
     """Check the heap objects of VLEN dataset ``ds`` (rows ``lo:hi`` of its first axis when ``rows`` is given).
 
     A dataset without VLEN values, or already checked in this process, costs a
-    lookup.  A virtual dataset's values lie in its sources: each is scanned
-    whole, once per process.
+    lookup.  A virtual dataset's values lie in its sources: the same rows are
+    checked there.
 
     Raises
     ------
@@ -240,9 +257,9 @@ def check_values(ds: h5py.Dataset, path: str, rows: tuple | None = None) -> None
     key = (ds.name, rows)
     if key in g.done or (ds.name, None) in g.done:
         return
-    if ds.is_virtual:  # the file's own scan (eager loads) does not cover its sources
-        _scan_sources(ds, path)
-        g.done.add((ds.name, None))
+    if ds.is_virtual:  # the values lie in the sources (the file's own scan, eager loads, does not cover them)
+        _check_sources(g, ds, path, rows)
+        g.done.add(key)
         return
     vlen = h5py.check_vlen_dtype(ds.dtype)
     itemsize = 1 if vlen is None or h5py.check_string_dtype(ds.dtype) is not None else np.dtype(vlen).itemsize
@@ -265,16 +282,48 @@ def check_values(ds: h5py.Dataset, path: str, rows: tuple | None = None) -> None
     g.done.add(key)
 
 
-def _scan_sources(ds: h5py.Dataset, path: str) -> None:
+def _source_maps(ds: h5py.Dataset, path: str) -> list:
+    """``(v_lo, v_hi, src_lo, src_path, src_name)`` of each source block of virtual ``ds`` (rows on the first axis).
+
+    ``src_lo`` is None when the mapping is not one block onto one block of
+    the same shape (the source is then scanned whole).
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    for name in sorted({m.file_name for m in ds.virtual_sources()}):
-        src = name if os.path.isabs(name) else os.path.join(folder, name)
-        if name == "." or not os.path.isfile(src):
-            continue  # the file itself, or a source the source checks refuse
-        with h5py.File(src, "r") as f:
-            g = _guard(src, lambda: f)
-        if g is not None:
-            g.scan()
+    out = []
+    for m in ds.virtual_sources():
+        src = path if m.file_name == "." else (m.file_name if os.path.isabs(m.file_name)
+                                               else os.path.join(folder, m.file_name))
+        try:
+            (v0, v1), (s0, s1) = m.vspace.get_select_bounds(), m.src_space.get_select_bounds()
+        except (ValueError, RuntimeError):  # a selection HDF5 gives no bounds for: the source is scanned
+            out.append((0, ds.shape[0] - 1, None, src, m.dset_name))
+            continue
+        same = all(b - a == d - c for a, b, c, d in zip(v0, v1, s0, s1))
+        whole = m.vspace.get_select_npoints() == int(np.prod([b - a + 1 for a, b in zip(v0, v1)]))
+        out.append((v0[0], v1[0], s0[0] if same and whole else None, src, m.dset_name))
+    return out
+
+
+def _check_sources(g: _Guard, ds: h5py.Dataset, path: str, rows: tuple | None) -> None:
+    """Check the rows ``rows`` of virtual ``ds`` in the sources that hold them (sources opened once per process)."""
+    maps = g.virtual.get(ds.name)
+    if maps is None:
+        maps = g.virtual[ds.name] = _source_maps(ds, path)
+    lo, hi = rows if rows else (0, ds.shape[0])
+    for v0, v1, s0, src, name in maps:
+        if v1 < lo or v0 >= hi or not os.path.isfile(src):
+            continue  # not in the rows read, or a source the source checks refuse
+        f = g.sources.get(src)
+        if f is None:
+            f = g.sources[src] = h5py.File(src, "r")
+        if s0 is None:
+            sg = _guard(src, lambda: f)
+            if sg is not None:
+                sg.scan()
+            continue
+        sds = f.get(name)
+        if isinstance(sds, h5py.Dataset) and not sds.is_virtual:
+            check_values(sds, src, (s0 + max(lo, v0) - v0, s0 + min(hi - 1, v1) - v0 + 1))
 
 
 # ------------------------------------------------------------------ object headers (HDF5 format, "Object Header")
