@@ -152,9 +152,6 @@ def _events_repeats_max(folder):
     return files(p)
 
 
-_HEAP = ("check the global heap collections HDF5 will read before it reads them: eager loads, info and materialize "
-         "scan the whole file (strfh5.heapcheck); a lazy open and an on-disk concat must stay fixed-cost, so they need "
-         "a check of only the collections their tables and rows use")
 _EXACT = "check repeats x n_bins and counts sums in exact integer arithmetic (uint64 values above int64 are corrupt)"
 
 CASES = [
