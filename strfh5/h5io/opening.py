@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import layout as L
 from ..errors import CorruptDataError, FileFormatError, MissingObjectError, NotStrfH5FileError, SourceFileError, \
-    UnsupportedVersionError
+    StrfH5Error, UnsupportedVersionError
 from ..version import __version__
 from ..heapcheck import check_global_heaps
 from . import remote
@@ -112,6 +112,11 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r", scan_heaps
         _check_markers(f, path)
         # concatenated files: sources checked (SPEC §9); plain files: no virtual datasets or external links
         check_sources(f, path, allow_external=allow_external)
+    except (RuntimeError, KeyError, ValueError, TypeError, OSError) as e:
+        f.close()
+        if isinstance(e, StrfH5Error):
+            raise
+        raise CorruptDataError(f"{path}: the root group cannot be read ({type(e).__name__}: {e})") from None
     except BaseException:
         f.close()
         raise
@@ -220,3 +225,6 @@ def require_attr(obj, name: str, path: str):
         return obj.attrs[name]
     except KeyError:
         raise MissingObjectError(f"{path}: required attribute '{obj.name}@{name}' is missing") from None
+    except (RuntimeError, OSError, ValueError, TypeError) as e:  # a corrupt object header or attribute message
+        raise CorruptDataError(f"{path}: attribute '{obj.name}@{name}' cannot be read ({type(e).__name__}: {e})") \
+            from None
