@@ -214,7 +214,7 @@ class _Column:
         self.itemsize = self.dtype.itemsize
         self.table = read_index_table(f, index_name, ds.shape, path, file_size)
         dig = f.get(f"{L.INTEGRITY}/{name}")
-        if dig is None or dig.shape != (ds.shape[0], L.DIGEST_SIZE):
+        if not isinstance(dig, h5py.Dataset) or dig.shape != (ds.shape[0], L.DIGEST_SIZE):
             raise CorruptDataError(f"{path}: /{L.INTEGRITY}/{name} is missing or has the wrong shape; the index "
                                    "cannot be verified without row digests")
         self.digests = np.asarray(dig[()], dtype=np.uint8)

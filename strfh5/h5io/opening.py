@@ -25,7 +25,7 @@ from .heaps import check_attributes, check_values, mark_scanned
 from .sources import check_sources
 from .values import attr_str
 
-__all__ = ["open_file", "check_version", "require_dataset", "require_object", "require_attr"]
+__all__ = ["open_file", "check_version", "require_dataset", "require_object", "require_attr", "has_attr"]
 
 
 def check_version(text, path: str) -> tuple[int, int]:
@@ -215,9 +215,20 @@ def require_object(f: h5py.File, name: str, path: str):
     try:
         obj = f[name]
     except KeyError:
-        raise MissingObjectError(f"{path}: required object '/{name}' is missing") from None
+        raise MissingObjectError(f"{path}: required object '/{name}' is missing or cannot be opened") from None
+    except (RuntimeError, ValueError) as e:
+        raise CorruptDataError(f"{path}: '/{name}' cannot be opened ({e})") from None
     check_attributes(obj, path)
     return obj
+
+
+def has_attr(obj, name: str, path: str) -> bool:
+    """Whether ``obj`` has attribute ``name``; CorruptDataError when HDF5 cannot decode its attributes."""
+    try:
+        return name in obj.attrs
+    except (RuntimeError, OSError, ValueError, KeyError) as e:
+        raise CorruptDataError(f"{path}: the attributes of '{obj.name}' cannot be read ({type(e).__name__}: {e})") \
+            from None
 
 
 def require_attr(obj, name: str, path: str):

@@ -92,7 +92,10 @@ def _open_data(handle: FileHandle, s: int, name: str):
 def _group(handle: FileHandle, s: int) -> h5py.Group:
     """The group of stimulus ``s``, refused when missing or not a group."""
     name = L.stim_group_path(s)
-    g = handle.file.get(name)
+    try:
+        g = handle.file.get(name)
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise CorruptDataError(f"{handle.path}: stimulus group '/{name}' cannot be opened ({e})") from None
     if g is None:
         raise MissingObjectError(f"{handle.path}: stimulus group '/{name}' is missing")
     if not isinstance(g, h5py.Group):
@@ -147,12 +150,16 @@ def waveform_summary(handle: FileHandle, S: int) -> dict:
     for s in range(S):
         check_stimulus_links(handle, s)
         g = _group(handle, s)
-        if L.STIM_WAVEFORM_DS not in g:
-            continue
-        ds = g[L.STIM_WAVEFORM_DS]
-        kept += 1
-        dtypes.add(str(ds.dtype) + (" + scale" if L.ATTR_WAVEFORM_SCALE in ds.attrs else ""))
-        nbytes += int(ds.id.get_storage_size())
+        try:
+            if L.STIM_WAVEFORM_DS not in g:
+                continue
+            ds = g[L.STIM_WAVEFORM_DS]
+            kept += 1
+            dtypes.add(str(ds.dtype) + (" + scale" if L.ATTR_WAVEFORM_SCALE in ds.attrs else ""))
+            nbytes += int(ds.id.get_storage_size())
+        except (KeyError, RuntimeError, ValueError, AttributeError) as e:  # HDF5 cannot decode the objects
+            raise CorruptDataError(f"{handle.path}: the kept waveform of stimulus {s} cannot be inspected "
+                                   f"({type(e).__name__}: {e})") from None
     return {"kept": kept, "dtypes": sorted(dtypes), "stored_bytes": nbytes}
 
 

@@ -14,7 +14,7 @@ from ..errors import CorruptDataError
 from ..records import FileInfo
 from .checks import exact_ints
 from .heaps import check_attributes
-from .opening import require_attr, require_dataset, require_object
+from .opening import has_attr, require_attr, require_dataset, require_object
 from .values import attr_str, read_json, read_json_table, read_strings
 
 __all__ = ["read_info", "read_tables"]
@@ -47,8 +47,8 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
     metadata = read_json(require_dataset(f, L.METADATA, path, kinds="S", ndim=0)[()], f"{path}:/{L.METADATA}")
     stimuli = require_object(f, L.STIMULI, path)
     transform = None
-    if L.ATTR_TRANSFORM in stimuli.attrs:
-        transform = read_json(stimuli.attrs[L.ATTR_TRANSFORM], f"{path}:/{L.STIMULI}@{L.ATTR_TRANSFORM}")
+    if has_attr(stimuli, L.ATTR_TRANSFORM, path):
+        transform = read_json(require_attr(stimuli, L.ATTR_TRANSFORM, path), f"{path}:/{L.STIMULI}@{L.ATTR_TRANSFORM}")
     return FileInfo(
         encoding=encoding,
         dt_ms=dt_ms,
