@@ -185,7 +185,8 @@ def convert_ns1(raw: str, baseline_python: str | None, baseline_cwd: str | None,
 _SAFETY_SCRIPT = r"""
 import json, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
-import strfh5
+import torch  # what a first load imports lazily, imported before anything is timed
+import strfh5, strfh5.dataset
 k, what, paths = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3:]
 out = {}
 for p in paths:
