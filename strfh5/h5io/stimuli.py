@@ -129,6 +129,8 @@ def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None
     if L.STIM_WAVEFORM_DS not in g:
         return None
     ds = g[L.STIM_WAVEFORM_DS]
+    if not isinstance(ds, h5py.Dataset):
+        raise FileFormatError(f"{handle.path}: kept waveform '{ds.name}' is not a dataset")
     check_attributes(ds, handle.path)
     check_values(ds, handle.path)
     w = ds[()]
