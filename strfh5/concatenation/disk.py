@@ -26,6 +26,7 @@ from .. import layout as L
 from .. import schema as _schema
 from ..errors import CorruptDataError, IncompatibleDatasetsError, InvalidDataError
 from ..h5io import open_file, read_info, read_sources, read_strings
+from ..h5io.opening import require_dataset
 from ..h5io.sources import escape_vds_name, relative_source_path
 from ..leftovers import clean_leftovers
 from ..writer import write_root_attrs
@@ -79,11 +80,12 @@ def _read_input(pos: int, path: str, allow_external: bool) -> _Input:
             path=path,
             f=f,
             info=info,
-            stim_ids=read_strings(f[L.STIM_IDS]),
-            stim_meta_raw=read_strings(f[L.STIM_METADATA]),
+            # tables read through require_dataset: their kinds and heap objects checked before HDF5 reads them
+            stim_ids=read_strings(require_dataset(f, L.STIM_IDS, path, kinds="S", ndim=1)),
+            stim_meta_raw=read_strings(require_dataset(f, L.STIM_METADATA, path, kinds="S", ndim=1)),
             n_bins=np.asarray(f[L.STIM_N_BINS][()], dtype=np.int64).reshape(-1),
-            neuron_ids=read_strings(f[L.NEURON_IDS]),
-            nrn_meta_raw=read_strings(f[L.NEURON_METADATA]),
+            neuron_ids=read_strings(require_dataset(f, L.NEURON_IDS, path, kinds="S", ndim=1)),
+            nrn_meta_raw=read_strings(require_dataset(f, L.NEURON_METADATA, path, kinds="S", ndim=1)),
         )
         S, N = len(inp.stim_ids), len(inp.neuron_ids)
         if len(inp.stim_meta_raw) != S or inp.n_bins.size != S or len(inp.nrn_meta_raw) != N:
