@@ -53,9 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote-mb", default="10,100", metavar="MB,...",
                    help="sizes of the files read over HTTP with --remote (default: %(default)s)")
     p.add_argument("--sections", default="scales,quality,concat,convert,spectrograms",
-                   help="comma-separated sections to run (default: %(default)s)")
+                   help="comma-separated sections to run (default: %(default)s; also 'safety': lazy open, eager "
+                        "load and lazy epoch of each scale vs --baseline-python/--baseline-cwd, a checkout without "
+                        "the read path's safety checks)")
     p.add_argument("--baseline-python", default=os.environ.get("STRFH5_BENCH_BASELINE_PYTHON"), metavar="PY",
-                   help="interpreter of a baseline checkout for the 'convert ns1' ratio (e.g. main's .venv/bin/python)")
+                   help="interpreter of a baseline checkout for the 'convert ns1' and 'safety' ratios (e.g. main's "
+                        ".venv/bin/python)")
     p.add_argument("--baseline-cwd", default=None, metavar="DIR",
                    help="the baseline checkout (working directory of its conversions)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")

@@ -1,4 +1,5 @@
-"""Figures of issue 18: open time in S, save vs h5py, checksums vs SHA-256, NS1 conversion, worker transfer.
+"""Figures of issue 18 (open time in S, save vs h5py, checksums vs SHA-256, NS1 conversion, worker transfer) and
+issue 12 (the cost of the read path's safety checks: lazy open, eager load and lazy epoch vs a checkout without them).
 
 Each figure runs its variants **interleaved round by round** in one process
 (or, for the conversion, alternating subprocesses), so a shared machine's
@@ -9,6 +10,7 @@ per-round ratios.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import statistics
@@ -176,6 +178,84 @@ def convert_ns1(raw: str, baseline_python: str | None, baseline_cwd: str | None,
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# ------------------------------------------------------------------ safety checks vs a checkout without them
+#: run by each interpreter: the first lazy open of each file in the process, later lazy opens (+ close), an eager
+#: load and a lazy epoch (``ds[i]`` over all items, after one untimed epoch) of every file; only ``strfh5.load`` and
+#: indexing, so older checkouts run it unchanged
+_SAFETY_SCRIPT = r"""
+import json, statistics, sys, time, warnings
+warnings.simplefilter("ignore")
+import torch  # what a first load imports lazily, imported before anything is timed
+import strfh5, strfh5.dataset
+k, what, paths = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3:]
+out = {}
+for p in paths:
+    r = {}
+    try:
+        t = time.perf_counter(); strfh5.load(p, lazy=True).close(); r["first"] = time.perf_counter() - t
+        if "open" in what:
+            ts = []
+            for _ in range(k):
+                t = time.perf_counter(); ds = strfh5.load(p, lazy=True); ts.append(time.perf_counter() - t)
+                ds.close()
+            r["open"] = statistics.median(ts)
+        if "eager" in what:
+            t = time.perf_counter(); ds = strfh5.load(p); r["eager"] = time.perf_counter() - t
+            del ds
+        if "epoch" in what:
+            ds = strfh5.load(p, lazy=True)
+            for i in range(len(ds)):
+                ds[i]
+            t = time.perf_counter()
+            for i in range(len(ds)):
+                ds[i]
+            r["epoch"] = time.perf_counter() - t
+            ds.close()
+    except Exception as e:
+        r["error"] = f"{type(e).__name__}: {e}"[:300]
+    out[p] = r
+print(json.dumps(out))
+"""
+
+
+def safety_vs_baseline(paths: list, baseline_python: str, baseline_cwd: str, rounds: int = 4, k: int = 5,
+                       what: str = "first,open,eager,epoch", budget_s: float = 900.0) -> dict:
+    """Lazy open, eager load and lazy epoch of ``paths``: this checkout (a) vs a baseline checkout (b).
+
+    Each round runs one subprocess per interpreter, in alternating order; a
+    subprocess times ``k`` lazy opens (median), one eager load and one lazy
+    epoch per file.  Per figure and file: the medians over rounds, the median
+    per-round ratio a/b and the per-round ratios (their spread).
+    """
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sides = {"a": (sys.executable, here), "b": (baseline_python, baseline_cwd or here)}
+    got: dict = {"a": [], "b": []}
+    t0 = time.perf_counter()
+    for i in range(max(1, rounds)):
+        for side in ("a", "b") if i % 2 == 0 else ("b", "a"):
+            python, cwd = sides[side]
+            res = subprocess.run([python, "-c", _SAFETY_SCRIPT, str(k), what.replace("first,", ""), *paths],
+                                 cwd=cwd, check=True, capture_output=True, text=True)
+            got[side].append(json.loads(res.stdout.strip().splitlines()[-1]))
+        if time.perf_counter() - t0 > budget_s:
+            break
+    out: dict = {"rounds": len(got["a"]), "files": {}}
+    for p in paths:
+        per: dict = {}
+        errors = {s: next((r[p]["error"] for r in got[s] if "error" in r[p]), None) for s in "ab"}
+        if errors["a"] or errors["b"]:
+            out["files"][p] = {"error": f"this checkout: {errors['a']}; baseline: {errors['b']}"}
+            continue
+        for fig in what.split(","):
+            a = [r[p][fig] for r in got["a"]]
+            b = [r[p][fig] for r in got["b"]]
+            ratios = [x / y for x, y in zip(a, b)]
+            per[fig] = dict(a_s=statistics.median(a), b_s=statistics.median(b), ratio=statistics.median(ratios),
+                            ratios=ratios, a_times_s=a, b_times_s=b)
+        out["files"][p] = per
+    return out
+
+
 # ------------------------------------------------------------------ workers: transfer
 def _items(batch):
     return batch
@@ -212,4 +292,4 @@ def worker_transfer(path: str, batch: int = 8, k: int = 2, budget_s: float = 60.
 
 
 IO_FIGURES = {f.__name__: f for f in (prepare_s_grown, open_pair, save_vs_h5py, checksums_vs_sha, convert_ns1,
-                                      worker_transfer)}
+                                      worker_transfer, safety_vs_baseline)}

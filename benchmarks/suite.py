@@ -20,7 +20,7 @@ from typing import Any
 
 from . import GENERATOR_VERSION
 from .isolate import run_isolated
-from .suite_io import EAGER_GOALS, EPOCH_GOALS, ns1_rows, scale_rows
+from .suite_io import EAGER_GOALS, EPOCH_GOALS, ns1_rows, safety_rows, scale_rows
 
 __all__ = ["Options", "run", "format_table"]
 
@@ -294,6 +294,11 @@ def run(opts: Options) -> dict:
 
     if "convert" in opts.sections and not quick:
         raw["convert"] = ns1_rows(call, _row, rows, opts.baseline_python, opts.baseline_cwd, k, log)
+    if "safety" in opts.sections:
+        files = {f"{table[n].name} {table[n].encoding}": prepare(
+            "prepare_simulated", f"{table[n].name} {table[n].encoding}", data_dir=data_dir, scale=n, quick=quick)["path"]
+            for n in opts.scales}
+        raw["safety"] = safety_rows(call, _row, rows, files, opts.baseline_python, opts.baseline_cwd, quick, log)
     if "quality" in opts.sections:
         _quality_rows(call, prepare, rows, raw, data_dir, quick, k, budget, opts, log)
     if "concat" in opts.sections:

@@ -86,3 +86,38 @@ def ns1_rows(call, row, rows: list, baseline_python: str | None, baseline_cwd: s
             base_value=r["b_s"], ratio=r["ratio"], goal="<= 0.6x", ok=r["ratio"] <= 0.6,
             note="--partial (clusters absent from the stored release left out); alternating subprocesses")
     return {"ns1": r}
+
+
+#: what the safety section times per file, and the goal of each figure (issue 12: the checks cost little)
+_SAFETY_GOALS = {"first": ("lazy open, first in the process", 1.1), "open": ("lazy open, again", 1.1),
+                 "eager": ("eager load", 1.1), "epoch": ("lazy epoch (ds[i], workers 0)", None)}
+
+
+def safety_rows(call, row, rows: list, files: dict, baseline_python: str | None, baseline_cwd: str | None,
+                quick: bool, log) -> dict:
+    """Lazy open, eager load and lazy epoch of each scale's native file: this checkout vs the baseline checkout.
+
+    ``files`` maps a scale tag to its file.  The baseline is a checkout without
+    the read path's safety checks (``--baseline-python``, ``--baseline-cwd``).
+    """
+    if not baseline_python:
+        row(rows, "safety", "safety checks", None, "s", note="skipped: needs --baseline-python (and --baseline-cwd)")
+        return {}
+    log(f"safety: this checkout vs {baseline_cwd or baseline_python}, alternating subprocesses")
+    r = call("safety_vs_baseline", paths=list(files.values()), baseline_python=baseline_python,
+             baseline_cwd=baseline_cwd, rounds=2 if quick else 6, k=3 if quick else 5)
+    if r.get("error"):
+        row(rows, "safety", "safety checks", None, "s", error=r["error"])
+        return r
+    for tag, path in files.items():
+        per = r["files"][path]
+        if "error" in per:
+            row(rows, f"safety {tag}", "safety checks", None, "s", error=per["error"])
+            continue
+        for fig, (label, goal) in _SAFETY_GOALS.items():
+            f = per[fig]
+            spread = f"per-round ratios {min(f['ratios']):.2f}-{max(f['ratios']):.2f} over {len(f['ratios'])} rounds"
+            row(rows, f"safety {tag}", label, f["a_s"], "s", baseline="before the checks (baseline checkout)",
+                base_value=f["b_s"], ratio=f["ratio"], goal=f"<= {goal}x" if goal else "",
+                ok=f["ratio"] <= goal if goal else None, note=spread)
+    return r

@@ -26,6 +26,7 @@ from .. import layout as L
 from .. import schema as _schema
 from ..errors import IncompatibleDatasetsError, InvalidDataError
 from ..h5io import FileHandle, check_stimuli, read_info, read_sources, read_strings, read_tables
+from ..h5io.opening import require_dataset
 from ..h5io.sources import escape_vds_name, relative_source_path
 from ..leftovers import clean_leftovers
 from ..writer import write_root_attrs
@@ -88,10 +89,10 @@ def _read_input(pos: int, path: str, allow_external: bool) -> _Input:
             handle=handle,
             info=info,
             stim_ids=tables["stim_ids"],
-            stim_meta_raw=read_strings(f[L.STIM_METADATA]),
+            stim_meta_raw=read_strings(require_dataset(f, L.STIM_METADATA, path, kinds="S", ndim=1)),
             n_bins=tables["n_bins"],
             neuron_ids=tables["neuron_ids"],
-            nrn_meta_raw=read_strings(f[L.NEURON_METADATA]),
+            nrn_meta_raw=read_strings(require_dataset(f, L.NEURON_METADATA, path, kinds="S", ndim=1)),
         )
         S, N = len(inp.stim_ids), len(inp.neuron_ids)
         if info.concatenated:

@@ -8,7 +8,8 @@ Modules: :mod:`~strfh5.h5io.values` (strings, JSON), :mod:`~strfh5.h5io.sources`
 (SPEC §9.3–§9.4 path and link policy), :mod:`~strfh5.h5io.opening`,
 :mod:`~strfh5.h5io.handle` (per-process handles), :mod:`~strfh5.h5io.tables`,
 :mod:`~strfh5.h5io.stimuli`, :mod:`~strfh5.h5io.rows`, :mod:`~strfh5.h5io.structure`
-(whole-file checks for ``info`` and on-disk ``concat``).
+(whole-file checks for ``info`` and on-disk ``concat``), :mod:`~strfh5.h5io.heaps`
+(the global heap objects of whatever is about to be read, checked before HDF5 follows them).
 """
 
 from .handle import FileHandle

@@ -13,6 +13,8 @@ import os
 import h5py
 
 from .. import layout as L
+from ..errors import CorruptDataError
+from .heaps import check_attributes, release
 from .index import RowIndex, open_index
 from .opening import open_file
 
@@ -68,7 +70,12 @@ class FileHandle:
         """This process' checked response byte-range index, or None (no index, concatenated, or it failed a check)."""
         f = self.file
         if self._index is False:
-            self._index = open_index(f, self.path, encoding, concatenated)
+            try:
+                if isinstance(f.get(L.RESPONSE_INDEX, getlink=True), h5py.HardLink):
+                    check_attributes(f[L.RESPONSE_INDEX], self.path)
+                self._index = open_index(f, self.path, encoding, concatenated)
+            except (KeyError, RuntimeError, ValueError) as e:  # an object HDF5 cannot decode: not a broken index
+                raise CorruptDataError(f"{self.path}: /{L.RESPONSE_INDEX} cannot be opened ({e})") from None
         return self._index
 
     def dataset(self, name: str) -> h5py.Dataset:
@@ -89,6 +96,7 @@ class FileHandle:
                 self._h5.close()
             except Exception:  # pragma: no cover - closing a dead handle
                 pass
+        release(self.path)  # sources opened to check a concatenated file's rows
         self._h5 = None
         self._pid = None
         self._datasets = {}

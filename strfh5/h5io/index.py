@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import warnings
 
@@ -51,31 +52,57 @@ def _file_sizes(f: h5py.File) -> tuple[int, int, int]:
     return int(sa), int(ss), int(fcpl.get_userblock())
 
 
-def _descriptors(ds: h5py.Dataset, fd: int, sizeof_addr: int, base: int) -> np.ndarray:
-    """The ``(S, N)`` VLEN descriptors ``(len, addr, idx)`` of a dataset, read from its raw storage."""
+def _descriptors(ds: h5py.Dataset, fd: int, sizeof_addr: int, base: int, rows: tuple | None = None) -> np.ndarray:
+    """The VLEN descriptors ``(len, addr, idx)`` of a dataset, read from its raw storage.
+
+    Shaped like the dataset, or like its rows ``lo:hi`` (first axis) when
+    ``rows = (lo, hi)`` is given (only the chunks holding them are read).
+    Raises :class:`IndexBuildError` for storage it cannot read by byte range
+    (filters, virtual or compact layout).
+    """
     name = ds.name
     dcpl = ds.id.get_create_plist()
     if dcpl.get_nfilters():
         raise IndexBuildError(f"{name}: VLEN data stored through filters cannot be indexed by byte range")
     desc_t = np.dtype([("len", "<u4"), ("addr", f"<u{sizeof_addr}"), ("idx", "<u4")])
-    S, N = ds.shape
-    out = np.zeros((S, N), dtype=desc_t)
+    shape = ds.shape
+    lo, hi = (0, shape[0] if shape else 1) if rows is None else rows
+    out = np.zeros((hi - lo, *shape[1:]) if shape else (), dtype=desc_t)
     layout = dcpl.get_layout()
     if layout == h5py.h5d.CONTIGUOUS:
         off = ds.id.get_offset()
-        if off is not None:
-            out[...] = _pread_array(fd, base + off, S * N, desc_t, name).reshape(S, N)
+        if off is not None and out.size:
+            skip = lo * (out.size // max(hi - lo, 1)) * desc_t.itemsize
+            out[...] = _pread_array(fd, base + off + skip, out.size, desc_t, name).reshape(out.shape)
         return out
     if layout != h5py.h5d.CHUNKED:
         raise IndexBuildError(f"{name}: HDF5 layout {layout} (virtual or compact) cannot be indexed by byte range")
-    cs, cn = ds.chunks
-    for i in range(ds.id.get_num_chunks()):
-        info = ds.id.get_chunk_info(i)
-        s0, n0 = info.chunk_offset
-        block = _pread_array(fd, base + info.byte_offset, cs * cn, desc_t, name).reshape(cs, cn)
-        hs, hn = min(cs, S - s0), min(cn, N - n0)
-        out[s0 : s0 + hs, n0 : n0 + hn] = block[:hs, :hn]
+    chunks = ds.chunks
+    if rows is None:
+        infos = (ds.id.get_chunk_info(i) for i in range(ds.id.get_num_chunks()))
+    else:
+        starts = [range(lo - lo % chunks[0], hi, chunks[0])] + [range(0, n, c) for n, c in zip(shape[1:], chunks[1:])]
+        infos = (ds.id.get_chunk_info_by_coord(coord) for coord in itertools.product(*starts))
+    count = int(np.prod(chunks))
+    for info in infos:
+        if info.byte_offset is None:  # never written: its elements read as empty
+            continue
+        block = _pread_array(fd, base + info.byte_offset, count, desc_t, name).reshape(chunks)
+        _place(out, block, info.chunk_offset, lo)
     return out
+
+
+def _place(out: np.ndarray, block: np.ndarray, offset: tuple, lo: int) -> None:
+    """Copy the part of chunk ``block`` (at ``offset`` in the dataset) that falls in ``out`` (rows from ``lo``)."""
+    dst, src = [], []
+    for d, (o, c) in enumerate(zip(offset, block.shape)):
+        start = o - lo if d == 0 else o
+        a, b = max(start, 0), min(start + c, out.shape[d])
+        if a >= b:
+            return
+        dst.append(slice(a, b))
+        src.append(slice(a - start, b - start))
+    out[tuple(dst)] = block[tuple(src)]
 
 
 def _pread_array(fd: int, offset: int, count: int, dtype: np.dtype, what: str) -> np.ndarray:
@@ -188,7 +215,7 @@ class _Column:
         self.itemsize = self.dtype.itemsize
         self.table = read_index_table(f, index_name, ds.shape, path, file_size)
         dig = f.get(f"{L.INTEGRITY}/{name}")
-        if dig is None or dig.shape != (ds.shape[0], L.DIGEST_SIZE):
+        if not isinstance(dig, h5py.Dataset) or dig.shape != (ds.shape[0], L.DIGEST_SIZE):
             raise CorruptDataError(f"{path}: /{L.INTEGRITY}/{name} is missing or has the wrong shape; the index "
                                    "cannot be verified without row digests")
         self.digests = np.asarray(dig[()], dtype=np.uint8)

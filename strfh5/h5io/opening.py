@@ -16,15 +16,16 @@ import numpy as np
 
 from .. import layout as L
 from ..errors import CorruptDataError, FileFormatError, MissingObjectError, NotStrfH5FileError, SourceFileError, \
-    UnsupportedVersionError
+    StrfH5Error, UnsupportedVersionError
 from ..version import __version__
 from ..heapcheck import check_global_heaps
 from . import remote
 from .checks import unwritten
+from .heaps import check_attributes, check_values, mark_scanned
 from .sources import check_sources
 from .values import attr_str
 
-__all__ = ["open_file", "check_version", "require_dataset", "require_object", "require_attr"]
+__all__ = ["open_file", "check_version", "require_dataset", "require_object", "require_attr", "has_attr"]
 
 
 def check_version(text, path: str) -> tuple[int, int]:
@@ -68,7 +69,9 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r", scan_heaps
         string or VLEN value (:func:`strfh5.heapcheck.check_global_heaps`:
         a zeroed collection makes HDF5 loop forever).  Linear in the file
         size, so readers that read the whole file anyway (eager loads, info,
-        materialize) ask for it; a lazy open does not.
+        materialize) ask for it; a lazy open checks instead only the heap
+        objects of what it reads (:mod:`strfh5.h5io.heaps`): the root
+        attributes here, tables in :func:`require_dataset`, rows as they are read.
     """
     if remote.is_url(path):  # http(s): a range-request file object; concatenated files refused there
         path = remote.open_remote(path, mode)
@@ -102,9 +105,18 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r", scan_heaps
         raise CorruptDataError(f"{path}: corrupt variable-length data heap ({problems[0]}); HDF5 cannot read it safely")
     f = _h5_open(path, mode)
     try:
+        if scan_heaps:
+            mark_scanned(path, f)
+        else:  # the root attributes' heap objects, before HDF5 reads any (a fixed cost)
+            check_attributes(f, path)
         _check_markers(f, path)
         # concatenated files: sources checked (SPEC §9); plain files: no virtual datasets or external links
         check_sources(f, path, allow_external=allow_external)
+    except (RuntimeError, KeyError, ValueError, TypeError, OSError) as e:
+        f.close()
+        if isinstance(e, StrfH5Error):
+            raise
+        raise CorruptDataError(f"{path}: the root group cannot be read ({type(e).__name__}: {e})") from None
     except BaseException:
         f.close()
         raise
@@ -182,6 +194,8 @@ def require_dataset(f: h5py.File, name: str, path: str, *, kinds: str | None = N
     why = None if g.is_virtual or not complete else unwritten(g)
     if why:
         raise CorruptDataError(f"{path}: '/{name}' {why}")
+    if g.ndim < 2:  # tables and scalars are read whole: their heap objects checked now; (S, N) rows as read
+        check_values(g, path)
     return g
 
 
@@ -197,10 +211,24 @@ def _check_type(ds: h5py.Dataset, name: str, path: str, kinds: str | None, ndim:
 
 
 def require_object(f: h5py.File, name: str, path: str):
+    """Object ``/name``, its attributes' heap objects checked (:func:`strfh5.h5io.heaps.check_attributes`)."""
     try:
-        return f[name]
+        obj = f[name]
     except KeyError:
-        raise MissingObjectError(f"{path}: required object '/{name}' is missing") from None
+        raise MissingObjectError(f"{path}: required object '/{name}' is missing or cannot be opened") from None
+    except (RuntimeError, ValueError) as e:
+        raise CorruptDataError(f"{path}: '/{name}' cannot be opened ({e})") from None
+    check_attributes(obj, path)
+    return obj
+
+
+def has_attr(obj, name: str, path: str) -> bool:
+    """Whether ``obj`` has attribute ``name``; CorruptDataError when HDF5 cannot decode its attributes."""
+    try:
+        return name in obj.attrs
+    except (RuntimeError, OSError, ValueError, KeyError) as e:
+        raise CorruptDataError(f"{path}: the attributes of '{obj.name}' cannot be read ({type(e).__name__}: {e})") \
+            from None
 
 
 def require_attr(obj, name: str, path: str):
@@ -208,3 +236,6 @@ def require_attr(obj, name: str, path: str):
         return obj.attrs[name]
     except KeyError:
         raise MissingObjectError(f"{path}: required attribute '{obj.name}@{name}' is missing") from None
+    except (RuntimeError, OSError, ValueError, TypeError) as e:  # a corrupt object header or attribute message
+        raise CorruptDataError(f"{path}: attribute '{obj.name}@{name}' cannot be read ({type(e).__name__}: {e})") \
+            from None

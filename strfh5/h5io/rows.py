@@ -16,6 +16,7 @@ from .. import layout as L
 from ..errors import CorruptDataError
 from ..records import Events, FileInfo, RawRow
 from .checks import big_endian_vlen, counts_too_large, exact_ints, native
+from .heaps import check_values
 from .handle import FileHandle
 
 __all__ = ["read_vlen_row", "check_row", "read_raw_row", "read_elements"]
@@ -26,8 +27,10 @@ def read_vlen_row(ds: h5py.Dataset, s: int, neurons: Sequence[int] | None = None
 
     For a neuron subset only the column span ``min(neurons)..max(neurons)`` is
     read (one hyperslab; in a concatenated file that skips the other sources'
-    unmapped blocks), then indexed.
+    unmapped blocks), then indexed.  The row's heap objects are checked first
+    (:func:`strfh5.h5io.heaps.check_values`, once per row and process).
     """
+    check_values(ds, ds.file.filename, (s, s + 1))
     try:
         if neurons is None:
             row = ds[s]

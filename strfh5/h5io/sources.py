@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import layout as L
 from ..errors import CorruptDataError, MissingObjectError, SourceFileError, UnsafeSourcePathError
+from .heaps import check_attributes
 from .values import attr_str
 
 __all__ = [
@@ -338,6 +339,11 @@ def _source_file_findings(rec: SourceRecord, path: str, encoding: str, vdtypes: 
         yield _Finding("E904", "sources.strfh5", obj, f"{name} cannot be opened as HDF5 ({e})", SourceFileError)
         return
     with src:
+        try:
+            check_attributes(src, rec.resolved)
+        except CorruptDataError as e:
+            yield _Finding("E904", "sources.strfh5", obj, f"{name}: {e}", CorruptDataError)
+            return
         fmt = src.attrs.get(L.ATTR_FORMAT)
         if fmt is None or attr_str(fmt) != L.FORMAT_NAME:
             yield _Finding("E904", "sources.strfh5", obj, f"{name} is HDF5 without the strfh5 markers",

@@ -9,6 +9,7 @@ from .. import layout as L
 from ..errors import CorruptDataError, FileFormatError, MissingObjectError, SourceFileError
 from .checks import missing_filter, unwritten
 from .handle import FileHandle
+from .heaps import check_attributes, check_values
 
 __all__ = ["read_stimulus", "read_waveform", "has_waveform", "waveform_summary", "read_sample_rate", "response_dtype",
            "counts_dtype", "check_stimulus_links",
@@ -124,16 +125,32 @@ def _object_type(loc, name: bytes):
         return None
 
 
+def _group(handle: FileHandle, s: int) -> h5py.Group:
+    """The group of stimulus ``s``, refused when missing or not a group."""
+    name = L.stim_group_path(s)
+    try:
+        g = handle.file.get(name)
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise CorruptDataError(f"{handle.path}: stimulus group '/{name}' cannot be opened ({e})") from None
+    if g is None:
+        raise MissingObjectError(f"{handle.path}: stimulus group '/{name}' is missing")
+    if not isinstance(g, h5py.Group):
+        raise FileFormatError(f"{handle.path}: '/{name}' is not a group; a stimulus group belongs there")
+    return g
+
+
 def read_sample_rate(handle: FileHandle, s: int) -> float:
     """Sample rate (Hz) of waveform stimulus ``s``."""
     check_stimulus_links(handle, s)
-    return float(handle.file[L.stim_group_path(s)][L.STIM_DATA].attrs[L.ATTR_SAMPLE_RATE])
+    ds = _group(handle, s)[L.STIM_DATA]
+    check_attributes(ds, handle.path)
+    return float(ds.attrs[L.ATTR_SAMPLE_RATE])
 
 
 def has_waveform(handle: FileHandle, s: int) -> bool:
     """True when stimulus ``s`` keeps its source waveform (a group lookup; reads no data)."""
     check_stimulus_links(handle, s)
-    return L.STIM_WAVEFORM_DS in handle.file[L.stim_group_path(s)]
+    return L.STIM_WAVEFORM_DS in _group(handle, s)
 
 
 def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None:
@@ -144,10 +161,14 @@ def read_waveform(handle: FileHandle, s: int) -> tuple[np.ndarray, float] | None
     ``int16 * scale``; a float waveform as stored.
     """
     check_stimulus_links(handle, s)
-    g = handle.file[L.stim_group_path(s)]
+    g = _group(handle, s)
     if L.STIM_WAVEFORM_DS not in g:
         return None
     ds = g[L.STIM_WAVEFORM_DS]
+    if not isinstance(ds, h5py.Dataset):
+        raise FileFormatError(f"{handle.path}: kept waveform '{ds.name}' is not a dataset")
+    check_attributes(ds, handle.path)
+    check_values(ds, handle.path)
     w = ds[()]
     if w.dtype.kind in "iu":
         if L.ATTR_WAVEFORM_SCALE not in ds.attrs:
@@ -166,13 +187,17 @@ def waveform_summary(handle: FileHandle, S: int) -> dict:
     kept, dtypes, nbytes = 0, set(), 0
     for s in range(S):
         check_stimulus_links(handle, s)
-        g = handle.file[L.stim_group_path(s)]
-        if L.STIM_WAVEFORM_DS not in g:
-            continue
-        ds = g[L.STIM_WAVEFORM_DS]
-        kept += 1
-        dtypes.add(str(ds.dtype) + (" + scale" if L.ATTR_WAVEFORM_SCALE in ds.attrs else ""))
-        nbytes += int(ds.id.get_storage_size())
+        g = _group(handle, s)
+        try:
+            if L.STIM_WAVEFORM_DS not in g:
+                continue
+            ds = g[L.STIM_WAVEFORM_DS]
+            kept += 1
+            dtypes.add(str(ds.dtype) + (" + scale" if L.ATTR_WAVEFORM_SCALE in ds.attrs else ""))
+            nbytes += int(ds.id.get_storage_size())
+        except (KeyError, RuntimeError, ValueError, AttributeError) as e:  # HDF5 cannot decode the objects
+            raise CorruptDataError(f"{handle.path}: the kept waveform of stimulus {s} cannot be inspected "
+                                   f"({type(e).__name__}: {e})") from None
     return {"kept": kept, "dtypes": sorted(dtypes), "stored_bytes": nbytes}
 
 

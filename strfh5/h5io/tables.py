@@ -13,7 +13,8 @@ from .. import layout as L
 from ..errors import CorruptDataError
 from ..records import FileInfo
 from .checks import exact_ints
-from .opening import require_attr, require_dataset, require_object
+from .heaps import check_attributes
+from .opening import has_attr, require_attr, require_dataset, require_object
 from .values import attr_str, read_json, read_json_table, read_strings
 
 __all__ = ["read_info", "read_tables", "read_repeats"]
@@ -24,6 +25,7 @@ MAX_COUNT = 2**40
 
 def read_info(f: h5py.File, path: str) -> FileInfo:
     """Root attributes, ``/metadata`` and the stimulus transform as a :class:`FileInfo`."""
+    check_attributes(f, path)  # done at open_file; a source opened by h5py directly gets it here
     a = {k: require_attr(f, k, path) for k in L.REQUIRED_ROOT_ATTRS}
     encoding = attr_str(a[L.ATTR_ENCODING])
     if encoding not in L.ENCODINGS:
@@ -45,8 +47,8 @@ def read_info(f: h5py.File, path: str) -> FileInfo:
     metadata = read_json(require_dataset(f, L.METADATA, path, kinds="S", ndim=0)[()], f"{path}:/{L.METADATA}")
     stimuli = require_object(f, L.STIMULI, path)
     transform = None
-    if L.ATTR_TRANSFORM in stimuli.attrs:
-        transform = read_json(stimuli.attrs[L.ATTR_TRANSFORM], f"{path}:/{L.STIMULI}@{L.ATTR_TRANSFORM}")
+    if has_attr(stimuli, L.ATTR_TRANSFORM, path):
+        transform = read_json(require_attr(stimuli, L.ATTR_TRANSFORM, path), f"{path}:/{L.STIMULI}@{L.ATTR_TRANSFORM}")
     return FileInfo(
         encoding=encoding,
         dt_ms=dt_ms,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 
 import h5py
 import numpy as np
@@ -28,6 +29,54 @@ def _zeroed(kind):
         zero_heap(p)
         return files(p)
     return build
+
+
+def _zeroed_row_heap(folder):
+    """Spike times of row 1 long enough for a new collection, then that collection zeroed.
+
+    The root attributes and tables stay readable: only reading row 1 reaches the zeroed collection.
+    """
+    p = base(folder, "events")
+    with h5py.File(p, "r+") as f:
+        for n in (1, 2):  # 2 repeats x 250 spikes x 8 bytes each: more than the first collection's free space
+            counts = f[L.COUNTS][1, n]
+            counts[:] = 250  # per repeat (counts are uint8)
+            times = np.sort(np.random.default_rng(n).uniform(0, 100, int(counts.sum())))
+            f[L.RESPONSES][1, n] = times.astype(f[L.RESPONSES].dtype.metadata["vlen"])
+            f[L.COUNTS][1, n] = counts
+    data = open(p, "rb").read()
+    at = data.rfind(b"GCOL")
+    assert at > data.find(b"GCOL"), "the long element did not get a collection of its own"
+    zero_heap(p, at=at)
+    return files(p)
+
+
+def _zeroed_table_heap(folder):
+    """/neurons/ids rewritten with long ids (a collection of their own), then that collection zeroed."""
+    p = base(folder, "events")
+    with h5py.File(p, "r+") as f:
+        n = f[L.NEURON_IDS].shape[0]
+        del f[L.NEURON_IDS]
+        f.create_dataset(L.NEURON_IDS, data=np.array([f"n{i}-" + "x" * 3000 for i in range(n)], dtype=object),
+                         dtype=h5py.string_dtype())
+    data = open(p, "rb").read()
+    at = data.rfind(b"GCOL")
+    assert at > data.find(b"GCOL"), "the ids did not get a collection of their own"
+    zero_heap(p, at=at)
+    return files(p)
+
+
+def _forged_length(folder):
+    """The descriptor of /responses[1, 0] claims 2**31 - 1 values (8 GiB at float32); the heap object is small."""
+    p = base(folder, "binned")
+    with h5py.File(p, "r") as f:
+        ds = f[L.RESPONSES]
+        info = ds.id.get_chunk_info_by_coord((1 - 1 % ds.chunks[0], 0))
+        at = info.byte_offset + (1 % ds.chunks[0]) * ds.chunks[1] * 16
+    with open(p, "r+b") as fh:
+        fh.seek(at)
+        fh.write(struct.pack("<I", 2**31 - 1))
+    return files(p)
 
 
 def _huge_stimulus(folder):
@@ -120,18 +169,21 @@ def _events_repeats_max(folder):
     return files(p)
 
 
-_HEAP = ("check the global heap collections HDF5 will read before it reads them: eager loads, info and materialize "
-         "scan the whole file (strfh5.heapcheck); a lazy open and an on-disk concat must stay fixed-cost, so they need "
-         "a check of only the collections their tables and rows use")
 
 CASES = [
     Case("zeroed-global-heap-events", 2, _zeroed("events"), refused("FileFormatError", ("E003",)),
-         xfail=read_path(_HEAP, ('lazy', 'concat')), timeout=2.0,
+         timeout=2.0,
          doc="4 KB of the global heap zeroed: HDF5 loops forever reading the root attributes"),
     Case("zeroed-global-heap-binned", 2, _zeroed("binned"),
          refused("FileFormatError", ("E003",), info=None, info_cli=None, concat=None, materialize=None,
                  quality=None),
-         xfail=read_path(_HEAP, ('lazy',)), timeout=2.0, doc="the same in a binned file"),
+         timeout=2.0, doc="the same in a binned file"),
+    Case("zeroed-row-heap", 2, _zeroed_row_heap, refused("FileFormatError", ("E003",)), timeout=3.0,
+         doc="the zeroed collection holds only row 1's spike times: a lazy open succeeds, reading row 1 is refused"),
+    Case("zeroed-table-heap", 2, _zeroed_table_heap, refused("FileFormatError", ("E003",)), timeout=3.0,
+         doc="the zeroed collection holds only /neurons/ids: every reader must refuse it, none may hang"),
+    Case("forged-vlen-length", 3, _forged_length, refused("CorruptDataError", ("E507",), info=Ok(), info_cli=Ok()),
+         doc="a VLEN descriptor claiming 2**31 - 1 values: refused before HDF5 allocates them"),
     Case("huge-stimulus-no-data", 2, _huge_stimulus,
          refused("FileFormatError", ("E408",), load=Raises("BinningError"), lazy=Raises("BinningError"),
                  quality=Raises("BinningError")),

@@ -152,10 +152,10 @@ def set_metadata(text):
     return fn
 
 
-def zero_heap(path: str, offset: int = 16, n: int = 4096) -> None:
-    """Zero ``n`` bytes of the first global heap collection, ``offset`` bytes past its signature."""
+def zero_heap(path: str, offset: int = 16, n: int = 4096, at: int | None = None) -> None:
+    """Zero ``n`` bytes of the global heap collection at byte ``at`` (the first), ``offset`` bytes past its signature."""
     data = open(path, "rb").read()
-    at = data.find(b"GCOL")
+    at = data.find(b"GCOL") if at is None else at
     assert at >= 0, path
     with open(path, "r+b") as fh:
         fh.seek(at + offset)
