@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import layout as L
-from .h5io import FileHandle, check_counts, check_stimuli, read_sources, read_tables, response_dtype, waveform_summary
+from .h5io import FileHandle, check_counts, check_response_descriptors, check_stimuli, read_sources, read_tables, response_dtype, waveform_summary
 from .h5io.remote import file_size
 from .terminal import escape_text
 
@@ -105,9 +105,10 @@ def info(path, *, allow_external: bool = False) -> dict[str, Any]:
         stored = response_dtype(handle)
         rep, nb = t["repeats"], t["n_bins"]
         # what a load would refuse, info refuses: every stimulus checked as the reader checks it (no values
-        # read) and /counts summing exactly (SPEC 1.1 §12.1)
+        # read), /counts summing exactly and every response descriptor matching its heap object (SPEC 1.1 §12.1)
         check_stimuli(handle, fi, nb)
         check_counts(handle, fi, rep)
+        check_response_descriptors(handle, fi)
         S, N = rep.shape
         valid = int((rep > 0).sum())
         total = S * N

@@ -18,7 +18,7 @@ from .rows import check_row, read_elements, read_raw_row, read_vlen_row
 from .sources import SourceRecord, check_sources, read_sources, resolve_source_path, source_findings
 from .stimuli import check_stimulus, counts_dtype, has_waveform, read_sample_rate, read_stimulus, read_waveform, \
     response_dtype, waveform_summary
-from .structure import check_counts, check_stimuli
+from .structure import check_counts, check_response_descriptors, check_stimuli
 from .tables import read_info, read_repeats, read_tables
 from .values import attr_str, read_json, read_json_table, read_strings
 
@@ -33,6 +33,7 @@ __all__ = [
     "check_stimulus",
     "check_stimuli",
     "check_counts",
+    "check_response_descriptors",
     "read_waveform",
     "has_waveform",
     "waveform_summary",

@@ -492,7 +492,6 @@ def _gathered(index: RowIndex, col: _Column, s: int, o: np.ndarray, n: np.ndarra
     None when their span is not compact (then :func:`_pieces`). Elements are
     gathered by byte phase (offset modulo the value size), one fancy index each.
     """
-    it = col.itemsize
     lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
     if not _compact(lo, hi, total, o.size):
         return None

@@ -18,10 +18,11 @@ from ..errors import CorruptDataError
 from ..records import FileInfo
 from .checks import counts_too_large, exact_ints
 from .handle import FileHandle
+from .heaps import check_values
 from .rows import read_vlen_row
 from .stimuli import check_stimulus
 
-__all__ = ["check_stimuli", "check_counts"]
+__all__ = ["check_stimuli", "check_counts", "check_response_descriptors"]
 
 
 def check_stimuli(handle: FileHandle, info: FileInfo, n_bins: np.ndarray) -> None:
@@ -76,3 +77,21 @@ def check_counts(handle: FileHandle, info: FileInfo, repeats: np.ndarray) -> Non
             raise CorruptDataError(f"{handle.path}: /{L.COUNTS} row {s} holds per-repeat counts too large to sum "
                                    f"exactly (largest {max(int(c) for c in counts)}); counts must sum to the stored "
                                    "spike times")
+
+
+def check_response_descriptors(handle: FileHandle, info: FileInfo) -> None:
+    """Check every VLEN descriptor of ``/responses`` (and ``/counts``) against its heap object, reading no payload.
+
+    The check a lazy row read makes before HDF5 follows a row's descriptors
+    (:func:`~strfh5.h5io.heaps.check_values`), made on the whole dataset:
+    a descriptor pointing at no heap object of its length is refused, as a
+    load refuses it.
+
+    Raises
+    ------
+    CorruptDataError
+        Naming the dataset and the first bad element.
+    """
+    names = [L.RESPONSES] + ([L.COUNTS] if info.encoding == L.ENCODING_EVENTS else [])
+    for name in names:
+        check_values(handle.dataset(name), handle.path)

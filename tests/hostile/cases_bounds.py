@@ -18,7 +18,7 @@ import numpy as np
 import strfh5
 from strfh5 import layout as L
 
-from .case import Case, read_path, refused
+from .case import Case, refused
 from .craft import base, edit, files, set_repeats, set_vlen, zero_heap
 from .expect import ALL, Ok, Raises, Same, Valid
 
