@@ -15,14 +15,18 @@ handing it to HDF5.
 from __future__ import annotations
 
 import os
+import re
 import struct
+
+import numpy as np
 
 __all__ = ["HEAP_SIGNATURE", "check_global_heaps", "collection_objects"]
 
 HEAP_SIGNATURE = b"GCOL"
 _HEADER = 16  # object header: index (2), reference count (2), reserved (4), size (8 with 8-byte lengths)
-_BLOCK = 2**18  # bytes read at a time: memory stays bounded whatever the file size
 _SMALL = 2**16  # collections up to this size are read whole; larger ones header by header
+_SPAN = 2**25  # bytes of the file scanned at a time by check_global_heaps (one buffer, reused)
+_SIGNATURE = re.compile(re.escape(HEAP_SIGNATURE))
 
 
 def _walk(read, at: int, end: int, sizeof_size: int, objects: dict | None = None, data: bytes | None = None) -> str | None:
@@ -75,22 +79,85 @@ def check_global_heaps(path, sizeof_size: int = 8, limit: int = 5) -> list[str]:
     list of str
         One message per corrupt collection, naming its byte offset; empty
         when every collection is sound.  Time is linear in the file size.
+
+    Notes
+    -----
+    The file is read in spans of ``_SPAN`` bytes (memory stays bounded).  The
+    collections of a span that lie in memory are walked together, one object
+    of every collection per step (:func:`_lockstep`); the others (large
+    collections, or ones crossing the span's end) and every collection found
+    corrupt are walked one by one (:func:`_walk`), which words the message.
     """
     problems: list[str] = []
     size = os.path.getsize(path)
-    with open(path, "rb") as fh:
+    whole = bytearray(min(size, _SPAN + _SMALL + 16))
+    with open(path, "rb", buffering=0) as fh:
         pos = 0
         while pos < size and len(problems) < limit:
             fh.seek(pos)
-            block = fh.read(_BLOCK + 3)
-            i = block.find(HEAP_SIGNATURE)
-            while i >= 0 and len(problems) < limit:
-                problem = _check_collection(fh, pos + i, size, sizeof_size)
+            buf = memoryview(whole)[:fh.readinto(whole)]
+            for at in _suspects(buf, pos, size, sizeof_size):
+                problem = _check_collection(fh, pos + at, size, sizeof_size)
                 if problem:
-                    problems.append(f"global heap collection at byte {pos + i}: {problem}")
-                i = block.find(HEAP_SIGNATURE, i + 1)
-            pos += _BLOCK
+                    problems.append(f"global heap collection at byte {pos + at}: {problem}")
+                    if len(problems) >= limit:
+                        break
+            pos += _SPAN
     return problems
+
+
+def _suspects(buf: memoryview, pos: int, file_size: int, sizeof_size: int) -> list[int]:
+    """Offsets in ``buf`` (file offset ``pos``) of the signatures starting in the span to walk one by one."""
+    hdr = 8 + sizeof_size
+    at = np.array(_signatures(buf, min(len(buf), _SPAN + 3)), dtype=np.int64)
+    a = np.frombuffer(buf, dtype=np.uint8)
+    inside = at + hdr <= a.size
+    head_ok = np.zeros(at.size, dtype=bool)
+    h = at[inside]
+    head_ok[inside] = (a[h + 4] == 1) & (a[h + 5] == 0) & (a[h + 6] == 0) & (a[h + 7] == 0)
+    total = np.zeros(at.size, dtype=np.uint64)
+    total[head_ok] = _uint(a, at[head_ok] + 8, sizeof_size)
+    fits = head_ok & (total >= hdr) & (total <= _SMALL) & (at + total.astype(np.int64) <= a.size) \
+        & (pos + at + total.astype(np.int64) <= file_size)
+    bad = np.zeros(at.size, dtype=bool)
+    bad[fits] = _lockstep(a, at[fits], total[fits].astype(np.int64), sizeof_size)
+    one_by_one = (~inside) | (head_ok & ~fits) | bad  # what the walk must see (or word)
+    return [int(x) for x in at[one_by_one]]
+
+
+def _signatures(buf, stop: int) -> list[int]:
+    """Offsets of every ``GCOL`` in ``buf[:stop]``."""
+    return [m.start() for m in _SIGNATURE.finditer(buf, 0, stop)]
+
+
+def _uint(a: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """The little-endian unsigned integers of ``n`` bytes (4 or 8) at offsets ``at`` of the bytes ``a``."""
+    raw = np.ascontiguousarray(a[at[:, None] + np.arange(n)])
+    return raw.view("<u8" if n == 8 else "<u4").ravel().astype(np.uint64)
+
+
+def _lockstep(a: np.ndarray, at: np.ndarray, total: np.ndarray, sizeof_size: int) -> np.ndarray:
+    """Whether :func:`_walk` finds a problem in each collection ``a[at:at + total]``, all walked at once."""
+    hdr = 8 + sizeof_size
+    p, end = at + hdr, at + total
+    bad = np.zeros(at.size, dtype=bool)
+    live = np.arange(at.size)
+    while live.size:
+        live = live[p[live] + hdr <= end[live]]  # a tail too small for a header is free space
+        pl, left = p[live], (end - p)[live]
+        idx = a[pl].astype(np.int64) | (a[pl + 1].astype(np.int64) << 8)
+        size = _uint(a, pl + 8, sizeof_size)
+        free = idx == 0
+        bad[live[free]] = size[free] != left[free].astype(np.uint64)
+        over = ~free & (size > (left - hdr).astype(np.uint64))
+        bad[live[over]] = True
+        go = ~free & ~over
+        need = hdr + (size[go].astype(np.int64) + 7) // 8 * 8
+        over_pad = need > left[go]
+        bad[live[go][over_pad]] = True
+        live = live[go][~over_pad]
+        p[live] = pl[go][~over_pad] + need[~over_pad]
+    return bad
 
 
 def _check_collection(fh, at: int, file_size: int, sizeof_size: int) -> str | None:

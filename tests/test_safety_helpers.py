@@ -116,3 +116,56 @@ def test_heap_check_finds_an_oversized_object(tmp_path):
         fh.write((10**9).to_bytes(8, "little"))
     (problem,) = check_global_heaps(p)
     assert "declares 1000000000 bytes, more than the" in problem
+
+
+def _walk_every_signature(path: str, limit: int = 5) -> list[str]:
+    """The reference: every ``GCOL`` of the file walked one by one (heapcheck's per-collection path)."""
+    from strfh5.heapcheck import _check_collection
+    data = open(path, "rb").read()
+    out, at = [], data.find(b"GCOL")
+    with open(path, "rb") as fh:
+        while at >= 0 and len(out) < limit:
+            problem = _check_collection(fh, at, len(data), 8)
+            if problem:
+                out.append(f"global heap collection at byte {at}: {problem}")
+            at = data.find(b"GCOL", at + 1)
+    return out
+
+
+FOUND: list = []  # whether each seed's damage made a problem (the last test checks some did)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_heap_check_walking_collections_together_equals_walking_each(tmp_path, seed, monkeypatch):
+    """The lockstep walk finds exactly the problems (same order, same words) the one-by-one walk finds,
+    on files whose heaps are damaged at random: sizes, indices, free space, headers; small spans too."""
+    import strfh5.heapcheck as hc
+    p = malformed.build_events(str(tmp_path / "a.strf.h5"))
+    data = bytearray(open(p, "rb").read())
+    rng = np.random.default_rng(seed)
+    starts = [i for i in range(len(data) - 4) if data[i:i + 4] == b"GCOL"]
+    for _ in range(int(rng.integers(1, 6))):
+        at = int(rng.choice(starts))
+        size = int.from_bytes(data[at + 8:at + 16], "little")
+        off = at + int(rng.integers(0, max(size, 17)))
+        kind = int(rng.integers(0, 3))
+        if kind == 0:  # a random byte
+            data[off] = int(rng.integers(0, 256))
+        elif kind == 1:  # a zeroed run
+            n = int(rng.integers(1, 64))
+            data[off:off + n] = bytes(len(data[off:off + n]))
+        else:  # an 8-byte field overwritten (a size or the collection length)
+            data[off:off + 8] = int(rng.integers(0, 2**63)).to_bytes(8, "little")
+    open(p, "wb").write(bytes(data))
+    want = _walk_every_signature(p)
+    FOUND.append(bool(want))
+    assert hc.check_global_heaps(p) == want
+    monkeypatch.setattr(hc, "_SPAN", 4096)  # collections crossing span ends take the one-by-one path
+    assert hc.check_global_heaps(p) == want
+
+
+def test_heap_check_damage_above_found_problems():
+    """The random damage of the equivalence test is not all harmless (else it would compare empty lists)."""
+    if len(FOUND) < 12:
+        pytest.skip("run with the equivalence test")
+    assert sum(FOUND) >= 4, FOUND

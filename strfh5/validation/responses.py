@@ -179,6 +179,17 @@ def plausible_row(ctx: Context, scan: _Scan, ds: h5py.Dataset, name: str, s: int
     return not bad.size
 
 
+def _row_repeats(ctx: Context, scan: _Scan, s: int) -> np.ndarray | None:
+    """Row ``s`` of ``/repeats`` as exact integers; None (reported once as E507 naming /repeats, scan stopped)."""
+    try:
+        return exact_ints(ctx.rep[s])
+    except Exception as e:  # noqa: BLE001 - reported once, naming /repeats
+        ctx.add("E507", f"/{L.REPEATS}", f"/{L.REPEATS} cannot be read at row {s} ({type(e).__name__}: {e}); "
+                                         f"response rows {s}..{ctx.S - 1} are not checked")
+        scan.stopped = True
+        return None
+
+
 def check_row(ctx: Context, scan: _Scan, s: int) -> None:
     """Row ``s``: readable (E507), empty where not recorded (E502), the encoding's invariants, digests (E601)."""
     N, enc = ctx.N, scan.enc
@@ -186,12 +197,8 @@ def check_row(ctx: Context, scan: _Scan, s: int) -> None:
     if not all([plausible_row(ctx, scan, ctx.resp, L.RESPONSES, s)]
                + ([plausible_row(ctx, scan, ctx.cnt, L.COUNTS, s)] if enc == L.ENCODING_EVENTS else [])):
         return
-    try:
-        reps = exact_ints(ctx.rep[s])
-    except Exception as e:  # noqa: BLE001 - reported once, naming /repeats
-        ctx.add("E507", f"/{L.REPEATS}", f"/{L.REPEATS} cannot be read at row {s} ({type(e).__name__}: {e}); "
-                                         f"response rows {s}..{ctx.S - 1} are not checked")
-        scan.stopped = True
+    reps = _row_repeats(ctx, scan, s)
+    if reps is None:
         return
     try:
         empty = np.empty(0, dtype=object)
@@ -341,12 +348,8 @@ def _split(values: np.ndarray, lengths: np.ndarray) -> list:
 
 def check_row_flat(ctx: Context, scan: _Scan, s: int, flat: _FlatRows) -> None:
     """:func:`check_row` on a row read by byte range: the same findings, whole-row operations."""
-    try:
-        reps = exact_ints(ctx.rep[s])
-    except Exception as e:  # noqa: BLE001 - reported once, naming /repeats
-        ctx.add("E507", f"/{L.REPEATS}", f"/{L.REPEATS} cannot be read at row {s} ({type(e).__name__}: {e}); "
-                                         f"response rows {s}..{ctx.S - 1} are not checked")
-        scan.stopped = True
+    reps = _row_repeats(ctx, scan, s)
+    if reps is None:
         return
     try:
         values, lengths = flat.read(L.RESPONSES, s)
