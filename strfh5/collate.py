@@ -97,8 +97,12 @@ def _block_of(responses):
     return block() if callable(block) else None
 
 
-def _fill_from_block(out: torch.Tensor, data: torch.Tensor, reps: np.ndarray) -> None:
-    """Write a row block into ``out`` ``(N, R_max, T_max)`` (NaN-filled), grouped by repeat count."""
+def _fill_from_block(out: torch.Tensor, data: torch.Tensor, reps: np.ndarray, mask: torch.Tensor | None = None) -> None:
+    """Write a row block into ``out`` ``(N, R_max, T_max)`` (NaN-filled), grouped by repeat count.
+
+    ``mask``, when given (``(N, R_max, T_max)`` bool, all False), is set True
+    wherever a value is written: the valid mask of a block without NaN.
+    """
     if data.shape[0] == 0:
         return
     T = data.shape[-1]
@@ -108,15 +112,22 @@ def _fill_from_block(out: torch.Tensor, data: torch.Tensor, reps: np.ndarray) ->
     if (reps[nrn] == R0).all():  # one repeat count among the present pairs: rows are already in order
         block = data.view(nrn.size, R0, T)
         if int(nrn[-1]) - int(nrn[0]) + 1 == nrn.size:
-            out[int(nrn[0]) : int(nrn[-1]) + 1, :R0, :T] = block
+            where = (slice(int(nrn[0]), int(nrn[-1]) + 1), slice(None, R0), slice(None, T))
+            out[where] = block
         else:
-            out[torch.from_numpy(nrn), :R0, :T] = block.to(out.dtype)
+            where = (torch.from_numpy(nrn), slice(None, R0), slice(None, T))
+            out[where] = block.to(out.dtype)
+        if mask is not None:
+            mask[where] = True
         return
     starts = np.cumsum(reps) - reps
     for R in np.unique(reps[present]).tolist():
         nrn = np.flatnonzero(reps == R)
         rows = (starts[nrn][:, None] + np.arange(R)[None, :]).reshape(-1)
-        out[torch.from_numpy(nrn), :R, :T] = data.index_select(0, torch.from_numpy(rows)).view(nrn.size, R, T).to(out.dtype)
+        where = (torch.from_numpy(nrn), slice(None, R), slice(None, T))
+        out[where] = data.index_select(0, torch.from_numpy(rows)).view(nrn.size, R, T).to(out.dtype)
+        if mask is not None:
+            mask[where] = True
 
 
 def neural_collate(batch: Sequence) -> Batch:
@@ -183,9 +194,12 @@ def neural_collate(batch: Sequence) -> Batch:
             for t in r:
                 R_max, T_max = max(R_max, int(t.shape[0])), max(T_max, int(t.shape[-1]))
     out = torch.full((B, N, R_max, T_max), float("nan"), dtype=torch.float32)
+    # blocks of counts (uint8) hold no NaN: their valid mask is where they are written, no isnan pass needed
+    counted = all(blk is not None and not blk[0].is_floating_point() for blk in blocks)
+    mask = torch.zeros((B, N, R_max, T_max), dtype=torch.bool) if counted else None
     for b, (r, blk) in enumerate(zip(resps, blocks)):
         if blk is not None:
-            _fill_from_block(out[b], *blk)
+            _fill_from_block(out[b], *blk, mask=None if mask is None else mask[b])
             continue
         groups: dict[tuple[int, int], list[int]] = {}
         for n, t in enumerate(r):
@@ -196,7 +210,8 @@ def neural_collate(batch: Sequence) -> Batch:
                 out[b, :, :R, :T] = block
             else:
                 out[b, torch.as_tensor(idx), :R, :T] = block
-    res = Batch(stims=out_stims, responses=out, valid_mask=~torch.isnan(out), stim_meta=metas)
+    res = Batch(stims=out_stims, responses=out, valid_mask=~torch.isnan(out) if mask is None else mask,
+                stim_meta=metas)
     nidx = [_field(it, "neuron_indices", 2) if isinstance(it, dict) else None for it in batch]
     if all(x is not None for x in nidx):
         res["neuron_indices"] = torch.as_tensor(nidx, dtype=torch.long).reshape(B, N)
