@@ -238,7 +238,9 @@ class ReadGrid:
         """Bin one stored row.
 
         ``compact``: binned uint8 counts read at the file's bin width stay
-        uint8 (exact in float32; the caller converts them where it copies them).
+        uint8, and spike times are binned into uint8 counts when no repeat
+        holds more than 255 spikes (exact in float32; the caller converts
+        them where it copies them).
 
         Returns
         -------
@@ -255,7 +257,10 @@ class ReadGrid:
         if self.encoding == L.ENCODING_EVENTS:
             times = np.asarray(raw.values, dtype=np.float64)
             row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
-            return _histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, np.float32), reps
+            # no bin holds more spikes than its repeat: at most 255 per repeat fits uint8 exactly
+            small = compact and (not raw.counts.size or int(raw.counts.max()) <= 255)
+            dtype = np.uint8 if small else np.float32
+            return _histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, dtype), reps
         data = raw.values.reshape(total, int(s_n_bins))
         if compact and self.k == 1 and data.dtype == np.uint8:
             return np.ascontiguousarray(data), reps

@@ -157,9 +157,11 @@ _AUTO = object()
 
 
 def compact_counts(contents: Contents, grid: ReadGrid) -> bool:
-    """Whether rows can be handed out as their stored uint8 counts (binned, read at the file's bin width)."""
-    return (grid.encoding == L.ENCODING_BINNED and grid.k == 1 and grid.response_kind == L.RESPONSE_COUNTS
-            and np.dtype(contents.stored_dtype()) == np.uint8)
+    """Whether rows can be handed out as uint8 counts: stored uint8 counts read at the file's bin width, or
+    spike times (binned into uint8 where every repeat holds at most 255 spikes, else float32)."""
+    if grid.encoding == L.ENCODING_EVENTS:
+        return True
+    return grid.response_kind == L.RESPONSE_COUNTS and grid.k == 1 and np.dtype(contents.stored_dtype()) == np.uint8
 
 
 def read_block(contents: Contents, grid: ReadGrid, s: int, neurons=None, *,

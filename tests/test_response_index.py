@@ -399,3 +399,37 @@ def test_opt_in_row_cache_gives_eager_items_and_stays_bounded(tmp_path, monkeypa
     for i in range(len(tiny)):
         assert torch.equal(eager[i]["responses"].data, tiny[i]["responses"].data)
     assert len(tiny._rows.row_cache) == 0
+
+
+def test_lazy_event_items_bin_into_compact_counts_and_collate_like_eager(tmp_path):
+    """Spike times binned lazily become uint8 counts when every repeat holds <= 255 spikes (else float32),
+    equal to eager's float32 items, and batch exactly like them (the valid mask without an isnan pass)."""
+    path = strfh5.write_simulated(tmp_path / "events.strf.h5", seed=3, encoding="events", **SMALL)
+    for dt in (None, 10.0):
+        eager = strfh5.load(path, dt_ms=dt)
+        lazy = strfh5.load(path, lazy=True, dt_ms=dt)
+        for i in range(len(lazy)):
+            a, b = eager[i]["responses"], lazy[i]["responses"]
+            assert b.compact()[0].dtype == torch.uint8
+            assert torch.equal(a.data, b.data)
+        for lo in range(0, len(lazy), 4):
+            idx = range(lo, min(lo + 4, len(lazy)))
+            ba = strfh5.neural_collate([eager[i] for i in idx])
+            bb = strfh5.neural_collate([lazy[i] for i in idx])
+            assert torch.equal(ba["valid_mask"], bb["valid_mask"])
+            assert torch.equal(torch.nan_to_num(ba["responses"], 7.0), torch.nan_to_num(bb["responses"], 7.0))
+
+
+def test_event_rows_with_more_than_255_spikes_in_a_repeat_stay_float32():
+    """A repeat of 300 spikes could put more than 255 in one bin: that row is binned to float32, exactly."""
+    from strfh5.binning import ReadGrid
+    from strfh5.records import RawRow
+    times = np.concatenate([np.full(300, 2.5), [7.0]])
+    raw = RawRow(values=times, counts=np.array([300, 1]), reps=np.array([1, 1]))
+    grid = ReadGrid(file_dt=5.0, dt=5.0, encoding="events", response_kind="spike_times", stim_kind="spectrogram",
+                    window=None, k=1, m=None)
+    data, _ = grid.bin_raw(raw, 4, compact=True)
+    assert data.dtype == np.float32 and data[0, 0] == 300 and data[1, 1] == 1
+    small = RawRow(values=times[-2:], counts=np.array([1, 1]), reps=np.array([1, 1]))
+    data, _ = grid.bin_raw(small, 4, compact=True)
+    assert data.dtype == np.uint8 and data.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]
