@@ -25,7 +25,7 @@ __all__ = ["HEAP_SIGNATURE", "check_global_heaps", "collection_objects"]
 HEAP_SIGNATURE = b"GCOL"
 _HEADER = 16  # object header: index (2), reference count (2), reserved (4), size (8 with 8-byte lengths)
 _SMALL = 2**16  # collections up to this size are read whole; larger ones header by header
-_SPAN = 2**25  # bytes of the file scanned at a time by check_global_heaps (one buffer, reused)
+_SPAN = 2**23  # bytes of the file scanned at a time by check_global_heaps (one buffer of about 8 MiB, reused)
 _SIGNATURE = re.compile(re.escape(HEAP_SIGNATURE))
 
 

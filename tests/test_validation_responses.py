@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 import strfh5
+from strfh5 import heapcheck
 from strfh5 import layout as L
 from strfh5.validation import validate
 
@@ -57,4 +58,5 @@ def test_rows_are_read_one_at_a_time(tmp_path):
     finally:
         tracemalloc.stop()
     assert r.ok, r
-    assert peak < 4 * N * R * T, f"peak {peak / 1e6:.1f} MB for rows of {N * R * T / 1e6:.1f} MB"
+    scan = heapcheck._SPAN + heapcheck._SMALL + 16  # the heap scan's one reused buffer (a constant, < the 20 MB)
+    assert peak < 4 * N * R * T + scan, f"peak {peak / 1e6:.1f} MB for rows of {N * R * T / 1e6:.1f} MB"
