@@ -104,8 +104,10 @@ def load(path, lazy: bool = False, dt_ms=None, window_ms=None, allow_external: b
     >>> with strfh5.load("demo.strf.h5", lazy=True) as ds:
     ...     item = ds[0]
     """
-    # eager: every record decoded and every heap collection checked now (it reads the whole file anyway)
-    contents = FileContents(path, allow_external=allow_external, lazy_meta=lazy, scan_heaps=not lazy)
+    # eager: every record decoded now. Eager and lazy loads check the heap objects of exactly what they read
+    # (h5io.heaps: attributes, tables, each row read through HDF5; rows read through the response index are
+    # verified there), so no whole-file heap scan is needed (SPEC 1.1 §12.1 item 4)
+    contents = FileContents(path, allow_external=allow_external, lazy_meta=lazy)
     try:
         contents = filter_contents(contents, areas=areas, stimuli=stimuli, subset=subset)
         spec = dict(n_bands=n_bands, f_min=f_min, f_max=f_max, spec_window_ms=spec_window_ms,

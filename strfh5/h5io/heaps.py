@@ -3,11 +3,11 @@
 Strings and VLEN values are stored as descriptors ``{uint32 length, heap
 collection address, uint32 object index}``; HDF5 follows a descriptor by
 loading the whole collection, and trusts it: a zeroed collection makes it
-loop forever, a forged length makes it allocate what the length says.  An
-eager load scans every collection of the file once
-(:func:`strfh5.heapcheck.check_global_heaps`); a lazy open, a concatenation
-and a lazy row read cannot afford that, so they check only what they are
-about to read:
+loop forever, a forged length makes it allocate what the length says.
+``info``, ``validate`` and ``materialize`` scan every collection of the file
+once (:func:`strfh5.heapcheck.check_global_heaps`); loads (eager and lazy),
+a concatenation and lazy row reads check only what they are about to read
+(their cost stays proportional to it):
 
 * :func:`check_attributes` — the VLEN attributes of one object, whose
   descriptors lie in its object header (parsed here: version 1 and 2 headers,
@@ -257,7 +257,7 @@ def check_values(ds: h5py.Dataset, path: str, rows: tuple | None = None) -> None
     key = (ds.name, rows)
     if key in g.done or (ds.name, None) in g.done:
         return
-    if ds.is_virtual:  # the values lie in the sources (the file's own scan, eager loads, does not cover them)
+    if ds.is_virtual:  # the values lie in the sources (a scan of the file itself does not cover them)
         _check_sources(g, ds, path, rows)
         g.done.add(key)
         return
