@@ -225,21 +225,27 @@ def check_row(ctx: Context, scan: _Scan, s: int) -> None:
         verify_row(ctx, s, raw, counts)
 
 
-def _check_events_row(ctx: Context, scan: _Scan, s: int, raw, counts, reps, lengths, values) -> None:
-    """Events invariants: one count per repeat (E503) summing to the spike times (E504), finite times (E505)."""
-    clen = np.fromiter((e.size for e in counts), dtype=np.int64, count=len(counts))
-    csum = np.array([exact_sum(e) for e in counts], dtype=object)
+def _events_findings(ctx: Context, s: int, clen, csum, reps, lengths, times, elements) -> None:
+    """E503 (count lengths vs repeats), E504 (count sums vs spike times), E505 (non-finite times; ``elements()``
+    gives the row's per-neuron spike times, split only when some time is not finite)."""
     for n in np.flatnonzero((clen != reps).astype(bool)):
         ctx.add("E503", f"/{L.COUNTS}[{s}, {n}]",
                 f"holds {clen[n]} per-repeat counts but /{L.REPEATS}[{s}, {n}] = {reps[n]}")
     for n in np.flatnonzero((csum != lengths).astype(bool) & (clen == reps).astype(bool)):
         ctx.add("E504", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} spike times but /{L.COUNTS}[{s}, {n}] sums to {csum[n]}")
-    if values.size and not np.all(np.isfinite(values)):
-        for n, e in enumerate(raw):
+    if times.size and not np.all(np.isfinite(times)):
+        for n, e in enumerate(elements()):
             k = int((~np.isfinite(e)).sum())
             if k:
                 ctx.add("E505", f"/{L.RESPONSES}[{s}, {n}]", f"holds {k} NaN/Inf spike time(s)")
+
+
+def _check_events_row(ctx: Context, scan: _Scan, s: int, raw, counts, reps, lengths, values) -> None:
+    """Events invariants: one count per repeat (E503) summing to the spike times (E504), finite times (E505)."""
+    clen = np.fromiter((e.size for e in counts), dtype=np.int64, count=len(counts))
+    csum = np.array([exact_sum(e) for e in counts], dtype=object)
+    _events_findings(ctx, s, clen, csum, reps, lengths, values, lambda: raw)
     if len(counts):
         cmax = max((int(e.max()) for e in counts if e.size), default=0)
         scan.max_value[L.COUNTS] = max(scan.max_value[L.COUNTS], cmax)
@@ -400,16 +406,6 @@ def _check_events_flat(ctx, scan, s, times, lengths, counts, clen, reps) -> None
         csum[has] = np.add.reduceat(counts.astype(np.int64), starts)
     elif counts.size:
         csum = np.array([exact_sum(e) for e in _split(counts, clen)], dtype=object)
-    for n in np.flatnonzero((clen != reps).astype(bool)):
-        ctx.add("E503", f"/{L.COUNTS}[{s}, {n}]",
-                f"holds {clen[n]} per-repeat counts but /{L.REPEATS}[{s}, {n}] = {reps[n]}")
-    for n in np.flatnonzero((csum != lengths).astype(bool) & (clen == reps).astype(bool)):
-        ctx.add("E504", f"/{L.RESPONSES}[{s}, {n}]",
-                f"holds {lengths[n]} spike times but /{L.COUNTS}[{s}, {n}] sums to {csum[n]}")
-    if times.size and not np.all(np.isfinite(times)):
-        for n, e in enumerate(_split(times, lengths)):
-            k = int((~np.isfinite(e)).sum())
-            if k:
-                ctx.add("E505", f"/{L.RESPONSES}[{s}, {n}]", f"holds {k} NaN/Inf spike time(s)")
+    _events_findings(ctx, s, clen, csum, reps, lengths, times, lambda: _split(times, lengths))
     if counts.size:
         scan.max_value[L.COUNTS] = max(scan.max_value[L.COUNTS], int(counts.max()))
