@@ -15,7 +15,8 @@ import numpy as np
 from . import layout as L
 from .errors import CorruptDataError, IndexBuildError
 from .h5io import open_file
-from .h5io.index import _collection, _descriptors, _file_sizes, locate_payloads
+from .h5io.descriptors import file_sizes, heap_objects, read_descriptors
+from .h5io.index import locate_payloads
 
 __all__ = ["add_index"]
 
@@ -83,7 +84,7 @@ def _locate_chained(f, names: list, path: str) -> dict | None:
     walked collection lacks an object (the caller's walk then reports it) or
     the sizes of addresses and lengths are not 8 bytes.
     """
-    sizeof_addr, sizeof_size, base = _file_sizes(f)
+    sizeof_addr, sizeof_size, base = file_sizes(f)
     if sizeof_size != 8 or sizeof_addr != 8:
         return None
     fd = os.open(path, os.O_RDONLY)
@@ -93,7 +94,7 @@ def _locate_chained(f, names: list, path: str) -> dict | None:
             ds = f[name]
             if ds.is_virtual:
                 return None
-            desc[iname] = (_descriptors(ds, fd, sizeof_addr, base), ds.dtype.metadata["vlen"].itemsize)
+            desc[iname] = (read_descriptors(ds, fd, sizeof_addr, base), ds.dtype.metadata["vlen"].itemsize)
         size = os.fstat(fd).st_size
         flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # one fault-in of the pages, not one per page
         with mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ) if size else _Empty() as mm:
@@ -160,7 +161,7 @@ def _chain(buf: np.ndarray, desc: dict, base: int, fd: int) -> dict | None:
         del hidx, hsize, inside
     for c in np.flatnonzero(bad).tolist():  # walk these collections (the walk refuses what is broken)
         e = np.arange(starts[c], starts[c + 1] if c + 1 < starts.size else addr.size)
-        widx, woff, wsize = _collection(fd, int(coll[c]), 8, "")
+        widx, woff, wsize = heap_objects(fd, int(coll[c]), 8, "")
         first = np.unique(widx, return_index=True)[1]  # the first object of each index, as the walk keeps it
         widx, woff, wsize = widx[first], woff[first], wsize[first]
         at = np.minimum(np.searchsorted(widx, idx[e]), max(widx.size - 1, 0))

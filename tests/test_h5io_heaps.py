@@ -13,7 +13,7 @@ import strfh5
 from strfh5 import layout as L
 from strfh5.errors import CorruptDataError
 from strfh5.h5io import heaps
-from strfh5.h5io.index import _descriptors, _file_sizes
+from strfh5.h5io.descriptors import file_sizes, read_descriptors
 
 STR = h5py.string_dtype("utf-8")
 
@@ -69,7 +69,7 @@ def test_attribute_parser_finds_every_vlen_attribute(tmp_path):
         p = str(tmp_path / f"{libver}.h5")
         _plain(p, libver, 4)
         with h5py.File(p, "r") as f:
-            sa, ss, base = _file_sizes(f)
+            sa, ss, base = file_sizes(f)
             addr = h5py.h5o.get_info(f.id).addr
         with open(p, "rb") as fh:
             def read(off, n):
@@ -85,10 +85,10 @@ def test_row_descriptors_match_the_whole_dataset(tmp_path):
     _plain(p, "earliest", 1)
     with h5py.File(p, "r") as f, open(p, "rb") as fh:
         ds = f["ragged"]
-        whole = _descriptors(ds, fh.fileno(), 8, 0)
+        whole = read_descriptors(ds, fh.fileno(), 8, 0)
         for lo, hi in ((0, 1), (1, 3), (3, 4), (0, 4)):
-            assert np.array_equal(_descriptors(ds, fh.fileno(), 8, 0, (lo, hi)), whole[lo:hi])
-        assert _descriptors(f["ids"], fh.fileno(), 8, 0).shape == (3,)
+            assert np.array_equal(read_descriptors(ds, fh.fileno(), 8, 0, (lo, hi)), whole[lo:hi])
+        assert read_descriptors(f["ids"], fh.fileno(), 8, 0).shape == (3,)
 
 
 def _binned(path):

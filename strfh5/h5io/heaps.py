@@ -13,7 +13,7 @@ a concatenation and lazy row reads check only what they are about to read
   descriptors lie in its object header (parsed here: version 1 and 2 headers,
   their continuation blocks, attribute messages);
 * :func:`check_values` — a VLEN dataset, whole or some rows, whose
-  descriptors lie in its raw storage (:func:`strfh5.h5io.index._descriptors`).
+  descriptors lie in its raw storage (:func:`strfh5.h5io.descriptors.read_descriptors`).
 
 Every collection a descriptor points at is walked
 (:func:`strfh5.heapcheck.collection_objects`) and every descriptor's length
@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import CorruptDataError, IndexBuildError
 from ..heapcheck import check_global_heaps, collection_objects
-from .index import _descriptors, _file_sizes
+from .descriptors import file_sizes, read_descriptors
 
 __all__ = ["check_attributes", "check_values", "mark_scanned", "has_vlen", "release"]
 
@@ -71,7 +71,7 @@ class _Guard:
 
     def __init__(self, path: str, f: h5py.File, file_size: int):
         self.path, self.file_size = path, file_size
-        self.sizeof_addr, self.sizeof_size, self.base = _file_sizes(f)
+        self.sizeof_addr, self.sizeof_size, self.base = file_sizes(f)
         self.scanned = False  # every collection was checked by the whole-file scan (lengths still are not)
         self.sizes: OrderedDict = OrderedDict()  # collection address -> object sizes by index (-1: none)
         self.done: set = set()  # object headers and (dataset, rows) already checked
@@ -266,7 +266,7 @@ def check_values(ds: h5py.Dataset, path: str, rows: tuple | None = None) -> None
     fd = os.open(path, os.O_RDONLY)
     try:
         try:
-            desc = _descriptors(ds, fd, g.sizeof_addr, g.base, rows)
+            desc = read_descriptors(ds, fd, g.sizeof_addr, g.base, rows)
         except IndexBuildError:
             g.scan()
             return
