@@ -2,7 +2,8 @@
 
 ``real_data`` locates the real public recordings (``../shared/data/real`` from
 the project root, or ``$STRFH5_REAL_DATA``) and skips, with the reason, when
-they are absent.
+they are absent. ``worker`` is the bounded subprocess the hostile-file tests
+run entry points in (``tests/hostile/runner.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import malformed
+from hostile.runner import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,3 +37,11 @@ def real_data() -> Path:
 def bases(tmp_path_factory):
     """The valid base files of the malformed corpus (tests/malformed.py), one per kind."""
     return malformed.build_bases(tmp_path_factory.mktemp("bases"))
+
+
+@pytest.fixture(scope="module")
+def worker():
+    """A bounded worker process (time and address-space limits) for the hostile-file tests."""
+    w = Worker()
+    yield w
+    w.close()

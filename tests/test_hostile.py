@@ -15,7 +15,6 @@ import os
 import pytest
 from hostile import all_cases
 from hostile.expect import Same, SameOrRaises, check
-from hostile.runner import Worker
 
 CASES = all_cases()
 
@@ -29,13 +28,6 @@ def _params():
                 marks.append(pytest.mark.xfail(strict=True, reason=case.xfail[ep]))
             out.append(pytest.param(case, ep, want, id=f"{case.klass}-{case.name}-{ep}", marks=marks))
     return out
-
-
-@pytest.fixture(scope="module")
-def worker():
-    w = Worker()
-    yield w
-    w.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import malformed
 import pytest
 from hostile import fuzz
 from hostile.expect import keeps_promise
-from hostile.runner import Worker
 from hypothesis import HealthCheck, Phase, given, settings
 
 # no shrinking: a failing example is reported as drawn (shrinking would rerun it many times)
@@ -24,21 +23,15 @@ _SETTINGS = settings(max_examples=25, derandomize=True, deadline=None, database=
 
 
 @pytest.fixture(scope="module")
-def worker():
-    w = Worker()
-    yield w
-    w.close()
-
-
-@pytest.fixture(scope="module")
-def bases(tmp_path_factory):
+def fuzz_bases(tmp_path_factory):
+    """The events and binned base files only (the conftest's ``bases`` has every kind: too slow to fuzz)."""
     root = tmp_path_factory.mktemp("fuzz")
     return {k: malformed.BASE_BUILDERS[k](str(root / f"{k}.strf.h5")) for k in ("events", "binned")}
 
 
-def _run(worker, bases, tmp_path_factory, mutation, eps):
+def _run(worker, fuzz_bases, tmp_path_factory, mutation, eps):
     problems = []
-    for kind, base in bases.items():
+    for kind, base in fuzz_bases.items():
         folder = tmp_path_factory.mktemp("ex")
         path = fuzz.apply(base, str(folder / "case.strf.h5"), mutation)
         for ep in eps:
@@ -47,19 +40,19 @@ def _run(worker, bases, tmp_path_factory, mutation, eps):
     return problems
 
 
-def test_fuzz_validator(worker, bases, tmp_path_factory):
+def test_fuzz_validator(worker, fuzz_bases, tmp_path_factory):
     @_SETTINGS
     @given(fuzz.mutations)
     def run(mutation):
-        problems = _run(worker, bases, tmp_path_factory, mutation, ("validate_checksums",))
+        problems = _run(worker, fuzz_bases, tmp_path_factory, mutation, ("validate_checksums",))
         assert not problems, f"mutation {mutation}:\n  " + "\n  ".join(problems)
     run()
 
 
-def test_fuzz_readers(worker, bases, tmp_path_factory):
+def test_fuzz_readers(worker, fuzz_bases, tmp_path_factory):
     @_SETTINGS
     @given(fuzz.mutations)
     def run(mutation):
-        problems = _run(worker, bases, tmp_path_factory, mutation, ("load", "lazy", "info"))
+        problems = _run(worker, fuzz_bases, tmp_path_factory, mutation, ("load", "lazy", "info"))
         assert not problems, f"mutation {mutation}:\n  " + "\n  ".join(problems)
     run()
