@@ -144,7 +144,8 @@ def _lockstep(a: np.ndarray, at: np.ndarray, total: np.ndarray, sizeof_size: int
     live = np.arange(at.size)
     while live.size:
         live = live[p[live] + hdr <= end[live]]  # a tail too small for a header is free space
-        pl, left = p[live], (end - p)[live]
+        pl = p[live]
+        left = end[live] - pl
         idx = a[pl].astype(np.int64) | (a[pl + 1].astype(np.int64) << 8)
         size = _uint(a, pl + 8, sizeof_size)
         free = idx == 0

@@ -11,6 +11,7 @@ import pytest
 
 import strfh5
 from strfh5.errors import CorruptDataError
+from strfh5 import heapcheck
 from strfh5.heapcheck import check_global_heaps
 from strfh5.jsonsafe import MAX_DEPTH, decode_text, loads, nesting_depth
 from strfh5.fileinfo import format_info
@@ -120,27 +121,20 @@ def test_heap_check_finds_an_oversized_object(tmp_path):
 
 def _walk_every_signature(path: str, limit: int = 5) -> list[str]:
     """The reference: every ``GCOL`` of the file walked one by one (heapcheck's per-collection path)."""
-    from strfh5.heapcheck import _check_collection
     data = open(path, "rb").read()
     out, at = [], data.find(b"GCOL")
     with open(path, "rb") as fh:
         while at >= 0 and len(out) < limit:
-            problem = _check_collection(fh, at, len(data), 8)
+            problem = heapcheck._check_collection(fh, at, len(data), 8)
             if problem:
                 out.append(f"global heap collection at byte {at}: {problem}")
             at = data.find(b"GCOL", at + 1)
     return out
 
 
-FOUND: list = []  # whether each seed's damage made a problem (the last test checks some did)
-
-
-@pytest.mark.parametrize("seed", range(12))
-def test_heap_check_walking_collections_together_equals_walking_each(tmp_path, seed, monkeypatch):
-    """The lockstep walk finds exactly the problems (same order, same words) the one-by-one walk finds,
-    on files whose heaps are damaged at random: sizes, indices, free space, headers; small spans too."""
-    import strfh5.heapcheck as hc
-    p = malformed.build_events(str(tmp_path / "a.strf.h5"))
+def _damaged_heaps(path: str, seed: int) -> str:
+    """An events base file whose heaps are damaged at random: sizes, indices, free space, headers."""
+    p = malformed.build_events(path)
     data = bytearray(open(p, "rb").read())
     rng = np.random.default_rng(seed)
     starts = [i for i in range(len(data) - 4) if data[i:i + 4] == b"GCOL"]
@@ -157,15 +151,22 @@ def test_heap_check_walking_collections_together_equals_walking_each(tmp_path, s
         else:  # an 8-byte field overwritten (a size or the collection length)
             data[off:off + 8] = int(rng.integers(0, 2**63)).to_bytes(8, "little")
     open(p, "wb").write(bytes(data))
+    return p
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_heap_check_walking_collections_together_equals_walking_each(tmp_path, seed, monkeypatch):
+    """The lockstep walk finds exactly the problems (same order, same words) the one-by-one walk finds,
+    on files whose heaps are damaged at random; small spans too."""
+    p = _damaged_heaps(str(tmp_path / "a.strf.h5"), seed)
     want = _walk_every_signature(p)
-    FOUND.append(bool(want))
-    assert hc.check_global_heaps(p) == want
-    monkeypatch.setattr(hc, "_SPAN", 4096)  # collections crossing span ends take the one-by-one path
-    assert hc.check_global_heaps(p) == want
+    assert heapcheck.check_global_heaps(p) == want
+    monkeypatch.setattr(heapcheck, "_SPAN", 4096)  # collections crossing span ends take the one-by-one path
+    assert heapcheck.check_global_heaps(p) == want
 
 
-def test_heap_check_damage_above_found_problems():
+def test_heap_check_damage_above_finds_problems(tmp_path):
     """The random damage of the equivalence test is not all harmless (else it would compare empty lists)."""
-    if len(FOUND) < 12:
-        pytest.skip("run with the equivalence test")
-    assert sum(FOUND) >= 4, FOUND
+    found = [bool(_walk_every_signature(_damaged_heaps(str(tmp_path / f"{seed}.strf.h5"), seed)))
+             for seed in range(12)]
+    assert sum(found) >= 4, found

@@ -200,9 +200,7 @@ class _Plan:
             return _cast(values, dtype)
         width = self.size // col.itemsize
         out = np.empty((self.rel.size, width), dtype=col.dtype if dtype is None else dtype)
-        with index.scratch(self.span) as buf:
-            if os.preadv(index._descriptor(), [buf[: self.span]], self.lo) != self.span:
-                raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+        with index.span(col, s, self.lo, self.span) as buf:
             for first, at, count, stride in self.runs:
                 out[first : first + count] = np.ndarray((count, width), dtype=col.dtype, buffer=buf, offset=at,
                                                         strides=(stride, col.itemsize))
@@ -250,6 +248,14 @@ class RowIndex:
             yield buf
         finally:
             self._scratch = buf
+
+    @contextlib.contextmanager
+    def span(self, col: "_Column", s: int, lo: int, size: int):
+        """The ``size`` bytes of the file from ``lo`` (row ``s`` of ``col``), read into the reused buffer."""
+        with self.scratch(size) as buf:
+            if os.preadv(self._descriptor(), [buf[:size]], lo) != size:
+                raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
+            yield buf
 
     def _descriptor(self) -> int:
         if self._fd is None or self._pid != os.getpid():
@@ -404,11 +410,8 @@ def _gathered(index: RowIndex, col: _Column, s: int, o: np.ndarray, n: np.ndarra
     lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
     if not _compact(lo, hi, total, o.size):
         return None
-    span = hi - lo
-    with index.scratch(span) as buf:
-        if os.preadv(index._descriptor(), [buf[:span]], lo) != span:
-            raise _Failed(f"/{col.name}[{s}]: the file ended before the row's bytes")
-        return _gather(buf, span, o - lo, n, col)
+    with index.span(col, s, lo, hi - lo) as buf:
+        return _gather(buf, hi - lo, o - lo, n, col)
 
 
 def _gather(buf: np.ndarray, span: int, rel: np.ndarray, n: np.ndarray, col: _Column) -> np.ndarray:
