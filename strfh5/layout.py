@@ -199,6 +199,47 @@ def row_digest(elements: Iterable[np.ndarray]) -> bytes:
             update(a.data if a.flags.c_contiguous else np.ascontiguousarray(a).data)
     return h.digest()
 
+
+def flat_row_digest(payload: np.ndarray, lengths: np.ndarray, itemsize: int) -> bytes:
+    """:func:`row_digest` of elements given back to back: ``payload`` (uint8) their little-endian bytes, in
+    neuron order, ``lengths`` their value counts, ``itemsize`` the bytes of one value.
+
+    Byte-identical to :func:`row_digest` of the split elements, without one
+    array per element: elements all of one length (binned rows of one repeat
+    count) are laid out as one ``(N, 8 + bytes)`` table, others are joined
+    with their lengths in one buffer (one copy, one hash call).
+    """
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    payload = np.ascontiguousarray(payload, dtype=np.uint8).reshape(-1)
+    n = lengths.size
+    if n and (lengths == lengths[0]).all():
+        size = int(lengths[0]) * itemsize
+        buf = np.empty((n, 8 + size), dtype=np.uint8)
+        buf[:, :8] = np.asarray(lengths[:1], dtype="<u8").view(np.uint8)
+        buf[:, 8:] = payload.reshape(n, size)
+        return hashlib.sha256(buf).digest()
+    if n > _JOIN_MAX:  # many elements: the lengths scattered into one buffer with numpy (no Python per element)
+        nbytes = lengths * itemsize
+        buf = np.empty(8 * n + payload.size, dtype=np.uint8)
+        slots = ((8 * np.arange(n, dtype=np.int64) + np.cumsum(nbytes) - nbytes)[:, None] + np.arange(8)).reshape(-1)
+        keep = np.ones(buf.size, dtype=bool)
+        keep[slots] = False
+        buf[slots] = lengths.astype("<u8").view(np.uint8)
+        buf[keep] = payload
+        return hashlib.sha256(buf).digest()
+    ends = np.cumsum(lengths * itemsize).tolist()
+    lb = lengths.astype("<u8").tobytes()
+    mv = memoryview(payload)
+    parts: list = [b""] * (2 * n)
+    parts[0::2] = [lb[i : i + 8] for i in range(0, 8 * n, 8)]
+    parts[1::2] = [mv[a:b] for a, b in zip([0] + ends[:-1], ends)]
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+#: up to this many elements a row's digest joins views of its elements (faster); beyond, a numpy scatter
+_JOIN_MAX = 2048
+
+
 #: the most values one (stimulus, neuron) element may hold (repeats x n_bins, or spike times): 2**34,
 #: 64 GiB of float32, far beyond any recording; a file declaring more is refused before allocation
 MAX_ELEMENT_VALUES = 2**34

@@ -10,7 +10,6 @@ so memory stays bounded by one row.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Sequence
 
@@ -26,31 +25,11 @@ _SCRATCH_INT = np.dtype("<u4")
 
 
 def flat_digest(values: np.ndarray, lengths: np.ndarray) -> bytes:
-    """SHA-256 row digest (SPEC §7.1) of elements given back to back (``lengths`` values each, in order).
-
-    Byte-identical to :func:`strfh5.layout.row_digest` of the split elements.
-    Elements all of one length (binned rows of one repeat count) are laid out
-    as one ``(N, 8 + bytes)`` table; others are joined with their lengths
-    in one buffer (one copy, one hash call).
-    """
+    """SHA-256 row digest (SPEC §7.1) of elements given back to back (``lengths`` values each, in order):
+    :func:`strfh5.layout.flat_row_digest` of their little-endian bytes."""
     le = np.ascontiguousarray(values).reshape(-1)
     le = le.astype(le.dtype.newbyteorder("<"), copy=False).view(np.uint8)
-    item = max(values.dtype.itemsize, 1)
-    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
-    n = lengths.size
-    if n and (lengths == lengths[0]).all():
-        size = int(lengths[0]) * item
-        buf = np.empty((n, 8 + size), dtype=np.uint8)
-        buf[:, :8] = np.asarray(lengths[:1], dtype="<u8").view(np.uint8)
-        buf[:, 8:] = le.reshape(n, size)
-        return hashlib.sha256(buf).digest()
-    ends = np.cumsum(lengths * item).tolist()
-    lb = lengths.astype("<u8").tobytes()
-    mv = memoryview(le)
-    parts: list = [b""] * (2 * n)
-    parts[0::2] = [lb[i : i + 8] for i in range(0, 8 * n, 8)]
-    parts[1::2] = [mv[a:b] for a, b in zip([0] + ends[:-1], ends)]
-    return hashlib.sha256(b"".join(parts)).digest()
+    return L.flat_row_digest(le, lengths, max(values.dtype.itemsize, 1))
 
 
 class VlenSink:

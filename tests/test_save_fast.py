@@ -51,8 +51,9 @@ def test_save_of_eager_and_lazy_datasets_equals_the_per_element_path(tmp_path, e
 
 @pytest.mark.parametrize("dtype", ["u1", "<u2", ">u2", "<f8", ">f4"])
 def test_flat_digest_equals_row_digest(dtype):
+    """Both layouts of flat_row_digest (views joined; numpy scatter past _JOIN_MAX elements) equal row_digest."""
     rng = np.random.default_rng(1)
-    for lengths in (np.full(6, 4), rng.integers(0, 5, 9), np.zeros(3, int)):
+    for lengths in (np.full(6, 4), rng.integers(0, 5, 9), np.zeros(3, int), rng.integers(0, 3, L._JOIN_MAX + 7)):
         v = rng.integers(0, 200, int(lengths.sum())).astype(dtype)
         assert flat_digest(v, lengths) == L.row_digest(np.split(v, np.cumsum(lengths)[:-1]))
 

@@ -98,20 +98,10 @@ def digest_from_payload(payload: np.ndarray, nbytes: np.ndarray, itemsize: int) 
     """SHA-256 row digest (SPEC §7) of elements given as one buffer of their stored bytes.
 
     ``payload`` (uint8) holds the elements' little-endian bytes back to back
-    in neuron order; ``nbytes`` their byte lengths. Byte-identical to
-    :func:`strfh5.layout.row_digest` of the same elements, without building
-    one array per element.
+    in neuron order; ``nbytes`` their byte lengths
+    (:func:`strfh5.layout.flat_row_digest`).
     """
-    n = nbytes.size
-    lens = (nbytes // itemsize).astype("<u8")
-    buf = np.empty(8 * n + payload.size, dtype=np.uint8)
-    starts = 8 * np.arange(n, dtype=np.int64) + np.concatenate([[0], np.cumsum(nbytes.astype(np.int64))[:-1]])
-    slots = (starts[:, None] + np.arange(8)).reshape(-1)
-    keep = np.ones(buf.size, dtype=bool)
-    keep[slots] = False
-    buf[slots] = lens.view(np.uint8)
-    buf[keep] = payload
-    return hashlib.sha256(buf).digest()
+    return L.flat_row_digest(payload, np.asarray(nbytes, dtype=np.int64) // itemsize, itemsize)
 
 
 class _Column:
@@ -315,7 +305,7 @@ class RowIndex:
             payload, digest = self._equal(col, s, o - lo, int(n[0]), lo, hi, used, lens8)
             plan = _Plan(want, lo, hi - lo, o - lo, int(n[0]))
         else:
-            payload, digest = self._scattered(col, s, o, n, used, lens8)
+            payload, digest = self._scattered(col, s, o, n, lens8)
             plan = _Plan(want, lo, hi - lo, o, n) if o.size else _Plan(want, 0, 0, o, n)
         if digest != col.digests[s].tobytes():
             raise _Failed(f"/{col.name}[{s}]: the bytes the index points at do not match /{L.INTEGRITY}/{col.name}")
@@ -348,22 +338,15 @@ class RowIndex:
             rank += e - a
         return block.reshape(-1), h.digest()
 
-    def _scattered(self, col, s, o, n, used, lens8):
+    def _scattered(self, col, s, o, n, lens8):
         """Elements of any sizes: one read of their span when compact, else one read each."""
         if not o.size:
-            return np.empty(0, np.uint8), hashlib.sha256(lens8.tobytes()).digest()
-        values = _gathered(self, col, s, o, n)
-        if values is not None:
-            payload = values.view(np.uint8)
-            return payload, digest_from_payload(payload, lens8.reshape(-1).view("<u8") * col.itemsize, col.itemsize)
-        pieces = _pieces(self, col, s, o, n)
-        it = iter(pieces)
-        lb = lens8.tobytes()
-        seq: list = [b""] * (2 * used.size)
-        seq[0::2] = [lb[i : i + 8] for i in range(0, len(lb), 8)]
-        seq[1::2] = [next(it) if u else b"" for u in used.tolist()]
-        digest = hashlib.sha256(b"".join(seq)).digest()
-        return np.frombuffer(bytearray().join(pieces), dtype=np.uint8), digest
+            payload = np.empty(0, np.uint8)
+        else:
+            values = _gathered(self, col, s, o, n)
+            payload = values.view(np.uint8) if values is not None else \
+                np.frombuffer(bytearray().join(_pieces(self, col, s, o, n)), dtype=np.uint8)
+        return payload, L.flat_row_digest(payload, lens8.reshape(-1).view("<u8"), col.itemsize)
 
     def raw_row(self, s: int, n_bins: int, repeats: np.ndarray, neurons=None, dtype=None) -> RawRow | None:
         """Row ``s`` read through the index and verified; None (after a warning) when a check fails."""
