@@ -7,6 +7,7 @@ after everything else is written (the payload addresses exist only then);
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 
@@ -18,7 +19,7 @@ from .h5io import open_file
 from .h5io.descriptors import file_sizes, heap_objects, read_descriptors
 from .h5io.index import locate_payloads
 
-__all__ = ["add_index"]
+__all__ = ["add_index", "locate_chained"]
 
 
 def add_index(path) -> str:
@@ -46,7 +47,7 @@ def add_index(path) -> str:
         names = [(L.RESPONSES, L.RESPONSE_INDEX_RESPONSES)]
         if L.COUNTS in f:
             names.append((L.COUNTS, L.RESPONSE_INDEX_COUNTS))
-        tables = _locate_chained(f, names, path) if _elements(f, names) >= CHAINED_FROM else None
+        tables = locate_chained(f, names, path) if _elements(f, names) >= CHAINED_FROM else None
         if tables is None:  # objects not laid out as the writer lays them: read every collection
             tables = {iname: locate_payloads(f, name, path) for name, iname in names}
         if L.RESPONSE_INDEX in f:
@@ -71,7 +72,7 @@ def _elements(f, names: list) -> int:
     return sum(int(np.prod(getattr(f.get(name), "shape", None) or (0,))) for name, _i in names)
 
 
-def _locate_chained(f, names: list, path: str) -> dict | None:
+def locate_chained(f, names: list, path: str) -> dict | None:
     """The index tables of :func:`~strfh5.h5io.index.locate_payloads`, found without parsing each collection.
 
     A file written row by row holds, in each global heap collection, the
@@ -97,20 +98,12 @@ def _locate_chained(f, names: list, path: str) -> dict | None:
             desc[iname] = (read_descriptors(ds, fd, sizeof_addr, base), ds.dtype.metadata["vlen"].itemsize)
         size = os.fstat(fd).st_size
         flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # one fault-in of the pages, not one per page
-        with mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ) if size else _Empty() as mm:
+        with mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ) if size else contextlib.nullcontext() as mm:
             return _chain(np.frombuffer(mm, np.uint8) if size else np.zeros(0, np.uint8), desc, base, fd)
     except (ValueError, IndexError, OSError, OverflowError, CorruptDataError):
         return None  # garbage descriptors or a layout this path does not handle: the caller walks the heaps
     finally:
         os.close(fd)
-
-
-class _Empty:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _chain(buf: np.ndarray, desc: dict, base: int, fd: int) -> dict | None:

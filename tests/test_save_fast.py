@@ -10,7 +10,7 @@ import strfh5
 from strfh5 import layout as L
 from strfh5.errors import InvalidDataError
 from strfh5.h5io.index import locate_payloads
-from strfh5.index_writer import _locate_chained
+from strfh5.index_writer import locate_chained
 from strfh5.records import RawRow
 from strfh5.saving import write_contents
 from strfh5.vlen_sink import flat_digest
@@ -63,7 +63,7 @@ def test_chained_locator_equals_the_collection_walk_and_refuses_a_moved_object(t
     out = strfh5.save(strfh5.load(src), tmp_path / "o.strf.h5")
     names = [(L.RESPONSES, L.RESPONSE_INDEX_RESPONSES), (L.COUNTS, L.RESPONSE_INDEX_COUNTS)]
     with h5py.File(out, "r") as f:
-        got = _locate_chained(f, names, out)
+        got = locate_chained(f, names, out)
         assert got is not None
         for name, iname in names:
             assert np.array_equal(got[iname], locate_payloads(f, name, out))
@@ -72,7 +72,7 @@ def test_chained_locator_equals_the_collection_walk_and_refuses_a_moved_object(t
         fh.seek(off)
         fh.write(b"\x7f\x7f")
     with h5py.File(out, "r") as f:
-        assert _locate_chained(f, names, out) is None
+        assert locate_chained(f, names, out) is None
 
 
 def test_whole_row_checks_refuse_what_elements_refuse(tmp_path):

@@ -31,7 +31,7 @@ from .. import layout as L
 from ..errors import CorruptDataError
 from ..h5io.index import locate_payloads
 from ..h5io.remote import file_size, is_url
-from ..index_writer import _locate_chained
+from ..index_writer import locate_chained
 from ..vlen_sink import flat_digest
 from .context import Context
 from .integrity import verify_row
@@ -284,7 +284,7 @@ def locate(ctx: Context) -> dict | None:
     if ctx.concatenated or is_url(ctx.path) or ctx.resp is None:
         return None
     try:
-        found = _locate_chained(ctx.f, names, ctx.path)
+        found = locate_chained(ctx.f, names, ctx.path)
         if found is None:
             found = {name: locate_payloads(ctx.f, name, ctx.path) for name, _n in names}
     except Exception:  # noqa: BLE001 - any failure to locate: rows are read (and problems reported) through HDF5
