@@ -233,6 +233,16 @@ class ReadGrid:
             return int(s_n_bins)
         return int(math.floor((self.stop(s_n_bins) - self.start(s_n_bins)) / self.dt + _TOL))
 
+    def n_bins_all(self, file_n_bins) -> np.ndarray:
+        """:meth:`n_bins` of every stimulus (int64 array), without a Python call per stimulus."""
+        nb = np.asarray(file_n_bins, dtype=np.int64).reshape(-1)
+        if self.encoding == L.ENCODING_BINNED:
+            return nb // self.k
+        if self.k == 1 and self.window is None:
+            return nb.copy()
+        uniq, inv = np.unique(nb, return_inverse=True)  # one call per distinct length
+        return np.array([self.n_bins(int(x)) for x in uniq], dtype=np.int64)[inv.reshape(-1)]
+
     # ------------------------------------------------------------ responses
     def bin_raw(self, raw: RawRow, s_n_bins: int, compact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Bin one stored row.
@@ -560,16 +570,7 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims, m
         a stimulus (``frames x T``) over :func:`max_row_values`, in exact
         integer arithmetic.
     """
-    nb_all = np.asarray(file_n_bins, dtype=np.int64).reshape(-1)
-    if grid.encoding == L.ENCODING_BINNED:  # ReadGrid.n_bins, vectorised
-        T = nb_all // grid.k
-    elif grid.k == 1 and grid.window is None:
-        T = nb_all.copy()
-    elif nb_all.size:
-        uniq, inv = np.unique(nb_all, return_inverse=True)  # one grid call per distinct length, not per stimulus
-        T = np.array([grid.n_bins(int(nb)) for nb in uniq], dtype=np.int64)[inv.reshape(-1)]
-    else:
-        T = np.zeros(0, np.int64)
+    T = grid.n_bins_all(file_n_bins)
     bad = np.flatnonzero(T < 0)  # T = 0 is a valid read (SPEC 1.1 §11.1): (R, 0) responses, an empty stimulus
     if bad.size:
         raise BinningError(
