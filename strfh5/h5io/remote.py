@@ -52,7 +52,9 @@ def _filesystem():
     require_all({"fsspec": "remote", "aiohttp": "remote"}, purpose=purpose)
     aiohttp = require("aiohttp", extra="remote", purpose=purpose)
     # bounded time: a connection or a read that stalls fails instead of blocking the reader forever
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=READ_TIMEOUT_S)
+    # (``connect`` bounds getting a connection at all: pool wait, name resolution and the TCP connect)
+    timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S, sock_connect=CONNECT_TIMEOUT_S,
+                                    sock_read=READ_TIMEOUT_S)
     return require("fsspec", extra="remote", purpose=purpose).filesystem("http", client_kwargs={"timeout": timeout})
 
 
