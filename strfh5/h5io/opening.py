@@ -20,6 +20,7 @@ from ..errors import CorruptDataError, FileFormatError, MissingObjectError, NotS
 from ..version import __version__
 from ..heapcheck import check_global_heaps
 from . import remote
+from .fileobjects import GcPausedFile
 from .checks import unwritten
 from .heaps import check_attributes, check_values, mark_scanned
 from .sources import check_sources
@@ -76,6 +77,8 @@ def open_file(path, *, allow_external: bool = False, mode: str = "r", scan_heaps
     if remote.is_url(path):  # http(s): a range-request file object; concatenated files refused there
         path = remote.open_remote(path, mode)
     if hasattr(path, "read") and not isinstance(path, (str, os.PathLike)):
+        if not isinstance(path, GcPausedFile):  # a file object reading on a service thread cannot deadlock h5py
+            path = GcPausedFile(path)
         f = _h5_open(path, mode)
         name = getattr(path, "name", repr(path))
         _check_markers(f, str(name))

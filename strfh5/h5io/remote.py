@@ -25,6 +25,7 @@ import h5py
 from .. import layout as L
 from ..errors import NotStrfH5FileError, RemoteAccessError
 from ..optional import require, require_all
+from .fileobjects import GcPausedFile
 
 __all__ = ["is_url", "open_url", "open_remote", "remote_size", "file_size", "DEFAULT_BLOCK_SIZE",
            "DEFAULT_MAX_BLOCKS"]
@@ -138,7 +139,8 @@ def open_remote(url: str, mode: str = "r", **kwargs) -> Any:
     """
     if mode != "r":
         raise RemoteAccessError(f"{url}: remote files are read-only; mode {mode!r} is refused (use 'r')")
-    fobj = open_url(url, **kwargs)
+    # fsspec reads on its event-loop thread while h5py holds its global lock: collection paused there
+    fobj = GcPausedFile(open_url(url, **kwargs))
     try:
         with h5py.File(fobj, "r") as f:
             concatenated = bool(f.attrs.get(L.ATTR_CONCATENATED, False))
