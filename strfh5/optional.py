@@ -29,7 +29,7 @@ from typing import Mapping
 
 from .errors import MissingDependencyError
 
-__all__ = ["require", "require_all", "pip_name", "install_hint"]
+__all__ = ["require", "require_all", "optional_module", "pip_name", "install_hint"]
 
 #: import name -> distribution name on PyPI, where they differ
 _PIP_NAMES = {"yaml": "pyyaml", "sklearn": "scikit-learn"}
@@ -77,6 +77,14 @@ def require(module: str, *, extra: str, purpose: str) -> ModuleType:
             f"{purpose} needs the optional package {pip_name(module)!r}, which cannot be imported ({e}); "
             f"install it with: {install_hint(extra)}"
         ) from None
+
+
+def optional_module(module: str) -> ModuleType | None:
+    """``module`` when it can be imported, else None: for speed-ups that nothing needs in order to work."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
 
 
 def require_all(modules: Mapping[str, str], *, purpose: str) -> None:

@@ -48,6 +48,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -57,7 +58,7 @@ import numpy as np
 
 from .arguments import positive_number
 from .errors import SpectrogramError
-from .optional import require
+from .optional import optional_module, require
 
 __all__ = [
     "SpectrogramParams",
@@ -284,6 +285,25 @@ def _frame_centres(hop: Fraction, T: int) -> np.ndarray:
     return quo + ((2 * rem > den) | ((2 * rem == den) & (quo % 2 == 1)))
 
 
+_BLAS: list = []  # [threadpoolctl controller, or None without threadpoolctl], made on first use
+
+
+def _one_blas_thread():
+    """BLAS on one thread for the block (threadpoolctl, when installed; else unchanged).
+
+    The filterbank products are small (F x n_fft/2+1 by a block of frames):
+    OpenBLAS's extra threads, spinning between calls, spent 2.7x the CPU time
+    of one thread on NS1's sounds and were slower in wall time on 2 cores.
+    The product is the same (BLAS splits the output across threads, not the
+    sums), which the tests check bit for bit.
+    """
+    if not _BLAS:
+        tpc = optional_module("threadpoolctl")
+        _BLAS.append(tpc.ThreadpoolController() if tpc is not None else None)
+    ctl = _BLAS[0]
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()
+
+
 def spectrogram(waveform, sample_rate: float, params: SpectrogramParams) -> tuple[np.ndarray, dict]:
     """Filterbank spectrogram of one sound and the parameters to store.
 
@@ -320,11 +340,12 @@ def spectrogram(waveform, sample_rate: float, params: SpectrogramParams) -> tupl
     out = np.empty((params.n_bands, T), dtype=np.float64)
     padded = np.concatenate([np.zeros(win), x, np.zeros(win)])
     views = np.lib.stride_tricks.sliding_window_view(padded, win)  # views[i] = padded[i : i + win]
-    for b0 in range(0, T, _FRAME_BLOCK):
-        frames = views[starts[b0 : b0 + _FRAME_BLOCK] + win] * w[None, :]
-        spec = np.fft.rfft(frames, n=n_fft, axis=1)
-        P = spec.real**2 + spec.imag**2
-        out[:, b0 : b0 + _FRAME_BLOCK] = fb @ P.T
+    with _one_blas_thread():
+        for b0 in range(0, T, _FRAME_BLOCK):
+            frames = views[starts[b0 : b0 + _FRAME_BLOCK] + win] * w[None, :]
+            spec = np.fft.rfft(frames, n=n_fft, axis=1)
+            P = spec.real**2 + spec.imag**2
+            out[:, b0 : b0 + _FRAME_BLOCK] = fb @ P.T
     out = _compress(out, params.compression, params.eps)
     return out.astype(np.float32)[None], transform_dict(params, sample_rate)
 

@@ -97,3 +97,19 @@ def test_read_wav_scales_pcm(tmp_path):
         read_wav(tmp_path / "bad.wav")
     with pytest.raises(MissingRawFileError):
         read_wav(tmp_path / "none.wav")
+
+
+@pytest.mark.parametrize("kind", ["log", "mel"])
+def test_one_blas_thread_gives_the_same_bits_as_blas_threads(monkeypatch, kind):
+    pytest.importorskip("threadpoolctl")
+    if kind == "mel":
+        pytest.importorskip("librosa")
+    import strfh5.spectrogram as sp
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(48828 * 3).astype(np.float32)  # 3 s at NS1's rate: products big enough to thread
+    p = SpectrogramParams(kind=kind, n_bands=34, f_min=500.0, f_max=20000.0, window_ms=10.0, hop_ms=1.0)
+    limited = spectrogram(x, 48828.0, p)[0]
+    assert sp._BLAS and sp._BLAS[0] is not None  # the limit was in force
+    monkeypatch.setattr(sp, "_BLAS", [None])  # BLAS as numpy configured it
+    assert np.array_equal(spectrogram(x, 48828.0, p)[0], limited)

@@ -253,3 +253,30 @@ def test_save_refuses_other_objects(tmp_path):
     with pytest.raises(InvalidDataError, match="needs a strfh5 dataset"):
         strfh5.save([1, 2], tmp_path / "x.strf.h5")
     assert not os.listdir(tmp_path)
+
+
+def test_kept_waveforms_int16_only_when_lossless_and_float_ones_deflated_at_level_1(tmp_path):
+    from strfh5.writer import WAVEFORM_GZIP_LEVEL, compact_waveform
+
+    rng = np.random.default_rng(1)
+    pcm = (rng.integers(-32768, 32768, size=(1, 9000)) / 32768).astype(np.float32)
+    late = pcm.copy()
+    late[0, 8000] += np.float32(1e-6)  # PCM for the first 4096 samples, not after: stays float
+    k, scale = compact_waveform(pcm)
+    assert k.dtype == np.int16 and scale == 2.0 ** -15
+    assert np.array_equal(k.astype(np.float32) * np.float32(scale), pcm)
+    for w in (late, rng.standard_normal((1, 9000)).astype(np.float32)):
+        out, scale = compact_waveform(w)
+        assert out is w and scale is None
+    path = tmp_path / "w.strf.h5"
+    with strfh5.StreamWriter(path, encoding="binned", dt_ms=5.0, stim_kind="spectrogram", stim_dims=(1, 4),
+                             neuron_ids=["a"]) as w:
+        for s, wave in enumerate((pcm, late)):
+            w.add_stimulus(np.zeros((1, 4, 10), np.float32), n_bins=10, waveform=wave, sample_rate=1000.0)
+            w.write_row(s, [np.zeros((1, 10), np.float32)])
+    with h5py.File(path) as f:
+        a, b = f["stimuli/000000/waveform"], f["stimuli/000001/waveform"]
+        assert a.dtype == np.int16 and b.dtype == np.float32
+        assert b.compression == "gzip" and b.compression_opts == WAVEFORM_GZIP_LEVEL == 1
+        assert f["stimuli/000000/data"].compression_opts == 4  # stimuli keep the writer's level
+        assert np.array_equal(b[...], late)
