@@ -152,20 +152,23 @@ def checksums_vs_sha(path: str, k: int = 3, budget_s: float = 60.0) -> dict:
 
 # ------------------------------------------------------------------ convert ns1
 def convert_ns1(raw: str, baseline_python: str | None, baseline_cwd: str | None, k: int = 3,
-                budget_s: float = 120.0) -> dict:
-    """``strfh5 convert ns1`` of the real release: this checkout vs a baseline interpreter (its own checkout)."""
+                budget_s: float = 120.0, extra: tuple = ()) -> dict:
+    """``strfh5 convert ns1`` of the real release: this checkout vs a baseline interpreter (its own checkout).
+
+    ``extra``: options of this checkout's command only (the baseline runs the plain command).
+    """
     folder = tempfile.mkdtemp(prefix="bench-ns1-")
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-    def run(python, cwd):
+    def run(python, cwd, more=()):
         def go():
             subprocess.run([python, "-m", "strfh5", "convert", "ns1", "--raw", raw, "--partial", "--overwrite",
-                            "-o", os.path.join(folder, "ns1.strf.h5")], cwd=cwd, check=True,
+                            *more, "-o", os.path.join(folder, "ns1.strf.h5")], cwd=cwd, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return go
 
     try:
-        now = run(sys.executable, here)
+        now = run(sys.executable, here, tuple(extra))
         if not baseline_python:
             t = [0.0]
             for _ in range(max(1, k)):
