@@ -138,6 +138,68 @@ def _uint(a: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
 
 def _lockstep(a: np.ndarray, at: np.ndarray, total: np.ndarray, sizeof_size: int) -> np.ndarray:
     """Whether :func:`_walk` finds a problem in each collection ``a[at:at + total]``, all walked at once."""
+    if sizeof_size != 8:
+        return _lockstep_bytes(a, at, total, sizeof_size)
+    if a.size < 16:
+        return np.zeros(at.size, dtype=bool)
+    words = np.ndarray(shape=(a.size - 7,), dtype="<u8", buffer=a, strides=(1,))  # the 8 bytes from each offset
+    return _lockstep_words(words, at + 16, at + total)
+
+
+def _lockstep_words(words: np.ndarray, p: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """:func:`_lockstep` of collections of 8-byte lengths whose first object header is at byte ``p`` and which
+    end at byte ``end``; ``words[i]`` is the little-endian 8-byte word at byte ``i``. One object of every live
+    collection per step, two word gathers."""
+    bad = np.zeros(p.size, dtype=bool)
+    ids = np.arange(p.size)
+    p = _skip_runs(words, p, end)
+    while ids.size:
+        keep = p + 16 <= end  # a tail too small for a header is free space
+        ids, p, end = ids[keep], p[keep], end[keep]
+        head, size = words[p], words[p + 8]
+        left = (end - p).astype(np.uint64)
+        free = (head & np.uint64(0xFFFF)) == 0
+        over = ~free & (size > left - np.uint64(16))
+        need = np.uint64(16) + (size + np.uint64(7)) // np.uint64(8) * np.uint64(8)  # used where it cannot wrap
+        go = ~free & ~over
+        fail = (free & (size != left)) | over | (go & (need > left))
+        bad[ids[fail]] = True
+        go &= ~fail
+        ids, p, end = ids[go], p[go] + need[go].astype(np.int64), end[go]
+    return bad
+
+
+def _skip_runs(words: np.ndarray, p: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Each collection's walk position ``p`` moved past its leading run of objects of the first object's size
+    (the elements of a binned row all have one size): their headers are checked all at once, at the offsets a
+    walk would reach, and each object of the run is one a walk accepts (a non-zero index, that size, room left)."""
+    p = p.copy()
+    room = np.maximum(end - p, 0)
+    cand = np.flatnonzero(room >= 16)
+    if not cand.size:
+        return p
+    pc = p[cand]
+    head, size = words[pc], words[pc + 8]
+    ok = ((head & np.uint64(0xFFFF)) != 0) & (size <= (room[cand] - 16).astype(np.uint64))
+    cand, pc, size = cand[ok], pc[ok], size[ok]
+    stride = 16 + (size.astype(np.int64) + 7) // 8 * 8
+    m = room[cand] // stride  # objects of this size that fit, each with its header inside the collection
+    total = int(m.sum())
+    if not total:
+        return p
+    rep = np.repeat(np.arange(cand.size), m)
+    k = np.arange(total) - np.repeat(np.cumsum(m) - m, m)
+    at = pc[rep] + k * stride[rep]
+    same = ((words[at] & np.uint64(0xFFFF)) != 0) & (words[at + 8] == size[rep])
+    run = m.copy()
+    miss = np.flatnonzero(~same)
+    np.minimum.at(run, rep[miss], k[miss])  # the run ends at the first object that differs
+    p[cand] = pc + run * stride
+    return p
+
+
+def _lockstep_bytes(a: np.ndarray, at: np.ndarray, total: np.ndarray, sizeof_size: int) -> np.ndarray:
+    """:func:`_lockstep` for any size of lengths, byte by byte."""
     hdr = 8 + sizeof_size
     p, end = at + hdr, at + total
     bad = np.zeros(at.size, dtype=bool)
