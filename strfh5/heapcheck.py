@@ -20,7 +20,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["HEAP_SIGNATURE", "check_global_heaps", "collection_objects"]
+__all__ = ["HEAP_SIGNATURE", "HeapObjects", "check_global_heaps", "collection_objects"]
 
 HEAP_SIGNATURE = b"GCOL"
 _HEADER = 16  # object header: index (2), reference count (2), reserved (4), size (8 with 8-byte lengths)
@@ -61,7 +61,7 @@ def _walk(read, at: int, end: int, sizeof_size: int, objects: dict | None = None
     return None
 
 
-def check_global_heaps(path, sizeof_size: int = 8, limit: int = 5) -> list[str]:
+def check_global_heaps(path, sizeof_size: int = 8, limit: int = 5, objects: HeapObjects | None = None) -> list[str]:
     """Problems of the global heap collections of the HDF5 file at ``path`` (at most ``limit``).
 
     Parameters
@@ -73,6 +73,10 @@ def check_global_heaps(path, sizeof_size: int = 8, limit: int = 5) -> list[str]:
         ``f.id.get_create_plist().get_sizes()[1]``).
     limit : int
         Stop after this many problems.
+    objects : HeapObjects, optional
+        Receives every object of the sound collections walked in memory
+        (with 8-byte lengths), for callers that locate payloads without a
+        second pass over the file.
 
     Returns
     -------
@@ -96,7 +100,7 @@ def check_global_heaps(path, sizeof_size: int = 8, limit: int = 5) -> list[str]:
         while pos < size and len(problems) < limit:
             fh.seek(pos)
             buf = memoryview(whole)[:fh.readinto(whole)]
-            for at in _suspects(buf, pos, size, sizeof_size):
+            for at in _suspects(buf, pos, size, sizeof_size, objects):
                 problem = _check_collection(fh, pos + at, size, sizeof_size)
                 if problem:
                     problems.append(f"global heap collection at byte {pos + at}: {problem}")
@@ -106,7 +110,47 @@ def check_global_heaps(path, sizeof_size: int = 8, limit: int = 5) -> list[str]:
     return problems
 
 
-def _suspects(buf: memoryview, pos: int, file_size: int, sizeof_size: int) -> list[int]:
+class HeapObjects:
+    """The objects :func:`check_global_heaps` walked in sound collections: ``(collection offset, index, data
+    offset, size)`` for each, up to ``cap`` objects (beyond it nothing is kept: :attr:`full`). Collections
+    walked one by one (large ones, ones crossing a span's end) are not recorded."""
+
+    def __init__(self, cap: int = 2**22):
+        self.cap, self.count, self.full = cap, 0, False
+        self.parts: list[tuple[np.ndarray, ...]] = []
+
+    def add(self, a: np.ndarray, pos: int, at: np.ndarray, bad: np.ndarray, record: list) -> None:
+        """The objects of ``record`` (collection number in ``at``, header offset in ``a``) of sound collections."""
+        owner = np.concatenate([o for o, _p in record])
+        head = np.concatenate([p for _o, p in record])
+        keep = ~bad[owner]
+        owner, head = owner[keep], head[keep]
+        self.count += owner.size
+        if self.full or self.count > self.cap:
+            self.full, self.parts = True, []
+            return
+        words = np.ndarray(shape=(a.size - 7,), dtype="<u8", buffer=a, strides=(1,))
+        self.parts.append((at[owner] + pos, words[head] & np.uint64(0xFFFF), head + pos + 16, words[head + 8]))
+
+    def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(key, data offset, size)`` sorted by key ``collection offset << 16 | index``, the first object of
+        each key (as a walk of the collection keeps it); None when the objects were not all kept."""
+        if self.full:
+            return None
+        if not self.parts:
+            return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        coll, idx, data, size = (np.concatenate(x) for x in zip(*self.parts))
+        if coll.size and int(coll.max()) >= 2**47:
+            return None
+        key = (coll.astype(np.uint64) << np.uint64(16)) | idx
+        order = np.lexsort((data, key))
+        key = key[order]
+        first = np.ones(key.size, dtype=bool)
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        return key[first], data[order][first], size[order][first]
+
+
+def _suspects(buf: memoryview, pos: int, file_size: int, sizeof_size: int, objects=None) -> list[int]:
     """Offsets in ``buf`` (file offset ``pos``) of the signatures starting in the span to walk one by one."""
     hdr = 8 + sizeof_size
     at = np.array(_signatures(buf, min(len(buf), _SPAN + 3)), dtype=np.int64)
@@ -120,7 +164,10 @@ def _suspects(buf: memoryview, pos: int, file_size: int, sizeof_size: int) -> li
     fits = head_ok & (total >= hdr) & (total <= _SMALL) & (at + total.astype(np.int64) <= a.size) \
         & (pos + at + total.astype(np.int64) <= file_size)
     bad = np.zeros(at.size, dtype=bool)
-    bad[fits] = _lockstep(a, at[fits], total[fits].astype(np.int64), sizeof_size)
+    record: list | None = [] if objects is not None and sizeof_size == 8 else None
+    bad[fits] = _lockstep(a, at[fits], total[fits].astype(np.int64), sizeof_size, record)
+    if record:
+        objects.add(a, pos, at[fits], bad[fits], record)
     one_by_one = (~inside) | (head_ok & ~fits) | bad  # what the walk must see (or word)
     return [int(x) for x in at[one_by_one]]
 
@@ -136,23 +183,25 @@ def _uint(a: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
     return raw.view("<u8" if n == 8 else "<u4").ravel().astype(np.uint64)
 
 
-def _lockstep(a: np.ndarray, at: np.ndarray, total: np.ndarray, sizeof_size: int) -> np.ndarray:
-    """Whether :func:`_walk` finds a problem in each collection ``a[at:at + total]``, all walked at once."""
+def _lockstep(a: np.ndarray, at: np.ndarray, total: np.ndarray, sizeof_size: int,
+              record: list | None = None) -> np.ndarray:
+    """Whether :func:`_walk` finds a problem in each collection ``a[at:at + total]``, all walked at once;
+    ``record`` (8-byte lengths only) receives ``(collection, header offset)`` arrays of every object accepted."""
     if sizeof_size != 8:
         return _lockstep_bytes(a, at, total, sizeof_size)
     if a.size < 16:
         return np.zeros(at.size, dtype=bool)
     words = np.ndarray(shape=(a.size - 7,), dtype="<u8", buffer=a, strides=(1,))  # the 8 bytes from each offset
-    return _lockstep_words(words, at + 16, at + total)
+    return _lockstep_words(words, at + 16, at + total, record)
 
 
-def _lockstep_words(words: np.ndarray, p: np.ndarray, end: np.ndarray) -> np.ndarray:
+def _lockstep_words(words: np.ndarray, p: np.ndarray, end: np.ndarray, record: list | None = None) -> np.ndarray:
     """:func:`_lockstep` of collections of 8-byte lengths whose first object header is at byte ``p`` and which
     end at byte ``end``; ``words[i]`` is the little-endian 8-byte word at byte ``i``. One object of every live
     collection per step, two word gathers."""
     bad = np.zeros(p.size, dtype=bool)
     ids = np.arange(p.size)
-    p = _skip_runs(words, p, end)
+    p = _skip_runs(words, p, end, record)
     while ids.size:
         keep = p + 16 <= end  # a tail too small for a header is free space
         ids, p, end = ids[keep], p[keep], end[keep]
@@ -165,11 +214,13 @@ def _lockstep_words(words: np.ndarray, p: np.ndarray, end: np.ndarray) -> np.nda
         fail = (free & (size != left)) | over | (go & (need > left))
         bad[ids[fail]] = True
         go &= ~fail
+        if record is not None:
+            record.append((ids[go], p[go]))
         ids, p, end = ids[go], p[go] + need[go].astype(np.int64), end[go]
     return bad
 
 
-def _skip_runs(words: np.ndarray, p: np.ndarray, end: np.ndarray) -> np.ndarray:
+def _skip_runs(words: np.ndarray, p: np.ndarray, end: np.ndarray, record: list | None = None) -> np.ndarray:
     """Each collection's walk position ``p`` moved past its leading run of objects of the first object's size
     (the elements of a binned row all have one size): their headers are checked all at once, at the offsets a
     walk would reach, and each object of the run is one a walk accepts (a non-zero index, that size, room left)."""
@@ -194,6 +245,9 @@ def _skip_runs(words: np.ndarray, p: np.ndarray, end: np.ndarray) -> np.ndarray:
     run = m.copy()
     miss = np.flatnonzero(~same)
     np.minimum.at(run, rep[miss], k[miss])  # the run ends at the first object that differs
+    if record is not None:
+        inrun = k < run[rep]
+        record.append((cand[rep[inrun]], at[inrun]))
     p[cand] = pc + run * stride
     return p
 

@@ -25,7 +25,9 @@ import pytest
 import strfh5
 from strfh5 import heapcheck, index_writer, schema
 from strfh5.errors import CorruptDataError
-from strfh5.validation import concatenated, stimuli, structure
+from strfh5.h5io.descriptors import locate_in_objects
+from strfh5.h5io.index import locate_payloads
+from strfh5.validation import concatenated, responses, stimuli, structure
 
 ROOT = Path(__file__).resolve().parent / "conformance" / "cases"
 FILES = sorted(str(p) for p in ROOT.rglob("*.h5"))
@@ -101,8 +103,42 @@ def test_low_level_checks_record_what_the_h5py_objects_record(monkeypatch):
     monkeypatch.setattr(concatenated, "_plain_object", lambda *a: False)
     monkeypatch.setattr(structure, "_plain_stimulus_group", lambda *a: False)
     monkeypatch.setattr(schema, "_accepts", lambda sid: (lambda rec: False))
+    monkeypatch.setattr(responses, "_from_scan", lambda *a: None)
     for (p, cs), want in fast.items():
         assert _findings(p, cs) == want, (p, cs)
+
+
+def test_payloads_joined_from_the_heap_scan_are_where_the_other_ways_find_them(tmp_path):
+    import h5py
+
+    from strfh5 import layout as L
+    written = str(tmp_path / "w.strf.h5")
+    strfh5.save(strfh5.simulate_dataset(n_stimuli=6, n_neurons=9, seed=3), written)
+    joined = 0
+    for p in FILES + [written]:
+        if strfh5.validate(p).exit_code == 2:
+            continue
+        with h5py.File(p, "r") as f:
+            if L.RESPONSES not in f or not isinstance(f[L.RESPONSES], h5py.Dataset) or f[L.RESPONSES].is_virtual:
+                continue
+            names = [(L.RESPONSES, L.RESPONSES)] + ([(L.COUNTS, L.COUNTS)] if L.COUNTS in f else [])
+            objects = heapcheck.HeapObjects()
+            if heapcheck.check_global_heaps(p, f.id.get_create_plist().get_sizes()[1], objects=objects):
+                continue
+            try:
+                got = locate_in_objects(f, names, p, objects.table())
+            except Exception:  # noqa: BLE001 - the validator then finds them another way
+                got = None
+            if got is None:
+                continue
+            want = index_writer.locate_chained(f, names, p)
+            if want is None:
+                want = {n: locate_payloads(f, n, p) for n, _i in names}
+            assert set(got) == set(want), p
+            for name in got:
+                np.testing.assert_array_equal(got[name], want[name], err_msg=p)
+            joined += 1
+    assert joined >= 10
 
 
 # ------------------------------------------------------------------ heap scan

@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import layout as L
 from ..errors import CorruptDataError
+from ..h5io.descriptors import locate_in_objects
 from ..h5io.index import locate_payloads
 from ..h5io.remote import file_size, is_url
 from ..index_writer import locate_chained
@@ -284,13 +285,27 @@ def locate(ctx: Context) -> dict | None:
     if ctx.concatenated or is_url(ctx.path) or ctx.resp is None:
         return None
     try:
-        found = locate_chained(ctx.f, names, ctx.path)
+        found = _from_scan(ctx, names)
+        if found is None:
+            found = locate_chained(ctx.f, names, ctx.path)
         if found is None:
             found = {name: locate_payloads(ctx.f, name, ctx.path) for name, _n in names}
     except Exception:  # noqa: BLE001 - any failure to locate: rows are read (and problems reported) through HDF5
         return None
     ctx.located = found
     return found
+
+
+def _from_scan(ctx: Context, names: list) -> dict | None:
+    """The payloads joined from the heap objects the opening scan walked (no second pass over the file), or None
+    (then found as before)."""
+    objects = getattr(ctx, "heap_objects", None)
+    if objects is None:
+        return None
+    try:
+        return locate_in_objects(ctx.f, names, ctx.path, objects.table())
+    except Exception:  # noqa: BLE001 - the other ways find (or refuse) them
+        return None
 
 
 class _FlatRows:
