@@ -15,7 +15,6 @@ handing it to HDF5.
 from __future__ import annotations
 
 import os
-import re
 import struct
 
 import numpy as np
@@ -26,7 +25,8 @@ HEAP_SIGNATURE = b"GCOL"
 _HEADER = 16  # object header: index (2), reference count (2), reserved (4), size (8 with 8-byte lengths)
 _SMALL = 2**16  # collections up to this size are read whole; larger ones header by header
 _SPAN = 2**23  # bytes of the file scanned at a time by check_global_heaps (one buffer of about 8 MiB, reused)
-_SIGNATURE = re.compile(re.escape(HEAP_SIGNATURE))
+_GC = int.from_bytes(HEAP_SIGNATURE[:2], "little")
+_OL = tuple(HEAP_SIGNATURE[2:])
 
 
 def _walk(read, at: int, end: int, sizeof_size: int, objects: dict | None = None, data: bytes | None = None) -> str | None:
@@ -172,9 +172,19 @@ def _suspects(buf: memoryview, pos: int, file_size: int, sizeof_size: int, objec
     return [int(x) for x in at[one_by_one]]
 
 
-def _signatures(buf, stop: int) -> list[int]:
-    """Offsets of every ``GCOL`` in ``buf[:stop]``."""
-    return [m.start() for m in _SIGNATURE.finditer(buf, 0, stop)]
+def _signatures(buf, stop: int) -> np.ndarray:
+    """Offsets of every ``GCOL`` in ``buf[:stop]``, ascending: the two-byte words ``GC`` at even and at odd
+    offsets compared at once (about twice the speed of a regular expression search), then ``OL`` after them."""
+    x = np.frombuffer(buf, dtype=np.uint8)[:stop]
+    found = [np.zeros(0, dtype=np.int64)]
+    for r in (0, 1):
+        n = (x.size - r) // 2
+        if n <= 0:
+            continue
+        c = np.flatnonzero(x[r : r + 2 * n].view("<u2") == _GC) * 2 + r
+        c = c[c + 4 <= x.size]
+        found.append(c[(x[c + 2] == _OL[0]) & (x[c + 3] == _OL[1])])
+    return np.sort(np.concatenate(found))
 
 
 def _uint(a: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:

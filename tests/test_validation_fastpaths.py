@@ -204,3 +204,15 @@ def test_payload_words_are_read_by_bounded_reads_and_a_short_file_is_refused(tmp
     finally:
         os.close(fd)
     assert "mmap" not in Path(index_writer.__file__).read_text(encoding="utf-8").split('"""', 2)[2]
+
+
+def test_signature_search_finds_what_a_regular_expression_finds():
+    import re
+
+    rng = random.Random(0)
+    for _ in range(3000):
+        n = rng.randint(0, 60)
+        b = bytearray(rng.choice(b"GCOLx") for _ in range(n))
+        stop = rng.randint(0, n + 3)
+        want = [m.start() for m in re.finditer(b"GCOL", b[:stop])]
+        assert heapcheck._signatures(memoryview(b), stop).tolist() == want

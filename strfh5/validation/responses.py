@@ -99,6 +99,16 @@ def check_responses(ctx: Context) -> None:
                                         f"{scan.max_value[name]}: {best.name} would hold it")
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every value of ``a`` is finite: one sum (finite only when every term is, a NaN or an Inf makes it
+    NaN or Inf), the per-value test only when the sum is not finite (a non-finite value, or an overflow)."""
+    if a.dtype.kind == "f":
+        with np.errstate(all="ignore"):
+            if np.isfinite(np.add.reduce(a, axis=None)):
+                return True
+    return bool(np.all(np.isfinite(a)))
+
+
 def times(reps: np.ndarray, nb: int) -> np.ndarray:
     """``reps * nb`` without wrap-around (Python ints when int64 would overflow)."""
     if reps.dtype != object and (not reps.size or int(reps.max()) * int(nb) <= np.iinfo(np.int64).max):
@@ -235,7 +245,7 @@ def _events_findings(ctx: Context, s: int, clen, csum, reps, lengths, times, ele
     for n in np.flatnonzero((csum != lengths).astype(bool) & (clen == reps).astype(bool)):
         ctx.add("E504", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} spike times but /{L.COUNTS}[{s}, {n}] sums to {csum[n]}")
-    if times.size and not np.all(np.isfinite(times)):
+    if times.size and not all_finite(times):
         for n, e in enumerate(elements()):
             k = int((~np.isfinite(e)).sum())
             if k:
@@ -260,7 +270,7 @@ def _check_binned_row(ctx: Context, scan: _Scan, s: int, raw, reps, lengths, val
         ctx.add("E501", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} values, expected repeats x n_bins = {reps[n]} x {nb} = {expect[n]}")
     if scan.rk == L.RESPONSE_CONTINUOUS:
-        if values.size and np.isinf(values).any():
+        if values.size and not all_finite(values) and np.isinf(values).any():
             for n, e in enumerate(raw):
                 k = int(np.isinf(e).sum())
                 if k:
