@@ -216,3 +216,37 @@ def test_signature_search_finds_what_a_regular_expression_finds():
         stop = rng.randint(0, n + 3)
         want = [m.start() for m in re.finditer(b"GCOL", b[:stop])]
         assert heapcheck._signatures(memoryview(b), stop).tolist() == want
+
+
+def _events_file(tmp_path) -> str:
+    p = str(tmp_path / "events.strf.h5")
+    strfh5.save(strfh5.simulate_dataset(n_stimuli=4, n_neurons=6, seed=3), p)
+    return p
+
+
+@pytest.mark.parametrize("damage", ["none", "nan", "inf", "flip"])
+def test_events_rows_hashed_from_their_stream_give_the_findings_of_their_values(tmp_path, monkeypatch, damage):
+    import h5py
+
+    from strfh5 import layout as L
+
+    p = _events_file(tmp_path)
+    if damage != "none":
+        with h5py.File(p, "r") as f:
+            table = index_writer.locate_chained(f, [(L.RESPONSES, L.RESPONSES)], p)[L.RESPONSES]
+            dtype = h5py.check_vlen_dtype(f[L.RESPONSES].dtype)
+        s, n = np.argwhere(table[..., 1] >= 2 * dtype.itemsize)[1]
+        off = int(table[s, n, 0]) + dtype.itemsize  # the element's second value
+        value = {"nan": np.nan, "inf": np.inf, "flip": 1234.5}[damage]
+        with open(p, "r+b") as fh:
+            fh.seek(off)
+            fh.write(np.array([value], dtype=dtype).astype(dtype.newbyteorder("<")).tobytes())
+    used = []
+    stream = responses._FlatRows.stream
+    monkeypatch.setattr(responses._FlatRows, "stream", lambda self, *a: used.append(1) or stream(self, *a))
+    fast = _findings(p, True)
+    assert used
+    monkeypatch.setattr(responses._FlatRows, "stream", lambda self, *a: None)
+    assert _findings(p, True) == fast
+    codes = {f[0] for f in fast[:-1]}
+    assert codes == {"none": set(), "nan": {"E505", "E601"}, "inf": {"E505", "E601"}, "flip": {"E601"}}[damage]
