@@ -115,7 +115,7 @@ class HeapObjects:
     offset, size)`` for each, up to ``cap`` objects (beyond it nothing is kept: :attr:`full`). Collections
     walked one by one (large ones, ones crossing a span's end) are not recorded."""
 
-    def __init__(self, cap: int = 2**22):
+    def __init__(self, cap: int = 2**21):
         self.cap, self.count, self.full = cap, 0, False
         self.parts: list[tuple[np.ndarray, ...]] = []
 
@@ -174,17 +174,24 @@ def _suspects(buf: memoryview, pos: int, file_size: int, sizeof_size: int, objec
 
 def _signatures(buf, stop: int) -> np.ndarray:
     """Offsets of every ``GCOL`` in ``buf[:stop]``, ascending: the two-byte words ``GC`` at even and at odd
-    offsets compared at once (about twice the speed of a regular expression search), then ``OL`` after them."""
+    offsets compared at once (about twice the speed of a regular expression search), then ``OL`` after them;
+    in blocks of :data:`_BLOCK` bytes, so the temporaries stay small."""
     x = np.frombuffer(buf, dtype=np.uint8)[:stop]
     found = [np.zeros(0, dtype=np.int64)]
-    for r in (0, 1):
-        n = (x.size - r) // 2
-        if n <= 0:
-            continue
-        c = np.flatnonzero(x[r : r + 2 * n].view("<u2") == _GC) * 2 + r
-        c = c[c + 4 <= x.size]
-        found.append(c[(x[c + 2] == _OL[0]) & (x[c + 3] == _OL[1])])
+    for b in range(0, x.size, _BLOCK):
+        sub = x[b : b + _BLOCK + 3]
+        for r in (0, 1):
+            n = (sub.size - r) // 2
+            if n <= 0:
+                continue
+            c = np.flatnonzero(sub[r : r + 2 * n].view("<u2") == _GC) * 2 + r
+            c = c[(c + 4 <= sub.size) & (c < _BLOCK)]
+            found.append(c[(sub[c + 2] == _OL[0]) & (sub[c + 3] == _OL[1])] + b)
     return np.sort(np.concatenate(found))
+
+
+#: bytes searched at a time by :func:`_signatures`
+_BLOCK = 2**20
 
 
 def _uint(a: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:

@@ -206,10 +206,12 @@ def test_payload_words_are_read_by_bounded_reads_and_a_short_file_is_refused(tmp
     assert "mmap" not in Path(index_writer.__file__).read_text(encoding="utf-8").split('"""', 2)[2]
 
 
-def test_signature_search_finds_what_a_regular_expression_finds():
+@pytest.mark.parametrize("block", [8, 2**20])
+def test_signature_search_finds_what_a_regular_expression_finds(monkeypatch, block):
     import re
 
-    rng = random.Random(0)
+    monkeypatch.setattr(heapcheck, "_BLOCK", block)
+    rng = random.Random(block)
     for _ in range(3000):
         n = rng.randint(0, 60)
         b = bytearray(rng.choice(b"GCOLx") for _ in range(n))
