@@ -9,7 +9,11 @@ free-space object of size 0 (a zeroed block) makes its parser loop forever at
 100% CPU, and an object larger than its collection makes it read past it.
 :func:`check_global_heaps` walks every collection of a file with those rules,
 reading the file once in blocks, so a caller can refuse the file instead of
-handing it to HDF5.
+handing it to HDF5.  The collections of a block are walked together, one
+object of each per step, by 8-byte word gathers; a leading run of objects of
+one size (the elements of a binned row) is checked in one step.  The objects
+walked can be kept (:class:`HeapObjects`): the validator locates the response
+payloads from them without a second pass over the file.
 """
 
 from __future__ import annotations
