@@ -225,7 +225,9 @@ def _lockstep_words(words: np.ndarray, p: np.ndarray, end: np.ndarray, record: l
     p = _skip_runs(words, p, end, record)
     while ids.size:
         keep = p + 16 <= end  # a tail too small for a header is free space
-        ids, p, end = ids[keep], p[keep], end[keep]
+        if not keep.all():
+            k = np.flatnonzero(keep)
+            ids, p, end = ids[k], p[k], end[k]
         head, size = words[p], words[p + 8]
         left = (end - p).astype(np.uint64)
         free = (head & np.uint64(0xFFFF)) == 0
@@ -234,10 +236,11 @@ def _lockstep_words(words: np.ndarray, p: np.ndarray, end: np.ndarray, record: l
         go = ~free & ~over
         fail = (free & (size != left)) | over | (go & (need > left))
         bad[ids[fail]] = True
-        go &= ~fail
+        go = np.flatnonzero(go & ~fail)
+        ids, p, end = ids[go], p[go], end[go]
         if record is not None:
-            record.append((ids[go], p[go]))
-        ids, p, end = ids[go], p[go] + need[go].astype(np.int64), end[go]
+            record.append((ids, p))
+        p = p + need[go].astype(np.int64)
     return bad
 
 
