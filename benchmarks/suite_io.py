@@ -54,6 +54,9 @@ def scale_rows(call, row, rows: list, name: str, tag: str, path: str, data_dir: 
         row(rows, tag, "validate --checksums", cs["a_s"], "s", baseline="SHA-256 of the same bytes",
             base_value=cs["b_s"], ratio=speed, goal=">= 0.25x speed", ok=speed >= 0.25, rss=cs.get("peak_rss_mb"),
             note=f"{cs['validate_mb_s']:.0f} MB/s vs {cs['sha_mb_s']:.0f} MB/s over {cs['payload_mb']:.0f} MB")
+        row(rows, tag, "validate: checksum pass alone", cs["marginal_s"], "s", baseline="SHA-256 of the same bytes",
+            base_value=cs["b_s"], ratio=1.0 / cs["marginal_ratio"], rss=cs.get("peak_rss_mb"),
+            note=f"validate --checksums minus validate ({cs['c_s'] * 1e3:.0f} ms without), per round")
     log(f"{tag}: workers 2, padded batches vs compact items")
     raw["transfer"] = wt = call("worker_transfer", path=path, k=1 if quick else 2, budget_s=budget * 3)
     if wt.get("error"):

@@ -7,8 +7,6 @@ after everything else is written (the payload addresses exist only then);
 
 from __future__ import annotations
 
-import contextlib
-import mmap
 import os
 
 import numpy as np
@@ -96,17 +94,14 @@ def locate_chained(f, names: list, path: str) -> dict | None:
             if ds.is_virtual:
                 return None
             desc[iname] = (read_descriptors(ds, fd, sizeof_addr, base), ds.dtype.metadata["vlen"].itemsize)
-        size = os.fstat(fd).st_size
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # one fault-in of the pages, not one per page
-        with mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ) if size else contextlib.nullcontext() as mm:
-            return _chain(np.frombuffer(mm, np.uint8) if size else np.zeros(0, np.uint8), desc, base, fd)
+        return _chain(_Words(fd, os.fstat(fd).st_size), desc, base, fd)
     except (ValueError, IndexError, OSError, OverflowError, CorruptDataError):
         return None  # garbage descriptors or a layout this path does not handle: the caller walks the heaps
     finally:
         os.close(fd)
 
 
-def _chain(buf: np.ndarray, desc: dict, base: int, fd: int) -> dict | None:
+def _chain(buf: _Words, desc: dict, base: int, fd: int) -> dict | None:
     parts = []
     for iname, (d, item) in desc.items():
         flat = d.reshape(-1)
@@ -142,13 +137,13 @@ def _chain(buf: np.ndarray, desc: dict, base: int, fd: int) -> dict | None:
         g = np.flatnonzero(good)
         bad[grp[g[pos[g] + np.uint64(16) > np.uint64(buf.size)]]] = True
         ok = np.flatnonzero(~bad)
-        sig = buf[coll[ok, None] + np.arange(4)]
-        bad[ok[~(sig == np.frombuffer(b"GCOL", np.uint8)).all(axis=1)]] = True
+        head, size = buf.words(coll[ok])
+        bad[ok[(head & np.uint64(0xFFFFFFFF)) != np.uint64(_GCOL)]] = True
         csize = np.zeros(starts.size, np.uint64)
-        ok = np.flatnonzero(~bad)
-        csize[ok] = buf[coll[ok, None] + 8 + np.arange(8)].copy().view("<u8").reshape(-1)
+        csize[ok] = size
         g = np.flatnonzero(~bad[grp])
-        hidx, hsize = _headers(buf, pos[g].astype(np.int64))
+        hidx, hsize = buf.words(pos[g].astype(np.int64))
+        hidx &= np.uint64(0xFFFF)
         inside = (pos[g] - addr[g] - np.uint64(base)) + np.uint64(16) <= csize[grp[g]]
         bad[grp[g[(hidx != idx[g]) | (hsize != nb[g]) | ~inside]]] = True
         del hidx, hsize, inside
@@ -177,14 +172,48 @@ def _chain(buf: np.ndarray, desc: dict, base: int, fd: int) -> dict | None:
     return out
 
 
-def _headers(buf: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(object index, size) of the 16-byte global heap object headers at byte offsets ``p`` (two word gathers)."""
-    idx = np.empty(p.size, np.uint64)
-    osz = np.empty(p.size, np.uint64)
-    for r in np.unique(p % 8).tolist():
-        sel = np.flatnonzero(p % 8 == r)
-        words = buf[r : r + (buf.size - r) // 8 * 8].view("<u8")
-        w = (p[sel] - r) // 8
-        idx[sel] = words[w] & np.uint64(0xFFFF)
-        osz[sel] = words[w + 1]
-    return idx, osz
+_GCOL = int.from_bytes(b"GCOL", "little")
+#: bytes of the file read at a time by :class:`_Words` (one buffer, reused)
+_SPAN = 2**23
+
+
+class _Words:
+    """The file's bytes as :meth:`words` sees them: read by bounded ``pread`` calls, never mapped (a file
+    truncated while it is read gives a short read, refused, where a mapping would kill the process with SIGBUS).
+
+    ``size`` is the file's size when it was opened; callers compare offsets with it.
+    """
+
+    def __init__(self, fd: int, size: int):
+        self.fd, self.size = fd, size
+
+    def words(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two little-endian 8-byte words at each byte offset of ``at`` (each ``at + 16 <= size``), reading
+        only the spans of :data:`_SPAN` bytes that hold one."""
+        at = np.asarray(at, dtype=np.int64)
+        w0, w1 = np.empty(at.size, np.uint64), np.empty(at.size, np.uint64)
+        if not at.size:
+            return w0, w1
+        if int(at.min()) < 0 or int(at.max()) + 16 > self.size:
+            raise CorruptDataError("an offset lies outside the file")
+        order = np.argsort(at, kind="stable")
+        s = at[order]
+        blocks, first = np.unique(s // _SPAN, return_index=True)
+        ends = np.append(first[1:], s.size)
+        buf = bytearray(min(_SPAN + 16, self.size))
+        for b, i, j in zip(blocks.tolist(), first.tolist(), ends.tolist()):
+            lo = b * _SPAN
+            n = min(_SPAN + 16, self.size - lo)
+            if os.preadv(self.fd, [memoryview(buf)[:n]], lo) != n:
+                raise CorruptDataError("the file became shorter while it was read")
+            a = np.frombuffer(buf, np.uint8, count=n)
+            rel = s[i:j] - lo
+            into = order[i:j]
+            phase = rel % 8
+            for r in np.unique(phase).tolist():
+                sel = np.flatnonzero(phase == r)
+                words = a[r : r + (n - r) // 8 * 8].view("<u8")
+                w = (rel[sel] - r) // 8
+                w0[into[sel]] = words[w]
+                w1[into[sel]] = words[w + 1]
+        return w0, w1

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CorruptDataError, IndexBuildError
 from ..heapcheck import HEAP_SIGNATURE
 
-__all__ = ["file_sizes", "read_descriptors", "heap_objects"]
+__all__ = ["file_sizes", "read_descriptors", "heap_objects", "locate_in_objects"]
 
 
 def file_sizes(f: h5py.File) -> tuple[int, int, int]:
@@ -58,7 +58,7 @@ def read_descriptors(ds: h5py.Dataset, fd: int, sizeof_addr: int, base: int, row
         raise IndexBuildError(f"{name}: HDF5 layout {layout} (virtual or compact) cannot be indexed by byte range")
     chunks = ds.chunks
     if rows is None:
-        infos = (ds.id.get_chunk_info(i) for i in range(ds.id.get_num_chunks()))
+        infos = _all_chunks(ds.id)
     else:
         starts = [range(lo - lo % chunks[0], hi, chunks[0])] + [range(0, n, c) for n, c in zip(shape[1:], chunks[1:])]
         infos = (ds.id.get_chunk_info_by_coord(coord) for coord in itertools.product(*starts))
@@ -69,6 +69,19 @@ def read_descriptors(ds: h5py.Dataset, fd: int, sizeof_addr: int, base: int, row
         block = _pread_array(fd, base + info.byte_offset, count, desc_t, name).reshape(chunks)
         _place(out, block, info.chunk_offset, lo)
     return out
+
+
+def _all_chunks(dsid) -> list:
+    """The storage info of every written chunk: one ``H5Dchunk_iter`` pass where HDF5 has it (HDF5 >= 1.14,
+    h5py >= 3.8), one lookup per chunk otherwise."""
+    if hasattr(dsid, "chunk_iter"):
+        try:
+            infos: list = []
+            dsid.chunk_iter(infos.append)
+            return infos
+        except (AttributeError, NotImplementedError, RuntimeError):
+            pass
+    return [dsid.get_chunk_info(i) for i in range(dsid.get_num_chunks())]
 
 
 def _place(out: np.ndarray, block: np.ndarray, offset: tuple, lo: int) -> None:
@@ -112,3 +125,42 @@ def heap_objects(fd: int, addr: int, sizeof_size: int, what: str) -> tuple[np.nd
         sz.append(n)
         pos += hdr + ((n + 7) // 8) * 8
     return np.asarray(idx, np.uint64), np.asarray(off, np.uint64), np.asarray(sz, np.uint64)
+
+
+def locate_in_objects(f: h5py.File, names: list, path: str, table) -> dict | None:
+    """``{index name: (S, N, 2) [offset, nbytes]}`` of every payload of the VLEN datasets ``names`` (pairs of
+    dataset and index name), found by joining their descriptors with the heap objects the heap scan walked
+    (``table``: :meth:`strfh5.heapcheck.HeapObjects.table`), with no second pass over the file.
+
+    Returns None when that cannot answer for every element (a descriptor naming a collection or an object the
+    scan did not record, a size that differs from the descriptor's length, sizes of addresses and lengths other
+    than 8 bytes): the caller then locates them another way, which words what is wrong.
+    """
+    sizeof_addr, sizeof_size, base = file_sizes(f)
+    if table is None or sizeof_addr != 8 or sizeof_size != 8:
+        return None
+    key, data, size = table
+    out = {}
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for name, iname in names:
+            ds = f[name]
+            if ds.is_virtual:
+                return None
+            d = read_descriptors(ds, fd, sizeof_addr, base).reshape(-1)
+            nb = d["len"].astype(np.uint64) * np.uint64(ds.dtype.metadata["vlen"].itemsize)
+            used = np.flatnonzero(d["len"] > 0)
+            addr, idx = d["addr"][used], d["idx"][used]
+            if used.size and (int(addr.max()) + base >= 2**47 or int(idx.max()) >= 2**16):
+                return None
+            want = ((addr + np.uint64(base)) << np.uint64(16)) | idx.astype(np.uint64)
+            at = np.minimum(np.searchsorted(key, want), max(key.size - 1, 0))
+            if used.size and (not key.size or (key[at] != want).any() or (size[at] != nb[used]).any()):
+                return None
+            t = np.zeros((d.size, 2), np.uint64)
+            t[used, 0] = data[at] if used.size else 0
+            t[used, 1] = nb[used]
+            out[iname] = t.reshape(*ds.shape, 2)
+    finally:
+        os.close(fd)
+    return out

@@ -31,13 +31,20 @@ def check_links(ctx: Context) -> None:
     """External links, soft links and virtual datasets, without following any link (E801, E802, W803)."""
     found: list[tuple[str, Any]] = []
 
-    def visit(name):
-        link = ctx.f.get(name, getlink=True)
-        found.append((name, link))
+    def visit(name, info):
+        found.append((name, info.type))
 
-    ctx.f.visit_links(visit)
-    for name, link in found:
+    ctx.f.id.links.visit(visit, info=True)
+    hard = h5py.h5l.TYPE_HARD
+    for raw, kind in found:
+        name = ctx.f._d(raw)
         p = "/" + name
+        if kind == hard:
+            if _plain_object(ctx, raw):
+                continue
+            link = h5py.HardLink()
+        else:
+            link = ctx.f.get(name, getlink=True)
         if isinstance(link, h5py.ExternalLink):
             if not ctx.concatenated:
                 ctx.add("E801", p, f"external link to '{link.filename}:{link.path}': a file that is not "
@@ -52,6 +59,18 @@ def check_links(ctx: Context) -> None:
                 files = sorted({s.file_name for s in srcs})
                 ctx.add("E802", p, f"virtual dataset (sources: {short(files)}) in a file that is not "
                                    "concatenated; its data are not read")
+
+
+def _plain_object(ctx: Context, name: bytes) -> bool:
+    """True when the hard link ``name`` opens (low-level) to a group, a named datatype or a dataset that is not
+    virtual: nothing to report. False sends it through the h5py objects, which word any finding."""
+    try:
+        oid = h5py.h5o.open(ctx.f.id, name)
+        if isinstance(oid, h5py.h5d.DatasetID):
+            return oid.get_create_plist().get_layout() != h5py.h5d.VIRTUAL
+        return isinstance(oid, (h5py.h5g.GroupID, h5py.h5t.TypeID))
+    except Exception:  # noqa: BLE001 - the h5py path reports it (E020)
+        return False
 
 
 def check_concatenation(ctx: Context) -> None:

@@ -93,6 +93,7 @@ class Context:
         self.cnt: h5py.Dataset | None = None
         self.digests: dict[str, h5py.Dataset] = {}
         self.located: dict | None | bool = False  # payload locations of the VLEN datasets (False: not sought yet)
+        self.heap_objects = None  # HeapObjects of the opening heap scan (strfh5.heapcheck)
 
     # -- recording
     def add(self, code: str, path: str, message: str, *, severity: str | None = None,

@@ -16,7 +16,7 @@ from .. import layout as L
 from ..errors import StrfH5Error
 from ..h5io import remote
 from ..version import __version__
-from ..heapcheck import check_global_heaps
+from ..heapcheck import HeapObjects, check_global_heaps
 from .context import Context
 from .values import decode, is_string_dtype
 
@@ -62,7 +62,8 @@ def open_file(ctx: Context) -> bool:
     except Exception as e:  # noqa: BLE001
         return _unreadable(ctx, "E003", f"{p}: HDF5 signature found but the file cannot be opened ({e})")
     # HDF5 loops forever on some corrupt heaps: check them before reading any string or VLEN value
-    problems = check_global_heaps(p, ctx.f.id.get_create_plist().get_sizes()[1])
+    ctx.heap_objects = HeapObjects()  # the objects walked, for locating the response payloads later
+    problems = check_global_heaps(p, ctx.f.id.get_create_plist().get_sizes()[1], objects=ctx.heap_objects)
     if problems:
         ctx.f.close()
         ctx.f = None

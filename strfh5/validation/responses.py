@@ -21,6 +21,7 @@ labelled native, are byte-swapped before any check or digest.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from .. import layout as L
 from ..errors import CorruptDataError
+from ..h5io.descriptors import locate_in_objects
 from ..h5io.index import locate_payloads
 from ..h5io.remote import file_size, is_url
 from ..index_writer import locate_chained
@@ -96,6 +98,16 @@ def check_responses(ctx: Context) -> None:
         if np.dtype(dt).itemsize > best.itemsize:
             ctx.add("W210", "/" + name, f"stored as {np.dtype(dt).name} but the largest value is "
                                         f"{scan.max_value[name]}: {best.name} would hold it")
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every value of ``a`` is finite: one sum (finite only when every term is, a NaN or an Inf makes it
+    NaN or Inf), the per-value test only when the sum is not finite (a non-finite value, or an overflow)."""
+    if a.dtype.kind == "f":
+        with np.errstate(all="ignore"):
+            if np.isfinite(np.add.reduce(a, axis=None)):
+                return True
+    return bool(np.all(np.isfinite(a)))
 
 
 def times(reps: np.ndarray, nb: int) -> np.ndarray:
@@ -234,7 +246,7 @@ def _events_findings(ctx: Context, s: int, clen, csum, reps, lengths, times, ele
     for n in np.flatnonzero((csum != lengths).astype(bool) & (clen == reps).astype(bool)):
         ctx.add("E504", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} spike times but /{L.COUNTS}[{s}, {n}] sums to {csum[n]}")
-    if times.size and not np.all(np.isfinite(times)):
+    if times.size and not all_finite(times):
         for n, e in enumerate(elements()):
             k = int((~np.isfinite(e)).sum())
             if k:
@@ -259,7 +271,7 @@ def _check_binned_row(ctx: Context, scan: _Scan, s: int, raw, reps, lengths, val
         ctx.add("E501", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} values, expected repeats x n_bins = {reps[n]} x {nb} = {expect[n]}")
     if scan.rk == L.RESPONSE_CONTINUOUS:
-        if values.size and np.isinf(values).any():
+        if values.size and not all_finite(values) and np.isinf(values).any():
             for n, e in enumerate(raw):
                 k = int(np.isinf(e).sum())
                 if k:
@@ -284,13 +296,27 @@ def locate(ctx: Context) -> dict | None:
     if ctx.concatenated or is_url(ctx.path) or ctx.resp is None:
         return None
     try:
-        found = locate_chained(ctx.f, names, ctx.path)
+        found = _from_scan(ctx, names)
+        if found is None:
+            found = locate_chained(ctx.f, names, ctx.path)
         if found is None:
             found = {name: locate_payloads(ctx.f, name, ctx.path) for name, _n in names}
     except Exception:  # noqa: BLE001 - any failure to locate: rows are read (and problems reported) through HDF5
         return None
     ctx.located = found
     return found
+
+
+def _from_scan(ctx: Context, names: list) -> dict | None:
+    """The payloads joined from the heap objects the opening scan walked (no second pass over the file), or None
+    (then found as before)."""
+    objects = getattr(ctx, "heap_objects", None)
+    if objects is None:
+        return None
+    try:
+        return locate_in_objects(ctx.f, names, ctx.path, objects.table())
+    except Exception:  # noqa: BLE001 - the other ways find (or refuse) them
+        return None
 
 
 class _FlatRows:
@@ -322,30 +348,66 @@ class _FlatRows:
     def close(self) -> None:
         os.close(self.fd)
 
-    def read(self, name: str, s: int) -> tuple[np.ndarray, np.ndarray]:
+    def _entries(self, name: str, s: int):
         dtype = self.dtypes[name]
         ent = np.asarray(self.located[name][s], dtype=np.int64)
         off, nb = ent[:, 0], ent[:, 1]
-        lengths = nb // max(dtype.itemsize, 1)
         used = nb > 0
-        o, n = off[used], nb[used]
-        if not o.size:
-            return np.empty(0, dtype), lengths
+        return dtype, nb // max(dtype.itemsize, 1), used, off[used], nb[used]
+
+    def _pieces(self, name: str, s: int, o: np.ndarray, n: np.ndarray) -> list:
+        """The payloads at offsets ``o`` (``n`` bytes each): views of one read of their span when it is dense,
+        one read each otherwise."""
         lo, hi, total = int(o.min()), int((o + n).max()), int(n.sum())
         if hi - lo <= 4 * total + 65536:
             buf = os.pread(self.fd, hi - lo, lo)
             if len(buf) != hi - lo:
                 raise CorruptDataError(f"/{name}[{s}]: the file ends before the row's payloads")
-            if (n == n[0]).all():
+            mv = memoryview(buf)
+            return [mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())]
+        return [os.pread(self.fd, b, a) for a, b in zip(o.tolist(), n.tolist())]
+
+    def read(self, name: str, s: int) -> tuple[np.ndarray, np.ndarray]:
+        dtype, lengths, _used, o, n = self._entries(name, s)
+        if not o.size:
+            return np.empty(0, dtype), lengths
+        total = int(n.sum())
+        if (n == n[0]).all():
+            lo, hi = int(o.min()), int((o + n).max())
+            if hi - lo <= 4 * total + 65536:
+                buf = os.pread(self.fd, hi - lo, lo)
+                if len(buf) != hi - lo:
+                    raise CorruptDataError(f"/{name}[{s}]: the file ends before the row's payloads")
                 win = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, np.uint8), int(n[0]))
                 return win[o - lo].reshape(-1).view(dtype), lengths
-            mv = memoryview(buf)
-            payload = b"".join([mv[a - lo : a - lo + b] for a, b in zip(o.tolist(), n.tolist())])
-        else:
-            payload = b"".join([os.pread(self.fd, b, a) for a, b in zip(o.tolist(), n.tolist())])
+        payload = b"".join(self._pieces(name, s, o, n))
         if len(payload) != total:
             raise CorruptDataError(f"/{name}[{s}]: the file ends before the row's payloads")
         return np.frombuffer(payload, dtype=dtype), lengths
+
+    def stream(self, name: str, s: int) -> tuple[bytes, np.ndarray] | None:
+        """Row ``s`` as the bytes its SPEC §7.1 digest hashes (each element's value count as 8 little-endian
+        bytes, then its values), built with one join from the read, and the value counts.
+
+        Only for little-endian float32/float64 values whose counts stay below ``2**31 - 2**23``: the count
+        words, seen as values of that type, are then finite, so the stream is finite exactly when the values
+        are. None otherwise, or for elements all of one length (:meth:`read` serves those).
+        """
+        dtype, lengths, used, o, n = self._entries(name, s)
+        if dtype.kind != "f" or dtype.itemsize not in (4, 8) or dtype.str[0] not in "<|" or not o.size \
+                or (n == n[0]).all() or int(lengths.max()) >= 0x7F800000:
+            return None
+        pieces: list = [b""] * lengths.size
+        for i, piece in zip(np.flatnonzero(used).tolist(), self._pieces(name, s, o, n)):
+            pieces[i] = piece
+        lb = lengths.astype("<u8").tobytes()
+        parts: list = [b""] * (2 * lengths.size)
+        parts[0::2] = [lb[i : i + 8] for i in range(0, len(lb), 8)]
+        parts[1::2] = pieces
+        out = b"".join(parts)
+        if len(out) != len(lb) + int(n.sum()):
+            raise CorruptDataError(f"/{name}[{s}]: the file ends before the row's payloads")
+        return out, lengths
 
 
 def _split(values: np.ndarray, lengths: np.ndarray) -> list:
@@ -357,8 +419,15 @@ def check_row_flat(ctx: Context, scan: _Scan, s: int, flat: _FlatRows) -> None:
     reps = _row_repeats(ctx, scan, s)
     if reps is None:
         return
+    stream = None  # the digest's bytes of an events row, read instead of its values (see _FlatRows.stream)
     try:
-        values, lengths = flat.read(L.RESPONSES, s)
+        if scan.verify and scan.enc == L.ENCODING_EVENTS and L.RESPONSES in ctx.digests:
+            stream = flat.stream(L.RESPONSES, s)
+        if stream is not None:
+            stream, lengths = stream
+            values = np.frombuffer(stream, dtype=flat.dtypes[L.RESPONSES])  # finite exactly when the values are
+        else:
+            values, lengths = flat.read(L.RESPONSES, s)
         counts = clen = None
         if scan.enc == L.ENCODING_EVENTS:
             counts, clen = flat.read(L.COUNTS, s)
@@ -371,7 +440,8 @@ def check_row_flat(ctx: Context, scan: _Scan, s: int, flat: _FlatRows) -> None:
         ctx.add("E502", f"/{L.RESPONSES}[{s}, {n}]",
                 f"holds {lengths[n]} values but /{L.REPEATS}[{s}, {n}] = 0 (an unrecorded pair is empty)")
     if scan.enc == L.ENCODING_EVENTS:
-        _check_events_flat(ctx, scan, s, values, lengths, counts, clen, reps)
+        split = (lambda: _split(flat.read(L.RESPONSES, s)[0], lengths)) if stream is not None else None
+        _check_events_flat(ctx, scan, s, values, lengths, counts, clen, reps, split)
     else:
         _check_binned_row(ctx, scan, s, _Lazy(values, lengths), reps, lengths, values)
     if scan.verify:
@@ -379,7 +449,9 @@ def check_row_flat(ctx: Context, scan: _Scan, s: int, flat: _FlatRows) -> None:
             ds = ctx.digests.get(name)
             if ds is None or v is None:
                 continue
-            stored, actual = bytes(np.asarray(ds[s], dtype=np.uint8)), flat_digest(v, n)
+            actual = hashlib.sha256(stream).digest() if name == L.RESPONSES and stream is not None \
+                else flat_digest(v, n)
+            stored = bytes(np.asarray(ds[s], dtype=np.uint8))
             if stored != actual:
                 ctx.add("E601", f"/{name}[{s}]",
                         f"row {s} does not match its digest /{L.INTEGRITY}/{name}[{s}] "
@@ -397,8 +469,9 @@ class _Lazy:
         return iter(_split(self.values, self.lengths))
 
 
-def _check_events_flat(ctx, scan, s, times, lengths, counts, clen, reps) -> None:
-    """:func:`_check_events_row` on flat arrays (per-element sums by ``reduceat``, exact)."""
+def _check_events_flat(ctx, scan, s, times, lengths, counts, clen, reps, split=None) -> None:
+    """:func:`_check_events_row` on flat arrays (per-element sums by ``reduceat``, exact); ``split()``, when
+    given, returns the per-neuron spike times (``times`` is then only finite exactly when they are)."""
     csum = np.zeros(clen.size, dtype=np.int64)
     has = clen > 0
     if counts.size and int(counts.max()) * counts.size < 2**63:
@@ -406,6 +479,6 @@ def _check_events_flat(ctx, scan, s, times, lengths, counts, clen, reps) -> None
         csum[has] = np.add.reduceat(counts.astype(np.int64), starts)
     elif counts.size:
         csum = np.array([exact_sum(e) for e in _split(counts, clen)], dtype=object)
-    _events_findings(ctx, s, clen, csum, reps, lengths, times, lambda: _split(times, lengths))
+    _events_findings(ctx, s, clen, csum, reps, lengths, times, split or (lambda: _split(times, lengths)))
     if counts.size:
         scan.max_value[L.COUNTS] = max(scan.max_value[L.COUNTS], int(counts.max()))
