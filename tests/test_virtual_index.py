@@ -32,9 +32,9 @@ def _same(a, b) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
-def _hdf5(path) -> FileContents:
+def _hdf5(path, **kw) -> FileContents:
     """The file read through HDF5 only (its index turned off)."""
-    c = FileContents(path)
+    c = FileContents(path, **kw)
     c.handle.file
     c.handle._index = None
     return c
@@ -45,9 +45,9 @@ def _subsets(N: int) -> list:
             list(range(1, N))]
 
 
-def _compare(path, *, subsets=None, dtypes=(None,), expect_index=True, strict=True):
+def _compare(path, *, subsets=None, dtypes=(None,), expect_index=True, strict=True, **kw):
     """Every row (whole and neuron subsets) read through the virtual index equals the HDF5 path."""
-    c, h = FileContents(path), _hdf5(path)
+    c, h = FileContents(path, **kw), _hdf5(path, **kw)
     idx = c.handle.index(c.info.encoding, c.info.concatenated)
     assert isinstance(idx, VirtualIndex) is expect_index
     with warnings.catch_warnings():
@@ -289,3 +289,22 @@ def test_lazy_items_in_dataloader_workers_and_pickled_datasets(tmp_path, encodin
         warnings.simplefilter("error", ResponseIndexWarning)
         for (r1, m1), (r2, m2) in zip(batches(lazy, 2), batches(eager, 0)):
             assert torch.equal(m1, m2) and torch.equal(torch.nan_to_num(r1, nan=-1.0), torch.nan_to_num(r2, nan=-1.0))
+
+
+def test_sources_outside_the_folder_with_allow_external(tmp_path, monkeypatch):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "out").mkdir()
+    paths = _three(tmp_path / "src", "events")
+    out = strfh5.concat(paths, tmp_path / "out" / "abc.strf.h5", allow_external=True)
+    calls = _count_reads(monkeypatch)
+    _compare(out, allow_external=True)
+    assert calls and all(calls)
+
+
+def test_a_concatenation_of_concatenations(tmp_path, encoding, monkeypatch):
+    paths = _three(tmp_path, encoding)
+    ab = strfh5.concat(paths[:2], tmp_path / "ab.strf.h5")
+    out = strfh5.concat([paths[2], ab], tmp_path / "cab.strf.h5")  # flattened: c, a, b
+    calls = _count_reads(monkeypatch)
+    _compare(out)
+    assert calls and all(calls)
