@@ -149,17 +149,16 @@ class VirtualIndex:
                  count_dtype: np.dtype | None):
         self.path, self.shape, self.blocks, self.sources = path, shape, blocks, sources
         self.dtype, self.count_dtype = dtype, count_dtype
-        self._rows: dict = {}  # row -> (column owner per neuron, [(c0, c1, source, source row)]) or None
+        self._rows: dict = {}  # row -> _row_blocks(row)
 
     def close(self) -> None:
         for src in self.sources:
             src.close()
 
     def _row_blocks(self, s: int):
-        """``(owner, blocks, unmapped)`` of row ``s`` (None: mappings overlap there).
+        """The blocks of row ``s``, ``[(c0, c1, source, source row)]`` by column (inclusive); None where they overlap.
 
-        ``owner``: the block of each column (-1: unmapped); ``blocks``:
-        ``(c0, c1, source, source row)`` by column; ``unmapped``: the columns no block maps.
+        Kept per row (a few tuples: no array as long as the row is kept).
         """
         got = self._rows.get(s, False)
         if got is not False:
@@ -169,11 +168,7 @@ class VirtualIndex:
         hit = hit[np.argsort(hit[:, 2], kind="stable")]
         got = None
         if not (hit[1:, 2] <= hit[:-1, 3]).any():  # overlapping mappings: which one HDF5 reads is its business
-            owner = np.full(self.shape[1], -1, dtype=np.int64)
-            for k, (c0, c1) in enumerate(hit[:, 2:4].tolist()):
-                owner[c0 : c1 + 1] = k
-            blocks = [(int(r[2]), int(r[3]), int(r[6]), int(r[4] + s - r[0])) for r in hit]
-            got = owner, blocks, np.flatnonzero(owner < 0)
+            got = [(int(r[2]), int(r[3]), int(r[6]), int(r[4] + s - r[0])) for r in hit.tolist()]
         self._rows[s] = got
         return got
 
@@ -187,18 +182,17 @@ class VirtualIndex:
 
     def _raw_row(self, s, n_bins, reps, neurons, dtype):
         S, N = self.shape
-        got = self._row_blocks(s) if 0 <= s < S and reps.size == N else None
-        if got is None:
+        blocks = self._row_blocks(s) if 0 <= s < S and reps.size == N else None
+        if blocks is None:
             raise _Unhandled
-        owner, blocks, unmapped = got
         if neurons is None:
-            if reps[unmapped].any():  # a recorded cell nothing maps: HDF5 reads it empty and reports it
-                raise _Unhandled
+            spans = [reps[c0 : c1 + 1] for c0, c1, _k, _r in blocks]
+            if np.count_nonzero(reps) != sum(np.count_nonzero(r) for r in spans):
+                raise _Unhandled  # a recorded cell nothing maps: HDF5 reads it empty and reports it
             sel = reps
-            parts = [self._part(k, row, n_bins, reps[c0 : c1 + 1], None, dtype) for c0, c1, k, row in blocks]
+            parts = [self._part(k, row, n_bins, r, None, dtype) for (_c0, _c1, k, row), r in zip(blocks, spans)]
         else:
-            sel, parts = self._subset(blocks, owner, n_bins, reps, np.asarray(neurons, dtype=np.int64).reshape(-1),
-                                      dtype)
+            sel, parts = self._subset(blocks, n_bins, reps, np.asarray(neurons, dtype=np.int64).reshape(-1), dtype)
         if self.count_dtype is not None:
             return self._events(sel, parts)
         if not (sel > 0).any():
@@ -206,15 +200,18 @@ class VirtualIndex:
         values = parts[0].values if len(parts) == 1 else np.concatenate([p.values for p in parts])
         return RawRow(sel, values)
 
-    def _subset(self, blocks, owner, n_bins, reps, which, dtype):
+    def _subset(self, blocks, n_bins, reps, which, dtype):
         """``(repeats, parts)`` of the neurons ``which``: one part per run of neurons in the same block."""
         if which.size and (which.min() < 0 or which.max() >= reps.size):
             raise _Unhandled
         sel = reps[which]
-        bid = owner[which]
-        if sel[bid < 0].any():
-            raise _Unhandled
+        c0s = np.array([b[0] for b in blocks], dtype=np.int64)
+        c1s = np.array([b[1] for b in blocks], dtype=np.int64)
+        bid = np.searchsorted(c0s, which, side="right") - 1
         mapped = bid >= 0
+        mapped[mapped] = which[mapped] <= c1s[bid[mapped]]
+        if sel[~mapped].any():  # a recorded cell nothing maps
+            raise _Unhandled
         cells, bid = which[mapped], bid[mapped]
         edges = [0, *(np.flatnonzero(np.diff(bid)) + 1).tolist(), bid.size] if bid.size else []
         parts = []
