@@ -17,6 +17,7 @@ from ..errors import CorruptDataError
 from .heaps import check_attributes, release
 from .index import RowIndex, open_index
 from .opening import open_file
+from .virtual_index import VirtualIndex, open_virtual_index
 
 __all__ = ["FileHandle"]
 
@@ -66,9 +67,11 @@ class FileHandle:
         """Whether this process holds the file open now (a read through :attr:`file` would not reopen it)."""
         return self._h5 is not None and self._pid == os.getpid()
 
-    def index(self, encoding: str, concatenated: bool) -> RowIndex | None:
-        """This process' checked response byte-range index, or None (no index, concatenated, or it failed a check)."""
+    def index(self, encoding: str, concatenated: bool) -> RowIndex | VirtualIndex | None:
+        """This process' checked response byte-range index (a concatenated file's: its sources'), or None."""
         f = self.file
+        if self._index is False and concatenated:
+            self._index = open_virtual_index(f, self.path, encoding, self.allow_external)
         if self._index is False:
             try:
                 if isinstance(f.get(L.RESPONSE_INDEX, getlink=True), h5py.HardLink):
