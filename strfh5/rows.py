@@ -78,7 +78,7 @@ class ResponseRow(Sequence):
     def data(self) -> torch.Tensor:
         """``(sum R, T)`` float32: the present elements' repeats stacked in order."""
         if self._data is None:
-            self._data = self._raw.to(torch.float32)
+            self._data = self._raw = self._raw.to(torch.float32)  # the uint8 form is no longer kept
         return self._data
 
     def __len__(self) -> int:
@@ -235,6 +235,12 @@ class EagerRows:
     ``responses`` is a list of :class:`ResponseRow` (deepSTRF code may edit
     ``responses[s][n]``); transforms are applied at once, out of place (row
     tensors may be shared, e.g. with the inputs of a concatenation).
+
+    Rows of counts that fit uint8 (stored uint8 counts read at the file's bin
+    width, spike times with at most 255 spikes per repeat) are held as uint8,
+    as a lazy dataset's items are: items stay uint8 until collated (the
+    collate converts while it copies), and a row becomes float32, once, when
+    its tensors are first used (:attr:`ResponseRow.data`, :meth:`block`).
     """
 
     lazy = False
@@ -242,17 +248,27 @@ class EagerRows:
     def __init__(self, blocks: list, stims: list):
         self.blocks = blocks
         self.responses = [ResponseRow(data, reps) for data, reps in blocks]
+        self._held = list(self.responses)  # the rows as built: block(s) shares their float32 form
         self.stims = stims
 
     @classmethod
     def load(cls, contents: Contents, grid: ReadGrid) -> "EagerRows":
         """Read every row and stimulus of ``contents`` on ``grid``."""
         dtype = read_dtype(contents, grid)
-        return cls([read_block(contents, grid, s, dtype=dtype) for s in range(contents.S)],
+        compact = compact_counts(contents, grid)
+        return cls([read_block(contents, grid, s, dtype=dtype, compact=compact) for s in range(contents.S)],
                    [read_stim(contents, grid, s) for s in range(contents.S)])
 
-    def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
+    def _block(self, s: int) -> tuple[torch.Tensor, np.ndarray]:
+        """``blocks[s]`` as float32 (a uint8 row converted once, shared with the row built from it)."""
         data, reps = self.blocks[s]
+        if data.dtype == torch.uint8:
+            data = self._held[s].data
+            self.blocks[s] = (data, reps)
+        return data, reps
+
+    def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
+        data, reps = self._block(s)
         return (data, reps) if neurons is None else gather_rows(data, reps, neurons)
 
     def stim(self, s: int) -> torch.Tensor:
@@ -264,8 +280,9 @@ class EagerRows:
 
     def item_responses(self, s: int, vis: list[int]):
         row = self.responses[s]
-        if isinstance(row, ResponseRow) and row.block() is not None:
-            return ResponseRow(*gather_rows(row.data, row.reps, vis))
+        held = row.compact() if isinstance(row, ResponseRow) else None
+        if held is not None:  # uint8 counts stay uint8 in the item, as in a lazy dataset's
+            return ResponseRow(*gather_rows(held[0], held[1], vis))
         return [row[k] for k in vis]
 
     def masks(self, shape) -> np.ndarray:
@@ -277,7 +294,8 @@ class EagerRows:
         return m
 
     def add_resp_op(self, op: tuple, N: int) -> None:
-        for s, (data, reps) in enumerate(self.blocks):
+        for s in range(len(self.blocks)):
+            data, reps = self._block(s)
             new = apply_resp_op(op, data, np.repeat(np.arange(N), reps)) if data.numel() else data
             self.blocks[s] = (new, reps)
             self.responses[s] = self._transformed_row(self.responses[s], new, reps, op)

@@ -1,0 +1,116 @@
+"""Spike times binned into counts, exactly as :func:`numpy.histogram` bins them (numpy, and one torch
+scatter-add).
+
+Bin ``i`` covers ``[start + i*dt, start + (i+1)*dt)``, the last bin closed on
+the right (SPEC §11.1).  :func:`bin_index` finds each time's bin in O(n)
+without searching; :func:`histogram_rows` counts a whole stimulus row (every
+repeat of every neuron) in one pass: each time adds one to its slot
+``repeat x T + bin`` of the output, in the output's own type (float32, or
+uint8 when no repeat holds more than 255 spikes), so the work follows the
+number of spikes, not the size of the dense grid, and the order of the times
+does not matter (a file is untrusted).  Adding ones is exact in these types
+(no bin holds more than 2**24 times, or 255 for uint8); anything else is
+counted with one :func:`numpy.bincount` over the dense grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["bin_events", "bin_index", "histogram_rows"]
+
+
+def bin_events(times: np.ndarray, counts: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
+    """Spike counts ``(R, T)`` (float64) of one pair's spike times.
+
+    Equal to ``numpy.histogram(trial, bins=start + np.arange(T + 1) * dt)`` for
+    each repeat: bins are half-open except the last, closed on the right.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.int64)
+    R = counts.size
+    rep = np.repeat(np.arange(R, dtype=np.int64), counts)
+    return histogram_rows(times, rep, float(start), float(dt), R, T)
+
+
+def bin_index(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
+    """``numpy.searchsorted(edges, times, side="right") - 1`` for ``edges = start + arange(T + 1) * dt``, in O(n).
+
+    The bin is estimated arithmetically, then corrected by one step against the
+    edges recomputed with the same float operations (so exactly the stored
+    edges), without searching: values on an edge go to the bin on its right,
+    NaN past the last edge (as numpy sorts it). Results lie in ``[-1, T]``.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if T < 1:
+        return np.searchsorted(start + np.arange(T + 1, dtype=np.float64) * dt, times, side="right") - 1
+    with np.errstate(invalid="ignore"):
+        f = np.subtract(times, start)
+        f /= dt
+        np.floor(f, out=f)
+        np.clip(f, -1, T, out=f)
+        b = f.astype(np.int64)
+        e = np.multiply(f, dt)  # f * dt: the product arange gives for edge f
+        e += start
+        b -= times < e
+        f += 1
+        np.multiply(f, dt, out=e)
+        e += start
+        b += times >= e
+    np.clip(b, -1, T, out=b)
+    nan = np.isnan(times)
+    if nan.any():
+        b[nan] = T
+    return b
+
+
+def histogram_rows(times: np.ndarray, row: np.ndarray, start: float, dt: float, n_rows: int, T: int,
+                   dtype=np.float64) -> np.ndarray:
+    """Counts ``(n_rows, T)`` of ``dtype``: ``times[i]`` (float64) counted in row ``row[i]``.
+
+    Each row's counts equal ``numpy.histogram`` of its times with edges
+    ``start + arange(T + 1) * dt``; times outside the edges (and NaN) are not
+    counted.  ``dtype`` must hold every count exactly (the caller's bound).
+    """
+    if T < 1 or times.size > _EXACT_ADDS or np.dtype(dtype) not in _ADD_TYPES:
+        return _dense(_edge_bins(times, start, dt, T), row, n_rows, T, dtype)
+    # one slot per (row, bin); times outside the window (bins -1 and T) all go to one extra slot, dropped;
+    # found a chunk at a time, so that the temporaries stay in cache
+    key = np.empty(times.size, dtype=np.int64)
+    for i in range(0, times.size, _CHUNK):
+        b = _edge_bins(times[i : i + _CHUNK], start, dt, T)
+        k = key[i : i + _CHUNK]
+        np.multiply(row[i : i + _CHUNK], T, out=k)
+        k += b
+        k[b.view(np.uint64) >= T] = n_rows * T  # -1 seen unsigned is past T too
+    out = np.zeros(n_rows * T + 1, dtype=dtype)
+    add = torch.from_numpy(out)
+    add.index_add_(0, torch.from_numpy(key), torch.ones(1, dtype=add.dtype).expand(key.size))
+    return out[:-1].reshape(n_rows, T)
+
+
+def _edge_bins(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
+    """The bins of ``times`` as :func:`numpy.histogram` finds them: :func:`bin_index`, a time on the last edge
+    in the last bin (the last bin is closed on the right)."""
+    b = bin_index(times, start, dt, T)  # in [-1, T]
+    top = np.flatnonzero(b == T)
+    if top.size:
+        b[top[times[top] == start + T * dt]] = T - 1
+    return b
+
+
+def _dense(b: np.ndarray, row: np.ndarray, n_rows: int, T: int, dtype) -> np.ndarray:
+    """The counts by one :func:`numpy.bincount` over the dense ``(row, bin + 1)`` grid (the general path)."""
+    key = np.multiply(row, T + 2, dtype=np.int64)
+    key += b
+    key += 1
+    grid = np.bincount(key, minlength=n_rows * (T + 2)).reshape(n_rows, T + 2)
+    return grid[:, 1 : T + 1].astype(dtype)
+
+
+#: types counts are added in one at a time (exact: a bin never holds more than ``_EXACT_ADDS`` times)
+_ADD_TYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
+_EXACT_ADDS = 2**24
+#: times binned at a time (the temporaries of 64k float64 stay in a core's cache)
+_CHUNK = 65536
