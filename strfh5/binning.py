@@ -510,6 +510,7 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims, m
     ``repeats`` is the ``(S, N)`` table or a function returning it; with
     ``max_repeat`` (an upper bound of every repeat count) and ``n_neurons``
     it is read only when that bound leaves some row near the limit.
+    ``stim_ids`` (the ids, or a function returning them) name a refused stimulus.
 
     Raises
     ------
@@ -523,7 +524,7 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims, m
     if bad.size:
         raise BinningError(
             f"{grid.path}: reading at dt_ms={grid.dt:g} leaves stimulus {int(bad[0])} "
-            f"({stim_ids[int(bad[0])]!r}) with no response bin (stimulus shorter than one bin)")
+            f"({_ids(stim_ids)[int(bad[0])]!r}) with no response bin (stimulus shorter than one bin)")
     limit = max_row_values()
     per_frame = math.prod(int(d) for d in stim_dims[:-1]) if grid.stim_kind != L.STIM_WAVEFORM else 0
     if not T.size:
@@ -543,6 +544,10 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims, m
         values = max(int(reps[s]), per_frame) * int(T[s])
         if values > limit:
             raise BinningError(
-                f"{grid.path}: reading stimulus {s} ({stim_ids[s]!r}) at dt_ms={grid.dt:g} gives {int(T[s])} bins, "
+                f"{grid.path}: reading stimulus {s} ({_ids(stim_ids)[s]!r}) at dt_ms={grid.dt:g} gives {int(T[s])} bins, "
                 f"{values} values in one row, over the limit of {limit} (set STRFH5_MAX_ROW_VALUES to read it)")
     return T
+
+
+def _ids(stim_ids):
+    return stim_ids() if callable(stim_ids) else stim_ids

@@ -185,12 +185,27 @@ def read_stim(contents: Contents, grid: ReadGrid, s: int) -> torch.Tensor:
     a bin width that is not a multiple of the file's) are computed here from
     the kept waveform; the stored spectrogram is then not read.
     """
-    what = f"{s} ({contents.stim_ids[s]!r})"
+    what = _StimulusName(contents, s)
     if grid.needs_waveform:
         a = grid.stimulus(None, int(contents.n_bins[s]), contents.waveform(s), contents.info.transform, what=what)
     else:
         a = grid.stimulus(contents.stim(s), int(contents.n_bins[s]), what=what)
     return torch.from_numpy(np.ascontiguousarray(a))
+
+
+class _StimulusName:
+    """``s (id)`` for messages, formatted only when a message uses it (no id is decoded to read a stimulus)."""
+
+    __slots__ = ("contents", "s")
+
+    def __init__(self, contents: Contents, s: int):
+        self.contents, self.s = contents, s
+
+    def __str__(self) -> str:
+        return f"{self.s} ({self.contents.stim_ids[self.s]!r})"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def check_waveforms(contents: Contents, grid: ReadGrid) -> None:
