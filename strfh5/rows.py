@@ -17,6 +17,7 @@ dataset deepSTRF's ``stims[s]`` and ``responses[s][n]``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -222,6 +223,21 @@ def check_waveforms(contents: Contents, grid: ReadGrid) -> None:
                       what=f"{s} ({contents.stim_ids[s]!r}){more}")
 
 
+def _rows_ahead(contents: Contents, dtype):
+    """``(s, contents.raw_row(s))`` for every row in order, the next row read in a worker thread meanwhile."""
+    S = contents.S
+    if S < 2:
+        yield from ((s, contents.raw_row(s, dtype=dtype)) for s in range(S))
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="strfh5-rows") as pool:
+        ahead = pool.submit(contents.raw_row, 0, dtype=dtype)
+        for s in range(S):
+            raw = ahead.result()
+            if s + 1 < S:
+                ahead = pool.submit(contents.raw_row, s + 1, dtype=dtype)
+            yield s, raw
+
+
 def apply_resp_op(op: tuple, data: torch.Tensor, row_neurons: np.ndarray) -> torch.Tensor:
     """Apply one recorded response transform to a row block (``row_neurons``: neuron of each row)."""
     if op[0] == "smooth":
@@ -268,11 +284,19 @@ class EagerRows:
 
     @classmethod
     def load(cls, contents: Contents, grid: ReadGrid) -> "EagerRows":
-        """Read every row and stimulus of ``contents`` on ``grid``."""
-        dtype = read_dtype(contents, grid)
+        """Read every row and stimulus of ``contents`` on ``grid``.
+
+        Row ``s + 1`` is read (and verified) in a second thread while row ``s``
+        is binned: reads, digests and numpy's loops release the GIL, so a
+        second core overlaps them; rows come out in order, the same values.
+        """
         compact = compact_counts(contents, grid)
-        return cls([read_block(contents, grid, s, dtype=dtype, compact=compact) for s in range(contents.S)],
-                   [read_stim(contents, grid, s) for s in range(contents.S)])
+        dtype = None if compact else read_dtype(contents, grid)
+        blocks = []
+        for s, raw in _rows_ahead(contents, dtype):
+            data, reps = grid.bin_raw(raw, int(contents.n_bins[s]), compact=compact)
+            blocks.append((torch.from_numpy(data), reps))
+        return cls(blocks, [read_stim(contents, grid, s) for s in range(contents.S)])
 
     def _block(self, s: int) -> tuple[torch.Tensor, np.ndarray]:
         """``blocks[s]`` as float32 (a uint8 row converted once, shared with the row built from it)."""

@@ -117,3 +117,34 @@ def test_bin_raw_of_events_file_equals_dense_reference(tmp_path, dt_scale, windo
     for i in range(len(lazy)):
         assert torch.equal(eager[i]["responses"].data, lazy[i]["responses"].data)
     c.close()
+
+
+def _old_implementation(times, row, start, dt, n_rows, T, dtype):
+    """Before issue 18's scatter-add: bin_index (unchanged, public) then a bincount over the padded grid."""
+    b = bin_index(np.asarray(times, dtype=np.float64), start, dt, T)
+    top = np.flatnonzero(b == T)
+    if top.size:
+        b[top[times[top] == start + T * dt]] = T - 1
+    key = row * (T + 2) + b + 1
+    return np.bincount(key, minlength=n_rows * (T + 2)).reshape(n_rows, T + 2)[:, 1 : T + 1].astype(dtype)
+
+
+@pytest.mark.parametrize("start,dt,T", [(1e9, 1e-8, 10), (1e9, 1e-7, 6), (-1e12, 0.3, 9), (1e-300, 1e-310, 5),
+                                        (0.0, 5.0, 70000), (3.0, 1 / 7, 3)])
+def test_scatter_add_equals_previous_implementation_on_extreme_grids(start, dt, T):
+    rng = np.random.default_rng(int(T))
+    edges = start + np.arange(T + 1) * dt
+    R = 4
+    trials = [np.sort(np.concatenate([edges[rng.integers(0, T + 1, 30)], np.nextafter(edges[:5], np.inf),
+                                      np.nextafter(edges[-5:], -np.inf), start + rng.uniform(-2, T + 2, 40) * dt,
+                                      [np.nan, np.inf, -np.inf]])) for _ in range(R)]
+    flat = np.concatenate(trials)
+    row = np.repeat(np.arange(R), [t.size for t in trials])
+    for dtype in (np.float32, np.float64, np.uint8):
+        got = histogram_rows(flat, row, start, dt, R, T, dtype)
+        assert got.tobytes() == _old_implementation(flat, row, start, dt, R, T, dtype).tobytes()
+    # more than one chunk of times
+    big = np.sort(rng.uniform(start - dt, start + (T + 1) * dt, 200_000))
+    brow = np.repeat(np.arange(2), [100_000, 100_000])
+    got = histogram_rows(big, brow, start, dt, 2, T, np.float32)
+    assert got.tobytes() == _old_implementation(big, brow, start, dt, 2, T, np.float32).tobytes()
