@@ -53,11 +53,13 @@ def bin_index(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
         b = f.astype(np.int64)
         e = np.multiply(f, dt)  # f * dt: the product arange gives for edge f
         e += start
-        b -= times < e
+        below = np.flatnonzero(times < e)  # few: the times just below their estimated bin's left edge
         f += 1
         np.multiply(f, dt, out=e)
         e += start
-        b += times >= e
+        above = np.flatnonzero(times >= e)  # few: on or past the next edge
+    b[below] -= 1
+    b[above] += 1
     np.clip(b, -1, T, out=b)
     nan = np.isnan(times)
     if nan.any():
@@ -78,9 +80,8 @@ def histogram_rows(times: np.ndarray, row: np.ndarray, start: float, dt: float, 
     # one slot per (row, bin); times outside the window (bins -1 and T) all go to one extra slot, dropped;
     # found a chunk at a time, so that the temporaries stay in cache
     key = np.empty(times.size, dtype=np.int64)
-    edges = start + np.arange(-1, T + 2, dtype=np.float64) * dt  # edges[j] = start + (j - 1) * dt, as bin_index
     for i in range(0, times.size, _CHUNK):
-        b = _window_bins(times[i : i + _CHUNK], start, dt, T, edges)
+        b = _edge_bins(times[i : i + _CHUNK], start, dt, T)
         k = key[i : i + _CHUNK]
         np.multiply(row[i : i + _CHUNK], T, out=k)
         k += b
@@ -89,30 +90,6 @@ def histogram_rows(times: np.ndarray, row: np.ndarray, start: float, dt: float, 
     add = torch.from_numpy(out)
     add.index_add_(0, torch.from_numpy(key), torch.ones(1, dtype=add.dtype).expand(key.size))
     return out[:-1].reshape(n_rows, T)
-
-
-def _window_bins(times: np.ndarray, start: float, dt: float, T: int, edges: np.ndarray) -> np.ndarray:
-    """:func:`_edge_bins` of ``times`` where it lies in ``[0, T)``; any value outside ``[0, T)`` where it does not.
-
-    The steps of :func:`bin_index` (estimate, then one correction against
-    each neighbouring edge), with the edges looked up in ``edges`` (the same
-    float operations, done once) and NaN sent below the window by
-    ``fmax``, so no NaN pass and no final clip are needed.
-    """
-    with np.errstate(invalid="ignore"):
-        f = np.subtract(times, start)
-        f /= dt
-        np.floor(f, out=f)
-        np.fmax(f, -1, out=f)  # NaN -> -1: below the window, and no correction moves it inside
-        np.fmin(f, T, out=f)
-        b = f.astype(np.int64)
-    j = b + 1
-    b -= times < edges.take(j)  # edge b
-    b += times >= edges[1:].take(j)  # edge b + 1
-    top = np.flatnonzero(b >= T)
-    if top.size:  # a time on the last edge is in the last bin (bin_index clips b to T first)
-        b[top[times[top] == start + T * dt]] = T - 1
-    return b
 
 
 def _edge_bins(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
