@@ -404,8 +404,8 @@ def _gather(buf: np.ndarray, span: int, rel: np.ndarray, n: np.ndarray, col: _Co
     new aligned buffer viewed as the values.
     """
     ends = (rel + n).tolist()
-    if max(ends) > span:
-        raise ValueError("an element lies past the span read")  # pragma: no cover - offsets come from the span
+    if max(ends) > span:  # pragma: no cover - the span is taken from these offsets
+        raise _Failed("an element lies past the span read")
     return np.concatenate([buf[a:e] for a, e in zip(rel.tolist(), ends)]).view(col.dtype)
 
 
