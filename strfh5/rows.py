@@ -25,8 +25,9 @@ import torch
 from . import layout as L
 from .binning import ReadGrid
 from .collate import FieldDict
-from .contents import Contents
+from .contents import Contents, FileContents
 from .errors import TransformError
+from .h5io.remote import is_url
 from .selection import position
 from .stim_cache import RowCache, StimulusCache
 from .transforms import affine_rows, smooth_rows, standardize_stim
@@ -224,9 +225,10 @@ def check_waveforms(contents: Contents, grid: ReadGrid) -> None:
 
 
 def _rows_ahead(contents: Contents, dtype):
-    """``(s, contents.raw_row(s))`` for every row in order, the next row read in a worker thread meanwhile."""
+    """``(s, contents.raw_row(s))`` for every row in order, the next row of a local file read in a worker thread
+    meanwhile (rows in memory, and files read over HTTP, are read in this thread)."""
     S = contents.S
-    if S < 2:
+    if S < 2 or not isinstance(contents, FileContents) or is_url(contents.path):
         yield from ((s, contents.raw_row(s, dtype=dtype)) for s in range(S))
         return
     with ThreadPoolExecutor(1, thread_name_prefix="strfh5-rows") as pool:
