@@ -48,7 +48,7 @@ from . import layout as L
 from .arguments import positive_number
 from .records import FileInfo, RawRow
 from .errors import BinningError, SpectrogramError
-from .histogram import bin_events, bin_index, histogram_rows
+from .histogram import bin_events, bin_index, histogram_repeats
 from .spectrogram import compute_spectrogram, params_from_transform, transform_dict
 
 __all__ = ["ReadGrid", "plan", "read_records", "check_read_size", "max_row_values", "bin_events", "bin_index", "pool_time", "repeat_time", "place_in_window",
@@ -213,12 +213,10 @@ class ReadGrid:
         if total == 0:
             return np.zeros((0, T), dtype=np.float32), reps
         if self.encoding == L.ENCODING_EVENTS:
-            times = np.asarray(raw.values, dtype=np.float64)
-            row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
             # no bin holds more spikes than its repeat: at most 255 per repeat fits uint8 exactly
             small = compact and (not raw.counts.size or int(raw.counts.max()) <= 255)
             dtype = np.uint8 if small else np.float32
-            return histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, dtype), reps
+            return histogram_repeats(raw.values, raw.counts, self.start(s_n_bins), self.dt, T, dtype), reps
         data = raw.values.reshape(total, int(s_n_bins))
         if compact and self.k == 1 and data.dtype == np.uint8:
             return np.ascontiguousarray(data), reps

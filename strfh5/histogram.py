@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["bin_events", "bin_index", "histogram_rows"]
+__all__ = ["bin_events", "bin_index", "histogram_rows", "histogram_repeats"]
 
 
 def bin_events(times: np.ndarray, counts: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
@@ -27,11 +27,7 @@ def bin_events(times: np.ndarray, counts: np.ndarray, start: float, dt: float, T
     Equal to ``numpy.histogram(trial, bins=start + np.arange(T + 1) * dt)`` for
     each repeat: bins are half-open except the last, closed on the right.
     """
-    times = np.asarray(times, dtype=np.float64)
-    counts = np.asarray(counts, dtype=np.int64)
-    R = counts.size
-    rep = np.repeat(np.arange(R, dtype=np.int64), counts)
-    return histogram_rows(times, rep, float(start), float(dt), R, T)
+    return histogram_repeats(times, counts, float(start), float(dt), T)
 
 
 def bin_index(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
@@ -75,20 +71,47 @@ def histogram_rows(times: np.ndarray, row: np.ndarray, start: float, dt: float, 
     ``start + arange(T + 1) * dt``; times outside the edges (and NaN) are not
     counted.  ``dtype`` must hold every count exactly (the caller's bound).
     """
+    row = np.asarray(row, dtype=np.int64)
+    return _histogram(times, lambda i, j: row[i:j], start, dt, n_rows, T, dtype)
+
+
+def histogram_repeats(times: np.ndarray, counts: np.ndarray, start: float, dt: float, T: int,
+                      dtype=np.float64) -> np.ndarray:
+    """:func:`histogram_rows` of rows given back to back: row ``r`` holds the next ``counts[r]`` times.
+
+    The row of each time is found a chunk at a time (no array of one row
+    number per time is built).
+    """
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    if (int(ends[-1]) if ends.size else 0) != np.size(times):
+        raise ValueError(f"{np.size(times)} times, the counts of the rows add up to {int(ends[-1]) if ends.size else 0}")
+
+    def rows(i: int, j: int) -> np.ndarray:
+        r0, r1 = np.searchsorted(ends, [i, j - 1], side="right").tolist()  # rows of the first and last time
+        lengths = np.minimum(ends[r0 : r1 + 1], j) - np.maximum(starts[r0 : r1 + 1], i)
+        return np.repeat(np.arange(r0, r1 + 1, dtype=np.int64), lengths)
+
+    return _histogram(np.asarray(times, dtype=np.float64), rows, start, dt, counts.size, T, dtype)
+
+
+def _histogram(times: np.ndarray, rows, start: float, dt: float, n_rows: int, T: int, dtype) -> np.ndarray:
+    """The counts of :func:`histogram_rows`; ``rows(i, j)`` gives the rows of ``times[i:j]``."""
     if T < 1 or times.size > _EXACT_ADDS or np.dtype(dtype) not in _ADD_TYPES:
-        return _dense(_edge_bins(times, start, dt, T), row, n_rows, T, dtype)
-    # one slot per (row, bin); times outside the window (bins -1 and T) all go to one extra slot, dropped;
-    # found a chunk at a time, so that the temporaries stay in cache
-    key = np.empty(times.size, dtype=np.int64)
-    for i in range(0, times.size, _CHUNK):
-        b = _edge_bins(times[i : i + _CHUNK], start, dt, T)
-        k = key[i : i + _CHUNK]
-        np.multiply(row[i : i + _CHUNK], T, out=k)
-        k += b
-        k[b.view(np.uint64) >= T] = n_rows * T  # -1 seen unsigned is past T too
+        return _dense(_edge_bins(times, start, dt, T), rows(0, times.size), n_rows, T, dtype)
     out = np.zeros(n_rows * T + 1, dtype=dtype)
     add = torch.from_numpy(out)
-    add.index_add_(0, torch.from_numpy(key), torch.ones(1, dtype=add.dtype).expand(key.size))
+    one = torch.ones(1, dtype=add.dtype)
+    # a chunk at a time, so that the temporaries stay in cache (and reuse memory already mapped): one slot
+    # per (row, bin); times outside the window (bins -1 and T) all go to one extra slot, dropped
+    for i in range(0, times.size, _CHUNK):
+        j = min(i + _CHUNK, times.size)
+        b = _edge_bins(times[i:j], start, dt, T)
+        key = np.multiply(rows(i, j), T)
+        key += b
+        key[b.view(np.uint64) >= T] = n_rows * T  # -1 seen unsigned is past T too
+        add.index_add_(0, torch.from_numpy(key), one.expand(key.size))
     return out[:-1].reshape(n_rows, T)
 
 

@@ -148,3 +148,21 @@ def test_scatter_add_equals_previous_implementation_on_extreme_grids(start, dt, 
     brow = np.repeat(np.arange(2), [100_000, 100_000])
     got = histogram_rows(big, brow, start, dt, 2, T, np.float32)
     assert got.tobytes() == _old_implementation(big, brow, start, dt, 2, T, np.float32).tobytes()
+
+
+def test_histogram_repeats_equals_histogram_rows_with_empty_rows_and_chunks():
+    from strfh5.histogram import histogram_repeats
+
+    rng = np.random.default_rng(11)
+    counts = rng.integers(0, 3000, 150)
+    counts[[0, 5, 6, 149]] = 0
+    T = 40
+    times = np.concatenate([np.sort(rng.uniform(-5, 5 * T + 5, c)) for c in counts])
+    row = np.repeat(np.arange(counts.size), counts)
+    for dtype in (np.float32, np.uint8, np.float64):
+        got = histogram_repeats(times, counts, 0.0, 5.0, T, dtype)
+        assert got.tobytes() == _old_implementation(times, row, 0.0, 5.0, counts.size, T, dtype).tobytes()
+        assert got.tobytes() == histogram_rows(times, row, 0.0, 5.0, counts.size, T, dtype).tobytes()
+    with pytest.raises(ValueError):
+        histogram_repeats(times[:-1], counts, 0.0, 5.0, T)
+    assert histogram_repeats(np.empty(0), np.zeros(3, np.int64), 0.0, 5.0, T).shape == (3, T)
