@@ -224,11 +224,11 @@ def check_waveforms(contents: Contents, grid: ReadGrid) -> None:
                       what=f"{s} ({contents.stim_ids[s]!r}){more}")
 
 
-def _rows_ahead(contents: Contents, dtype):
-    """``(s, contents.raw_row(s))`` for every row in order, the next row of a local file read in a worker thread
-    meanwhile (rows in memory, and files read over HTTP, are read in this thread)."""
+def _rows_ahead(contents: Contents, dtype, ahead: bool = True):
+    """``(s, contents.raw_row(s))`` for every row in order; with ``ahead``, the next row of a local file is read
+    in a worker thread meanwhile (rows in memory, and files read over HTTP, are read in this thread)."""
     S = contents.S
-    if S < 2 or not isinstance(contents, FileContents) or is_url(contents.path):
+    if S < 2 or not ahead or not isinstance(contents, FileContents) or is_url(contents.path):
         yield from ((s, contents.raw_row(s, dtype=dtype)) for s in range(S))
         return
     with ThreadPoolExecutor(1, thread_name_prefix="strfh5-rows") as pool:
@@ -288,14 +288,15 @@ class EagerRows:
     def load(cls, contents: Contents, grid: ReadGrid) -> "EagerRows":
         """Read every row and stimulus of ``contents`` on ``grid``.
 
-        Row ``s + 1`` is read (and verified) in a second thread while row ``s``
-        is binned: reads, digests and numpy's loops release the GIL, so a
-        second core overlaps them; rows come out in order, the same values.
+        Spike times: row ``s + 1`` is read (and verified) in a second thread
+        while row ``s`` is binned (reads, digests and numpy's loops release the
+        GIL, so a second core overlaps them); rows come out in order, the same
+        values. Binned rows, which need little work once read, are read here.
         """
         compact = compact_counts(contents, grid)
         dtype = None if compact else read_dtype(contents, grid)
         blocks = []
-        for s, raw in _rows_ahead(contents, dtype):
+        for s, raw in _rows_ahead(contents, dtype, ahead=grid.encoding == L.ENCODING_EVENTS):
             data, reps = grid.bin_raw(raw, int(contents.n_bins[s]), compact=compact)
             blocks.append((torch.from_numpy(data), reps))
         return cls(blocks, [read_stim(contents, grid, s) for s in range(contents.S)])
