@@ -3,14 +3,17 @@ scatter-add).
 
 Bin ``i`` covers ``[start + i*dt, start + (i+1)*dt)``, the last bin closed on
 the right (SPEC §11.1).  :func:`bin_index` finds each time's bin in O(n)
-without searching; :func:`histogram_rows` counts a whole stimulus row (every
-repeat of every neuron) in one pass: each time adds one to its slot
-``repeat x T + bin`` of the output, in the output's own type (float32, or
-uint8 when no repeat holds more than 255 spikes), so the work follows the
-number of spikes, not the size of the dense grid, and the order of the times
-does not matter (a file is untrusted).  Adding ones is exact in these types
-(no bin holds more than 2**24 times, or 255 for uint8); anything else is
-counted with one :func:`numpy.bincount` over the dense grid.
+without searching; :func:`histogram_repeats` (rows given by their spike
+counts, as a stored row holds them) and :func:`histogram_rows` (a row number
+per time) count a whole stimulus row (every repeat of every neuron): each time
+adds one to its slot ``repeat x T + bin`` of the output, in the output's own
+type (float32, or uint8 when no repeat holds more than 255 spikes), 64k times
+at a time (temporaries stay in cache and in memory already mapped: a fresh
+page costs a fault), so the work follows the number of spikes, not the size
+of the dense grid, and the order of the times does not matter (a file is
+untrusted).  Adding ones is exact in these types (no bin holds more than
+2**24 times, or 255 for uint8); anything else is counted with one
+:func:`numpy.bincount` over the dense grid.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Row binning by runs of sorted slots (issue 18) gives exactly the counts of the dense-grid bincount it replaced."""
+"""Row binning by a scatter-add into the output type (issue 18) gives exactly the counts of the dense-grid bincount it replaced."""
 
 from __future__ import annotations
 
