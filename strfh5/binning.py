@@ -48,6 +48,7 @@ from . import layout as L
 from .arguments import positive_number
 from .records import FileInfo, RawRow
 from .errors import BinningError, SpectrogramError
+from .histogram import bin_events, bin_index, histogram_repeats
 from .spectrogram import compute_spectrogram, params_from_transform, transform_dict
 
 __all__ = ["ReadGrid", "plan", "read_records", "check_read_size", "max_row_values", "bin_events", "bin_index", "pool_time", "repeat_time", "place_in_window",
@@ -74,59 +75,6 @@ def _int_ratio(a: float, b: float) -> int | None:
     if k >= 1 and abs(r - k) <= _TOL * max(1.0, r):
         return k
     return None
-
-
-def bin_events(times: np.ndarray, counts: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
-    """Spike counts ``(R, T)`` (float64) of one pair's spike times.
-
-    Equal to ``numpy.histogram(trial, bins=start + np.arange(T + 1) * dt)`` for
-    each repeat: bins are half-open except the last, closed on the right.
-    """
-    times = np.asarray(times, dtype=np.float64)
-    counts = np.asarray(counts, dtype=np.int64)
-    R = counts.size
-    rep = np.repeat(np.arange(R, dtype=np.int64), counts)
-    return _histogram_rows(times, rep, float(start), float(dt), R, T)
-
-
-def bin_index(times: np.ndarray, start: float, dt: float, T: int) -> np.ndarray:
-    """``numpy.searchsorted(edges, times, side="right") - 1`` for ``edges = start + arange(T + 1) * dt``, in O(n).
-
-    The bin is estimated arithmetically, then corrected by one step against the
-    edges recomputed with the same float operations (so exactly the stored
-    edges), without searching: values on an edge go to the bin on its right,
-    NaN past the last edge (as numpy sorts it). Results lie in ``[-1, T]``.
-    """
-    times = np.asarray(times, dtype=np.float64)
-    if T < 1:
-        return np.searchsorted(start + np.arange(T + 1, dtype=np.float64) * dt, times, side="right") - 1
-    with np.errstate(invalid="ignore"):
-        f = np.floor((times - start) / dt)
-        np.clip(f, -1, T, out=f)
-        b = f.astype(np.int64)
-    b -= times < start + f * dt  # f * dt: the product arange gives for edge f
-    f += 1
-    b += times >= start + f * dt
-    np.clip(b, -1, T, out=b)
-    nan = np.isnan(times)
-    if nan.any():
-        b[nan] = T
-    return b
-
-
-def _histogram_rows(times: np.ndarray, row: np.ndarray, start: float, dt: float, n_rows: int, T: int,
-                    dtype=np.float64) -> np.ndarray:
-    # bin index as numpy.histogram finds it with explicit edges (last bin closed on the right)
-    b = bin_index(times, start, dt, T)  # in [-1, T]; a time on the last edge is in T
-    top = np.flatnonzero(b == T)
-    if top.size:
-        b[top[times[top] == start + T * dt]] = T - 1
-    # one slot per (row, bin + 1): times outside the window land in the two edge slots, dropped by the slice
-    key = row * (T + 2)
-    key += b
-    key += 1
-    grid = np.bincount(key, minlength=n_rows * (T + 2)).reshape(n_rows, T + 2)
-    return grid[:, 1 : T + 1].astype(dtype)
 
 
 def pool_time(a: np.ndarray, k: int, how: str) -> np.ndarray:
@@ -265,12 +213,10 @@ class ReadGrid:
         if total == 0:
             return np.zeros((0, T), dtype=np.float32), reps
         if self.encoding == L.ENCODING_EVENTS:
-            times = np.asarray(raw.values, dtype=np.float64)
-            row = np.repeat(np.arange(total, dtype=np.int64), raw.counts)
             # no bin holds more spikes than its repeat: at most 255 per repeat fits uint8 exactly
             small = compact and (not raw.counts.size or int(raw.counts.max()) <= 255)
             dtype = np.uint8 if small else np.float32
-            return _histogram_rows(times, row, self.start(s_n_bins), self.dt, total, T, dtype), reps
+            return histogram_repeats(raw.values, raw.counts, self.start(s_n_bins), self.dt, T, dtype), reps
         data = raw.values.reshape(total, int(s_n_bins))
         if compact and self.k == 1 and data.dtype == np.uint8:
             return np.ascontiguousarray(data), reps
@@ -562,6 +508,7 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims, m
     ``repeats`` is the ``(S, N)`` table or a function returning it; with
     ``max_repeat`` (an upper bound of every repeat count) and ``n_neurons``
     it is read only when that bound leaves some row near the limit.
+    ``stim_ids`` (the ids, or a function returning them) name a refused stimulus.
 
     Raises
     ------
@@ -575,7 +522,7 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims, m
     if bad.size:
         raise BinningError(
             f"{grid.path}: reading at dt_ms={grid.dt:g} leaves stimulus {int(bad[0])} "
-            f"({stim_ids[int(bad[0])]!r}) with no response bin (stimulus shorter than one bin)")
+            f"({_ids(stim_ids)[int(bad[0])]!r}) with no response bin (stimulus shorter than one bin)")
     limit = max_row_values()
     per_frame = math.prod(int(d) for d in stim_dims[:-1]) if grid.stim_kind != L.STIM_WAVEFORM else 0
     if not T.size:
@@ -595,6 +542,10 @@ def check_read_size(grid: ReadGrid, file_n_bins, repeats, stim_ids, stim_dims, m
         values = max(int(reps[s]), per_frame) * int(T[s])
         if values > limit:
             raise BinningError(
-                f"{grid.path}: reading stimulus {s} ({stim_ids[s]!r}) at dt_ms={grid.dt:g} gives {int(T[s])} bins, "
+                f"{grid.path}: reading stimulus {s} ({_ids(stim_ids)[s]!r}) at dt_ms={grid.dt:g} gives {int(T[s])} bins, "
                 f"{values} values in one row, over the limit of {limit} (set STRFH5_MAX_ROW_VALUES to read it)")
     return T
+
+
+def _ids(stim_ids):
+    return stim_ids() if callable(stim_ids) else stim_ids

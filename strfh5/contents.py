@@ -214,7 +214,7 @@ class FileContents(Contents):
         tables = read_tables(self.handle.file, self.path, lazy_meta=lazy_meta, stored_repeats=True,
                              handle=self.handle if lazy_meta else None)
         self.info = tables["info"]
-        self.stim_ids = tables["stim_ids"]
+        self._stim_ids = tables["stim_ids"]  # a DeferredTexts: decoded on first use (stim_ids)
         self.neuron_ids = tables["neuron_ids"]
         self.stim_meta = tables["stim_meta"]
         self.nrn_meta = tables["nrn_meta"]
@@ -225,6 +225,21 @@ class FileContents(Contents):
         self._repeats_bound: int | None = tables["repeats_bound"]
         self._repeats: np.ndarray | None = None
         self.stim_seen: dict = {}  # s -> (stored dtype, shape) of each stimulus read (lets save reuse held copies)
+
+    @property
+    def S(self) -> int:
+        return len(self._stim_ids)  # the stored count: no id is decoded for it
+
+    @property
+    def stim_ids(self) -> list[str]:
+        """Stimulus ids (``list`` of ``str``), read and decoded (strict UTF-8) on first use: a lazy open reads none."""
+        if not isinstance(self._stim_ids, list):
+            self._stim_ids = list(self._stim_ids)
+        return self._stim_ids
+
+    @stim_ids.setter
+    def stim_ids(self, value) -> None:
+        self._stim_ids = value
 
     @property
     def repeats(self) -> np.ndarray:

@@ -121,10 +121,9 @@ class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
         self.window_ms = None if window_ms is None else tuple(self.grid.window)
         self.stim_meta = contents.stim_meta
         self.nrn_meta = contents.nrn_meta
-        self.stim_ids = contents.stim_ids
         self.neuron_ids = contents.neuron_ids
         self.N_neurons = contents.N
-        self.n_bins = check_read_size(self.grid, contents.n_bins, lambda: contents.stored_repeats, contents.stim_ids,
+        self.n_bins = check_read_size(self.grid, contents.n_bins, lambda: contents.stored_repeats, lambda: contents.stim_ids,
                                       info.stim_dims, max_repeat=contents.max_repeats(), n_neurons=contents.N)
         self._pair_masks: np.ndarray | None = None
         self._nrn_masks: torch.Tensor | None = None
@@ -142,6 +141,9 @@ class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
         return self._pair_masks
 
     _masks_np = property(_get_masks, lambda self, value: setattr(self, "_pair_masks", value))
+    # stimulus ids: the contents' (decoded on first use in a lazy dataset), unless assigned
+    stim_ids = property(lambda self: self.__dict__.get("_stim_ids") or self.contents.stim_ids,
+                        lambda self, value: setattr(self, "_stim_ids", value))
 
     @property
     def lazy(self) -> bool:

@@ -17,6 +17,7 @@ dataset deepSTRF's ``stims[s]`` and ``responses[s][n]``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -24,8 +25,9 @@ import torch
 from . import layout as L
 from .binning import ReadGrid
 from .collate import FieldDict
-from .contents import Contents
+from .contents import Contents, FileContents
 from .errors import TransformError
+from .h5io.remote import is_url
 from .selection import position
 from .stim_cache import RowCache, StimulusCache
 from .transforms import affine_rows, smooth_rows, standardize_stim
@@ -78,7 +80,7 @@ class ResponseRow(Sequence):
     def data(self) -> torch.Tensor:
         """``(sum R, T)`` float32: the present elements' repeats stacked in order."""
         if self._data is None:
-            self._data = self._raw.to(torch.float32)
+            self._data = self._raw = self._raw.to(torch.float32)  # the uint8 form is no longer kept
         return self._data
 
     def __len__(self) -> int:
@@ -185,12 +187,27 @@ def read_stim(contents: Contents, grid: ReadGrid, s: int) -> torch.Tensor:
     a bin width that is not a multiple of the file's) are computed here from
     the kept waveform; the stored spectrogram is then not read.
     """
-    what = f"{s} ({contents.stim_ids[s]!r})"
+    what = _StimulusName(contents, s)
     if grid.needs_waveform:
         a = grid.stimulus(None, int(contents.n_bins[s]), contents.waveform(s), contents.info.transform, what=what)
     else:
         a = grid.stimulus(contents.stim(s), int(contents.n_bins[s]), what=what)
     return torch.from_numpy(np.ascontiguousarray(a))
+
+
+class _StimulusName:
+    """``s (id)`` for messages, formatted only when a message uses it (no id is decoded to read a stimulus)."""
+
+    __slots__ = ("contents", "s")
+
+    def __init__(self, contents: Contents, s: int):
+        self.contents, self.s = contents, s
+
+    def __str__(self) -> str:
+        return f"{self.s} ({self.contents.stim_ids[self.s]!r})"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def check_waveforms(contents: Contents, grid: ReadGrid) -> None:
@@ -205,6 +222,22 @@ def check_waveforms(contents: Contents, grid: ReadGrid) -> None:
         more = f" (nor do {len(missing) - 1} other stimuli)" if len(missing) > 1 else ""
         grid.stimulus(None, int(contents.n_bins[s]), None, contents.info.transform,
                       what=f"{s} ({contents.stim_ids[s]!r}){more}")
+
+
+def _rows_ahead(contents: Contents, dtype, ahead: bool = True):
+    """``(s, contents.raw_row(s))`` for every row in order; with ``ahead``, the next row of a local file is read
+    in a worker thread meanwhile (rows in memory, and files read over HTTP, are read in this thread)."""
+    S = contents.S
+    if S < 2 or not ahead or not isinstance(contents, FileContents) or is_url(contents.path):
+        yield from ((s, contents.raw_row(s, dtype=dtype)) for s in range(S))
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="strfh5-rows") as pool:
+        ahead = pool.submit(contents.raw_row, 0, dtype=dtype)
+        for s in range(S):
+            raw = ahead.result()
+            if s + 1 < S:
+                ahead = pool.submit(contents.raw_row, s + 1, dtype=dtype)
+            yield s, raw
 
 
 def apply_resp_op(op: tuple, data: torch.Tensor, row_neurons: np.ndarray) -> torch.Tensor:
@@ -235,6 +268,12 @@ class EagerRows:
     ``responses`` is a list of :class:`ResponseRow` (deepSTRF code may edit
     ``responses[s][n]``); transforms are applied at once, out of place (row
     tensors may be shared, e.g. with the inputs of a concatenation).
+
+    Rows of counts that fit uint8 (stored uint8 counts read at the file's bin
+    width, spike times with at most 255 spikes per repeat) are held as uint8,
+    as a lazy dataset's items are: items stay uint8 until collated (the
+    collate converts while it copies), and a row becomes float32, once, when
+    its tensors are first used (:attr:`ResponseRow.data`, :meth:`block`).
     """
 
     lazy = False
@@ -242,17 +281,36 @@ class EagerRows:
     def __init__(self, blocks: list, stims: list):
         self.blocks = blocks
         self.responses = [ResponseRow(data, reps) for data, reps in blocks]
+        self._held = list(self.responses)  # the rows as built: block(s) shares their float32 form
         self.stims = stims
 
     @classmethod
     def load(cls, contents: Contents, grid: ReadGrid) -> "EagerRows":
-        """Read every row and stimulus of ``contents`` on ``grid``."""
-        dtype = read_dtype(contents, grid)
-        return cls([read_block(contents, grid, s, dtype=dtype) for s in range(contents.S)],
-                   [read_stim(contents, grid, s) for s in range(contents.S)])
+        """Read every row and stimulus of ``contents`` on ``grid``.
+
+        Spike times: row ``s + 1`` is read (and verified) in a second thread
+        while row ``s`` is binned (reads, digests and numpy's loops release the
+        GIL, so a second core overlaps them); rows come out in order, the same
+        values. Binned rows, which need little work once read, are read here.
+        """
+        compact = compact_counts(contents, grid)
+        dtype = None if compact else read_dtype(contents, grid)
+        blocks = []
+        for s, raw in _rows_ahead(contents, dtype, ahead=grid.encoding == L.ENCODING_EVENTS):
+            data, reps = grid.bin_raw(raw, int(contents.n_bins[s]), compact=compact)
+            blocks.append((torch.from_numpy(data), reps))
+        return cls(blocks, [read_stim(contents, grid, s) for s in range(contents.S)])
+
+    def _block(self, s: int) -> tuple[torch.Tensor, np.ndarray]:
+        """``blocks[s]`` as float32 (a uint8 row converted once, shared with the row built from it)."""
+        data, reps = self.blocks[s]
+        if data.dtype == torch.uint8:
+            data = self._held[s].data
+            self.blocks[s] = (data, reps)
+        return data, reps
 
     def block(self, s: int, neurons: list[int] | None) -> tuple[torch.Tensor, np.ndarray]:
-        data, reps = self.blocks[s]
+        data, reps = self._block(s)
         return (data, reps) if neurons is None else gather_rows(data, reps, neurons)
 
     def stim(self, s: int) -> torch.Tensor:
@@ -264,8 +322,9 @@ class EagerRows:
 
     def item_responses(self, s: int, vis: list[int]):
         row = self.responses[s]
-        if isinstance(row, ResponseRow) and row.block() is not None:
-            return ResponseRow(*gather_rows(row.data, row.reps, vis))
+        held = row.compact() if isinstance(row, ResponseRow) else None
+        if held is not None:  # uint8 counts stay uint8 in the item, as in a lazy dataset's
+            return ResponseRow(*gather_rows(held[0], held[1], vis))
         return [row[k] for k in vis]
 
     def masks(self, shape) -> np.ndarray:
@@ -277,7 +336,8 @@ class EagerRows:
         return m
 
     def add_resp_op(self, op: tuple, N: int) -> None:
-        for s, (data, reps) in enumerate(self.blocks):
+        for s in range(len(self.blocks)):
+            data, reps = self._block(s)
             new = apply_resp_op(op, data, np.repeat(np.arange(N), reps)) if data.numel() else data
             self.blocks[s] = (new, reps)
             self.responses[s] = self._transformed_row(self.responses[s], new, reps, op)

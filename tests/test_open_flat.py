@@ -72,4 +72,20 @@ def test_strings_with_invalid_utf8_refused(tmp_path):
         del f[L.STIM_IDS]
         f.create_dataset(L.STIM_IDS, data=np.array(ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
     with pytest.raises(CorruptDataError, match="not valid UTF-8"):
-        strfh5.load(path, lazy=True)
+        strfh5.load(path)  # an eager load reads every stimulus, so it names the ids
+    with strfh5.load(path, lazy=True) as ds:  # the ids are decoded when first used (SPEC §5.1), then refused
+        with pytest.raises(CorruptDataError, match="not valid UTF-8"):
+            ds.stim_ids
+        with pytest.raises(CorruptDataError, match="not valid UTF-8"):
+            ds.contents.stim_ids[1]
+
+
+def test_lazy_open_decodes_no_stimulus_id_until_used(tmp_path):
+    path = _small(tmp_path)
+    eager = strfh5.load(path)
+    with strfh5.load(path, lazy=True) as ds:
+        ds[0]  # an item reads its stimulus without naming it
+        assert not isinstance(ds.contents._stim_ids, list) and ds.contents.S == len(eager.stim_ids)
+        assert ds.get_S() == eager.get_S()
+        assert ds.stim_ids == eager.stim_ids and isinstance(ds.stim_ids, list)
+        assert ds.stim_ids is ds.contents.stim_ids

@@ -326,7 +326,7 @@ def test_lazy_items_of_uint8_counts_stay_compact_and_collate_like_eager(tmp_path
 
 
 def test_histogram_of_sorted_and_unsorted_times_equals_numpy():
-    from strfh5.binning import _histogram_rows
+    from strfh5.histogram import histogram_rows as _histogram_rows
 
     rng = np.random.default_rng(0)
     for trial in range(50):

@@ -11,11 +11,11 @@ import numpy as np
 
 from .. import layout as L
 from ..errors import CorruptDataError
-from ..records import FileInfo
+from ..records import DeferredTexts, FileInfo
 from .checks import exact_ints
 from .heaps import check_attributes
 from .opening import has_attr, require_attr, require_dataset, require_object
-from .values import attr_str, read_json, read_json_table, read_strings
+from .values import TableStrings, attr_str, read_json, read_json_table, read_strings
 
 __all__ = ["read_info", "read_tables", "read_repeats"]
 
@@ -91,7 +91,8 @@ def read_tables(f: h5py.File, path: str, lazy_meta: bool = False, stored_repeats
 
     ``lazy_meta``: the metadata records are :class:`~strfh5.records.JsonRecords`,
     parsed when first asked for (with ``handle``, a :class:`~strfh5.h5io.FileHandle`
-    of ``f``, their strings are read then too). ``stored_repeats``: ``repeats`` keeps its
+    of ``f``, their strings are read then too, and so are the stimulus ids: ``stim_ids``
+    is then a :class:`~strfh5.records.DeferredTexts`, decoded on first use). ``stored_repeats``: ``repeats`` keeps its
     stored unsigned type (native byte order) instead of int64 — every value is
     checked to lie in ``[0, MAX_COUNT]`` either way, so widening it later is
     exact. With both ``stored_repeats`` and ``handle``, ``/repeats`` is checked
@@ -103,7 +104,9 @@ def read_tables(f: h5py.File, path: str, lazy_meta: bool = False, stored_repeats
     """
     info = read_info(f, path)
     table = lambda name, kinds="S": require_dataset(f, name, path, kinds=kinds, ndim=1)  # noqa: E731
-    stim_ids = read_strings(table(L.STIM_IDS))
+    ids = table(L.STIM_IDS)  # checked now (links, type, storage, heap objects); with a handle, decoded on first use
+    stim_ids = (DeferredTexts(TableStrings(handle, L.STIM_IDS), ids.shape[0], f"{path}:/{L.STIM_IDS}")
+                if lazy_meta and handle is not None else read_strings(ids))
     neuron_ids = read_strings(table(L.NEURON_IDS))
     stim_meta = read_json_table(table(L.STIM_METADATA), f"{path}:/{L.STIM_METADATA}", lazy_meta, handle)
     nrn_meta = read_json_table(table(L.NEURON_METADATA), f"{path}:/{L.NEURON_METADATA}", lazy_meta, handle)
