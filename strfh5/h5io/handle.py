@@ -70,6 +70,8 @@ class FileHandle:
     def index(self, encoding: str, concatenated: bool) -> RowIndex | VirtualIndex | None:
         """This process' checked response byte-range index (a concatenated file's: its sources'), or None."""
         f = self.file
+        if self._index is False and f.driver == "fileobj":  # over HTTP: rows through HDF5 (the index reads by pread)
+            self._index = None
         if self._index is False and concatenated:
             self._index = open_virtual_index(f, self.path, encoding, self.allow_external)
         if self._index is False:
