@@ -10,11 +10,13 @@ so memory stays bounded by one row.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from typing import Sequence
 
 import h5py
 import numpy as np
+from h5py import h5s, h5t
 
 from . import layout as L
 from .errors import InvalidDataError
@@ -22,6 +24,11 @@ from .errors import InvalidDataError
 __all__ = ["VlenSink", "flat_digest"]
 
 _SCRATCH_INT = np.dtype("<u4")
+
+#: HDF5's in-memory VLEN element ``hvl_t`` = ``{size_t len; void *p}``, as a numpy record (native order); None
+#: where ``size_t`` or pointers are not 8 bytes (rows are then written as object arrays through h5py)
+_HVL = np.dtype([("len", "=u8"), ("p", "=u8")]) \
+    if ctypes.sizeof(ctypes.c_size_t) == 8 and ctypes.sizeof(ctypes.c_void_p) == 8 else None
 
 
 def flat_digest(values: np.ndarray, lengths: np.ndarray) -> bytes:
@@ -42,6 +49,7 @@ class VlenSink:
         self.max_value = 0
         self.digests: dict[int, bytes] = {}
         self.dirty: set[int] = set()
+        self._mem = None  # (memory VLEN type, (1, N) memory space) of the hvl_t writes, made on first use
         if self.auto:
             self.scratch_path = scratch_path
             self.scratch = h5py.File(scratch_path, "w")
@@ -91,11 +99,15 @@ class VlenSink:
 
         The same file content and digest as :meth:`write_row` of the split
         elements, with whole-row checks, one cast and a digest computed on the
-        row's little-endian bytes (no per-element Python objects but the views
-        h5py writes).
+        row's little-endian bytes. The row goes to HDF5 as ``hvl_t``
+        descriptors pointing into the cast values (:meth:`_write_hvl`): no
+        Python object per element, the same H5Dwrite of the same elements.
         """
         values = np.asarray(values).reshape(-1)
         lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+        if lengths.size != self.N or (lengths < 0).any() or int(lengths.sum()) != values.size:
+            raise InvalidDataError(f"{where}[{s}]: {values.size} values for element lengths summing to "
+                                   f"{int(lengths.sum())} ({lengths.size} elements for {self.N} neurons)")
         if self.dtype.kind == "u" and values.size:
             m = int(values.max())
             if m > np.iinfo(self.dtype).max:
@@ -105,15 +117,40 @@ class VlenSink:
             self.max_value = max(self.max_value, m)
         cast = np.ascontiguousarray(values, dtype=self.dtype)
         if self.N:
-            row = np.empty((1, self.N), dtype=object)
-            flat = row.reshape(-1)
-            ends = np.cumsum(lengths).tolist()
-            for n, v in enumerate([cast[a:b] for a, b in zip([0] + ends[:-1], ends)]):
-                flat[n] = v
-            self.ds[s : s + 1, :] = row
+            if _HVL is not None:
+                self._write_hvl(s, cast, lengths)
+            else:  # pragma: no cover - platforms whose size_t or pointers are not 8 bytes
+                row = np.empty((1, self.N), dtype=object)
+                flat = row.reshape(-1)
+                ends = np.cumsum(lengths).tolist()
+                for n, v in enumerate([cast[a:b] for a, b in zip([0] + ends[:-1], ends)]):
+                    flat[n] = v
+                self.ds[s : s + 1, :] = row
         if not self.auto:
             self.digests[s] = flat_digest(cast, lengths)
             self.dirty.discard(s)
+
+    def _write_hvl(self, s: int, cast: np.ndarray, lengths: np.ndarray) -> None:
+        """Row ``s`` written with one H5Dwrite from ``hvl_t`` descriptors into ``cast`` (contiguous, ``self.dtype``).
+
+        HDF5 converts the in-memory VLEN type (base ``self.dtype``) to the
+        file's, storing each element's ``lengths[n]`` values from its pointer
+        (NULL for an empty element): what h5py does for a ``(1, N)`` object
+        array after building these descriptors itself, byte for byte.
+        ``cast`` is kept alive by the caller for the duration of the write.
+        """
+        hvl = np.zeros((1, self.N), dtype=_HVL)
+        flat = hvl.reshape(-1)
+        flat["len"] = lengths
+        starts = np.cumsum(lengths) - lengths
+        used = lengths > 0
+        flat["p"][used] = np.uint64(cast.ctypes.data) + (starts[used] * self.dtype.itemsize).astype(np.uint64)
+        if self._mem is None:
+            self._mem = (h5t.vlen_create(h5t.py_create(self.dtype)), h5s.create_simple((1, self.N)))
+        mtype, mspace = self._mem
+        fspace = self.ds.id.get_space()
+        fspace.select_hyperslab((s, 0), (1, self.N))
+        self.ds.id.write(mspace, fspace, hvl, mtype=mtype, dxpl=self.ds._dxpl)
 
     def write_pair(self, s: int, n: int, el: np.ndarray, where: str):
         self.ds[s, n] = self._cast(el, f"{where}[{s}, {n}]")
@@ -138,7 +175,7 @@ class VlenSink:
             self.scratch.close()
             os.remove(self.scratch_path)
             self.scratch = None
-            self.dtype = final_dtype
+            self.dtype, self._mem = final_dtype, None
             ds = final
         else:
             ds = self.ds

@@ -1,0 +1,131 @@
+"""The fast save paths write the very bytes of the general (per-element) path.
+
+Every file here is written with a fixed ``@uuid`` and ``@created_at`` so that
+two writes of the same contents can be compared byte for byte: the general
+path (``write_contents(..., rows=contents.row)``: element lists through
+``StreamWriter.write_row``) against ``strfh5.save`` of eager and lazy
+datasets, whole raw rows (``RawRow``) and concatenated sources.
+"""
+
+from __future__ import annotations
+
+import datetime
+import types
+import uuid
+
+import numpy as np
+import pytest
+
+import strfh5
+from strfh5 import writer as _writer
+from strfh5.saving import write_contents
+
+pytestmark = pytest.mark.filterwarnings("ignore::strfh5.errors.ResponseIndexWarning")
+
+
+@pytest.fixture
+def fixed_identity(monkeypatch):
+    """``@uuid`` and ``@created_at`` fixed, so two writes of equal contents are equal bytes."""
+
+    class _Then(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime(2000, 1, 1, tzinfo=tz)
+
+    monkeypatch.setattr(_writer, "_dt", types.SimpleNamespace(datetime=_Then, timezone=datetime.timezone))
+    monkeypatch.setattr(_writer, "_uuid", types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=(4 << 76) | (1 << 63))))
+
+
+def _bytes(path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _lists(encoding: str, big: bool, seed: int, time_dtype=np.float64):
+    """Stimuli and a response table with missing pairs, empty repeats and (``big``) counts past 255."""
+    rng = np.random.default_rng(seed)
+    stims = [rng.random((1, 3, T)).astype(np.float32) for T in (7, 9, 6, 8, 5)]
+    table = []
+    for s, st in enumerate(stims):
+        T = st.shape[-1]
+        row = []
+        for n in range(6):
+            if (s + n) % 4 == 0:
+                row.append(None)
+                continue
+            R = 1 + (s * n) % 3
+            if encoding == "binned":
+                row.append(rng.integers(0, 300 if big else 5, (R, T)))
+            else:
+                k = [int(rng.integers(0, 300 if big else 6)) if r != 1 else 0 for r in range(R)]
+                row.append([np.sort(rng.uniform(-50.0, T * 5.0 + 50.0, c)).astype(time_dtype) for c in k])
+        table.append(row)
+    return stims, table
+
+
+def _source(tmp_path, name, encoding, big, seed, time_dtype=np.float64):
+    stims, table = _lists(encoding, big, seed, time_dtype)
+    key = "responses" if encoding == "binned" else "spike_times"
+    ids = dict(stim_ids=[f"{name}.s{i}" for i in range(len(stims))], neuron_ids=[f"{name}.n{i}" for i in range(6)])
+    ds = strfh5.from_lists(stims, **{key: table}, dt_ms=5.0, **ids)
+    return strfh5.save(ds, tmp_path / f"{name}.strf.h5")
+
+
+def _general(contents, path):
+    """The reference: every row as a list of elements, checked and written one element at a time."""
+    return write_contents(contents, path, rows=contents.row)
+
+
+@pytest.mark.parametrize("encoding, big, time_dtype", [
+    ("binned", False, np.float64), ("binned", True, np.float64),
+    ("events", False, np.float64), ("events", True, np.float64), ("events", False, np.float32),
+])
+def test_every_save_path_writes_the_bytes_of_the_general_path(tmp_path, fixed_identity, encoding, big, time_dtype):
+    src = _source(tmp_path, "a", encoding, big, seed=3, time_dtype=time_dtype)
+    with strfh5.FileContents(src) as c:
+        assert c.stored_dtype() == (np.dtype("<u2") if big and encoding == "binned" else
+                                    np.dtype(time_dtype) if encoding == "events" else np.dtype("u1"))
+        ref = _bytes(_general(c, tmp_path / "ref.strf.h5"))
+        assert _bytes(write_contents(c, tmp_path / "raw.strf.h5")) == ref  # whole RawRows from the file
+    for lazy in (False, True):
+        ds = strfh5.load(src, lazy=lazy)
+        try:
+            out = strfh5.save(ds, tmp_path / f"save-{lazy}.strf.h5")
+        finally:
+            ds.close()
+        assert _bytes(out) == ref, f"lazy={lazy}"
+    assert strfh5.validate(out, checksums=True).ok
+
+
+@pytest.mark.parametrize("encoding", ["binned", "events"])
+def test_saves_of_a_concatenated_file_write_the_bytes_of_the_general_path(tmp_path, fixed_identity, encoding):
+    a = _source(tmp_path, "a", encoding, False, seed=4)
+    b = _source(tmp_path, "b", encoding, True, seed=5)
+    cat = strfh5.concat([a, b], tmp_path / "ab.strf.h5")
+    ds = strfh5.load(cat)
+    try:
+        ref = _bytes(_general(ds.contents, tmp_path / "ref.strf.h5"))
+        for lazy in (False, True):
+            d = ds if not lazy else strfh5.load(cat, lazy=True)
+            out = strfh5.save(d, tmp_path / f"save-{lazy}.strf.h5")
+            assert _bytes(out) == ref, f"lazy={lazy}"
+            if lazy:
+                d.close()
+    finally:
+        ds.close()
+    assert strfh5.validate(out, checksums=True).ok
+
+
+@pytest.mark.parametrize("encoding", ["binned", "events"])
+def test_save_of_datasets_concatenated_in_memory_writes_the_bytes_of_the_general_path(tmp_path, fixed_identity,
+                                                                                       encoding):
+    a = _source(tmp_path, "a", encoding, False, seed=6)
+    b = _source(tmp_path, "b", encoding, True, seed=7)
+    da, db = strfh5.load(a), strfh5.load(b)
+    try:
+        both = strfh5.concat_neural_datasets([da, db])
+        ref = _bytes(_general(both.contents, tmp_path / "ref.strf.h5"))
+        assert _bytes(strfh5.save(both, tmp_path / "out.strf.h5")) == ref
+    finally:
+        da.close()
+        db.close()
