@@ -352,6 +352,7 @@ class StreamWriter:
         if reps.size != self.N or (reps < 0).any():
             raise InvalidDataError(f"{where}: {reps.size} repeat counts (>= 0) for {self.N} neurons")
         values = np.asarray(raw.values).reshape(-1)
+        known = raw.digests if isinstance(raw.digests, dict) else {}  # digests the read computed over these values
         if values.dtype.kind not in "fiub":
             raise InvalidDataError(f"{where}: values must be numeric, got dtype {values.dtype}")
         if self.encoding == L.ENCODING_EVENTS:
@@ -362,13 +363,14 @@ class StreamWriter:
                 raise InvalidDataError(f"{where}: spike times must be finite, found NaN or Inf")
             ends = np.concatenate([[0], np.cumsum(counts)])[np.cumsum(reps)]
             self._resp.write_flat(s, values.astype(self.time_dtype, copy=False), np.diff(ends, prepend=0),
-                                  f"/{L.RESPONSES}")
-            self._counts.write_flat(s, counts, reps, f"/{L.COUNTS}")
+                                  f"/{L.RESPONSES}", known.get(L.RESPONSES))
+            self._counts.write_flat(s, counts, reps, f"/{L.COUNTS}", known.get(L.COUNTS))
         else:
             lengths = reps * self.n_bins[s]
             if int(lengths.sum()) != values.size:
                 raise InvalidDataError(f"{where}: {values.size} values for repeats x n_bins = {int(lengths.sum())}")
-            self._resp.write_flat(s, self._binned_values(values, where), lengths, f"/{L.RESPONSES}")
+            self._resp.write_flat(s, self._binned_values(values, where), lengths, f"/{L.RESPONSES}",
+                                  known.get(L.RESPONSES))
         self._repeats[s] = reps
         self._sync.poke(values.nbytes)
 

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 import strfh5
+from strfh5 import layout as L
+from strfh5 import vlen_sink
 from strfh5 import writer as _writer
 from strfh5.saving import write_contents
 
@@ -129,3 +131,34 @@ def test_save_of_datasets_concatenated_in_memory_writes_the_bytes_of_the_general
     finally:
         da.close()
         db.close()
+
+
+@pytest.mark.parametrize("encoding", ["binned", "events"])
+def test_rows_verified_by_the_read_are_hashed_once(tmp_path, fixed_identity, monkeypatch, encoding):
+    """A save whose rows the index read verifies just now reuses those digests (the same file, no second hash)."""
+    src = _source(tmp_path, "a", encoding, True, seed=8)
+    with strfh5.FileContents(src) as c:
+        ref = _bytes(_general(c, tmp_path / "ref.strf.h5"))
+    hashed = []
+    real = vlen_sink.flat_digest
+    monkeypatch.setattr(vlen_sink, "flat_digest", lambda v, n: hashed.append(1) or real(v, n))
+    with strfh5.FileContents(src) as c:
+        rows = [c.raw_row(s) for s in range(c.S)]
+        assert all(r.digests for r in rows)  # first reads in this process: verified now
+        assert all(c.raw_row(s).digests is None for s in range(c.S))  # later reads: trusted, nothing computed
+        out = write_contents(c, tmp_path / "out.strf.h5", rows=rows.__getitem__)
+    assert not hashed and _bytes(out) == ref
+
+
+def test_digests_of_other_lengths_or_types_are_not_used(tmp_path, fixed_identity):
+    src = _source(tmp_path, "a", "events", False, seed=9)
+    with strfh5.FileContents(src) as c:
+        ref = _bytes(_general(c, tmp_path / "ref.strf.h5"))
+        rows = [c.raw_row(s) for s in range(c.S)]
+    for r in rows:  # digests of nothing, claimed for other lengths or another type: all must be ignored
+        bogus = bytes(32)
+        r.digests = {L.RESPONSES: (np.dtype("<f4"), np.zeros(r.reps.size, np.int64), bogus),
+                     L.COUNTS: (np.dtype("u1"), np.zeros(r.reps.size, np.int64) + 1, bogus)}
+    with strfh5.FileContents(src) as c:
+        out = write_contents(c, tmp_path / "out.strf.h5", rows=rows.__getitem__)
+    assert _bytes(out) == ref
