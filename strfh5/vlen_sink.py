@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Sequence
 
 import h5py
@@ -24,6 +25,10 @@ from .errors import InvalidDataError
 __all__ = ["VlenSink", "flat_digest"]
 
 _SCRATCH_INT = np.dtype("<u4")
+
+#: rows of at least this many bytes are hashed in a helper thread while HDF5 writes them (SHA-256 runs without
+#: the GIL); smaller ones in the writer's thread
+_PARALLEL_FROM = 1 << 18
 
 #: HDF5's in-memory VLEN element ``hvl_t`` = ``{size_t len; void *p}``, as a numpy record (native order); None
 #: where ``size_t`` or pointers are not 8 bytes (rows are then written as object arrays through h5py)
@@ -50,6 +55,7 @@ class VlenSink:
         self.digests: dict[int, bytes] = {}
         self.dirty: set[int] = set()
         self._mem = None  # (memory VLEN type, (1, N) memory space) of the hvl_t writes, made on first use
+        self._pool: ThreadPoolExecutor | None = None  # the digest thread of large rows, started on first use
         if self.auto:
             self.scratch_path = scratch_path
             self.scratch = h5py.File(scratch_path, "w")
@@ -121,19 +127,29 @@ class VlenSink:
                                        "(pass a wider count_dtype)")
             self.max_value = max(self.max_value, m)
         cast = np.ascontiguousarray(values, dtype=self.dtype)
-        if self.N:
-            if _HVL is not None:
-                self._write_hvl(s, cast, lengths)
-            else:  # pragma: no cover - platforms whose size_t or pointers are not 8 bytes
-                row = np.empty((1, self.N), dtype=object)
-                flat = row.reshape(-1)
-                ends = np.cumsum(lengths).tolist()
-                for n, v in enumerate([cast[a:b] for a, b in zip([0] + ends[:-1], ends)]):
-                    flat[n] = v
-                self.ds[s : s + 1, :] = row
+        same = known is not None and np.dtype(known[0]) == self.dtype and np.array_equal(known[1], lengths)
+        job = None
+        if not self.auto and not same and self.N and cast.nbytes >= _PARALLEL_FROM:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strfh5-digest")
+            job = self._pool.submit(flat_digest, cast, lengths)  # hashed while HDF5 writes the same bytes
+        try:
+            if self.N:
+                if _HVL is not None:
+                    self._write_hvl(s, cast, lengths)
+                else:  # pragma: no cover - platforms whose size_t or pointers are not 8 bytes
+                    row = np.empty((1, self.N), dtype=object)
+                    flat = row.reshape(-1)
+                    ends = np.cumsum(lengths).tolist()
+                    for n, v in enumerate([cast[a:b] for a, b in zip([0] + ends[:-1], ends)]):
+                        flat[n] = v
+                    self.ds[s : s + 1, :] = row
+        finally:
+            if job is not None:
+                wait([job])  # the thread is done with ``cast`` before the caller may reuse ``values``
+        digest = job.result() if job is not None else None
         if not self.auto:
-            same = known is not None and np.dtype(known[0]) == self.dtype and np.array_equal(known[1], lengths)
-            self.digests[s] = bytes(known[2]) if same else flat_digest(cast, lengths)
+            self.digests[s] = bytes(known[2]) if same else digest if digest is not None else flat_digest(cast, lengths)
             self.dirty.discard(s)
 
     def _write_hvl(self, s: int, cast: np.ndarray, lengths: np.ndarray) -> None:
@@ -162,8 +178,14 @@ class VlenSink:
         self.ds[s, n] = self._cast(el, f"{where}[{s}, {n}]")
         self.dirty.add(s)
 
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
     def finish(self, S: int) -> h5py.Dataset:
         """Finalise the dataset in the output file and store its row digests."""
+        self._stop_pool()
         if self.auto:
             final_dtype = L.smallest_uint(self.max_value)
             final = self._create(self.out, self.name, final_dtype)
@@ -197,6 +219,7 @@ class VlenSink:
         return ds
 
     def discard(self):
+        self._stop_pool()
         if self.scratch is not None:
             try:
                 self.scratch.close()

@@ -82,7 +82,11 @@ def _general(contents, path):
     ("binned", False, np.float64), ("binned", True, np.float64),
     ("events", False, np.float64), ("events", True, np.float64), ("events", False, np.float32),
 ])
-def test_every_save_path_writes_the_bytes_of_the_general_path(tmp_path, fixed_identity, encoding, big, time_dtype):
+@pytest.mark.parametrize("parallel_from", [None, 0])
+def test_every_save_path_writes_the_bytes_of_the_general_path(tmp_path, fixed_identity, monkeypatch, encoding, big,
+                                                               time_dtype, parallel_from):
+    if parallel_from is not None:  # every row hashed in the digest thread while HDF5 writes it
+        monkeypatch.setattr(vlen_sink, "_PARALLEL_FROM", parallel_from)
     src = _source(tmp_path, "a", encoding, big, seed=3, time_dtype=time_dtype)
     with strfh5.FileContents(src) as c:
         assert c.stored_dtype() == (np.dtype("<u2") if big and encoding == "binned" else
