@@ -172,7 +172,7 @@ class VlenSink:
         mtype, mspace = self._mem
         fspace = self.ds.id.get_space()
         fspace.select_hyperslab((s, 0), (1, self.N))
-        self.ds.id.write(mspace, fspace, hvl, mtype=mtype, dxpl=self.ds._dxpl)
+        self.ds.id.write(mspace, fspace, hvl, mtype=mtype, dxpl=getattr(self.ds, "_dxpl", None))
 
     def write_pair(self, s: int, n: int, el: np.ndarray, where: str):
         self.ds[s, n] = self._cast(el, f"{where}[{s}, {n}]")
