@@ -11,6 +11,7 @@ so memory stays bounded by one row.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Sequence
@@ -39,9 +40,18 @@ _HVL = np.dtype([("len", "=u8"), ("p", "=u8")]) \
 def flat_digest(values: np.ndarray, lengths: np.ndarray) -> bytes:
     """SHA-256 row digest (SPEC §7.1) of elements given back to back (``lengths`` values each, in order):
     :func:`strfh5.layout.flat_row_digest` of their little-endian bytes."""
+    return _sha256(_message(values, lengths))
+
+
+def _message(values: np.ndarray, lengths: np.ndarray):
+    """What the row digest hashes (:func:`strfh5.layout.flat_row_message`), one contiguous buffer."""
     le = np.ascontiguousarray(values).reshape(-1)
     le = le.astype(le.dtype.newbyteorder("<"), copy=False).view(np.uint8)
-    return L.flat_row_digest(le, lengths, max(values.dtype.itemsize, 1))
+    return L.flat_row_message(le, lengths, max(values.dtype.itemsize, 1))
+
+
+def _sha256(message) -> bytes:
+    return hashlib.sha256(message).digest()
 
 
 class VlenSink:
@@ -132,7 +142,7 @@ class VlenSink:
         if not self.auto and not same and self.N and cast.nbytes >= _PARALLEL_FROM:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strfh5-digest")
-            job = self._pool.submit(flat_digest, cast, lengths)  # hashed while HDF5 writes the same bytes
+            job = self._pool.submit(_sha256, _message(cast, lengths))  # hashed while HDF5 writes the row
         try:
             if self.N:
                 if _HVL is not None:
@@ -146,7 +156,7 @@ class VlenSink:
                     self.ds[s : s + 1, :] = row
         finally:
             if job is not None:
-                wait([job])  # the thread is done with ``cast`` before the caller may reuse ``values``
+                wait([job])  # the thread is done before the row returns
         digest = job.result() if job is not None else None
         if not self.auto:
             self.digests[s] = bytes(known[2]) if same else digest if digest is not None else flat_digest(cast, lengths)
