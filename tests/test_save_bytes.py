@@ -91,6 +91,7 @@ def test_every_save_path_writes_the_bytes_of_the_general_path(tmp_path, fixed_id
     with strfh5.FileContents(src) as c:
         assert c.stored_dtype() == (np.dtype("<u2") if big and encoding == "binned" else
                                     np.dtype(time_dtype) if encoding == "events" else np.dtype("u1"))
+        assert c.count_dtype() == np.dtype("<u2" if big else "u1")  # uint8 and uint16 counts both covered
         ref = _bytes(_general(c, tmp_path / "ref.strf.h5"))
         assert _bytes(write_contents(c, tmp_path / "raw.strf.h5")) == ref  # whole RawRows from the file
     for lazy in (False, True):
@@ -166,3 +167,20 @@ def test_digests_of_other_lengths_or_types_are_not_used(tmp_path, fixed_identity
     with strfh5.FileContents(src) as c:
         out = write_contents(c, tmp_path / "out.strf.h5", rows=rows.__getitem__)
     assert _bytes(out) == ref
+
+
+def test_write_flat_refuses_lengths_that_do_not_cover_the_values(tmp_path):
+    """The hvl_t descriptors point into the values: lengths must split them exactly, or nothing is written."""
+    import h5py
+
+    from strfh5.errors import InvalidDataError
+
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        sink = vlen_sink.VlenSink(f, "r", 3, np.dtype("u1"), "")
+        sink.resize(1)
+        for lengths in ([2, 2, 2], [2, 3], [6, -1, 0], [1, 1, 1, 2]):
+            with pytest.raises(InvalidDataError):
+                sink.write_flat(0, np.arange(5), lengths, "/r")
+        sink.write_flat(0, np.arange(5), [2, 0, 3], "/r")
+        assert [x.tolist() for x in f["r"][0]] == [[0, 1], [], [2, 3, 4]]
+        sink.discard()
