@@ -13,6 +13,7 @@ import datetime
 import types
 import uuid
 
+import h5py
 import numpy as np
 import pytest
 
@@ -20,6 +21,7 @@ import strfh5
 from strfh5 import layout as L
 from strfh5 import vlen_sink
 from strfh5 import writer as _writer
+from strfh5.errors import InvalidDataError
 from strfh5.saving import write_contents
 
 pytestmark = pytest.mark.filterwarnings("ignore::strfh5.errors.ResponseIndexWarning")
@@ -171,10 +173,6 @@ def test_digests_of_other_lengths_or_types_are_not_used(tmp_path, fixed_identity
 
 def test_write_flat_refuses_lengths_that_do_not_cover_the_values(tmp_path):
     """The hvl_t descriptors point into the values: lengths must split them exactly, or nothing is written."""
-    import h5py
-
-    from strfh5.errors import InvalidDataError
-
     with h5py.File(tmp_path / "x.h5", "w") as f:
         sink = vlen_sink.VlenSink(f, "r", 3, np.dtype("u1"), "")
         sink.resize(1)
