@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import h5py
@@ -27,8 +27,8 @@ __all__ = ["VlenSink", "flat_digest"]
 
 _SCRATCH_INT = np.dtype("<u4")
 
-#: rows of at least this many bytes are hashed in a helper thread while HDF5 writes them (SHA-256 runs without
-#: the GIL); smaller ones in the writer's thread
+#: rows of at least this many bytes are hashed in a helper thread while HDF5 writes them and the next row is
+#: prepared (SHA-256 runs without the GIL); smaller ones in the writer's thread
 _PARALLEL_FROM = 1 << 18
 
 #: HDF5's in-memory VLEN element ``hvl_t`` = ``{size_t len; void *p}``, as a numpy record (native order); None
@@ -66,6 +66,7 @@ class VlenSink:
         self.dirty: set[int] = set()
         self._mem = None  # (memory VLEN type, (1, N) memory space) of the hvl_t writes, made on first use
         self._pool: ThreadPoolExecutor | None = None  # the digest thread of large rows, started on first use
+        self._pending = None  # (row, future of its digest): at most one row hashed in the background
         if self.auto:
             self.scratch_path = scratch_path
             self.scratch = h5py.File(scratch_path, "w")
@@ -100,6 +101,7 @@ class VlenSink:
         return el.astype(self.dtype, copy=False)
 
     def write_row(self, s: int, elements: Sequence[np.ndarray], where: str):
+        self._collect()
         row = np.empty((1, self.N), dtype=object)
         cast = [self._cast(e, f"{where}[{s}, {n}]") for n, e in enumerate(elements)]
         for n, e in enumerate(cast):
@@ -118,6 +120,10 @@ class VlenSink:
         row's little-endian bytes. The row goes to HDF5 as ``hvl_t``
         descriptors pointing into the cast values (:meth:`_write_hvl`): no
         Python object per element, the same H5Dwrite of the same elements.
+        A row of :data:`_PARALLEL_FROM` bytes or more is hashed in the digest
+        thread from a copy of its message while HDF5 writes it and the caller
+        prepares the next (its digest is stored by the next write or at
+        :meth:`finish`).
 
         ``known`` (``(dtype, lengths, digest)`` of
         :attr:`~strfh5.records.RawRow.digests`) is the digest a verifying read
@@ -138,29 +144,34 @@ class VlenSink:
             self.max_value = max(self.max_value, m)
         cast = np.ascontiguousarray(values, dtype=self.dtype)
         same = known is not None and np.dtype(known[0]) == self.dtype and np.array_equal(known[1], lengths)
-        job = None
-        if not self.auto and not same and self.N and cast.nbytes >= _PARALLEL_FROM:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strfh5-digest")
-            job = self._pool.submit(_sha256, _message(cast, lengths))  # hashed while HDF5 writes the row
-        try:
-            if self.N:
-                if _HVL is not None:
-                    self._write_hvl(s, cast, lengths)
-                else:  # pragma: no cover - platforms whose size_t or pointers are not 8 bytes
-                    row = np.empty((1, self.N), dtype=object)
-                    flat = row.reshape(-1)
-                    ends = np.cumsum(lengths).tolist()
-                    for n, v in enumerate([cast[a:b] for a, b in zip([0] + ends[:-1], ends)]):
-                        flat[n] = v
-                    self.ds[s : s + 1, :] = row
-        finally:
-            if job is not None:
-                wait([job])  # the thread is done before the row returns
-        digest = job.result() if job is not None else None
+        self._collect()
         if not self.auto:
-            self.digests[s] = bytes(known[2]) if same else digest if digest is not None else flat_digest(cast, lengths)
+            if same:
+                self.digests[s] = bytes(known[2])
+            elif self.N and cast.nbytes >= _PARALLEL_FROM:  # the message is a copy: ``values`` may be reused
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strfh5-digest")
+                self._pending = (s, self._pool.submit(_sha256, _message(cast, lengths)))
+            else:
+                self.digests[s] = flat_digest(cast, lengths)
             self.dirty.discard(s)
+        if self.N:
+            if _HVL is not None:
+                self._write_hvl(s, cast, lengths)
+            else:  # pragma: no cover - platforms whose size_t or pointers are not 8 bytes
+                row = np.empty((1, self.N), dtype=object)
+                flat = row.reshape(-1)
+                ends = np.cumsum(lengths).tolist()
+                for n, v in enumerate([cast[a:b] for a, b in zip([0] + ends[:-1], ends)]):
+                    flat[n] = v
+                self.ds[s : s + 1, :] = row
+
+    def _collect(self) -> None:
+        """Store the digest of the row hashed in the background (waiting for it), if any."""
+        if self._pending is not None:
+            s, job = self._pending
+            self._pending = None
+            self.digests[s] = job.result()
 
     def _write_hvl(self, s: int, cast: np.ndarray, lengths: np.ndarray) -> None:
         """Row ``s`` written with one H5Dwrite from ``hvl_t`` descriptors into ``cast`` (contiguous, ``self.dtype``).
@@ -185,10 +196,18 @@ class VlenSink:
         self.ds.id.write(mspace, fspace, hvl, mtype=mtype, dxpl=getattr(self.ds, "_dxpl", None))
 
     def write_pair(self, s: int, n: int, el: np.ndarray, where: str):
+        self._collect()
         self.ds[s, n] = self._cast(el, f"{where}[{s}, {n}]")
         self.dirty.add(s)
 
     def _stop_pool(self) -> None:
+        try:
+            self._collect()
+        finally:
+            self._stop_thread()
+
+    def _stop_thread(self) -> None:
+        self._pending = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -229,7 +248,7 @@ class VlenSink:
         return ds
 
     def discard(self):
-        self._stop_pool()
+        self._stop_thread()
         if self.scratch is not None:
             try:
                 self.scratch.close()

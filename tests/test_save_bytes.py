@@ -22,6 +22,7 @@ from strfh5 import layout as L
 from strfh5 import vlen_sink
 from strfh5 import writer as _writer
 from strfh5.errors import InvalidDataError
+from strfh5.records import RawRow
 from strfh5.saving import write_contents
 
 pytestmark = pytest.mark.filterwarnings("ignore::strfh5.errors.ResponseIndexWarning")
@@ -182,3 +183,19 @@ def test_write_flat_refuses_lengths_that_do_not_cover_the_values(tmp_path):
         sink.write_flat(0, np.arange(5), [2, 0, 3], "/r")
         assert [x.tolist() for x in f["r"][0]] == [[0, 1], [], [2, 3, 4]]
         sink.discard()
+
+
+def test_a_row_buffer_reused_by_the_caller_keeps_its_digest(tmp_path, monkeypatch):
+    """Rows hashed in the digest thread are hashed from a copy: the caller may refill its buffer at once."""
+    monkeypatch.setattr(vlen_sink, "_PARALLEL_FROM", 0)
+    buf = np.zeros(12, dtype=np.uint8)
+    p = tmp_path / "w.strf.h5"
+    with strfh5.StreamWriter(p, encoding="binned", dt_ms=5.0, stim_kind="spectrogram", stim_dims=(1, 2),
+                             n_neurons=2, count_dtype="u1") as w:
+        for s in range(3):
+            w.add_stimulus(np.zeros((1, 2, 3), np.float32))
+            buf[:] = np.arange(12) + 10 * s  # the same buffer, refilled for every row
+            w.write_row(s, RawRow(np.array([2, 2]), buf))
+    assert strfh5.validate(p, checksums=True).ok
+    with strfh5.FileContents(p) as c:
+        assert [c.raw_row(s).values.tolist() for s in range(3)] == [list(range(10 * s, 10 * s + 12)) for s in range(3)]
