@@ -71,7 +71,8 @@ def _lists(encoding: str, big: bool, seed: int, time_dtype=np.float64):
 def _source(tmp_path, name, encoding, big, seed, time_dtype=np.float64):
     stims, table = _lists(encoding, big, seed, time_dtype)
     key = "responses" if encoding == "binned" else "spike_times"
-    ids = dict(stim_ids=[f"{name}.s{i}" for i in range(len(stims))], neuron_ids=[f"{name}.n{i}" for i in range(6)])
+    ids = dict(stim_ids=[f"{name}.s{i}" for i in range(len(stims))], neuron_ids=[f"{name}.n{i}" for i in range(6)],
+               nrn_meta=[{"area": "A1" if n % 3 else "PEG"} for n in range(6)])
     ds = strfh5.from_lists(stims, **{key: table}, dt_ms=5.0, **ids)
     return strfh5.save(ds, tmp_path / f"{name}.strf.h5")
 
@@ -199,3 +200,19 @@ def test_a_row_buffer_reused_by_the_caller_keeps_its_digest(tmp_path, monkeypatc
     assert strfh5.validate(p, checksums=True).ok
     with strfh5.FileContents(p) as c:
         assert [c.raw_row(s).values.tolist() for s in range(3)] == [list(range(10 * s, 10 * s + 12)) for s in range(3)]
+
+
+@pytest.mark.parametrize("encoding", ["binned", "events"])
+def test_saves_of_a_subset_write_the_bytes_of_the_general_path(tmp_path, fixed_identity, encoding):
+    src = _source(tmp_path, "a", encoding, True, seed=10)
+    outs = []
+    for lazy in (False, True):
+        ds = strfh5.load(src, lazy=lazy, areas="A1")
+        try:
+            assert ds.get_N() == 4
+            ref = _bytes(_general(ds.contents, tmp_path / f"ref-{lazy}.strf.h5"))
+            outs.append(strfh5.save(ds, tmp_path / f"save-{lazy}.strf.h5"))
+            assert _bytes(outs[-1]) == ref, f"lazy={lazy}"
+        finally:
+            ds.close()
+    assert strfh5.validate(outs[-1], checksums=True).ok
