@@ -16,9 +16,11 @@ import uuid
 import h5py
 import numpy as np
 import pytest
+import torch
 
 import strfh5
 from strfh5 import layout as L
+from strfh5 import rows as _rows
 from strfh5 import vlen_sink
 from strfh5 import writer as _writer
 from strfh5.errors import InvalidDataError
@@ -216,3 +218,22 @@ def test_saves_of_a_subset_write_the_bytes_of_the_general_path(tmp_path, fixed_i
         finally:
             ds.close()
     assert strfh5.validate(outs[-1], checksums=True).ok
+
+
+def test_save_of_compact_uint8_eager_rows_does_not_widen_them(tmp_path, fixed_identity, monkeypatch):
+    """Eager rows held as their stored uint8 counts (``ResponseRow.compact``) are saved as held: the same bytes,
+    and saving does not turn them into float32 (``block``/``data`` are not used)."""
+    src = _source(tmp_path, "a", "binned", False, seed=11)
+    with strfh5.FileContents(src) as c:
+        ref = _bytes(_general(c, tmp_path / "ref.strf.h5"))
+    ds = strfh5.load(src)
+    held = [(r.block()[0].to(torch.uint8), r.reps) for r in ds._rows.responses]
+    compact = {id(r): h for r, h in zip(ds._rows.responses, held)}
+    monkeypatch.setattr(_rows.ResponseRow, "compact", lambda self: compact[id(self)], raising=False)
+
+    def widened(self):
+        raise AssertionError("save converted a compact row")
+
+    monkeypatch.setattr(_rows.ResponseRow, "block", widened)
+    assert _bytes(strfh5.save(ds, tmp_path / "out.strf.h5")) == ref
+    ds.close()
