@@ -205,9 +205,19 @@ def flat_row_digest(payload: np.ndarray, lengths: np.ndarray, itemsize: int) -> 
     neuron order, ``lengths`` their value counts, ``itemsize`` the bytes of one value.
 
     Byte-identical to :func:`row_digest` of the split elements, without one
-    array per element: elements all of one length (binned rows of one repeat
-    count) are laid out as one ``(N, 8 + bytes)`` table, others are joined
-    with their lengths in one buffer (one copy, one hash call).
+    array per element: the SHA-256 of :func:`flat_row_message`.
+    """
+    return hashlib.sha256(flat_row_message(payload, lengths, itemsize)).digest()
+
+
+def flat_row_message(payload: np.ndarray, lengths: np.ndarray, itemsize: int):
+    """The bytes :func:`row_digest` absorbs for elements given back to back (see :func:`flat_row_digest`), as
+    one contiguous buffer (one copy of the row): each element's length as 8 little-endian bytes, then its values.
+
+    Elements all of one length (binned rows of one repeat count) are laid
+    out as one ``(N, 8 + bytes)`` table, others are joined with their
+    lengths (views, one ``join``), or, past :data:`_JOIN_MAX` elements,
+    scattered into one buffer with numpy (no Python per element).
     """
     lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
     payload = np.ascontiguousarray(payload, dtype=np.uint8).reshape(-1)
@@ -217,7 +227,7 @@ def flat_row_digest(payload: np.ndarray, lengths: np.ndarray, itemsize: int) -> 
         buf = np.empty((n, 8 + size), dtype=np.uint8)
         buf[:, :8] = np.asarray(lengths[:1], dtype="<u8").view(np.uint8)
         buf[:, 8:] = payload.reshape(n, size)
-        return hashlib.sha256(buf).digest()
+        return buf
     if n > _JOIN_MAX:  # many elements: the lengths scattered into one buffer with numpy (no Python per element)
         nbytes = lengths * itemsize
         buf = np.empty(8 * n + payload.size, dtype=np.uint8)
@@ -226,14 +236,14 @@ def flat_row_digest(payload: np.ndarray, lengths: np.ndarray, itemsize: int) -> 
         keep[slots] = False
         buf[slots] = lengths.astype("<u8").view(np.uint8)
         buf[keep] = payload
-        return hashlib.sha256(buf).digest()
+        return buf
     ends = np.cumsum(lengths * itemsize).tolist()
     lb = lengths.astype("<u8").tobytes()
     mv = memoryview(payload)
     parts: list = [b""] * (2 * n)
     parts[0::2] = [lb[i : i + 8] for i in range(0, 8 * n, 8)]
     parts[1::2] = [mv[a:b] for a, b in zip([0] + ends[:-1], ends)]
-    return hashlib.sha256(b"".join(parts)).digest()
+    return b"".join(parts)
 
 
 #: up to this many elements a row's digest joins views of its elements (faster); beyond, a numpy scatter

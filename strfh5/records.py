@@ -80,12 +80,20 @@ class RawRow:
         concatenated.
     counts : numpy.ndarray or None
         Events files: per-repeat spike counts of the present elements, concatenated.
+    digests : dict or None
+        Set by a read that verified the whole row against its stored digests:
+        ``{dataset name: (stored dtype, element lengths, SHA-256 row digest)}``,
+        each digest (SPEC §7.1) computed by that read from the bytes it returns
+        (``values``, or ``counts`` cast exactly). A writer storing the same
+        values in the same dtype and lengths may use it instead of hashing them
+        again; anything else ignores it.
     """
 
-    __slots__ = ("reps", "values", "counts")
+    __slots__ = ("reps", "values", "counts", "digests")
 
     def __init__(self, reps, values, counts=None):
         self.reps, self.values, self.counts = reps, values, counts
+        self.digests = None
 
     @classmethod
     def from_elements(cls, elements: Sequence, encoding: str, dtype=None) -> "RawRow":

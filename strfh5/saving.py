@@ -75,9 +75,10 @@ def _rows_in_memory(dataset, contents: Contents):
     """``s -> row`` from an eager dataset's blocks when they hold the stored values, else None.
 
     Binned files read eagerly at the file's own bin width hold every stored
-    value in memory (float32); saving them avoids reading the source again.
-    The row is cast back to the stored dtype once (exact: the values came from
-    it) and handed to the writer whole, as a :class:`~strfh5.records.RawRow`.
+    value in memory (float32, or uint8 as stored); saving them avoids reading
+    the source again. The row is cast back to the stored dtype once (exact:
+    the values came from it; no copy when held as stored) and handed to the
+    writer whole, as a :class:`~strfh5.records.RawRow`.
     """
     rows = getattr(dataset, "_rows", None)
     grid = getattr(dataset, "grid", None)
@@ -88,14 +89,23 @@ def _rows_in_memory(dataset, contents: Contents):
     dtype = contents.stored_dtype()
 
     def row(s: int):
-        r = rows.responses[s]
-        block = r.block() if hasattr(r, "block") else None
-        if block is None:  # an element was replaced by the user: the contents are the truth
+        held = _held(rows.responses[s])
+        if held is None:  # an element was replaced by the user: the contents are the truth
             return contents.row(s)
-        data, reps = block
-        return RawRow(np.asarray(reps, dtype=np.int64), data.numpy().astype(dtype).reshape(-1))
+        data, reps = held
+        return RawRow(np.asarray(reps, dtype=np.int64), data.numpy().reshape(-1).astype(dtype, copy=False))
 
     return row
+
+
+def _held(r):
+    """``(data, reps)`` of an eager row as it is held — a compact uint8 row stays uint8 (``compact``, not
+    converted to float32 by reading it) — or None when an element was replaced."""
+    for name in ("compact", "block"):
+        get = getattr(r, name, None)
+        if get is not None:
+            return get()
+    return None
 
 
 def _count_dtype(contents: Contents):

@@ -29,6 +29,7 @@ import numpy as np
 from . import layout as L
 from . import schema as _schema
 from .arguments import as_numpy, positive_number
+from .flushing import BackgroundSync
 from .elements import check_id_text, check_unique_ids, normalize_binned, normalize_events
 from .errors import DuplicateIdError, InvalidDataError, MetadataError
 from .records import RawRow
@@ -171,6 +172,7 @@ class StreamWriter:
         self.tmp_path = f"{self.path}.tmp-{token}"
         self.uuid = str(_uuid.uuid4())
         self._f = h5py.File(self.tmp_path, "w")
+        self._sync = BackgroundSync(self.tmp_path)
         self._f.create_group(L.STIMULI)
         try:
             if self.encoding == L.ENCODING_EVENTS:
@@ -347,6 +349,7 @@ class StreamWriter:
                 flat.append(np.empty(0, np.int64) if e is None else e.reshape(-1))
             self._resp.write_row(s, flat, f"/{L.RESPONSES}")
         self._repeats[s] = rep
+        self._sync.poke(sum(a.nbytes for a in (times if self.encoding == L.ENCODING_EVENTS else flat)))
 
     def _write_raw(self, s: int, raw: RawRow) -> None:
         """A row given flat (:class:`RawRow`), checked as :meth:`_element` checks each element, written whole."""
@@ -355,6 +358,7 @@ class StreamWriter:
         if reps.size != self.N or (reps < 0).any():
             raise InvalidDataError(f"{where}: {reps.size} repeat counts (>= 0) for {self.N} neurons")
         values = np.asarray(raw.values).reshape(-1)
+        known = raw.digests if isinstance(raw.digests, dict) else {}  # digests the read computed over these values
         if values.dtype.kind not in "fiub":
             raise InvalidDataError(f"{where}: values must be numeric, got dtype {values.dtype}")
         if self.encoding == L.ENCODING_EVENTS:
@@ -365,14 +369,16 @@ class StreamWriter:
                 raise InvalidDataError(f"{where}: spike times must be finite, found NaN or Inf")
             ends = np.concatenate([[0], np.cumsum(counts)])[np.cumsum(reps)]
             self._resp.write_flat(s, values.astype(self.time_dtype, copy=False), np.diff(ends, prepend=0),
-                                  f"/{L.RESPONSES}")
-            self._counts.write_flat(s, counts, reps, f"/{L.COUNTS}")
+                                  f"/{L.RESPONSES}", known.get(L.RESPONSES))
+            self._counts.write_flat(s, counts, reps, f"/{L.COUNTS}", known.get(L.COUNTS))
         else:
             lengths = reps * self.n_bins[s]
             if int(lengths.sum()) != values.size:
                 raise InvalidDataError(f"{where}: {values.size} values for repeats x n_bins = {int(lengths.sum())}")
-            self._resp.write_flat(s, self._binned_values(values, where), lengths, f"/{L.RESPONSES}")
+            self._resp.write_flat(s, self._binned_values(values, where), lengths, f"/{L.RESPONSES}",
+                                  known.get(L.RESPONSES))
         self._repeats[s] = reps
+        self._sync.poke(values.nbytes)
 
     def _binned_values(self, values: np.ndarray, where: str) -> np.ndarray:
         """The checks of :func:`~strfh5.elements.normalize_binned` on a whole row."""
@@ -454,6 +460,7 @@ class StreamWriter:
         )
         f.flush()
         f.close()
+        self._sync.close()
         if self.index:
             add_index(self.tmp_path)
         with open(self.tmp_path, "rb+") as fh:
@@ -466,6 +473,8 @@ class StreamWriter:
         for sink in (getattr(self, "_resp", None), getattr(self, "_counts", None)):
             if sink is not None:
                 sink.discard()
+        if getattr(self, "_sync", None) is not None:
+            self._sync.close()
         f = getattr(self, "_f", None)
         if f is not None:
             try:

@@ -18,7 +18,7 @@ PACKAGES = {"strfh5": ROOT / "strfh5", "strfh5.converters": ROOT / "converters"}
 #: layer of each module (by longest matching prefix): imports go to the same layer or below
 LAYERS = {
     0: ("strfh5.version", "strfh5.errors", "strfh5.layout", "strfh5.arguments", "strfh5.records",
-        "strfh5.schema", "strfh5.spectrogram", "strfh5.optional", "strfh5.jsonsafe", "strfh5.terminal"),
+        "strfh5.schema", "strfh5.spectrogram", "strfh5.optional", "strfh5.jsonsafe", "strfh5.terminal", "strfh5.flushing"),
     1: ("strfh5.h5io", "strfh5.heapcheck"),
     2: ("strfh5.contents", "strfh5.binning", "strfh5.histogram", "strfh5.elements", "strfh5.vlen_sink", "strfh5.writer",
         "strfh5.build", "strfh5.annotate", "strfh5.subsetting", "strfh5.index_writer", "strfh5.leftovers", "strfh5.saving"),

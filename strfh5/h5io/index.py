@@ -274,7 +274,7 @@ class RowIndex:
             os.close(self._fd)
         self._fd = self._pid = None
 
-    def _verified(self, col: _Column, s: int, want: np.ndarray, dtype=None) -> np.ndarray:
+    def _verified(self, col: _Column, s: int, want: np.ndarray, dtype=None, fresh: dict | None = None) -> np.ndarray:
         """Row ``s`` of ``col``: its values in neuron order (``col.dtype``, or cast to ``dtype``), checked.
 
         On the first read of the row in this process (and again whenever the
@@ -282,7 +282,9 @@ class RowIndex:
         and length is checked against the file size and ``want`` and the
         digest of the bytes read against ``/integrity``; the row's layout is
         then kept (:class:`_Plan`) and later reads of it are one ``pread``
-        and a copy, for the same ``want``.
+        and a copy, for the same ``want``. When the digest was computed in
+        this call, ``fresh[col.name]`` gets ``(stored dtype, element lengths,
+        digest)`` (:attr:`~strfh5.records.RawRow.digests`).
         """
         self._descriptor()
         plan = self._trusted((col.name, s), want)
@@ -310,6 +312,8 @@ class RowIndex:
         if digest != col.digests[s].tobytes():
             raise _Failed(f"/{col.name}[{s}]: the bytes the index points at do not match /{L.INTEGRITY}/{col.name}")
         self._seen[(col.name, s)] = plan
+        if fresh is not None:
+            fresh[col.name] = (col.dtype, nb // col.itemsize, digest)
         return _cast(payload.view(col.dtype), dtype)
 
     def _pread(self, col: _Column, s: int, offset: int, size: int) -> bytes:
@@ -360,22 +364,28 @@ class RowIndex:
     def _raw_row(self, s, n_bins, reps, neurons, dtype):
         resp = self.columns[0]
         which = None if neurons is None else np.asarray(neurons, dtype=np.int64).reshape(-1)
+        fresh = {}  # digests computed by this read over the bytes returned (whole rows, values exactly as stored)
         if len(self.columns) == 1:
             want = reps * int(n_bins) * resp.itemsize
             if which is None:
-                return RawRow(reps, self._verified(resp, s, want, dtype))
+                row = RawRow(reps, self._verified(resp, s, want, dtype, fresh if dtype is None else None))
+                row.digests = fresh or None
+                return row
             values = self._verified(resp, s, want)
             return RawRow(reps[which], _cast(_select(values, reps * int(n_bins), which), dtype))
         cnt = self.columns[1]
-        counts = self._verified(cnt, s, reps * cnt.itemsize, np.int64)
+        exact = which is None and np.can_cast(cnt.dtype, np.int64, "safe")
+        counts = self._verified(cnt, s, reps * cnt.itemsize, np.int64, fresh if exact else None)
         present = reps > 0
         per = np.zeros(reps.size, dtype=np.int64)
         if counts.size:
             starts = np.concatenate([[0], np.cumsum(reps[present])[:-1]])
             per[present] = np.add.reduceat(counts, starts)
-        times = self._verified(resp, s, per * resp.itemsize)
+        times = self._verified(resp, s, per * resp.itemsize, fresh=fresh if which is None else None)
         if which is None:
-            return RawRow(reps, times, counts)
+            row = RawRow(reps, times, counts)
+            row.digests = fresh or None
+            return row
         return RawRow(reps[which], _select(times, per, which), _select(counts, reps, which))
 
 
