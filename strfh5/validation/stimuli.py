@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import layout as L
 from .context import Context
-from .values import dtype_name, little_endian, unwritten
+from .values import dtype_name, hard_stimulus_group, little_endian, unwritten
 
 __all__ = ["check_stimuli", "check_stimulus", "check_sample_rate", "check_filters", "check_finite"]
 
@@ -80,13 +80,11 @@ def _check_one(ctx: Context, stimuli: h5py.Group, s: int, kind, dims) -> None:
 def _open_plain(stimuli: h5py.Group, s: int):
     """``(group id, dataset id, creation plist)`` of stimulus ``s`` when the group and its ``data`` are hard
     links to a group and a non-virtual dataset; None when anything else is there (the slow path words it)."""
-    hard = h5py.h5l.TYPE_HARD
+    gid = hard_stimulus_group(stimuli, s)
+    if gid is None:
+        return None
     try:
-        gname = L.stim_group_name(s).encode()
-        if stimuli.id.links.get_info(gname).type != hard:
-            return None
-        gid = h5py.h5g.open(stimuli.id, gname)
-        if gid.links.get_info(L.STIM_DATA.encode()).type != hard:
+        if gid.links.get_info(L.STIM_DATA.encode()).type != h5py.h5l.TYPE_HARD:
             return None
         dsid = h5py.h5d.open(gid, L.STIM_DATA.encode())
         dcpl = dsid.get_create_plist()
@@ -274,22 +272,39 @@ def check_finite(ctx: Context, ds: h5py.Dataset, dp: str, code: str, what: str) 
         try:
             block = ds[..., a: a + step]
         except OSError as e:
-            ctx.add("E408", dp, f"{what}: data cannot be read (time frames {a}..{min(T, a + step) - 1}): "
-                                f"{e} — a fletcher32 checksum failure means the stored bytes changed")
+            _unreadable(ctx, dp, what, a, min(T, a + step) - 1, e)
             return
-        nf = ~np.isfinite(block)
-        k = int(nf.sum())
+        k, at = _nonfinite(block)
         if k and first is None:
-            first = a + int(np.argwhere(nf)[0][-1])
+            first = a + at
         bad += k
+    _report_nonfinite(ctx, code, dp, what, bad, first)
+
+
+def _nonfinite(block: np.ndarray) -> tuple[int, int | None]:
+    """``(count, time index of the first)`` of the NaN/Inf values of ``block`` (time last); one sum when all
+    are finite (a sum is finite only when every value is)."""
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.add.reduce(block, axis=None)):
+            return 0, None
+    nf = ~np.isfinite(block)
+    bad = int(nf.sum())
+    return bad, (int(np.argwhere(nf)[0][-1]) if bad else None)
+
+
+def _unreadable(ctx: Context, dp: str, what: str, a: int, b: int, e: Exception) -> None:
+    ctx.add("E408", dp, f"{what}: data cannot be read (time frames {a}..{b}): "
+                        f"{e} — a fletcher32 checksum failure means the stored bytes changed")
+
+
+def _report_nonfinite(ctx: Context, code: str, dp: str, what: str, bad: int, first) -> None:
     if bad:
         ctx.add(code, dp, f"{what} holds {bad} NaN/Inf value(s) (first at time index {first}); "
                           "stimuli must be finite")
 
 
 def _finite_plain(ctx: Context, dsid, dcpl, dtype, shape, dp: str, code: str, what: str) -> None:
-    """:func:`check_finite` of a non-virtual dataset whose scan is one slab: one read into a new array and a
-    sum (finite only when every value is); the per-value count runs only when the sum is not finite."""
+    """:func:`check_finite` of a non-virtual dataset whose scan is one slab: one read into a new array."""
     size = math.prod(shape)
     if size == 0:
         return
@@ -306,15 +321,6 @@ def _finite_plain(ctx: Context, dsid, dcpl, dtype, shape, dp: str, code: str, wh
     try:
         dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, block)
     except OSError as e:
-        ctx.add("E408", dp, f"{what}: data cannot be read (time frames 0..{T - 1}): "
-                            f"{e} — a fletcher32 checksum failure means the stored bytes changed")
+        _unreadable(ctx, dp, what, 0, T - 1, e)
         return
-    with np.errstate(all="ignore"):
-        if np.isfinite(np.add.reduce(block, axis=None)):
-            return
-    nf = ~np.isfinite(block)
-    bad = int(nf.sum())
-    if bad:
-        first = int(np.argwhere(nf)[0][-1])
-        ctx.add(code, dp, f"{what} holds {bad} NaN/Inf value(s) (first at time index {first}); "
-                          "stimuli must be finite")
+    _report_nonfinite(ctx, code, dp, what, *_nonfinite(block))

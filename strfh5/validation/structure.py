@@ -16,7 +16,7 @@ import numpy as np
 from .. import layout as L
 from .context import Context
 from .integrity import check_integrity_objects
-from .values import dtype_name, exact_ints, is_string_dtype, little_endian, unwritten
+from .values import dtype_name, exact_ints, hard_stimulus_group, is_string_dtype, little_endian, unwritten
 
 __all__ = ["check_structure", "check_unknown"]
 
@@ -201,11 +201,10 @@ def check_unknown(ctx: Context) -> None:
 def _plain_stimulus_group(stimuli: h5py.Group, s: int) -> bool:
     """True when stimulus group ``s`` is a hard-linked group holding only names the format defines (checked with
     low-level calls); False sends it through :func:`check_unknown`'s h5py objects."""
+    gid = hard_stimulus_group(stimuli, s)
+    if gid is None:
+        return False
     try:
-        gname = L.stim_group_name(s).encode()
-        if stimuli.id.links.get_info(gname).type != h5py.h5l.TYPE_HARD:
-            return False
-        gid = h5py.h5g.open(stimuli.id, gname)
         return all(n in _KNOWN_IN_STIMULUS for n in gid)
     except Exception:  # noqa: BLE001 - the h5py path decides (and reports what it finds)
         return False

@@ -2,8 +2,9 @@
 
 Small helpers shared by the check modules: decoding a stored string
 (SPEC.md §1.3: strings are UTF-8), naming an HDF5 datatype the way a finding
-message does, reading a string table in bounded blocks, and shortening a list
-for a message.  None of them records a finding.
+message does, reading a string table in bounded blocks, shortening a list
+for a message, and opening a stimulus group that is a plain hard link with
+low-level calls (the fast paths).  None of them records a finding.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
+from .. import layout as L
 from ..h5io.checks import exact_ints, unwritten
 
 __all__ = ["TABLE_BLOCK", "exact_ints", "unwritten", "decode", "short", "dtype_name", "little_endian",
@@ -83,3 +85,15 @@ def iter_table(ds: h5py.Dataset) -> Iterator[tuple[int, object]]:
     for a in range(0, ds.shape[0], TABLE_BLOCK):
         for j, v in enumerate(ds[a: a + TABLE_BLOCK]):
             yield a + j, v
+
+
+def hard_stimulus_group(stimuli: h5py.Group, s: int):
+    """The low-level group id of stimulus group ``s`` when it is a hard link to a group, else None (missing, a
+    soft or external link, not a group, unreadable: the checks' h5py path words what is wrong)."""
+    try:
+        gname = L.stim_group_name(s).encode()
+        if stimuli.id.links.get_info(gname).type != h5py.h5l.TYPE_HARD:
+            return None
+        return h5py.h5g.open(stimuli.id, gname)
+    except Exception:  # noqa: BLE001 - anything unusual goes through the h5py path
+        return None
