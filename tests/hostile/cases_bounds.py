@@ -44,11 +44,7 @@ def _zeroed_row_heap(folder):
             times = np.sort(np.random.default_rng(n).uniform(0, 100, int(counts.sum())))
             f[L.RESPONSES][1, n] = times.astype(f[L.RESPONSES].dtype.metadata["vlen"])
             f[L.COUNTS][1, n] = counts
-    data = open(p, "rb").read()
-    at = data.rfind(b"GCOL")
-    assert at > data.find(b"GCOL"), "the long element did not get a collection of its own"
-    zero_heap(p, at=at)
-    return files(p)
+    return _zero_last_collection(p, "the long element")
 
 
 def _zeroed_table_heap(folder):
@@ -59,9 +55,14 @@ def _zeroed_table_heap(folder):
         del f[L.NEURON_IDS]
         f.create_dataset(L.NEURON_IDS, data=np.array([f"n{i}-" + "x" * 3000 for i in range(n)], dtype=object),
                          dtype=h5py.string_dtype())
+    return _zero_last_collection(p, "the ids")
+
+
+def _zero_last_collection(p, what: str):
+    """Zero the file's last global heap collection, which must not be its first (``what`` got its own)."""
     data = open(p, "rb").read()
     at = data.rfind(b"GCOL")
-    assert at > data.find(b"GCOL"), "the ids did not get a collection of their own"
+    assert at > data.find(b"GCOL"), f"{what} did not get a collection of its own"
     zero_heap(p, at=at)
     return files(p)
 
