@@ -93,8 +93,8 @@ def _field(item, key: str, pos: int):
 
 def _block_of(responses):
     """``(data, reps)`` of an unedited :class:`~strfh5.rows.ResponseRow` (data float32, or uint8 counts), else None."""
-    block = getattr(responses, "compact", None) or getattr(responses, "block", None)
-    return block() if callable(block) else None
+    compact = getattr(responses, "compact", None)
+    return compact() if callable(compact) else None
 
 
 def _fill_from_block(out: torch.Tensor, data: torch.Tensor, reps: np.ndarray, mask: torch.Tensor | None = None) -> None:

@@ -100,12 +100,10 @@ def _rows_in_memory(dataset, contents: Contents):
 
 def _held(r):
     """``(data, reps)`` of an eager row as it is held — a compact uint8 row stays uint8 (``compact``, not
-    converted to float32 by reading it) — or None when an element was replaced."""
-    for name in ("compact", "block"):
-        get = getattr(r, name, None)
-        if get is not None:
-            return get()
-    return None
+    converted to float32 by reading it) — or None when an element was replaced or the row is not a
+    :class:`~strfh5.rows.ResponseRow`."""
+    get = getattr(r, "compact", None)
+    return get() if callable(get) else None
 
 
 def _count_dtype(contents: Contents):
