@@ -91,9 +91,8 @@ class RawRow:
 
     __slots__ = ("reps", "values", "counts", "digests")
 
-    def __init__(self, reps, values, counts=None):
-        self.reps, self.values, self.counts = reps, values, counts
-        self.digests = None
+    def __init__(self, reps, values, counts=None, digests=None):
+        self.reps, self.values, self.counts, self.digests = reps, values, counts, digests
 
     @classmethod
     def from_elements(cls, elements: Sequence, encoding: str, dtype=None) -> "RawRow":

@@ -368,9 +368,8 @@ class RowIndex:
         if len(self.columns) == 1:
             want = reps * int(n_bins) * resp.itemsize
             if which is None:
-                row = RawRow(reps, self._verified(resp, s, want, dtype, fresh if dtype is None else None))
-                row.digests = fresh or None
-                return row
+                values = self._verified(resp, s, want, dtype, fresh if dtype is None else None)
+                return RawRow(reps, values, digests=fresh or None)
             values = self._verified(resp, s, want)
             return RawRow(reps[which], _cast(_select(values, reps * int(n_bins), which), dtype))
         cnt = self.columns[1]
@@ -383,9 +382,7 @@ class RowIndex:
             per[present] = np.add.reduceat(counts, starts)
         times = self._verified(resp, s, per * resp.itemsize, fresh=fresh if which is None else None)
         if which is None:
-            row = RawRow(reps, times, counts)
-            row.digests = fresh or None
-            return row
+            return RawRow(reps, times, counts, digests=fresh or None)
         return RawRow(reps[which], _select(times, per, which), _select(counts, reps, which))
 
 
