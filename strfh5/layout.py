@@ -238,11 +238,17 @@ def flat_row_message(payload: np.ndarray, lengths: np.ndarray, itemsize: int):
         buf[keep] = payload
         return buf
     ends = np.cumsum(lengths * itemsize).tolist()
-    lb = lengths.astype("<u8").tobytes()
     mv = memoryview(payload)
-    parts: list = [b""] * (2 * n)
-    parts[0::2] = [lb[i : i + 8] for i in range(0, 8 * n, 8)]
-    parts[1::2] = [mv[a:b] for a, b in zip([0] + ends[:-1], ends)]
+    return joined_row_message(lengths, [mv[a:b] for a, b in zip([0] + ends[:-1], ends)])
+
+
+def joined_row_message(lengths: np.ndarray, pieces: list) -> bytes:
+    """The bytes :func:`row_digest` absorbs, joined once: element ``i``'s value count ``lengths[i]`` as 8
+    little-endian bytes, then ``pieces[i]`` (its values' little-endian bytes: any bytes-like object)."""
+    lb = np.asarray(lengths, dtype=np.int64).astype("<u8").tobytes()
+    parts: list = [b""] * (2 * len(pieces))
+    parts[0::2] = [lb[i : i + 8] for i in range(0, len(lb), 8)]
+    parts[1::2] = pieces
     return b"".join(parts)
 
 

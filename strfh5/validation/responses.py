@@ -37,6 +37,7 @@ from ..index_writer import locate_chained
 from ..vlen_sink import flat_digest
 from .context import Context
 from .integrity import verify_row
+from .values import all_finite
 from ..h5io.checks import big_endian_vlen, exact_ints, native
 
 __all__ = ["check_responses", "check_row", "check_row_flat", "locate", "claimed_lengths", "plausible_row",
@@ -98,16 +99,6 @@ def check_responses(ctx: Context) -> None:
         if np.dtype(dt).itemsize > best.itemsize:
             ctx.add("W210", "/" + name, f"stored as {np.dtype(dt).name} but the largest value is "
                                         f"{scan.max_value[name]}: {best.name} would hold it")
-
-
-def all_finite(a: np.ndarray) -> bool:
-    """Whether every value of ``a`` is finite: one sum (finite only when every term is, a NaN or an Inf makes it
-    NaN or Inf), the per-value test only when the sum is not finite (a non-finite value, or an overflow)."""
-    if a.dtype.kind == "f":
-        with np.errstate(all="ignore"):
-            if np.isfinite(np.add.reduce(a, axis=None)):
-                return True
-    return bool(np.all(np.isfinite(a)))
 
 
 def times(reps: np.ndarray, nb: int) -> np.ndarray:
@@ -400,12 +391,8 @@ class _FlatRows:
         pieces: list = [b""] * lengths.size
         for i, piece in zip(np.flatnonzero(used).tolist(), self._pieces(name, s, o, n)):
             pieces[i] = piece
-        lb = lengths.astype("<u8").tobytes()
-        parts: list = [b""] * (2 * lengths.size)
-        parts[0::2] = [lb[i : i + 8] for i in range(0, len(lb), 8)]
-        parts[1::2] = pieces
-        out = b"".join(parts)
-        if len(out) != len(lb) + int(n.sum()):
+        out = L.joined_row_message(lengths, pieces)
+        if len(out) != 8 * lengths.size + int(n.sum()):
             raise CorruptDataError(f"/{name}[{s}]: the file ends before the row's payloads")
         return out, lengths
 

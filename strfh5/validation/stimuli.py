@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import layout as L
 from .context import Context
-from .values import dtype_name, hard_stimulus_group, little_endian, unwritten
+from .values import all_finite, dtype_name, hard_stimulus_group, little_endian, unwritten
 
 __all__ = ["check_stimuli", "check_stimulus", "check_sample_rate", "check_filters", "check_finite"]
 
@@ -283,10 +283,9 @@ def check_finite(ctx: Context, ds: h5py.Dataset, dp: str, code: str, what: str) 
 
 def _nonfinite(block: np.ndarray) -> tuple[int, int | None]:
     """``(count, time index of the first)`` of the NaN/Inf values of ``block`` (time last); one sum when all
-    are finite (a sum is finite only when every value is)."""
-    with np.errstate(all="ignore"):
-        if np.isfinite(np.add.reduce(block, axis=None)):
-            return 0, None
+    are finite (:func:`all_finite`)."""
+    if all_finite(block):
+        return 0, None
     nf = ~np.isfinite(block)
     bad = int(nf.sum())
     return bad, (int(np.argwhere(nf)[0][-1]) if bad else None)

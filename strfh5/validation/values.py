@@ -97,3 +97,13 @@ def hard_stimulus_group(stimuli: h5py.Group, s: int):
         return h5py.h5g.open(stimuli.id, gname)
     except Exception:  # noqa: BLE001 - anything unusual goes through the h5py path
         return None
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every value of ``a`` is finite: one sum (finite only when every term is, a NaN or an Inf makes it
+    NaN or Inf), the per-value test only when the sum is not finite (a non-finite value, or an overflow)."""
+    if a.dtype.kind == "f":
+        with np.errstate(all="ignore"):
+            if np.isfinite(np.add.reduce(a, axis=None)):
+                return True
+    return bool(np.all(np.isfinite(a)))
