@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CorruptDataError, IndexBuildError
 from ..heapcheck import HEAP_SIGNATURE
 
-__all__ = ["file_sizes", "read_descriptors", "heap_objects", "locate_in_objects"]
+__all__ = ["file_sizes", "read_descriptors", "heap_objects", "locate_in_objects", "join_objects"]
 
 
 def file_sizes(f: h5py.File) -> tuple[int, int, int]:
@@ -148,19 +148,40 @@ def locate_in_objects(f: h5py.File, names: list, path: str, table) -> dict | Non
             if ds.is_virtual:
                 return None
             d = read_descriptors(ds, fd, sizeof_addr, base).reshape(-1)
-            nb = d["len"].astype(np.uint64) * np.uint64(ds.dtype.metadata["vlen"].itemsize)
-            used = np.flatnonzero(d["len"] > 0)
-            addr, idx = d["addr"][used], d["idx"][used]
-            if used.size and (int(addr.max()) + base >= 2**47 or int(idx.max()) >= 2**16):
+            used = d["len"] > 0
+            if used.any() and (int(d["addr"][used].max()) + base >= 2**47 or int(d["idx"][used].max()) >= 2**16):
                 return None
-            want = ((addr + np.uint64(base)) << np.uint64(16)) | idx.astype(np.uint64)
-            at = np.minimum(np.searchsorted(key, want), max(key.size - 1, 0))
-            if used.size and (not key.size or (key[at] != want).any() or (size[at] != nb[used]).any()):
+            t, bad = join_objects(d, ds.dtype.metadata["vlen"].itemsize,
+                                  lambda a, i: ((a + np.uint64(base)) << np.uint64(16)) | i, key, data, size)
+            if bad is not None:
                 return None
-            t = np.zeros((d.size, 2), np.uint64)
-            t[used, 0] = data[at] if used.size else 0
-            t[used, 1] = nb[used]
             out[iname] = t.reshape(*ds.shape, 2)
     finally:
         os.close(fd)
     return out
+
+
+def join_objects(desc: np.ndarray, itemsize: int, key_of, keys: np.ndarray, offsets: np.ndarray,
+                 sizes: np.ndarray) -> tuple[np.ndarray | None, int | None]:
+    """``([offset, nbytes]`` per descriptor, None) by matching descriptors ``desc`` to the heap objects found.
+
+    ``keys`` (sorted uint64) name the objects as ``key_of(collection address, object index)`` (both uint64
+    arrays) names a descriptor's; ``offsets`` and ``sizes`` are the objects' payload offsets and sizes.
+    An empty element gets ``0, 0``. Returns ``(None, j)`` for the first descriptor ``j`` that names no object
+    or one whose size is not its length x ``itemsize``.
+    """
+    used = desc["len"] > 0
+    out = np.zeros((desc.size, 2), dtype=np.uint64)
+    if not used.any():
+        return out, None
+    want = key_of(desc["addr"][used].astype(np.uint64), desc["idx"][used].astype(np.uint64))
+    nb = desc["len"][used].astype(np.uint64) * np.uint64(itemsize)
+    if not keys.size:
+        return None, int(np.flatnonzero(used)[0])
+    pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
+    bad = (keys[pos] != want) | (sizes[pos] != nb)
+    if bad.any():
+        return None, int(np.flatnonzero(used)[np.flatnonzero(bad)[0]])
+    out[used, 0] = offsets[pos]
+    out[used, 1] = nb
+    return out, None

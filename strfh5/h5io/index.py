@@ -34,7 +34,7 @@ import numpy as np
 from .. import layout as L
 from ..errors import CorruptDataError, IndexBuildError, ResponseIndexWarning
 from ..records import RawRow
-from .descriptors import file_sizes, heap_objects, read_descriptors
+from .descriptors import file_sizes, heap_objects, join_objects, read_descriptors
 from .values import attr_str
 
 __all__ = ["locate_payloads", "RowIndex", "open_index", "digest_from_payload", "read_index_table"]
@@ -71,25 +71,17 @@ def locate_payloads(f: h5py.File, name: str, path: str) -> np.ndarray:
         parts = [heap_objects(fd, base + int(a), sizeof_size, f"{path}: /{name}") for a in addrs]
     finally:
         os.close(fd)
-    out = np.zeros((desc.size, 2), dtype=np.uint64)
-    if not used.any():
-        return out.reshape(*ds.shape, 2)
-    col_key = np.concatenate([np.full(p[0].size, a, np.uint64) * np.uint64(1 << 32) + p[0]
-                              for a, p in zip(addrs.astype(np.uint64), parts)])
-    col_off = np.concatenate([p[1] for p in parts])
-    col_size = np.concatenate([p[2] for p in parts])
+    none = np.zeros(0, np.uint64)
+    col_key = np.concatenate([none] + [np.full(p[0].size, a, np.uint64) * np.uint64(1 << 32) + p[0]
+                                       for a, p in zip(addrs.astype(np.uint64), parts)])
+    col_off = np.concatenate([none] + [p[1] for p in parts])
+    col_size = np.concatenate([none] + [p[2] for p in parts])
     order = np.argsort(col_key, kind="stable")
-    col_key, col_off, col_size = col_key[order], col_off[order], col_size[order]
-    key = desc["addr"][used].astype(np.uint64) * np.uint64(1 << 32) + desc["idx"][used].astype(np.uint64)
-    pos = np.minimum(np.searchsorted(col_key, key), max(col_key.size - 1, 0))
-    want = desc["len"][used].astype(np.uint64) * np.uint64(itemsize)
-    bad = (col_key[pos] != key) | (col_size[pos] != want)
-    if bad.any():
-        j = int(np.flatnonzero(used)[np.flatnonzero(bad)[0]])
-        s, n = divmod(j, ds.shape[1])
+    out, bad = join_objects(desc, itemsize, lambda a, i: a * np.uint64(1 << 32) + i,
+                            col_key[order], col_off[order], col_size[order])
+    if bad is not None:
+        s, n = divmod(bad, ds.shape[1])
         raise CorruptDataError(f"{path}: /{name}[{s}, {n}] points at no global heap object of its length")
-    out[used, 0] = col_off[pos]
-    out[used, 1] = want
     return out.reshape(*ds.shape, 2)
 
 
