@@ -133,7 +133,7 @@ class HeapObjects:
         if self.full or self.count > self.cap:
             self.full, self.parts = True, []
             return
-        words = np.ndarray(shape=(a.size - 7,), dtype="<u8", buffer=a, strides=(1,))
+        words = _words(a)
         self.parts.append((at[owner] + pos, words[head] & np.uint64(0xFFFF), head + pos + 16, words[head + 8]))
 
     def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -212,8 +212,12 @@ def _lockstep(a: np.ndarray, at: np.ndarray, total: np.ndarray, sizeof_size: int
         return _lockstep_bytes(a, at, total, sizeof_size)
     if a.size < 16:
         return np.zeros(at.size, dtype=bool)
-    words = np.ndarray(shape=(a.size - 7,), dtype="<u8", buffer=a, strides=(1,))  # the 8 bytes from each offset
-    return _lockstep_words(words, at + 16, at + total, record)
+    return _lockstep_words(_words(a), at + 16, at + total, record)
+
+
+def _words(a: np.ndarray) -> np.ndarray:
+    """``words[i]``: the little-endian 8-byte word at byte ``i`` of ``a`` (an unaligned view, no copy)."""
+    return np.ndarray(shape=(a.size - 7,), dtype="<u8", buffer=a, strides=(1,))
 
 
 def _lockstep_words(words: np.ndarray, p: np.ndarray, end: np.ndarray, record: list | None = None) -> np.ndarray:
