@@ -142,7 +142,8 @@ class NeuralDataset(ContractMethods, torch.utils.data.Dataset):
 
     _masks_np = property(_get_masks, lambda self, value: setattr(self, "_pair_masks", value))
     # stimulus ids: the contents' (decoded on first use in a lazy dataset), unless assigned
-    stim_ids = property(lambda self: self.__dict__.get("_stim_ids") or self.contents.stim_ids,
+    stim_ids = property(lambda self: self.__dict__["_stim_ids"] if "_stim_ids" in self.__dict__
+                        else self.contents.stim_ids,
                         lambda self, value: setattr(self, "_stim_ids", value))
 
     @property
